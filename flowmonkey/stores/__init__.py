@@ -1,0 +1,69 @@
+"""Store implementations and :func:`open_store`, which picks one by URL scheme.
+
+Optional drivers are imported only when their scheme is used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowmonkey.errors import StoreError
+from flowmonkey.stores.base import (
+    CreateResult,
+    ExecutionQuery,
+    Job,
+    JobStatus,
+    Page,
+    Store,
+    TriggerDefinition,
+    TriggerFire,
+    TriggerType,
+)
+from flowmonkey.stores.memory import MemoryStore
+
+DEFAULT_STORE_URL = "sqlite:///.flowmonkey/flowmonkey.db"
+
+__all__ = [
+    "DEFAULT_STORE_URL",
+    "CreateResult",
+    "ExecutionQuery",
+    "Job",
+    "JobStatus",
+    "MemoryStore",
+    "Page",
+    "Store",
+    "TriggerDefinition",
+    "TriggerFire",
+    "TriggerType",
+    "open_store",
+]
+
+
+def open_store(url: str | Any = DEFAULT_STORE_URL, **options: Any) -> Store:
+    """A store for ``memory://``, ``sqlite:///path.db`` or ``postgresql://...``.
+
+    Use it as ``async with open_store(url) as store:``. An asyncpg pool may be passed
+    instead of a URL; the store then never closes it.
+    """
+    if not isinstance(url, str):
+        from flowmonkey.stores.postgres import PostgresStore
+
+        return PostgresStore(url, **options)
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "memory":
+        return MemoryStore()
+    if scheme == "sqlite":
+        from flowmonkey.stores.sqlite import SQLiteStore
+
+        return SQLiteStore(url, **options)
+    if scheme in ("postgres", "postgresql"):
+        try:
+            from flowmonkey.stores.postgres import PostgresStore
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise StoreError(
+                "PostgreSQL needs the asyncpg driver: pip install 'flowmonkey[postgres]'"
+            ) from exc
+        return PostgresStore(url, **options)
+    raise StoreError(
+        f"unknown store URL {url!r}: expected memory://, sqlite:///path.db or postgresql://..."
+    )

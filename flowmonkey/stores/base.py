@@ -1,0 +1,257 @@
+"""The ``Store`` protocol: what the engine, runtime, triggers and console need from storage.
+
+Operations mean something (create with idempotency, commit a step with compare-and-set,
+claim with a lease), not SQL. Every implementation hands out copies: mutating a returned
+object never changes what is stored. Driver errors are translated at this boundary into
+:class:`~flowmonkey.errors.StoreError` / :class:`~flowmonkey.errors.ConflictError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, runtime_checkable
+
+from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
+
+T = TypeVar("T")
+
+
+class CreateResult(NamedTuple):
+    """What ``create`` returns: the execution, and whether this call created it."""
+
+    execution: Execution
+    created: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionQuery:
+    """Filters for listing and counting executions; every field narrows the result."""
+
+    statuses: tuple[ExecutionStatus, ...] = ()
+    flow_id: str | None = None
+    tenant_id: str | None = None
+    parent_execution_id: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    id_contains: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Page(Generic[T]):
+    """One page of a listing; pass ``next_cursor`` back to get the next (older) page."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class TriggerType(StrEnum):
+    HTTP = "http"
+    SCHEDULE = "schedule"
+    EVENT = "event"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerDefinition:
+    """A persisted trigger. ``config`` holds the type's settings (cron, inputSchema, ...)."""
+
+    id: str
+    type: TriggerType
+    flow_id: str
+    flow_version: str | None = None
+    enabled: bool = True
+    config: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # the flow file that declared it, or None for the API
+    created_at: datetime
+    updated_at: datetime
+    next_run_at: datetime | None = None
+    last_fired_at: datetime | None = None
+    last_status: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerFire:
+    """One firing of a trigger, successful or not."""
+
+    id: str
+    trigger_id: str
+    fired_at: datetime
+    status: str  # "ok" | "failed" | "rejected"
+    duration_ms: float = 0.0
+    execution_id: str | None = None
+    error: str | None = None
+    slot_at: datetime | None = None
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """Work of a long-running handler, run outside the step with lease and heartbeat.
+
+    ``fence`` grows with every claim; a runner whose fence is stale can no longer write.
+    """
+
+    id: str
+    execution_id: str
+    step_id: str
+    attempt: int
+    type: str
+    input: Any = None
+    status: JobStatus = JobStatus.PENDING
+    owner: str | None = None
+    fence: int = 0
+    lease_expires_at: datetime | None = None
+    checkpoint: Any = None
+    result: Any = None
+    error: dict[str, Any] | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Durable storage of executions, their history, definitions, triggers and jobs."""
+
+    url: str  # for display: the password is masked
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(self, *exc: object) -> None: ...
+
+    # -- executions -------------------------------------------------------------------
+
+    async def create_execution(self, execution: Execution, *, now: datetime) -> CreateResult:
+        """Insert ``execution``, honouring its idempotency key.
+
+        When the execution has an ``idempotency_key`` and a live (unexpired at ``now``)
+        execution already holds that key in the same (tenant_id, flow_id) scope, nothing is
+        written and that execution is returned with ``created=False``, whatever its status.
+        This holds under concurrent calls. An expired key is taken over by the new execution.
+        """
+        ...
+
+    async def get_execution(self, execution_id: str) -> Execution | None: ...
+
+    async def commit(
+        self, execution: Execution, *, expected_revision: int, record: StepRecord | None = None
+    ) -> bool:
+        """Atomically replace the execution's state and append ``record`` to its history.
+
+        Applies only if the stored revision still equals ``expected_revision``; the caller
+        has already set ``execution.revision`` to the new value. Returns False (and writes
+        nothing) when another writer won. Lease fields are not written by a commit.
+        """
+        ...
+
+    async def history(self, execution_id: str) -> list[StepRecord]:
+        """The execution's step records in commit order."""
+        ...
+
+    async def list_executions(
+        self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Execution]:
+        """Matching executions, newest first (by id), ``limit`` at a time (keyset paging)."""
+        ...
+
+    async def count_executions(self, query: ExecutionQuery = ExecutionQuery()) -> dict[ExecutionStatus, int]:
+        """How many executions match, by status (every status present, zero included)."""
+        ...
+
+    # -- definitions ------------------------------------------------------------------
+
+    async def save_definition(self, flow: Flow) -> None:
+        """Keep ``flow`` under ``flow.hash`` (idempotent)."""
+        ...
+
+    async def get_definition(self, flow_hash: str) -> Flow | None: ...
+
+    # -- runtime: claims, leases, wakes, timeouts -------------------------------------
+
+    async def claim(
+        self, *, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Execution]:
+        """Lease up to ``limit`` runnable executions to ``owner`` until ``now + lease``.
+
+        Runnable: no live lease (none, or expired at ``now``) and either pending, running,
+        or waiting with ``wake_at <= now``. Concurrent claimers never get the same one.
+        """
+        ...
+
+    async def renew_leases(
+        self, *, owner: str, execution_ids: list[str], until: datetime
+    ) -> list[str]:
+        """Extend ``owner``'s leases; returns the ids still held by ``owner``."""
+        ...
+
+    async def release(self, *, owner: str, execution_ids: list[str]) -> None:
+        """Drop ``owner``'s leases on these executions (others' leases are untouched)."""
+        ...
+
+    async def next_wake_at(self) -> datetime | None:
+        """The earliest ``wake_at`` or ``timeout_at`` among active executions."""
+        ...
+
+    async def timed_out(self, *, now: datetime, limit: int) -> list[Execution]:
+        """Active executions whose ``timeout_at`` has passed at ``now``."""
+        ...
+
+    # -- triggers ---------------------------------------------------------------------
+
+    async def save_trigger(self, trigger: TriggerDefinition) -> None:
+        """Insert or replace a trigger by id."""
+        ...
+
+    async def get_trigger(self, trigger_id: str) -> TriggerDefinition | None: ...
+    async def list_triggers(self) -> list[TriggerDefinition]: ...
+    async def delete_trigger(self, trigger_id: str) -> bool: ...
+
+    async def claim_slot(self, *, trigger_id: str, slot_at: datetime) -> bool:
+        """Record that a schedule slot fires; True only for the first caller, ever."""
+        ...
+
+    async def record_fire(self, fire: TriggerFire) -> None: ...
+
+    async def trigger_history(self, trigger_id: str, *, limit: int = 50) -> list[TriggerFire]:
+        """Newest first."""
+        ...
+
+    # -- jobs -------------------------------------------------------------------------
+
+    async def enqueue_job(self, job: Job) -> tuple[Job, bool]:
+        """Insert ``job`` unless one exists for (execution_id, step_id, attempt)."""
+        ...
+
+    async def get_job(self, job_id: str) -> Job | None: ...
+
+    async def claim_jobs(
+        self, *, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Job]:
+        """Lease pending jobs, and running ones whose lease lapsed; each claim bumps fence."""
+        ...
+
+    async def heartbeat_job(
+        self, *, job_id: str, fence: int, until: datetime, checkpoint: Any = None
+    ) -> bool:
+        """Extend the lease (and store a checkpoint if given); False if fenced out."""
+        ...
+
+    async def finish_job(
+        self,
+        *,
+        job_id: str,
+        fence: int,
+        status: JobStatus,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+        now: datetime,
+    ) -> bool:
+        """Complete or fail the job; False if a newer claim fenced this runner out."""
+        ...

@@ -1,0 +1,299 @@
+"""``MemoryStore``: a real, in-process implementation of the Store protocol.
+
+Everything lives in dicts of this process and is lost on exit. Every read and write goes
+through a copy, so callers never share state with the store (as with a database). No
+method awaits between reading and writing, which makes each operation atomic on one loop.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any, Self
+
+from flowmonkey.model import ACTIVE_STATUSES, Execution, ExecutionStatus, Flow, StepRecord
+from flowmonkey.stores.base import (
+    CreateResult,
+    ExecutionQuery,
+    Job,
+    JobStatus,
+    Page,
+    TriggerDefinition,
+    TriggerFire,
+)
+
+
+def matches(execution: Execution, query: ExecutionQuery) -> bool:
+    """Whether ``execution`` passes every filter of ``query``."""
+    if query.statuses and execution.status not in query.statuses:
+        return False
+    checks = (
+        (query.flow_id, lambda: execution.flow_id == query.flow_id),
+        (query.tenant_id, lambda: execution.tenant_id == query.tenant_id),
+        (query.parent_execution_id, lambda: execution.parent_execution_id == query.parent_execution_id),
+        (query.created_after, lambda: query.created_after is not None and execution.created_at >= query.created_after),
+        (query.created_before, lambda: query.created_before is not None and execution.created_at < query.created_before),
+        (query.id_contains, lambda: (query.id_contains or "").lower() in execution.id.lower()),
+    )
+    return all(check() for wanted, check in checks if wanted is not None)
+
+
+class MemoryStore:
+    """The Store protocol in memory; the default for unit tests and dry runs."""
+
+    url = "memory://"
+
+    def __init__(self) -> None:
+        self._executions: dict[str, Execution] = {}
+        self._history: dict[str, list[StepRecord]] = defaultdict(list)
+        self._idempotency: dict[tuple[str, str, str], tuple[str, datetime | None]] = {}
+        self._definitions: dict[str, Flow] = {}
+        self._triggers: dict[str, TriggerDefinition] = {}
+        self._slots: set[tuple[str, datetime]] = set()
+        self._fires: dict[str, list[TriggerFire]] = defaultdict(list)
+        self._jobs: dict[str, Job] = {}
+        self._job_keys: dict[tuple[str, str, int], str] = {}
+        self._order = itertools.count()
+
+    async def open(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- executions -------------------------------------------------------------------
+
+    async def create_execution(self, execution: Execution, *, now: datetime) -> CreateResult:
+        scope = _idempotency_scope(execution)
+        if scope is not None:
+            held = self._idempotency.get(scope)
+            if held is not None and (held[1] is None or held[1] > now) and held[0] in self._executions:
+                return CreateResult(self._executions[held[0]].copy(), False)
+            self._idempotency[scope] = (execution.id, execution.idempotency_expires_at)
+        self._executions[execution.id] = execution.copy()
+        return CreateResult(execution.copy(), True)
+
+    async def get_execution(self, execution_id: str) -> Execution | None:
+        stored = self._executions.get(execution_id)
+        return stored.copy() if stored is not None else None
+
+    async def commit(
+        self, execution: Execution, *, expected_revision: int, record: StepRecord | None = None
+    ) -> bool:
+        stored = self._executions.get(execution.id)
+        if stored is None or stored.revision != expected_revision:
+            return False
+        fresh = execution.copy()
+        fresh.lease_owner, fresh.lease_expires_at = stored.lease_owner, stored.lease_expires_at
+        self._executions[execution.id] = fresh
+        if record is not None:
+            self._history[execution.id].append(record)
+        return True
+
+    async def history(self, execution_id: str) -> list[StepRecord]:
+        return list(self._history.get(execution_id, ()))
+
+    async def list_executions(
+        self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Execution]:
+        ids = sorted((i for i in self._executions if cursor is None or i < cursor), reverse=True)
+        items: list[Execution] = []
+        for execution_id in ids:
+            execution = self._executions[execution_id]
+            if matches(execution, query):
+                items.append(execution.copy())
+                if len(items) > limit:
+                    break
+        more = len(items) > limit
+        items = items[:limit]
+        return Page(items=items, next_cursor=items[-1].id if more and items else None)
+
+    async def count_executions(self, query: ExecutionQuery = ExecutionQuery()) -> dict[ExecutionStatus, int]:
+        counts = dict.fromkeys(ExecutionStatus, 0)
+        for execution in self._executions.values():
+            if matches(execution, query):
+                counts[execution.status] += 1
+        return counts
+
+    # -- definitions ------------------------------------------------------------------
+
+    async def save_definition(self, flow: Flow) -> None:
+        self._definitions.setdefault(flow.hash, flow)
+
+    async def get_definition(self, flow_hash: str) -> Flow | None:
+        return self._definitions.get(flow_hash)
+
+    # -- runtime ----------------------------------------------------------------------
+
+    async def claim(
+        self, *, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Execution]:
+        claimed: list[Execution] = []
+        for execution in sorted(self._executions.values(), key=lambda e: e.id):
+            if len(claimed) >= limit:
+                break
+            if _runnable(execution, now):
+                execution.lease_owner, execution.lease_expires_at = owner, now + lease
+                claimed.append(execution.copy())
+        return claimed
+
+    async def renew_leases(
+        self, *, owner: str, execution_ids: list[str], until: datetime
+    ) -> list[str]:
+        held = []
+        for execution_id in execution_ids:
+            execution = self._executions.get(execution_id)
+            if execution is not None and execution.lease_owner == owner:
+                execution.lease_expires_at = until
+                held.append(execution_id)
+        return held
+
+    async def release(self, *, owner: str, execution_ids: list[str]) -> None:
+        for execution_id in execution_ids:
+            execution = self._executions.get(execution_id)
+            if execution is not None and execution.lease_owner == owner:
+                execution.lease_owner = execution.lease_expires_at = None
+
+    async def next_wake_at(self) -> datetime | None:
+        times = [
+            t
+            for e in self._executions.values()
+            if e.status in ACTIVE_STATUSES
+            for t in (e.wake_at if e.status is ExecutionStatus.WAITING else None, e.timeout_at)
+            if t is not None
+        ]
+        return min(times, default=None)
+
+    async def timed_out(self, *, now: datetime, limit: int) -> list[Execution]:
+        due = [
+            e.copy()
+            for e in self._executions.values()
+            if e.status in ACTIVE_STATUSES and e.timeout_at is not None and e.timeout_at <= now
+        ]
+        return sorted(due, key=lambda e: e.timeout_at or now)[:limit]
+
+    # -- triggers ---------------------------------------------------------------------
+
+    async def save_trigger(self, trigger: TriggerDefinition) -> None:
+        self._triggers[trigger.id] = replace(trigger, config=_copy(trigger.config))
+
+    async def get_trigger(self, trigger_id: str) -> TriggerDefinition | None:
+        trigger = self._triggers.get(trigger_id)
+        return replace(trigger, config=_copy(trigger.config)) if trigger else None
+
+    async def list_triggers(self) -> list[TriggerDefinition]:
+        return [replace(t, config=_copy(t.config)) for _, t in sorted(self._triggers.items())]
+
+    async def delete_trigger(self, trigger_id: str) -> bool:
+        return self._triggers.pop(trigger_id, None) is not None
+
+    async def claim_slot(self, *, trigger_id: str, slot_at: datetime) -> bool:
+        key = (trigger_id, slot_at)
+        if key in self._slots:
+            return False
+        self._slots.add(key)
+        return True
+
+    async def record_fire(self, fire: TriggerFire) -> None:
+        self._fires[fire.trigger_id].append(fire)
+
+    async def trigger_history(self, trigger_id: str, *, limit: int = 50) -> list[TriggerFire]:
+        return list(reversed(self._fires.get(trigger_id, [])))[:limit]
+
+    # -- jobs -------------------------------------------------------------------------
+
+    async def enqueue_job(self, job: Job) -> tuple[Job, bool]:
+        key = (job.execution_id, job.step_id, job.attempt)
+        existing = self._job_keys.get(key)
+        if existing is not None:
+            return self._jobs[existing], False
+        self._jobs[job.id] = job
+        self._job_keys[key] = job.id
+        return job, True
+
+    async def get_job(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id)
+
+    async def claim_jobs(
+        self, *, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[Job]:
+        claimed: list[Job] = []
+        for job in sorted(self._jobs.values(), key=lambda j: j.created_at):
+            if len(claimed) >= limit:
+                break
+            lapsed = job.status is JobStatus.RUNNING and (job.lease_expires_at or now) <= now
+            if job.status is JobStatus.PENDING or lapsed:
+                job = replace(
+                    job,
+                    status=JobStatus.RUNNING,
+                    owner=owner,
+                    fence=job.fence + 1,
+                    lease_expires_at=now + lease,
+                    updated_at=now,
+                )
+                self._jobs[job.id] = job
+                claimed.append(job)
+        return claimed
+
+    async def heartbeat_job(
+        self, *, job_id: str, fence: int, until: datetime, checkpoint: Any = None
+    ) -> bool:
+        job = self._jobs.get(job_id)
+        if job is None or job.fence != fence or job.status is not JobStatus.RUNNING:
+            return False
+        changes: dict[str, Any] = {"lease_expires_at": until}
+        if checkpoint is not None:
+            changes["checkpoint"] = _copy(checkpoint)
+        self._jobs[job_id] = replace(job, **changes)
+        return True
+
+    async def finish_job(
+        self,
+        *,
+        job_id: str,
+        fence: int,
+        status: JobStatus,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+        now: datetime,
+    ) -> bool:
+        job = self._jobs.get(job_id)
+        if job is None or job.fence != fence or job.status is not JobStatus.RUNNING:
+            return False
+        self._jobs[job_id] = replace(
+            job, status=status, result=_copy(result), error=error, updated_at=now, lease_expires_at=None
+        )
+        return True
+
+
+def _runnable(execution: Execution, now: datetime) -> bool:
+    if execution.lease_expires_at is not None and execution.lease_expires_at > now:
+        return False
+    if execution.status in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING):
+        return True
+    return (
+        execution.status is ExecutionStatus.WAITING
+        and execution.wake_at is not None
+        and execution.wake_at <= now
+    )
+
+
+def _idempotency_scope(execution: Execution) -> tuple[str, str, str] | None:
+    if execution.idempotency_key is None:
+        return None
+    return (execution.tenant_id or "", execution.flow_id, execution.idempotency_key)
+
+
+def _copy(value: Any) -> Any:
+    from flowmonkey.inputs import copy_json
+
+    return copy_json(value)
