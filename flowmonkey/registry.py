@@ -13,7 +13,7 @@ from flowmonkey.model import Flow
 from flowmonkey.result import StepResult
 
 if TYPE_CHECKING:
-    from flowmonkey.engine import HandlerParams
+    from flowmonkey.params import HandlerParams
 
 _SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 
