@@ -26,7 +26,7 @@ from flowmonkey.errors import (
 from flowmonkey.events import Event, EventBus, EventType
 from flowmonkey.handlers import builtin_handlers
 from flowmonkey.ids import new_id
-from flowmonkey.inputs import resolve_input, set_path
+from flowmonkey.inputs import resolve_input
 from flowmonkey.model import (
     ACTIVE_STATUSES,
     Cancellation,
@@ -305,6 +305,7 @@ class Engine:
             engine=self,
             woken_by=woken_by,
         )
+        result: object
         try:
             if step.timeout is None:
                 result = await handler.execute(params)
@@ -341,7 +342,9 @@ class Engine:
     ) -> StepOutcome:
         finished = self.now()
         if result.kind is ResultKind.FAILURE:
-            failure = _Failure(result.error_code or ErrorCode.STEP_FAILED, result.error_message or "", result.error_details)
+            failure = _Failure(
+                result.error_code or ErrorCode.STEP_FAILED, result.error_message or "", result.error_details
+            )
             return await self._commit_failure(execution, flow, step, failure, started, finished, step_input)
         if result.kind is ResultKind.WAIT:
             return await self._commit_wait(execution, step, result, started, finished, step_input)
@@ -351,7 +354,9 @@ class Engine:
                 ErrorCode.INVALID_TRANSITION,
                 f"step {step.id!r} chose next step {target!r}, which flow {flow.id!r} does not have",
             )
-            return await self._commit_failure(execution, flow, step, failure, started, finished, step_input, final=True)
+            return await self._commit_failure(
+                execution, flow, step, failure, started, finished, step_input, final=True
+            )
         previous = execution.context
         if step.output_key:
             execution.context = _with_value(previous, step.output_key, result.output)
@@ -361,7 +366,9 @@ class Engine:
                     ErrorCode.CONTEXT_LIMIT,
                     f"output of step {step.id!r} would grow the context past {self.max_context_bytes} bytes",
                 )
-                return await self._commit_failure(execution, flow, step, failure, started, finished, step_input, final=True)
+                return await self._commit_failure(
+                    execution, flow, step, failure, started, finished, step_input, final=True
+                )
         _move_to(execution, target, finished)
         record_status = StepStatus.COMPLETED
         return await self._commit(
@@ -384,7 +391,15 @@ class Engine:
         execution.wake_at = result.wake_at
         execution.wait_reason = result.wait_reason
         return await self._commit(
-            execution, step, StepStatus.WAITING, started, finished, step_input, None, None, step.id,
+            execution,
+            step,
+            StepStatus.WAITING,
+            started,
+            finished,
+            step_input,
+            None,
+            None,
+            step.id,
             note=result.wait_reason,
         )
 
@@ -400,7 +415,9 @@ class Engine:
         *,
         final: bool = False,
     ) -> StepOutcome:
-        error = ExecutionError(code=failure.code, message=failure.message, step_id=step.id, details=failure.details)
+        error = ExecutionError(
+            code=failure.code, message=failure.message, step_id=step.id, details=failure.details
+        )
         retry = step.retry
         if not final and retry is not None and retry.allows(failure.code, execution.attempt):
             delay = retry.delay(execution.attempt)
@@ -411,11 +428,26 @@ class Engine:
             execution.wake_at = finished + delay
             execution.waiting_since = finished
             execution.wait_reason = f"retry {failed_attempt}/{retry.max_attempts - 1}"
-            self._emit(EventType.STEP_RETRY, execution, step.id, attempt=failed_attempt, error=error.to_dict(),
-                       wake_at=execution.wake_at.isoformat())
+            self._emit(
+                EventType.STEP_RETRY,
+                execution,
+                step.id,
+                attempt=failed_attempt,
+                error=error.to_dict(),
+                wake_at=execution.wake_at.isoformat(),
+            )
             return await self._commit(
-                execution, step, StepStatus.RETRY, started, finished, step_input, None, error, step.id,
-                note=f"{execution.wait_reason} in {delay.total_seconds():g}s", attempt=failed_attempt,
+                execution,
+                step,
+                StepStatus.RETRY,
+                started,
+                finished,
+                step_input,
+                None,
+                error,
+                step.id,
+                note=f"{execution.wait_reason} in {delay.total_seconds():g}s",
+                attempt=failed_attempt,
             )
         if step.error_key:
             execution.context = _with_value(execution.context, step.error_key, error.to_dict())
@@ -429,7 +461,16 @@ class Engine:
             execution.completed_at = finished
             _clear_wait(execution)
         return await self._commit(
-            execution, step, StepStatus.FAILED, started, finished, step_input, None, error, target, attempt=attempt
+            execution,
+            step,
+            StepStatus.FAILED,
+            started,
+            finished,
+            step_input,
+            None,
+            error,
+            target,
+            attempt=attempt,
         )
 
     async def _commit(
@@ -476,19 +517,30 @@ class Engine:
     def _after_commit(self, execution: Execution, step: Step, record: StepRecord) -> None:
         status = execution.status
         if record.outcome is StepStatus.COMPLETED or record.outcome is StepStatus.FAILED:
-            kind = EventType.STEP_COMPLETED if record.outcome is StepStatus.COMPLETED else EventType.STEP_FAILED
+            kind = (
+                EventType.STEP_COMPLETED if record.outcome is StepStatus.COMPLETED else EventType.STEP_FAILED
+            )
             self._emit(kind, execution, step.id, attempt=record.attempt, duration_ms=record.duration_ms)
             if record.next_step_id is not None:
                 self._emit(EventType.TRANSITION, execution, step.id, to=record.next_step_id)
         if status is ExecutionStatus.WAITING:
-            self._emit(EventType.EXECUTION_WAITING, execution, step.id, reason=execution.wait_reason,
-                       wake_at=execution.wake_at.isoformat() if execution.wake_at else None)
+            self._emit(
+                EventType.EXECUTION_WAITING,
+                execution,
+                step.id,
+                reason=execution.wait_reason,
+                wake_at=execution.wake_at.isoformat() if execution.wake_at else None,
+            )
             self._signal(execution.id, execution.wake_at or execution.timeout_at)
         elif status is ExecutionStatus.COMPLETED:
             self._emit(EventType.EXECUTION_COMPLETED, execution)
         elif status is ExecutionStatus.FAILED:
-            self._emit(EventType.EXECUTION_FAILED, execution, step.id,
-                       error=execution.error.to_dict() if execution.error else None)
+            self._emit(
+                EventType.EXECUTION_FAILED,
+                execution,
+                step.id,
+                error=execution.error.to_dict() if execution.error else None,
+            )
         if execution.is_terminal and execution.parent_execution_id:
             self._background(self.wake(execution.parent_execution_id))
 
@@ -556,11 +608,17 @@ class Engine:
         for _ in range(_COMMIT_RETRIES):
             execution = await self._load(execution_id)
             now = self.now()
-            if execution.status is ExecutionStatus.WAITING and execution.timeout_at and execution.timeout_at <= now:
+            if (
+                execution.status is ExecutionStatus.WAITING
+                and execution.timeout_at
+                and execution.timeout_at <= now
+            ):
                 await self._cancel_loaded(execution, "timeout", _timeout_reason(execution, now))
                 execution = await self._load(execution_id)
             if execution.status is not ExecutionStatus.WAITING or execution.wait_kind is not WaitKind.HANDLER:
-                detail = "waiting to retry" if execution.wait_kind is WaitKind.RETRY else execution.status.value
+                detail = (
+                    "waiting to retry" if execution.wait_kind is WaitKind.RETRY else execution.status.value
+                )
                 raise NotWaitingError(f"execution {execution_id} is not waiting for a resume ({detail})")
             flow = await self.flow_of(execution)
             assert execution.current_step_id is not None
@@ -570,7 +628,9 @@ class Engine:
                 execution.context = _with_value(execution.context, step.output_key, data)
                 self._check_context_size(execution.context)
             _move_to(execution, target, now)
-            outcome = await self._commit(execution, step, StepStatus.RESUMED, now, now, None, data, None, target)
+            outcome = await self._commit(
+                execution, step, StepStatus.RESUMED, now, now, None, data, None, target
+            )
             if outcome.committed:
                 self._emit(EventType.EXECUTION_RESUMED, execution, step.id)
                 if not execution.is_terminal:
@@ -597,7 +657,9 @@ class Engine:
 
     # -- cancel -----------------------------------------------------------------------
 
-    async def cancel(self, execution_id: str, *, source: str = "user", reason: str | None = None) -> CancelResult:
+    async def cancel(
+        self, execution_id: str, *, source: str = "user", reason: str | None = None
+    ) -> CancelResult:
         """Cancel a pending, running or waiting execution and, recursively, its children.
 
         Cancelling a finished or unknown execution returns ``cancelled=False`` with an
@@ -619,7 +681,9 @@ class Engine:
             execution.status = ExecutionStatus.CANCELLED
             execution.cancellation = Cancellation(source=source, reason=reason, at=now)
             message = f"cancelled by {source}" + (f": {reason}" if reason else "")
-            execution.error = ExecutionError(code=ErrorCode.CANCELLED, message=message, step_id=execution.current_step_id)
+            execution.error = ExecutionError(
+                code=ErrorCode.CANCELLED, message=message, step_id=execution.current_step_id
+            )
             execution.completed_at = execution.updated_at = now
             _clear_wait(execution)
             execution.timeout_at = None
@@ -634,8 +698,13 @@ class Engine:
                 note=message,
             )
             if await self.store.commit(execution, expected_revision=expected, record=record):
-                self._emit(EventType.EXECUTION_CANCELLED, execution, execution.current_step_id,
-                           source=source, reason=reason)
+                self._emit(
+                    EventType.EXECUTION_CANCELLED,
+                    execution,
+                    execution.current_step_id,
+                    source=source,
+                    reason=reason,
+                )
                 self._signal(execution.id)
                 children = await self._cancel_children(execution.id)
                 if execution.parent_execution_id and source != "parent":
@@ -680,7 +749,9 @@ _BACKGROUND: set[asyncio.Future[Any]] = set()
 
 
 def _failure_result(code: str, message: str, details: Any = None) -> StepResult:
-    return StepResult(kind=ResultKind.FAILURE, error_code=str(code), error_message=message, error_details=details)
+    return StepResult(
+        kind=ResultKind.FAILURE, error_code=str(code), error_message=message, error_details=details
+    )
 
 
 def _with_value(context: dict[str, Any], key: str, value: Any) -> dict[str, Any]:

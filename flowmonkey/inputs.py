@@ -7,12 +7,11 @@ string that is exactly ``${x}`` keeps x's type; a missing value renders as empty
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flowmonkey.errors import InputError
-from flowmonkey.model import InputSelector, SelectorType
-from flowmonkey.model import _copy_json as copy_json
+from flowmonkey.model import InputSelector, SelectorType, copy_json
 
 _PLACEHOLDER = re.compile(r"\$\{\s*([^}]*?)\s*\}")
 _MISSING = object()
@@ -104,7 +103,7 @@ def _resolve_path(selector: InputSelector, context: Mapping[str, Any]) -> Any:
     return copy_json(value)
 
 
-_RESOLVERS = {
+_RESOLVERS: dict[SelectorType, Callable[[InputSelector, Mapping[str, Any]], Any]] = {
     SelectorType.KEY: _resolve_key,
     SelectorType.KEYS: _resolve_keys,
     SelectorType.PATH: _resolve_path,

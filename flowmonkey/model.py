@@ -39,9 +39,7 @@ class ExecutionStatus(StrEnum):
         return self in _TERMINAL
 
 
-_TERMINAL = frozenset(
-    {ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}
-)
+_TERMINAL = frozenset({ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 ACTIVE_STATUSES = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
 
 
@@ -82,7 +80,7 @@ def _fail(path: Path, message: str) -> FlowError:
 
 
 def _expect(value: Any, kind: type | tuple[type, ...], path: Path, what: str) -> Any:
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise _fail(path, f"expected {what}, got {type(value).__name__} {value!r:.60}")
     return value
 
@@ -125,7 +123,9 @@ class InputSelector:
             kind = SelectorType(raw_type)
         except ValueError:
             options = ", ".join(t.value for t in SelectorType)
-            raise _fail((*path, "type"), f"unknown selector {raw_type!r} (expected one of {options})") from None
+            raise _fail(
+                (*path, "type"), f"unknown selector {raw_type!r} (expected one of {options})"
+            ) from None
         if kind is SelectorType.KEY:
             key = _expect(data.get("key"), str, (*path, "key"), "a context key")
             return cls(type=kind, key=key)
@@ -210,7 +210,7 @@ class RetryPolicy:
         attempts = _expect(data.get("maxAttempts", 1), int, (*path, "maxAttempts"), "an integer")
         if attempts < 1:
             raise _fail((*path, "maxAttempts"), f"must be at least 1, got {attempts}")
-        multiplier = _expect(data.get("multiplier", 2.0), int | float, (*path, "multiplier"), "a number")
+        multiplier = _expect(data.get("multiplier", 2.0), (int, float), (*path, "multiplier"), "a number")
         retry_on = data.get("retryOn")
         if retry_on is not None:
             _expect(retry_on, list, (*path, "retryOn"), "a list of error codes")
@@ -482,8 +482,8 @@ class Execution:
     def copy(self) -> Execution:
         """An independent copy: context and metadata are copied deeply."""
         clone = replace(self)
-        clone.context = _copy_json(self.context)
-        clone.metadata = _copy_json(self.metadata)
+        clone.context = copy_json(self.context)
+        clone.metadata = copy_json(self.metadata)
         return clone
 
     def to_dict(self) -> dict[str, Any]:
@@ -640,9 +640,10 @@ def _opt_td(value: Any) -> timedelta | None:
     return None if value is None else timedelta(seconds=float(value))
 
 
-def _copy_json(value: Any) -> Any:
+def copy_json(value: Any) -> Any:
+    """A deep copy of JSON-shaped data, several times faster than ``copy.deepcopy``."""
     if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
+        return {k: copy_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_copy_json(v) for v in value]
+        return [copy_json(v) for v in value]
     return value

@@ -145,7 +145,8 @@ class FlowRegistry:
 class Handler(Protocol):
     """Anything with a ``type`` and ``async execute(params) -> StepResult``."""
 
-    type: str
+    @property
+    def type(self) -> str: ...
 
     def execute(self, params: HandlerParams) -> Awaitable[StepResult]: ...
 

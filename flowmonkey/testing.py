@@ -1,9 +1,9 @@
 """``TestHarness``: run flows in memory and assert on the outcome.
 
-    harness = TestHarness(handlers=[greet], flows=[greeting])
-    execution = await harness.run("greeting", {"user": {"name": "World"}})
-    harness.assert_completed(execution)
-    harness.assert_context(execution, {"greeting": {"message": "Hello, World!"}})
+harness = TestHarness(handlers=[greet], flows=[greeting])
+execution = await harness.run("greeting", {"user": {"name": "World"}})
+harness.assert_completed(execution)
+harness.assert_context(execution, {"greeting": {"message": "Hello, World!"}})
 """
 
 from __future__ import annotations
@@ -38,7 +38,9 @@ class TestHarness:
         self.events: list[Event] = []
         self.engine.events.subscribe(self.events.append)
 
-    async def run(self, flow_id: str, context: dict[str, Any] | None = None, **create_options: Any) -> Execution:
+    async def run(
+        self, flow_id: str, context: dict[str, Any] | None = None, **create_options: Any
+    ) -> Execution:
         """Create an execution and run it to the end (simulating time over waits)."""
         execution, _ = await self.engine.create(flow_id, context, **create_options)
         return await self.engine.run(execution.id, simulate_time=True)

@@ -30,6 +30,11 @@ async def log_message(params: HandlerParams) -> StepResult:
     template = params.config.get("message", "${}")
     message = render(template, params.execution.context)
     text = message if isinstance(message, str) else str(message)
-    log.log(_LEVELS.get(params.config.get("level", "info"), logging.INFO), "%s [%s/%s]",
-            text, params.execution.id, params.step.id)
+    log.log(
+        _LEVELS.get(params.config.get("level", "info"), logging.INFO),
+        "%s [%s/%s]",
+        text,
+        params.execution.id,
+        params.step.id,
+    )
     return Result.success({"message": text})

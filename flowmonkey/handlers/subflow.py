@@ -33,7 +33,9 @@ async def subflow(params: HandlerParams) -> StepResult:
     """Start (or look at) the child execution and wait for it."""
     child_input = params.input if params.input is not None else {}
     if not isinstance(child_input, Mapping):
-        return Result.failure("INPUT_ERROR", f"subflow input must be an object, got {type(child_input).__name__}")
+        return Result.failure(
+            "INPUT_ERROR", f"subflow input must be an object, got {type(child_input).__name__}"
+        )
     child, _ = await params.engine.create(
         params.config["flowId"],
         dict(child_input),

@@ -5,7 +5,7 @@ Optional drivers are imported only when their scheme is used.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flowmonkey.errors import StoreError
 from flowmonkey.stores.base import (
@@ -48,14 +48,14 @@ def open_store(url: str | Any = DEFAULT_STORE_URL, **options: Any) -> Store:
     if not isinstance(url, str):
         from flowmonkey.stores.postgres import PostgresStore
 
-        return PostgresStore(url, **options)
+        return cast(Store, PostgresStore(url, **options))
     scheme = url.split(":", 1)[0].lower()
     if scheme == "memory":
         return MemoryStore()
     if scheme == "sqlite":
         from flowmonkey.stores.sqlite import SQLiteStore
 
-        return SQLiteStore(url, **options)
+        return cast(Store, SQLiteStore(url, **options))
     if scheme in ("postgres", "postgresql"):
         try:
             from flowmonkey.stores.postgres import PostgresStore
@@ -63,7 +63,5 @@ def open_store(url: str | Any = DEFAULT_STORE_URL, **options: Any) -> Store:
             raise StoreError(
                 "PostgreSQL needs the asyncpg driver: pip install 'flowmonkey[postgres]'"
             ) from exc
-        return PostgresStore(url, **options)
-    raise StoreError(
-        f"unknown store URL {url!r}: expected memory://, sqlite:///path.db or postgresql://..."
-    )
+        return cast(Store, PostgresStore(url, **options))
+    raise StoreError(f"unknown store URL {url!r}: expected memory://, sqlite:///path.db or postgresql://...")

@@ -175,9 +175,7 @@ class Store(Protocol):
 
     # -- runtime: claims, leases, wakes, timeouts -------------------------------------
 
-    async def claim(
-        self, *, owner: str, now: datetime, lease: timedelta, limit: int
-    ) -> list[Execution]:
+    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Execution]:
         """Lease up to ``limit`` runnable executions to ``owner`` until ``now + lease``.
 
         Runnable: no live lease (none, or expired at ``now``) and either pending, running,
@@ -185,9 +183,7 @@ class Store(Protocol):
         """
         ...
 
-    async def renew_leases(
-        self, *, owner: str, execution_ids: list[str], until: datetime
-    ) -> list[str]:
+    async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:
         """Extend ``owner``'s leases; returns the ids still held by ``owner``."""
         ...
 
@@ -231,9 +227,7 @@ class Store(Protocol):
 
     async def get_job(self, job_id: str) -> Job | None: ...
 
-    async def claim_jobs(
-        self, *, owner: str, now: datetime, lease: timedelta, limit: int
-    ) -> list[Job]:
+    async def claim_jobs(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
         """Lease pending jobs, and running ones whose lease lapsed; each claim bumps fence."""
         ...
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Self
 
-from flowmonkey.model import ACTIVE_STATUSES, Execution, ExecutionStatus, Flow, StepRecord
+from flowmonkey.model import ACTIVE_STATUSES, Execution, ExecutionStatus, Flow, StepRecord, copy_json
 from flowmonkey.stores.base import (
     CreateResult,
     ExecutionQuery,
@@ -29,15 +29,17 @@ def matches(execution: Execution, query: ExecutionQuery) -> bool:
     """Whether ``execution`` passes every filter of ``query``."""
     if query.statuses and execution.status not in query.statuses:
         return False
-    checks = (
-        (query.flow_id, lambda: execution.flow_id == query.flow_id),
-        (query.tenant_id, lambda: execution.tenant_id == query.tenant_id),
-        (query.parent_execution_id, lambda: execution.parent_execution_id == query.parent_execution_id),
-        (query.created_after, lambda: query.created_after is not None and execution.created_at >= query.created_after),
-        (query.created_before, lambda: query.created_before is not None and execution.created_at < query.created_before),
-        (query.id_contains, lambda: (query.id_contains or "").lower() in execution.id.lower()),
-    )
-    return all(check() for wanted, check in checks if wanted is not None)
+    if query.flow_id is not None and execution.flow_id != query.flow_id:
+        return False
+    if query.tenant_id is not None and execution.tenant_id != query.tenant_id:
+        return False
+    if query.parent_execution_id is not None and execution.parent_execution_id != query.parent_execution_id:
+        return False
+    if query.created_after is not None and execution.created_at < query.created_after:
+        return False
+    if query.created_before is not None and execution.created_at >= query.created_before:
+        return False
+    return query.id_contains is None or query.id_contains.lower() in execution.id.lower()
 
 
 class MemoryStore:
@@ -134,9 +136,7 @@ class MemoryStore:
 
     # -- runtime ----------------------------------------------------------------------
 
-    async def claim(
-        self, *, owner: str, now: datetime, lease: timedelta, limit: int
-    ) -> list[Execution]:
+    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Execution]:
         claimed: list[Execution] = []
         for execution in sorted(self._executions.values(), key=lambda e: e.id):
             if len(claimed) >= limit:
@@ -146,9 +146,7 @@ class MemoryStore:
                 claimed.append(execution.copy())
         return claimed
 
-    async def renew_leases(
-        self, *, owner: str, execution_ids: list[str], until: datetime
-    ) -> list[str]:
+    async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:
         held = []
         for execution_id in execution_ids:
             execution = self._executions.get(execution_id)
@@ -223,9 +221,7 @@ class MemoryStore:
     async def get_job(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
 
-    async def claim_jobs(
-        self, *, owner: str, now: datetime, lease: timedelta, limit: int
-    ) -> list[Job]:
+    async def claim_jobs(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
         claimed: list[Job] = []
         for job in sorted(self._jobs.values(), key=lambda j: j.created_at):
             if len(claimed) >= limit:
@@ -293,7 +289,4 @@ def _idempotency_scope(execution: Execution) -> tuple[str, str, str] | None:
     return (execution.tenant_id or "", execution.flow_id, execution.idempotency_key)
 
 
-def _copy(value: Any) -> Any:
-    from flowmonkey.inputs import copy_json
-
-    return copy_json(value)
+_copy = copy_json
