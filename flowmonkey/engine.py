@@ -369,10 +369,19 @@ class Engine:
                 return await self._commit_failure(
                     execution, flow, step, failure, started, finished, step_input, final=True
                 )
+        attempt = execution.attempt
         _move_to(execution, target, finished)
-        record_status = StepStatus.COMPLETED
         return await self._commit(
-            execution, step, record_status, started, finished, step_input, result.output, None, target
+            execution,
+            step,
+            StepStatus.COMPLETED,
+            started,
+            finished,
+            step_input,
+            result.output,
+            None,
+            target,
+            attempt=attempt,
         )
 
     async def _commit_wait(
@@ -512,6 +521,8 @@ class Engine:
             execution.step_count -= 1
             return StepOutcome(execution, record, False)
         self._after_commit(execution, step, record)
+        if execution.is_terminal and execution.parent_execution_id:
+            await self.wake(execution.parent_execution_id)
         return StepOutcome(execution, record, True)
 
     def _after_commit(self, execution: Execution, step: Step, record: StepRecord) -> None:
@@ -541,13 +552,6 @@ class Engine:
                 step.id,
                 error=execution.error.to_dict() if execution.error else None,
             )
-        if execution.is_terminal and execution.parent_execution_id:
-            self._background(self.wake(execution.parent_execution_id))
-
-    def _background(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        _BACKGROUND.add(task)
-        task.add_done_callback(_BACKGROUND.discard)
 
     # -- run --------------------------------------------------------------------------
 
@@ -582,9 +586,12 @@ class Engine:
         children = await self.store.list_executions(
             ExecutionQuery(parent_execution_id=execution.id, statuses=ACTIVE_STATUSES), limit=100
         )
-        if children.items:
-            for child in children.items:
-                await self.run(child.id, simulate_time=simulate_time)
+        progressed = False
+        for child in children.items:
+            after = await self.run(child.id, simulate_time=simulate_time)
+            progressed = progressed or after.revision != child.revision
+        if progressed:
+            await self.wake(execution.id)
             return True
         now = self.now()
         if execution.wake_at is not None and execution.wake_at <= now:
@@ -743,9 +750,6 @@ class Engine:
                 f"context is larger than {self.max_context_bytes} bytes of JSON (or not JSON)",
                 code=ErrorCode.CONTEXT_LIMIT,
             )
-
-
-_BACKGROUND: set[asyncio.Future[Any]] = set()
 
 
 def _failure_result(code: str, message: str, details: Any = None) -> StepResult:
