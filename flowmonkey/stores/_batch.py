@@ -1,0 +1,97 @@
+"""Group commit: many callers' step commits share one transaction.
+
+``commit()`` hands its request to a :class:`GroupCommitter` and awaits a future. A single
+writer task drains everything queued, hands the batch to the store's ``flush`` (one
+transaction), and resolves each future with that request's own compare-and-set outcome.
+When nothing else is queued a batch has one request, so a lone caller pays no delay;
+under load the number of transactions (and awaits) per step falls with the batch size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from flowmonkey.errors import StoreError
+
+T = TypeVar("T")
+Flush = Callable[[list[T]], Awaitable[list[bool]]]
+
+
+class GroupCommitter(Generic[T]):
+    """Serialises ``flush`` calls and batches the requests queued meanwhile.
+
+    Args:
+        flush: writes a batch in one transaction; returns one bool per request.
+        key: requests with the same key never share a batch (a later one waits for the
+            next batch), so a batch's outcome per request is never ambiguous.
+        max_batch: the most requests in one transaction.
+    """
+
+    def __init__(self, flush: Flush[T], *, key: Callable[[T], str], max_batch: int = 256) -> None:
+        self._flush = flush
+        self._key = key
+        self._max_batch = max_batch
+        self._queue: list[tuple[T, asyncio.Future[bool]]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def submit(self, item: T) -> bool:
+        """Queue ``item`` and wait for the transaction that carries it."""
+        if self._closed:
+            raise StoreError("the store is closed")
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((item, future))
+        self._wakeup.set()
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="flowmonkey-group-commit")
+        return await future
+
+    async def close(self) -> None:
+        """Finish what is queued, then stop the writer task."""
+        self._closed = True
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._wakeup.set()
+        await task
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                await self._write(self._take())
+            if self._closed:
+                return
+
+    def _take(self) -> list[tuple[T, asyncio.Future[bool]]]:
+        batch: list[tuple[T, asyncio.Future[bool]]] = []
+        later: list[tuple[T, asyncio.Future[bool]]] = []
+        keys: set[str] = set()
+        for entry in self._queue:
+            key = self._key(entry[0])
+            if key in keys or len(batch) >= self._max_batch:
+                later.append(entry)
+            else:
+                keys.add(key)
+                batch.append(entry)
+        self._queue = later
+        return batch
+
+    async def _write(self, batch: list[tuple[T, asyncio.Future[bool]]]) -> None:
+        try:
+            outcomes = await self._flush([item for item, _ in batch])
+        except BaseException as exc:  # every caller in the batch learns of the failure
+            failure = exc if isinstance(exc, Exception) else StoreError("the commit was interrupted")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(failure)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)

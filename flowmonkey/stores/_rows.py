@@ -1,0 +1,456 @@
+"""Row (de)serialisation shared by the SQL stores, and URL masking for display.
+
+Both SQL stores keep an execution in one row whose columns are :data:`EXECUTION_COLUMNS`;
+JSON-shaped fields travel as JSON text. Datetimes are converted by a per-store codec
+(SQLite keeps integer microseconds, PostgreSQL ``timestamptz``), passed in as functions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from flowmonkey.errors import StoreError
+from flowmonkey.model import (
+    Cancellation,
+    Execution,
+    ExecutionError,
+    ExecutionStatus,
+    StepRecord,
+    StepStatus,
+    TimeoutConfig,
+    WaitKind,
+)
+from flowmonkey.stores.base import ExecutionQuery, Job, JobStatus, TriggerDefinition, TriggerFire, TriggerType
+
+EncodeTime = Callable[[datetime | None], Any]
+DecodeTime = Callable[[Any], datetime | None]
+
+EXECUTION_COLUMNS = (
+    "id",
+    "flow_id",
+    "flow_version",
+    "flow_hash",
+    "status",
+    "current_step_id",
+    "context",
+    "created_at",
+    "updated_at",
+    "revision",
+    "step_count",
+    "attempt",
+    "completed_at",
+    "wake_at",
+    "wait_kind",
+    "wait_reason",
+    "waiting_since",
+    "timeout_execution_s",
+    "timeout_wait_s",
+    "timeout_at",
+    "error",
+    "cancellation",
+    "idempotency_key",
+    "idempotency_expires_at",
+    "tenant_id",
+    "parent_execution_id",
+    "parent_step_id",
+    "metadata",
+    "lease_owner",
+    "lease_expires_at",
+)
+# A commit writes every column but the id (the key) and the lease (owned by claim/release).
+COMMIT_COLUMNS = tuple(c for c in EXECUTION_COLUMNS if c not in ("id", "lease_owner", "lease_expires_at"))
+RECORD_COLUMNS = (
+    "execution_id",
+    "sequence",
+    "step_id",
+    "attempt",
+    "outcome",
+    "started_at",
+    "finished_at",
+    "input",
+    "output",
+    "error",
+    "next_step_id",
+    "note",
+)
+TRIGGER_COLUMNS = (
+    "id",
+    "type",
+    "flow_id",
+    "flow_version",
+    "enabled",
+    "config",
+    "source",
+    "created_at",
+    "updated_at",
+    "next_run_at",
+    "last_fired_at",
+    "last_status",
+)
+FIRE_COLUMNS = (
+    "id",
+    "trigger_id",
+    "fired_at",
+    "status",
+    "duration_ms",
+    "execution_id",
+    "error",
+    "slot_at",
+)
+JOB_COLUMNS = (
+    "id",
+    "execution_id",
+    "step_id",
+    "attempt",
+    "type",
+    "input",
+    "status",
+    "owner",
+    "fence",
+    "lease_expires_at",
+    "checkpoint",
+    "result",
+    "error",
+    "created_at",
+    "updated_at",
+)
+
+
+def dumps(value: Any, what: str) -> str:
+    """JSON text of ``value``; a value JSON cannot hold becomes a StoreError naming ``what``."""
+    try:
+        return json.dumps(value, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{what} is not JSON-serialisable: {exc}") from exc
+
+
+def dumps_optional(value: Any, what: str) -> str | None:
+    return None if value is None else dumps(value, what)
+
+
+def loads_optional(text: Any) -> Any:
+    if text is None:
+        return None
+    return json.loads(text)
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return None if value is None else value.total_seconds()
+
+
+def _delta(value: Any) -> timedelta | None:
+    return None if value is None else timedelta(seconds=float(value))
+
+
+def execution_values(execution: Execution, enc: EncodeTime) -> dict[str, Any]:
+    """Column name -> value for ``execution`` (JSON as text, times through ``enc``)."""
+    e = execution
+    what = f"execution {e.id}"
+    return {
+        "id": e.id,
+        "flow_id": e.flow_id,
+        "flow_version": e.flow_version,
+        "flow_hash": e.flow_hash,
+        "status": e.status.value,
+        "current_step_id": e.current_step_id,
+        "context": dumps(e.context, f"the context of {what}"),
+        "created_at": enc(e.created_at),
+        "updated_at": enc(e.updated_at),
+        "revision": e.revision,
+        "step_count": e.step_count,
+        "attempt": e.attempt,
+        "completed_at": enc(e.completed_at),
+        "wake_at": enc(e.wake_at),
+        "wait_kind": e.wait_kind.value if e.wait_kind else None,
+        "wait_reason": e.wait_reason,
+        "waiting_since": enc(e.waiting_since),
+        "timeout_execution_s": _seconds(e.timeout.execution),
+        "timeout_wait_s": _seconds(e.timeout.wait),
+        "timeout_at": enc(e.timeout_at),
+        "error": dumps(e.error.to_dict(), f"the error of {what}") if e.error else None,
+        "cancellation": dumps(e.cancellation.to_dict(), what) if e.cancellation else None,
+        "idempotency_key": e.idempotency_key,
+        "idempotency_expires_at": enc(e.idempotency_expires_at),
+        "tenant_id": e.tenant_id,
+        "parent_execution_id": e.parent_execution_id,
+        "parent_step_id": e.parent_step_id,
+        "metadata": dumps(e.metadata, f"the metadata of {what}"),
+        "lease_owner": e.lease_owner,
+        "lease_expires_at": enc(e.lease_expires_at),
+    }
+
+
+def execution_from_row(row: Sequence[Any], dec: DecodeTime) -> Execution:
+    """Rebuild an execution from a row whose columns are :data:`EXECUTION_COLUMNS`."""
+    (
+        id_,
+        flow_id,
+        flow_version,
+        flow_hash,
+        status,
+        current_step_id,
+        context,
+        created_at,
+        updated_at,
+        revision,
+        step_count,
+        attempt,
+        completed_at,
+        wake_at,
+        wait_kind,
+        wait_reason,
+        waiting_since,
+        timeout_execution_s,
+        timeout_wait_s,
+        timeout_at,
+        error,
+        cancellation,
+        idempotency_key,
+        idempotency_expires_at,
+        tenant_id,
+        parent_execution_id,
+        parent_step_id,
+        metadata,
+        lease_owner,
+        lease_expires_at,
+    ) = row
+    return Execution(
+        id=id_,
+        flow_id=flow_id,
+        flow_version=flow_version,
+        flow_hash=flow_hash,
+        status=ExecutionStatus(status),
+        current_step_id=current_step_id,
+        context=json.loads(context),
+        created_at=_required(dec(created_at)),
+        updated_at=_required(dec(updated_at)),
+        revision=revision,
+        step_count=step_count,
+        attempt=attempt,
+        completed_at=dec(completed_at),
+        wake_at=dec(wake_at),
+        wait_kind=WaitKind(wait_kind) if wait_kind else None,
+        wait_reason=wait_reason,
+        waiting_since=dec(waiting_since),
+        timeout=TimeoutConfig(execution=_delta(timeout_execution_s), wait=_delta(timeout_wait_s)),
+        timeout_at=dec(timeout_at),
+        error=ExecutionError.from_dict(json.loads(error)) if error else None,
+        cancellation=Cancellation.from_dict(json.loads(cancellation)) if cancellation else None,
+        idempotency_key=idempotency_key,
+        idempotency_expires_at=dec(idempotency_expires_at),
+        tenant_id=tenant_id,
+        parent_execution_id=parent_execution_id,
+        parent_step_id=parent_step_id,
+        metadata=json.loads(metadata),
+        lease_owner=lease_owner,
+        lease_expires_at=dec(lease_expires_at),
+    )
+
+
+def record_values(record: StepRecord, enc: EncodeTime) -> tuple[Any, ...]:
+    """A history row in :data:`RECORD_COLUMNS` order."""
+    what = f"step {record.step_id!r} of execution {record.execution_id}"
+    return (
+        record.execution_id,
+        record.sequence,
+        record.step_id,
+        record.attempt,
+        record.outcome.value,
+        enc(record.started_at),
+        enc(record.finished_at),
+        dumps_optional(record.input, f"the input of {what}"),
+        dumps_optional(record.output, f"the output of {what}"),
+        dumps(record.error.to_dict(), what) if record.error else None,
+        record.next_step_id,
+        record.note,
+    )
+
+
+def record_from_row(row: Sequence[Any], dec: DecodeTime) -> StepRecord:
+    execution_id, sequence, step_id, attempt, outcome, started, finished, input_, output, error, nxt, note = (
+        row
+    )
+    return StepRecord(
+        execution_id=execution_id,
+        sequence=sequence,
+        step_id=step_id,
+        attempt=attempt,
+        outcome=StepStatus(outcome),
+        started_at=_required(dec(started)),
+        finished_at=_required(dec(finished)),
+        input=loads_optional(input_),
+        output=loads_optional(output),
+        error=ExecutionError.from_dict(json.loads(error)) if error else None,
+        next_step_id=nxt,
+        note=note,
+    )
+
+
+def trigger_values(trigger: TriggerDefinition, enc: EncodeTime) -> tuple[Any, ...]:
+    t = trigger
+    return (
+        t.id,
+        t.type.value,
+        t.flow_id,
+        t.flow_version,
+        t.enabled,
+        dumps(t.config, f"the config of trigger {t.id!r}"),
+        t.source,
+        enc(t.created_at),
+        enc(t.updated_at),
+        enc(t.next_run_at),
+        enc(t.last_fired_at),
+        t.last_status,
+    )
+
+
+def trigger_from_row(row: Sequence[Any], dec: DecodeTime) -> TriggerDefinition:
+    id_, type_, flow_id, version, enabled, config, source, created, updated, next_run, last_fired, last = row
+    return TriggerDefinition(
+        id=id_,
+        type=TriggerType(type_),
+        flow_id=flow_id,
+        flow_version=version,
+        enabled=bool(enabled),
+        config=json.loads(config),
+        source=source,
+        created_at=_required(dec(created)),
+        updated_at=_required(dec(updated)),
+        next_run_at=dec(next_run),
+        last_fired_at=dec(last_fired),
+        last_status=last,
+    )
+
+
+def fire_values(fire: TriggerFire, enc: EncodeTime) -> tuple[Any, ...]:
+    f = fire
+    return (
+        f.id,
+        f.trigger_id,
+        enc(f.fired_at),
+        f.status,
+        f.duration_ms,
+        f.execution_id,
+        f.error,
+        enc(f.slot_at),
+    )
+
+
+def fire_from_row(row: Sequence[Any], dec: DecodeTime) -> TriggerFire:
+    id_, trigger_id, fired_at, status, duration_ms, execution_id, error, slot_at = row
+    return TriggerFire(
+        id=id_,
+        trigger_id=trigger_id,
+        fired_at=_required(dec(fired_at)),
+        status=status,
+        duration_ms=float(duration_ms),
+        execution_id=execution_id,
+        error=error,
+        slot_at=dec(slot_at),
+    )
+
+
+def job_values(job: Job, enc: EncodeTime) -> tuple[Any, ...]:
+    j = job
+    what = f"job {j.id}"
+    return (
+        j.id,
+        j.execution_id,
+        j.step_id,
+        j.attempt,
+        j.type,
+        dumps_optional(j.input, f"the input of {what}"),
+        j.status.value,
+        j.owner,
+        j.fence,
+        enc(j.lease_expires_at),
+        dumps_optional(j.checkpoint, f"the checkpoint of {what}"),
+        dumps_optional(j.result, f"the result of {what}"),
+        dumps_optional(j.error, f"the error of {what}"),
+        enc(j.created_at),
+        enc(j.updated_at),
+    )
+
+
+def job_from_row(row: Sequence[Any], dec: DecodeTime) -> Job:
+    (id_, execution_id, step_id, attempt, type_, input_, status, owner, fence, lease, checkpoint, result, error,
+     created, updated) = row  # fmt: skip
+    return Job(
+        id=id_,
+        execution_id=execution_id,
+        step_id=step_id,
+        attempt=attempt,
+        type=type_,
+        input=loads_optional(input_),
+        status=JobStatus(status),
+        owner=owner,
+        fence=fence,
+        lease_expires_at=dec(lease),
+        checkpoint=loads_optional(checkpoint),
+        result=loads_optional(result),
+        error=loads_optional(error),
+        created_at=_required(dec(created)),
+        updated_at=_required(dec(updated)),
+    )
+
+
+def _required(value: datetime | None) -> datetime:
+    if value is None:  # pragma: no cover - NOT NULL columns
+        raise StoreError("a required timestamp column is NULL")
+    return value
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for messages and display."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = (parts.username or "") + ":***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[1]}"))
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere (``\\`` escapes ``%`` and ``_``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class Params:
+    """Collects query parameters; ``add`` returns the placeholder for the dialect."""
+
+    def __init__(self, style: str) -> None:
+        self.values: list[Any] = []
+        self._numbered = style == "numbered"  # PostgreSQL $1, $2, ...; else SQLite ?
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}" if self._numbered else "?"
+
+
+def execution_filter(query: ExecutionQuery, params: Params, enc: EncodeTime, like: str) -> list[str]:
+    """SQL conditions (ANDed by the caller) for every filter ``query`` sets."""
+    where: list[str] = []
+    if query.statuses:
+        where.append(f"status IN ({', '.join(params.add(s.value) for s in query.statuses)})")
+    for column, value in (
+        ("flow_id", query.flow_id),
+        ("tenant_id", query.tenant_id),
+        ("parent_execution_id", query.parent_execution_id),
+    ):
+        if value is not None:
+            where.append(f"{column} = {params.add(value)}")
+    if query.created_after is not None:
+        where.append(f"created_at >= {params.add(enc(query.created_after))}")
+    if query.created_before is not None:
+        where.append(f"created_at < {params.add(enc(query.created_before))}")
+    if query.id_contains:
+        where.append(f"id {like} {params.add(like_pattern(query.id_contains))} ESCAPE '\\'")
+    return where

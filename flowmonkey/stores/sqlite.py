@@ -1,0 +1,340 @@
+"""``SQLiteStore``: the embedded default store, one file, no server.
+
+URLs: ``sqlite:///.flowmonkey/flowmonkey.db`` (relative; the directory is created on first
+use), ``sqlite:////abs/path.db`` (absolute), ``sqlite:///:memory:`` (private to the store).
+The journal is WAL; one connection writes, another reads, so listing never waits behind
+a write. Durability is ``synchronous=normal`` by default (a commit survives a crash of the
+process, not of the machine) and ``full`` on request (every commit is fsynced)::
+
+    SQLiteStore("sqlite:///app.db?synchronous=full")
+    SQLiteStore("sqlite:///app.db", synchronous="full", busy_timeout=10.0)
+
+Each operation runs whole on its connection's thread (see :mod:`._sqlite_ops`), and step
+commits of concurrent executions share transactions through a :class:`GroupCommitter`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import os
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from typing import Any, Self, TypeVar
+from urllib.parse import parse_qs
+
+from flowmonkey.errors import ConflictError, StoreError
+from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
+from flowmonkey.stores import _rows
+from flowmonkey.stores import _sqlite_ops as ops
+from flowmonkey.stores._batch import GroupCommitter
+from flowmonkey.stores.base import (
+    CreateResult,
+    ExecutionQuery,
+    Job,
+    JobStatus,
+    Page,
+    TriggerDefinition,
+    TriggerFire,
+)
+
+T = TypeVar("T")
+SYNCHRONOUS_LEVELS = ("normal", "full")
+_MEMORY = ":memory:"
+
+
+def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
+    """The database path and query options of a ``sqlite:///...`` URL."""
+    if not url.lower().startswith("sqlite:///"):
+        raise StoreError(f"not a SQLite URL: {url!r} (expected sqlite:///relative.db or sqlite:////abs.db)")
+    rest = url[len("sqlite:///") :]
+    path, _, query = rest.partition("?")
+    if not path:
+        raise StoreError(f"the SQLite URL {url!r} names no file")
+    options = {key: values[-1] for key, values in parse_qs(query).items()}
+    return path, options
+
+
+class _Connection:
+    """A sqlite3 connection owned by one thread; ``run`` executes a function there."""
+
+    def __init__(self, name: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flowmonkey-sqlite-{name}")
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self, path: str, pragmas: list[str]) -> None:
+        def connect() -> sqlite3.Connection:
+            conn = sqlite3.connect(path, isolation_level=None)
+            for pragma in pragmas:
+                conn.execute(pragma)
+            return conn
+
+        self._conn = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        conn = self._conn
+        if conn is None:
+            raise StoreError("the SQLite store is not open (use `async with store:` or `await store.open()`)")
+        call = functools.partial(fn, conn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
+        self._executor.shutdown(wait=False)
+
+
+class SQLiteStore:
+    """The Store protocol on one SQLite file.
+
+    Args:
+        url: ``sqlite:///path.db``; the query may set ``synchronous=normal|full``.
+        synchronous: overrides the URL's durability level.
+        busy_timeout: seconds a write waits for another process's write lock.
+    """
+
+    def __init__(
+        self, url: str = "sqlite:///.flowmonkey/flowmonkey.db", *, synchronous: str | None = None,
+        busy_timeout: float = 5.0,
+    ) -> None:  # fmt: skip
+        self.url = url
+        self.path, options = parse_sqlite_url(url)
+        level = (synchronous or options.get("synchronous") or "normal").lower()
+        if level not in SYNCHRONOUS_LEVELS:
+            raise StoreError(
+                f"synchronous={level!r} in {url!r}: expected one of {', '.join(SYNCHRONOUS_LEVELS)}"
+            )
+        self.synchronous = level
+        self.busy_timeout = busy_timeout
+        self._writer: _Connection | None = None
+        self._reader: _Connection | None = None
+        self._commits: GroupCommitter[ops.Commit] = GroupCommitter(
+            self._flush, key=lambda item: str(item[0][-2])
+        )
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the file (and its directory) if needed, connect, and apply the schema."""
+        if self._writer is not None:
+            return
+        pragmas = [
+            f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}",
+            f"PRAGMA synchronous = {self.synchronous.upper()}",
+            "PRAGMA foreign_keys = OFF",
+        ]
+        try:
+            if self.path != _MEMORY:
+                await asyncio.to_thread(_ensure_directory, self.path)
+            writer = _Connection("writer")
+            self._writer = writer
+            await writer.open(self.path, ["PRAGMA journal_mode = WAL", *pragmas])
+            await writer.run(ops.apply_schema)
+            if self.path != _MEMORY:
+                self._reader = _Connection("reader")
+                await self._reader.open(self.path, ["PRAGMA query_only = ON", *pragmas])
+        except (OSError, sqlite3.Error) as exc:
+            await self.close()
+            raise StoreError(f"cannot open the SQLite database {self.url}: {exc}") from exc
+
+    async def close(self) -> None:
+        await self._commits.close()
+        self._commits = GroupCommitter(self._flush, key=lambda item: str(item[0][-2]))
+        for connection in (self._reader, self._writer):
+            if connection is not None:
+                await connection.close()
+        self._reader = self._writer = None
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _write(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn`` in one write transaction; translate driver errors."""
+        return await self._call(self._writer, what, ops.transaction, fn, *args)
+
+    async def _read(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        return await self._call(self._reader or self._writer, what, fn, *args)
+
+    async def _call(self, conn: _Connection | None, what: str, fn: Callable[..., T], *args: Any) -> T:
+        if conn is None:
+            raise StoreError(f"the SQLite store {self.url} is not open (use `async with store:`)")
+        try:
+            return await conn.run(fn, *args)
+        except sqlite3.IntegrityError as exc:
+            raise ConflictError(f"{what} on {self.url} conflicted: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"{what} failed on {self.url}: {exc}") from exc
+
+    # -- executions -------------------------------------------------------------------
+
+    async def create_execution(self, execution: Execution, *, now: datetime) -> CreateResult:
+        values = _rows.execution_values(execution, ops.enc)
+        row = tuple(values.values())
+        scope = None
+        if execution.idempotency_key is not None:
+            scope = (execution.tenant_id or "", execution.flow_id, execution.idempotency_key)
+        existing = await self._write("create_execution", ops.create, row, scope, ops.enc(now))
+        if existing is not None:
+            return CreateResult(existing, False)
+        return CreateResult(execution.copy(), True)
+
+    async def get_execution(self, execution_id: str) -> Execution | None:
+        return await self._read("get_execution", ops.load, execution_id)
+
+    async def commit(
+        self, execution: Execution, *, expected_revision: int, record: StepRecord | None = None
+    ) -> bool:
+        values = _rows.execution_values(execution, ops.enc)
+        update = (*(values[c] for c in _rows.COMMIT_COLUMNS), execution.id, expected_revision)
+        row = _rows.record_values(record, ops.enc) if record is not None else None
+        return await self._commits.submit((update, row))
+
+    async def _flush(self, batch: list[ops.Commit]) -> list[bool]:
+        return await self._write("commit", ops.commit_batch, batch)
+
+    async def history(self, execution_id: str) -> list[StepRecord]:
+        rows = await self._read("history", ops.history, execution_id)
+        return [_rows.record_from_row(row, ops.dec) for row in rows]
+
+    async def list_executions(
+        self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Execution]:
+        items = await self._read("list_executions", ops.page, query, limit, cursor)
+        more = len(items) > limit
+        items = items[:limit]
+        return Page(items=items, next_cursor=items[-1].id if more and items else None)
+
+    async def count_executions(self, query: ExecutionQuery = ExecutionQuery()) -> dict[ExecutionStatus, int]:
+        counts = dict.fromkeys(ExecutionStatus, 0)
+        for status, n in await self._read("count_executions", ops.count, query):
+            counts[ExecutionStatus(status)] = n
+        return counts
+
+    # -- definitions ------------------------------------------------------------------
+
+    async def save_definition(self, flow: Flow) -> None:
+        body = _rows.dumps(flow.to_dict(), f"flow {flow.id!r}")
+        await self._write(
+            "save_definition",
+            _execute,
+            "INSERT OR IGNORE INTO definitions VALUES (?, ?, ?, ?)",
+            (flow.hash, flow.id, flow.version, body),
+        )
+
+    async def get_definition(self, flow_hash: str) -> Flow | None:
+        rows = await self._read(
+            "get_definition", _fetch, "SELECT body FROM definitions WHERE hash = ?", (flow_hash,)
+        )
+        return Flow.from_dict(json.loads(rows[0][0])) if rows else None
+
+    # -- runtime ----------------------------------------------------------------------
+
+    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Execution]:
+        return await self._write("claim", ops.claim, owner, ops.enc(now), ops.enc(now + lease), limit)
+
+    async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:
+        return await self._write("renew_leases", ops.renew, owner, list(execution_ids), ops.enc(until))
+
+    async def release(self, *, owner: str, execution_ids: list[str]) -> None:
+        await self._write("release", ops.release, owner, list(execution_ids))
+
+    async def next_wake_at(self) -> datetime | None:
+        return ops.dec(await self._read("next_wake_at", ops.next_wake_at))
+
+    async def timed_out(self, *, now: datetime, limit: int) -> list[Execution]:
+        return await self._read("timed_out", ops.timed_out, ops.enc(now), limit)
+
+    # -- triggers ---------------------------------------------------------------------
+
+    async def save_trigger(self, trigger: TriggerDefinition) -> None:
+        row = _rows.trigger_values(trigger, ops.enc)
+        sql = f"INSERT OR REPLACE INTO triggers VALUES ({', '.join('?' * len(row))})"
+        await self._write("save_trigger", _execute, sql, row)
+
+    async def get_trigger(self, trigger_id: str) -> TriggerDefinition | None:
+        rows = await self._read("get_trigger", _fetch, f"{_TRIGGERS} WHERE id = ?", (trigger_id,))
+        return _rows.trigger_from_row(rows[0], ops.dec) if rows else None
+
+    async def list_triggers(self) -> list[TriggerDefinition]:
+        rows = await self._read("list_triggers", _fetch, f"{_TRIGGERS} ORDER BY id", ())
+        return [_rows.trigger_from_row(row, ops.dec) for row in rows]
+
+    async def delete_trigger(self, trigger_id: str) -> bool:
+        sql = "DELETE FROM triggers WHERE id = ?"
+        return await self._write("delete_trigger", _execute, sql, (trigger_id,)) == 1
+
+    async def claim_slot(self, *, trigger_id: str, slot_at: datetime) -> bool:
+        sql = "INSERT OR IGNORE INTO trigger_slots VALUES (?, ?)"
+        return await self._write("claim_slot", _execute, sql, (trigger_id, ops.enc(slot_at))) == 1
+
+    async def record_fire(self, fire: TriggerFire) -> None:
+        row = _rows.fire_values(fire, ops.enc)
+        cols = ", ".join(_rows.FIRE_COLUMNS)
+        sql = f"INSERT INTO trigger_fires ({cols}) VALUES ({', '.join('?' * len(row))})"
+        await self._write("record_fire", _execute, sql, row)
+
+    async def trigger_history(self, trigger_id: str, *, limit: int = 50) -> list[TriggerFire]:
+        sql = f"SELECT {', '.join(_rows.FIRE_COLUMNS)} FROM trigger_fires WHERE trigger_id = ? ORDER BY seq DESC LIMIT ?"
+        rows = await self._read("trigger_history", _fetch, sql, (trigger_id, limit))
+        return [_rows.fire_from_row(row, ops.dec) for row in rows]
+
+    # -- jobs -------------------------------------------------------------------------
+
+    async def enqueue_job(self, job: Job) -> tuple[Job, bool]:
+        existing = await self._write("enqueue_job", ops.enqueue_job, _rows.job_values(job, ops.enc))
+        return (existing, False) if existing is not None else (job, True)
+
+    async def get_job(self, job_id: str) -> Job | None:
+        return await self._read("get_job", ops.get_job, job_id)
+
+    async def claim_jobs(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
+        return await self._write(
+            "claim_jobs", ops.claim_jobs, owner, ops.enc(now), ops.enc(now + lease), limit
+        )
+
+    async def heartbeat_job(
+        self, *, job_id: str, fence: int, until: datetime, checkpoint: Any = None
+    ) -> bool:
+        text = _rows.dumps_optional(checkpoint, f"the checkpoint of job {job_id}")
+        return await self._write("heartbeat_job", ops.heartbeat_job, job_id, fence, ops.enc(until), text)
+
+    async def finish_job(
+        self,
+        *,
+        job_id: str,
+        fence: int,
+        status: JobStatus,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+        now: datetime,
+    ) -> bool:
+        values = (
+            status.value,
+            _rows.dumps_optional(result, f"the result of job {job_id}"),
+            _rows.dumps_optional(error, f"the error of job {job_id}"),
+            ops.enc(now),
+        )
+        return await self._write("finish_job", ops.finish_job, job_id, fence, values)
+
+
+def _ensure_directory(path: str) -> None:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+
+
+_TRIGGERS = f"SELECT {', '.join(_rows.TRIGGER_COLUMNS)} FROM triggers"
+
+
+def _execute(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> int:
+    return conn.execute(sql, params).rowcount
+
+
+def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    return conn.execute(sql, params).fetchall()
