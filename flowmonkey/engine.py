@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from flowmonkey.errors import (
@@ -90,7 +91,8 @@ class Engine:
         events: the bus to publish to (a new one by default).
         max_steps: steps an execution may take before it fails with ``MAX_STEPS``.
         max_context_bytes: JSON size of the context past which a step fails with
-            ``CONTEXT_LIMIT`` (nothing of the oversized context is stored).
+            ``CONTEXT_LIMIT`` (nothing of the oversized context is stored). Checked
+            whenever a step stores an object, a list or a string over 256 characters.
     """
 
     def __init__(
@@ -264,7 +266,8 @@ class Engine:
             return await self._commit_failure(execution, flow, step, failure, now, now, None, final=True)
         if execution.step_count == 0 and execution.status is ExecutionStatus.PENDING:
             self._emit(EventType.EXECUTION_STARTED, execution)
-        self._emit(EventType.STEP_STARTED, execution, step.id, attempt=execution.attempt)
+        if self.events.active:
+            self._emit(EventType.STEP_STARTED, execution, step.id, attempt=execution.attempt)
         step_input: Any = None
         try:
             step_input = resolve_input(step.input, execution.context)
@@ -291,7 +294,7 @@ class Engine:
                 id=execution.id,
                 flow_id=execution.flow_id,
                 flow_version=execution.flow_version,
-                context=execution.context,
+                context=MappingProxyType(execution.context),
                 step_count=execution.step_count,
                 created_at=execution.created_at,
                 tenant_id=execution.tenant_id,
@@ -360,7 +363,7 @@ class Engine:
         previous = execution.context
         if step.output_key:
             execution.context = _with_value(previous, step.output_key, result.output)
-            if not self._fits(execution.context):
+            if not _is_small(result.output) and not self._fits(execution.context):
                 execution.context = previous
                 failure = _Failure(
                     ErrorCode.CONTEXT_LIMIT,
@@ -527,6 +530,8 @@ class Engine:
 
     def _after_commit(self, execution: Execution, step: Step, record: StepRecord) -> None:
         status = execution.status
+        if not self.events.active and status is not ExecutionStatus.WAITING:
+            return
         if record.outcome is StepStatus.COMPLETED or record.outcome is StepStatus.FAILED:
             kind = (
                 EventType.STEP_COMPLETED if record.outcome is StepStatus.COMPLETED else EventType.STEP_FAILED
@@ -750,6 +755,17 @@ class Engine:
                 f"context is larger than {self.max_context_bytes} bytes of JSON (or not JSON)",
                 code=ErrorCode.CONTEXT_LIMIT,
             )
+
+
+_SMALL_TYPES = (int, float, bool, type(None))
+
+
+def _is_small(value: Any) -> bool:
+    """Whether an output is too small to matter for the context limit. Serialising the
+    whole context after every step would cost more than the rest of the step."""
+    if isinstance(value, str):
+        return len(value) <= 256
+    return isinstance(value, _SMALL_TYPES)
 
 
 def _failure_result(code: str, message: str, details: Any = None) -> StepResult:
