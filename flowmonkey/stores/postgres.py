@@ -1,0 +1,310 @@
+"""``PostgresStore``: the shared store for several workers (asyncpg).
+
+``PostgresStore("postgresql://user:pw@host/db")`` opens (and later closes) its own pool;
+``PostgresStore(pool)`` uses an existing asyncpg pool and never closes it. Opening applies
+the schema (:func:`apply_schema`: versioned, idempotent, safe from many processes at once).
+Work is claimed with ``FOR UPDATE SKIP LOCKED`` and a lease that lapses if its owner dies.
+Step commits of concurrent executions share one statement through a :class:`GroupCommitter`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any, Self
+
+import asyncpg
+
+from flowmonkey.errors import ConflictError, StoreError
+from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
+from flowmonkey.stores import _pg_sql as sql
+from flowmonkey.stores import _rows
+from flowmonkey.stores._batch import GroupCommitter
+from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
+from flowmonkey.stores.base import (
+    CreateResult,
+    ExecutionQuery,
+    Job,
+    JobStatus,
+    Page,
+    TriggerDefinition,
+    TriggerFire,
+)
+
+__all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
+
+_Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None]
+"""One queued commit: (id, expected revision, *COMMIT_COLUMNS values) and its history row."""
+
+
+def _same(value: Any) -> Any:
+    # asyncpg reads and writes aware datetimes itself: no conversion needed.
+    return value
+
+
+class PostgresStore:
+    """The Store protocol on PostgreSQL.
+
+    Args:
+        url_or_pool: a ``postgresql://`` URL, or an asyncpg pool to borrow.
+        min_size: smallest pool size when the store opens its own pool.
+        max_size: largest pool size when the store opens its own pool.
+        connect_timeout: seconds to wait for the server when opening.
+    """
+
+    def __init__(
+        self, url_or_pool: str | Any, *, min_size: int = 2, max_size: int = 10, connect_timeout: float = 10.0
+    ) -> None:
+        if isinstance(url_or_pool, str):
+            self._dsn: str | None = url_or_pool
+            self._pool: Any = None
+            self.url = _rows.mask_url(url_or_pool)
+        else:
+            self._dsn, self._pool = None, url_or_pool
+            self.url = "postgresql://(existing asyncpg pool)"
+        self._owns_pool = False
+        self._pool_options = {"min_size": min_size, "max_size": max_size, "timeout": connect_timeout}
+        self._commits: GroupCommitter[_Commit] = GroupCommitter(self._flush, key=lambda c: str(c[0][0]))
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Connect (unless given a pool) and apply the schema."""
+        if self._dsn is not None and self._pool is None:
+            try:
+                self._pool = await asyncpg.create_pool(self._dsn, **self._pool_options)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
+            self._owns_pool = True
+        async with self._translate("apply_schema"):
+            await apply_schema(self._pool)
+
+    async def close(self) -> None:
+        await self._commits.close()
+        self._commits = GroupCommitter(self._flush, key=lambda c: str(c[0][0]))
+        if self._owns_pool and self._pool is not None:
+            pool, self._pool, self._owns_pool = self._pool, None, False
+            await pool.close()
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def _translate(self, what: str) -> AsyncIterator[None]:
+        if self._pool is None:
+            raise StoreError(f"the PostgreSQL store {self.url} is not open (use `async with store:`)")
+        try:
+            yield
+        except asyncpg.UniqueViolationError as exc:
+            raise ConflictError(f"{what} on {self.url} conflicted: {exc}") from exc
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"{what} failed on {self.url}: {exc}") from exc
+
+    async def _fetch(self, what: str, query: str, *args: Any) -> list[Any]:
+        async with self._translate(what):
+            return list(await self._pool.fetch(query, *args))
+
+    async def _execute(self, what: str, query: str, *args: Any) -> str:
+        async with self._translate(what):
+            return str(await self._pool.execute(query, *args))
+
+    # -- executions -------------------------------------------------------------------
+
+    async def create_execution(self, execution: Execution, *, now: datetime) -> CreateResult:
+        row = tuple(_rows.execution_values(execution, _same).values())
+        async with self._translate("create_execution"), self._pool.acquire() as conn, conn.transaction():
+            if execution.idempotency_key is not None:
+                scope = (execution.tenant_id or "", execution.flow_id, execution.idempotency_key)
+                won = await conn.fetchrow(
+                    sql.CLAIM_IDEMPOTENCY_KEY, *scope, execution.id, execution.idempotency_expires_at, now
+                )
+                if won is None:
+                    holder = await conn.fetchrow(sql.HOLDER_OF_KEY, *scope)
+                    if holder is not None:
+                        return CreateResult(_rows.execution_from_row(holder, _same), False)
+            await conn.execute(sql.INSERT_EXECUTION, *row)
+        return CreateResult(execution.copy(), True)
+
+    async def get_execution(self, execution_id: str) -> Execution | None:
+        rows = await self._fetch("get_execution", f"{sql.SELECT_EXECUTION} WHERE id = $1", execution_id)
+        return _rows.execution_from_row(rows[0], _same) if rows else None
+
+    async def commit(
+        self, execution: Execution, *, expected_revision: int, record: StepRecord | None = None
+    ) -> bool:
+        values = _rows.execution_values(execution, _same)
+        update = (execution.id, expected_revision, *(values[c] for c in _rows.COMMIT_COLUMNS))
+        row = _rows.record_values(record, _same) if record is not None else None
+        return await self._commits.submit((update, row))
+
+    async def _flush(self, batch: list[_Commit]) -> list[bool]:
+        # Column-major arrays for unnest(): one round trip for the whole batch.
+        updates = [list(column) for column in zip(*(update for update, _ in batch), strict=True)]
+        records = [row for _, row in batch if row is not None]
+        record_arrays = [list(column) for column in zip(*records, strict=True)] if records else []
+        if not record_arrays:
+            record_arrays = [[] for _ in _rows.RECORD_COLUMNS]
+        rows = await self._fetch("commit", sql.COMMIT_BATCH, *updates, *record_arrays)
+        won = {row[0] for row in rows}
+        return [update[0] in won for update, _ in batch]
+
+    async def history(self, execution_id: str) -> list[StepRecord]:
+        rows = await self._fetch("history", sql.HISTORY, execution_id)
+        return [_rows.record_from_row(row, _same) for row in rows]
+
+    async def list_executions(
+        self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None
+    ) -> Page[Execution]:
+        params = _rows.Params("numbered")
+        where = _rows.execution_filter(query, params, _same, "ILIKE")
+        if cursor is not None:
+            where.append(f"id < {params.add(cursor)}")
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        query_sql = f"{sql.SELECT_EXECUTION} {clause} ORDER BY id DESC LIMIT {params.add(limit + 1)}"
+        rows = await self._fetch("list_executions", query_sql, *params.values)
+        items = [_rows.execution_from_row(row, _same) for row in rows[:limit]]
+        return Page(items=items, next_cursor=items[-1].id if len(rows) > limit and items else None)
+
+    async def count_executions(self, query: ExecutionQuery = ExecutionQuery()) -> dict[ExecutionStatus, int]:
+        params = _rows.Params("numbered")
+        where = _rows.execution_filter(query, params, _same, "ILIKE")
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = await self._fetch(
+            "count_executions",
+            f"SELECT status, count(*) FROM executions {clause} GROUP BY status",
+            *params.values,
+        )
+        counts = dict.fromkeys(ExecutionStatus, 0)
+        for status, n in rows:
+            counts[ExecutionStatus(status)] = n
+        return counts
+
+    # -- definitions ------------------------------------------------------------------
+
+    async def save_definition(self, flow: Flow) -> None:
+        body = _rows.dumps(flow.to_dict(), f"flow {flow.id!r}")
+        await self._execute(
+            "save_definition",
+            "INSERT INTO definitions VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
+            flow.hash,
+            flow.id,
+            flow.version,
+            body,
+        )
+
+    async def get_definition(self, flow_hash: str) -> Flow | None:
+        rows = await self._fetch("get_definition", "SELECT body FROM definitions WHERE hash = $1", flow_hash)
+        return Flow.from_dict(json.loads(rows[0][0])) if rows else None
+
+    # -- runtime ----------------------------------------------------------------------
+
+    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Execution]:
+        rows = await self._fetch("claim", sql.CLAIM, owner, now + lease, now, limit)
+        return sorted((_rows.execution_from_row(row, _same) for row in rows), key=lambda e: e.id)
+
+    async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:
+        rows = await self._fetch("renew_leases", sql.RENEW, owner, list(execution_ids), until)
+        held = {row[0] for row in rows}
+        return [i for i in execution_ids if i in held]
+
+    async def release(self, *, owner: str, execution_ids: list[str]) -> None:
+        await self._execute("release", sql.RELEASE, owner, list(execution_ids))
+
+    async def next_wake_at(self) -> datetime | None:
+        rows = await self._fetch("next_wake_at", sql.NEXT_WAKE)
+        value: datetime | None = rows[0][0]
+        return value
+
+    async def timed_out(self, *, now: datetime, limit: int) -> list[Execution]:
+        rows = await self._fetch("timed_out", sql.TIMED_OUT, now, limit)
+        return [_rows.execution_from_row(row, _same) for row in rows]
+
+    # -- triggers ---------------------------------------------------------------------
+
+    async def save_trigger(self, trigger: TriggerDefinition) -> None:
+        await self._execute("save_trigger", sql.SAVE_TRIGGER, *_rows.trigger_values(trigger, _same))
+
+    async def get_trigger(self, trigger_id: str) -> TriggerDefinition | None:
+        rows = await self._fetch("get_trigger", f"{sql.SELECT_TRIGGER} WHERE id = $1", trigger_id)
+        return _rows.trigger_from_row(rows[0], _same) if rows else None
+
+    async def list_triggers(self) -> list[TriggerDefinition]:
+        rows = await self._fetch("list_triggers", f"{sql.SELECT_TRIGGER} ORDER BY id")
+        return [_rows.trigger_from_row(row, _same) for row in rows]
+
+    async def delete_trigger(self, trigger_id: str) -> bool:
+        status = await self._execute("delete_trigger", "DELETE FROM triggers WHERE id = $1", trigger_id)
+        return status == "DELETE 1"
+
+    async def claim_slot(self, *, trigger_id: str, slot_at: datetime) -> bool:
+        status = await self._execute(
+            "claim_slot",
+            "INSERT INTO trigger_slots VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            trigger_id,
+            slot_at,
+        )
+        return status == "INSERT 0 1"
+
+    async def record_fire(self, fire: TriggerFire) -> None:
+        await self._execute("record_fire", sql.RECORD_FIRE, *_rows.fire_values(fire, _same))
+
+    async def trigger_history(self, trigger_id: str, *, limit: int = 50) -> list[TriggerFire]:
+        rows = await self._fetch("trigger_history", sql.TRIGGER_HISTORY, trigger_id, limit)
+        return [_rows.fire_from_row(row, _same) for row in rows]
+
+    # -- jobs -------------------------------------------------------------------------
+
+    async def enqueue_job(self, job: Job) -> tuple[Job, bool]:
+        if await self._fetch("enqueue_job", sql.ENQUEUE_JOB, *_rows.job_values(job, _same)):
+            return job, True
+        rows = await self._fetch(
+            "enqueue_job",
+            f"{sql.SELECT_JOB} WHERE execution_id = $1 AND step_id = $2 AND attempt = $3",
+            job.execution_id,
+            job.step_id,
+            job.attempt,
+        )
+        return _rows.job_from_row(rows[0], _same), False
+
+    async def get_job(self, job_id: str) -> Job | None:
+        rows = await self._fetch("get_job", f"{sql.SELECT_JOB} WHERE id = $1", job_id)
+        return _rows.job_from_row(rows[0], _same) if rows else None
+
+    async def claim_jobs(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
+        rows = await self._fetch("claim_jobs", sql.CLAIM_JOBS, owner, now + lease, now, limit)
+        return sorted((_rows.job_from_row(row, _same) for row in rows), key=lambda j: (j.created_at, j.id))
+
+    async def heartbeat_job(
+        self, *, job_id: str, fence: int, until: datetime, checkpoint: Any = None
+    ) -> bool:
+        text = _rows.dumps_optional(checkpoint, f"the checkpoint of job {job_id}")
+        status = await self._execute("heartbeat_job", sql.HEARTBEAT_JOB, job_id, fence, until, text)
+        return status == "UPDATE 1"
+
+    async def finish_job(
+        self,
+        *,
+        job_id: str,
+        fence: int,
+        status: JobStatus,
+        result: Any = None,
+        error: dict[str, Any] | None = None,
+        now: datetime,
+    ) -> bool:
+        outcome = await self._execute(
+            "finish_job",
+            sql.FINISH_JOB,
+            job_id,
+            fence,
+            status.value,
+            _rows.dumps_optional(result, f"the result of job {job_id}"),
+            _rows.dumps_optional(error, f"the error of job {job_id}"),
+            now,
+        )
+        return outcome == "UPDATE 1"
