@@ -45,6 +45,14 @@ from flowmonkey.model import (
 from flowmonkey.params import ExecutionView, HandlerParams, WokenBy
 from flowmonkey.registry import FlowRegistry, Handler, HandlerRegistry
 from flowmonkey.result import ResultKind, StepResult
+from flowmonkey.state import (
+    clear_wait,
+    is_small_output,
+    move_to,
+    refresh_timeout,
+    timeout_reason,
+    with_value,
+)
 from flowmonkey.stores.base import CreateResult, ExecutionQuery, Store
 
 log = logging.getLogger("flowmonkey.engine")
@@ -199,7 +207,7 @@ class Engine:
             parent_step_id=parent_step_id,
             metadata=dict(metadata or {}),
         )
-        _refresh_timeout(execution)
+        refresh_timeout(execution)
         result = await self.store.create_execution(execution, now=now)
         if result.created:
             self._emit(EventType.EXECUTION_CREATED, result.execution, version=flow.version)
@@ -250,7 +258,7 @@ class Engine:
             return StepOutcome(execution, None, False)
         now = self.now()
         if execution.timeout_at is not None and execution.timeout_at <= now:
-            await self._cancel_loaded(execution, "timeout", _timeout_reason(execution, now))
+            await self._cancel_loaded(execution, "timeout", timeout_reason(execution, now))
             return StepOutcome(await self._load(execution.id), None, True)
         woken_by: WokenBy = None
         if execution.status is ExecutionStatus.WAITING:
@@ -362,8 +370,8 @@ class Engine:
             )
         previous = execution.context
         if step.output_key:
-            execution.context = _with_value(previous, step.output_key, result.output)
-            if not _is_small(result.output) and not self._fits(execution.context):
+            execution.context = with_value(previous, step.output_key, result.output)
+            if not is_small_output(result.output) and not self._fits(execution.context):
                 execution.context = previous
                 failure = _Failure(
                     ErrorCode.CONTEXT_LIMIT,
@@ -373,7 +381,7 @@ class Engine:
                     execution, flow, step, failure, started, finished, step_input, final=True
                 )
         attempt = execution.attempt
-        _move_to(execution, target, finished)
+        move_to(execution, target, finished)
         return await self._commit(
             execution,
             step,
@@ -462,16 +470,16 @@ class Engine:
                 attempt=failed_attempt,
             )
         if step.error_key:
-            execution.context = _with_value(execution.context, step.error_key, error.to_dict())
+            execution.context = with_value(execution.context, step.error_key, error.to_dict())
         target = None if final else step.transitions.on_failure
         attempt = execution.attempt
         if target is not None:
-            _move_to(execution, target, finished)
+            move_to(execution, target, finished)
         else:
             execution.status = ExecutionStatus.FAILED
             execution.error = error
             execution.completed_at = finished
-            _clear_wait(execution)
+            clear_wait(execution)
         return await self._commit(
             execution,
             step,
@@ -504,7 +512,7 @@ class Engine:
         execution.revision += 1
         execution.step_count += 1
         execution.updated_at = finished
-        _refresh_timeout(execution)
+        refresh_timeout(execution)
         record = StepRecord(
             execution_id=execution.id,
             sequence=execution.revision,
@@ -625,7 +633,7 @@ class Engine:
                 and execution.timeout_at
                 and execution.timeout_at <= now
             ):
-                await self._cancel_loaded(execution, "timeout", _timeout_reason(execution, now))
+                await self._cancel_loaded(execution, "timeout", timeout_reason(execution, now))
                 execution = await self._load(execution_id)
             if execution.status is not ExecutionStatus.WAITING or execution.wait_kind is not WaitKind.HANDLER:
                 detail = (
@@ -637,9 +645,9 @@ class Engine:
             step = flow.step(execution.current_step_id)
             target = step.transitions.on_resume or step.transitions.on_success
             if step.output_key:
-                execution.context = _with_value(execution.context, step.output_key, data)
+                execution.context = with_value(execution.context, step.output_key, data)
                 self._check_context_size(execution.context)
-            _move_to(execution, target, now)
+            move_to(execution, target, now)
             outcome = await self._commit(
                 execution, step, StepStatus.RESUMED, now, now, None, data, None, target
             )
@@ -697,7 +705,7 @@ class Engine:
                 code=ErrorCode.CANCELLED, message=message, step_id=execution.current_step_id
             )
             execution.completed_at = execution.updated_at = now
-            _clear_wait(execution)
+            clear_wait(execution)
             execution.timeout_at = None
             record = StepRecord(
                 execution_id=execution.id,
@@ -757,73 +765,10 @@ class Engine:
             )
 
 
-_SMALL_TYPES = (int, float, bool, type(None))
-
-
-def _is_small(value: Any) -> bool:
-    """Whether an output is too small to matter for the context limit. Serialising the
-    whole context after every step would cost more than the rest of the step."""
-    if isinstance(value, str):
-        return len(value) <= 256
-    return isinstance(value, _SMALL_TYPES)
-
-
 def _failure_result(code: str, message: str, details: Any = None) -> StepResult:
     return StepResult(
         kind=ResultKind.FAILURE, error_code=str(code), error_message=message, error_details=details
     )
-
-
-def _with_value(context: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
-    """A copy of ``context`` with ``value`` at the dot path ``key``; the original is kept."""
-    fresh = dict(context)
-    if "." not in key:
-        fresh[key] = value
-        return fresh
-    head, rest = key.split(".", 1)
-    child = fresh.get(head)
-    fresh[head] = _with_value(child if isinstance(child, dict) else {}, rest, value)
-    return fresh
-
-
-def _move_to(execution: Execution, target: str | None, now: datetime) -> None:
-    _clear_wait(execution)
-    execution.attempt = 1
-    if target is None:
-        execution.status = ExecutionStatus.COMPLETED
-        execution.completed_at = now
-    else:
-        execution.status = ExecutionStatus.RUNNING
-        execution.current_step_id = target
-
-
-def _clear_wait(execution: Execution) -> None:
-    execution.wake_at = None
-    execution.wait_kind = None
-    execution.wait_reason = None
-    execution.waiting_since = None
-
-
-def _refresh_timeout(execution: Execution) -> None:
-    """``timeout_at`` is the earliest of the execution deadline and the wait deadline."""
-    deadlines = []
-    if execution.timeout.execution is not None and not execution.is_terminal:
-        deadlines.append(execution.created_at + execution.timeout.execution)
-    if (
-        execution.timeout.wait is not None
-        and execution.status is ExecutionStatus.WAITING
-        and execution.wait_kind is WaitKind.HANDLER
-        and execution.waiting_since is not None
-    ):
-        deadlines.append(execution.waiting_since + execution.timeout.wait)
-    execution.timeout_at = min(deadlines) if deadlines else None
-
-
-def _timeout_reason(execution: Execution, now: datetime) -> str:
-    if execution.timeout.execution is not None and execution.created_at + execution.timeout.execution <= now:
-        return f"execution timeout of {execution.timeout.execution.total_seconds():g}s passed"
-    wait = execution.timeout.wait.total_seconds() if execution.timeout.wait else 0
-    return f"wait timeout of {wait:g}s passed at step {execution.current_step_id!r}"
 
 
 __all__ = ["CancelResult", "Engine", "HandlerParams", "StepOutcome"]
