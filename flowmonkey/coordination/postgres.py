@@ -1,0 +1,108 @@
+"""``PostgresWakeSignaler``: wake signals through PostgreSQL ``LISTEN/NOTIFY``.
+
+One dedicated asyncpg connection LISTENs on a channel (``flowmonkey_wake`` by default)
+and sends the coalesced ``pg_notify`` calls. An idle listener issues no queries. If the
+connection drops, signals are lost until it reconnects; the runtime's safety re-check
+still finds the work, so correctness never depends on a signal arriving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime
+from typing import Any
+
+from flowmonkey.coordination import WakeCallback
+from flowmonkey.coordination.batching import SignalBatcher, decode
+from flowmonkey.errors import StoreError
+
+log = logging.getLogger("flowmonkey.coordination")
+
+DEFAULT_CHANNEL = "flowmonkey_wake"
+_RECONNECT_DELAY = 1.0
+
+
+class PostgresWakeSignaler:
+    """Cross-process wake signals over LISTEN/NOTIFY on the store's database.
+
+    Args:
+        dsn: a ``postgresql://`` URL (the same database as the store).
+        channel: the NOTIFY channel; runtimes that should hear each other share it.
+    """
+
+    def __init__(self, dsn: str, *, channel: str = DEFAULT_CHANNEL) -> None:
+        self.dsn = dsn
+        self.channel = channel
+        self._batcher = SignalBatcher(self._send)
+        self._connection: Any = None
+        self._on_wake: WakeCallback | None = None
+        self._lock = asyncio.Lock()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._closing = False
+
+    async def start(self, on_wake: WakeCallback) -> None:
+        """Connect, LISTEN, and start sending queued signals."""
+        self._on_wake = on_wake
+        await self._connect()
+        self._batcher.start()
+
+    async def stop(self) -> None:
+        """Send what is queued, stop listening and close the connection."""
+        self._closing = True
+        await self._batcher.stop()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+            self._connection = None
+
+    def notify(self, execution_id: str, wake_at: datetime | None = None) -> None:
+        """Queue a signal; it is sent (batched) by the background sender."""
+        self._batcher.add(execution_id, wake_at)
+
+    async def _connect(self) -> None:
+        import asyncpg
+
+        try:
+            connection = await asyncpg.connect(self.dsn)
+            connection.add_termination_listener(self._on_terminated)
+            await connection.add_listener(self.channel, self._on_notification)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise StoreError(f"could not LISTEN on {self.channel!r}: {exc}") from exc
+        self._connection = connection
+
+    def _on_notification(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        if self._on_wake is not None:
+            decode(payload, self._batcher.sender_id, self._on_wake)
+
+    def _on_terminated(self, _connection: Any) -> None:
+        if not self._closing and self._watchdog is None:
+            self._watchdog = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(_RECONNECT_DELAY)
+            try:
+                await self._connect()
+            except StoreError:
+                log.warning("LISTEN connection lost; retrying", exc_info=True)
+                continue
+            self._watchdog = None
+            if self._on_wake is not None:
+                # Signals sent while we were away are lost: look for work once.
+                self._on_wake(None, None)
+            return
+
+    async def _send(self, payload: str) -> None:
+        async with self._lock:
+            if self._connection is None or self._connection.is_closed():
+                return
+            await self._connection.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+
+
+__all__ = ["DEFAULT_CHANNEL", "PostgresWakeSignaler"]
