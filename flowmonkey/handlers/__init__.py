@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+from flowmonkey.handlers.approval import approval
 from flowmonkey.handlers.conditional import conditional
+from flowmonkey.handlers.delay import delay
+from flowmonkey.handlers.http import http_request
+from flowmonkey.handlers.llm import llm
 from flowmonkey.handlers.log import log_message
 from flowmonkey.handlers.subflow import subflow
 from flowmonkey.handlers.switch import switch
 from flowmonkey.handlers.transform import transform
+from flowmonkey.handlers.webhook import webhook
 from flowmonkey.registry import Handler
 
-__all__ = ["builtin_handlers", "conditional", "log_message", "subflow", "switch", "transform"]
+__all__ = [
+    "approval",
+    "builtin_handlers",
+    "conditional",
+    "delay",
+    "http_request",
+    "llm",
+    "log_message",
+    "subflow",
+    "switch",
+    "transform",
+    "webhook",
+]
 
 
 def builtin_handlers() -> list[Handler]:
     """Every built-in handler, ready to register."""
-    return [switch, conditional, subflow, transform, log_message]
+    return [switch, conditional, subflow, transform, log_message, http_request, delay, approval, webhook, llm]
