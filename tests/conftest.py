@@ -44,3 +44,85 @@ def postgres_dsn() -> str:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     return require_service("redis", REDIS_URL, 6379)
+
+
+# -- stores: every Store implementation behind one fixture ---------------------------------
+#
+# ``any_store`` runs a test on memory, SQLite and PostgreSQL. Each PostgreSQL test gets its
+# own database, cloned from a template that already has the schema (CREATE DATABASE ...
+# TEMPLATE ...), which is much faster than applying the schema per test.
+
+import asyncio  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import AsyncIterator, Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+from urllib.parse import urlsplit, urlunsplit  # noqa: E402
+
+import pytest_asyncio  # noqa: E402
+
+from flowmonkey.stores import Store, open_store  # noqa: E402
+
+STORE_KINDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _with_database(dsn: str, database: str) -> str:
+    return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
+
+
+async def _admin(dsn: str, *statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_with_database(dsn, "postgres"))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _make_template(dsn: str, name: str) -> None:
+    from flowmonkey.stores.postgres import PostgresStore
+
+    await _admin(dsn, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
+    async with PostgresStore(_with_database(dsn, name), min_size=1, max_size=1):
+        pass  # opening applies the schema
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_dsn: str) -> Iterator[str]:
+    """A database with the FlowMonkey schema applied, to clone per test."""
+    name = f"flowmonkey_tmpl_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_make_template(postgres_dsn, name))
+    yield name
+    asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def postgres_database(postgres_dsn: str, postgres_template: str) -> Iterator[str]:
+    """The URL of a fresh database (schema applied) of this test's own; dropped after."""
+    name = f"flowmonkey_t_{uuid.uuid4().hex[:12]}"
+    clone = f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}" STRATEGY FILE_COPY'
+    asyncio.run(_admin(postgres_dsn, clone))
+    yield _with_database(postgres_dsn, name)
+    asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL of each store kind (memory, a temp SQLite file, a fresh PostgreSQL database).
+
+    Narrow the kinds with ``@pytest.mark.parametrize("store_url", [...], indirect=True)``.
+    """
+    kind = request.param
+    if kind == "memory":
+        return "memory://"
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'flowmonkey.db'}"
+    return str(request.getfixturevalue("postgres_database"))
+
+
+@pytest_asyncio.fixture
+async def any_store(store_url: str) -> AsyncIterator[Store]:
+    """An opened store of each kind: memory, SQLite (a temp file) and PostgreSQL."""
+    async with open_store(store_url) as store:
+        yield store
