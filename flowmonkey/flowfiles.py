@@ -131,7 +131,7 @@ class _Positions:
     """1-based (line, column) of every key and list item, by path."""
 
     marks: dict[tuple[str, ...], tuple[int, int]] = field(default_factory=dict)
-    duplicates: list[tuple[JsonPath, str, int]] = field(default_factory=list)
+    duplicates: list[tuple[JsonPath, str, int, tuple[int, int]]] = field(default_factory=list)
 
     def at(self, path: JsonPath) -> tuple[int, int]:
         """The position of ``path``, or of its closest ancestor that has one."""
@@ -151,12 +151,12 @@ def _record(node: yaml.Node, path: JsonPath, positions: _Positions, seen: set[in
         first: dict[str, int] = {}
         for key_node, value_node in node.value:
             name = str(key_node.value)
-            line = key_node.start_mark.line + 1
+            mark = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             if name in first:
-                positions.duplicates.append(((*path, name), name, first[name]))
-            first.setdefault(name, line)
+                positions.duplicates.append(((*path, name), name, first[name], mark))
+            first.setdefault(name, mark[0])
             child = (*path, name)
-            positions.marks.setdefault(tuple(str(p) for p in child), (line, key_node.start_mark.column + 1))
+            positions.marks.setdefault(tuple(str(p) for p in child), mark)
             _record(value_node, child, positions, seen)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
@@ -212,7 +212,8 @@ class _Report:
         return any(p.severity is Severity.ERROR for p in self.problems)
 
     def sorted(self) -> list[Problem]:
-        return sorted(self.problems, key=lambda p: (p.line, p.column, p.severity != Severity.ERROR))
+        """Errors first, then warnings, each in the order of the file."""
+        return sorted(self.problems, key=lambda p: (p.severity is not Severity.ERROR, p.line, p.column))
 
 
 def _parse_yaml(text: str, report: _Report) -> Any:
@@ -248,8 +249,9 @@ def _parse_json(text: str, report: _Report) -> Any:
 
 
 def _check_duplicates(report: _Report) -> None:
-    for path, name, first_line in report.positions.duplicates:
-        report.add(path, f'duplicate key "{name}" (first defined on line {first_line})')
+    for path, name, first_line, (line, column) in report.positions.duplicates:
+        message = f'duplicate key "{name}" (first defined on line {first_line})'
+        report.problems.append(Problem(file=report.file, line=line, column=column, path=path, message=message))
 
 
 # ---------------------------------------------------------------------------
