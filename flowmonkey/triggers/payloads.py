@@ -1,0 +1,76 @@
+"""What a trigger puts in a new execution: schema checks and the starting context."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema
+
+from flowmonkey.model import copy_json
+from flowmonkey.triggers.config import context_key
+
+
+def json_path(parts: Any) -> str:
+    """``$.order.items[0].id`` for the path parts ``("order", "items", 0, "id")``."""
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif str(part).isidentifier():
+            out += f".{part}"
+        else:
+            out += f"[{str(part)!r}]"
+    return out
+
+
+def schema_errors(schema: Mapping[str, Any] | bool | None, payload: Any) -> list[dict[str, str]]:
+    """Every way ``payload`` breaks ``schema``, as ``{"path": "$.x", "message": ...}``, by path.
+
+    A missing required property is reported at its own path (``$.order.id``), which is
+    where the sender has to add it.
+    """
+    if schema is None:
+        return []
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = []
+    for error in validator.iter_errors(payload):
+        parts = list(error.absolute_path)
+        if error.validator == "required" and isinstance(error.instance, Mapping):
+            required: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
+            missing = [
+                name for name in required if name not in error.instance and repr(name) in error.message
+            ]
+            parts += missing[:1]
+        errors.append({"path": json_path(parts), "message": error.message})
+    return sorted(errors, key=lambda e: (e["path"], e["message"]))
+
+
+def starting_context(
+    config: Mapping[str, Any], payload: Any, *, include_payload: bool = True
+) -> dict[str, Any]:
+    """``staticContext``, with ``payload`` at the trigger's ``contextKey`` (dots nest).
+
+    Raises:
+        ValueError: ``contextKey`` is empty (merge at the root) but the payload is not an object.
+    """
+    context: dict[str, Any] = copy_json(dict(config.get("staticContext") or {}))
+    if not include_payload:
+        return context
+    key = context_key(config)
+    if key is None:
+        if not isinstance(payload, Mapping):
+            raise ValueError("this trigger merges its payload into the context, so it must be a JSON object")
+        context.update(copy_json(dict(payload)))
+        return context
+    _put(context, key.split("."), copy_json(payload))
+    return context
+
+
+def _put(target: dict[str, Any], parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            child = target[part] = {}
+        target = child
+    target[parts[-1]] = value

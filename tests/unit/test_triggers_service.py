@@ -1,0 +1,315 @@
+"""TriggerService on MemoryStore: registration, manual fires, events, schedules, warnings.
+
+Note for the store engineer: triggers use only the existing ``TriggerDefinition`` fields;
+the service keeps its own bookkeeping in ``config["flowHash"]`` (the definition a trigger
+starts, so ``flowmonkey emit`` works from the store alone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from flowmonkey import Engine, Event, EventType, ExecutionStatus, Flow, MemoryStore
+from flowmonkey.triggers import (
+    FireStatus,
+    HttpTriggers,
+    InvalidTokenError,
+    ScheduleConfig,
+    TriggerError,
+    TriggerService,
+)
+from tests.unit.conftest import FakeClock
+from tests.unit.helpers import BASIC, chain
+
+START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+
+
+def make(clock: FakeClock | None = None, **options: Any) -> tuple[TriggerService, Engine]:
+    store = MemoryStore()
+    engine = Engine(
+        store, BASIC, [Flow.from_dict(chain("orders", ["echo"]))], clock=clock or FakeClock(START)
+    )
+    options.setdefault("secret", "test-secret")
+    return TriggerService(store, engine, **options), engine
+
+
+async def executions(engine: Engine) -> list[Any]:
+    page = await engine.store.list_executions(limit=10_000)
+    return sorted(page.items, key=lambda e: e.id)
+
+
+# -- registration --------------------------------------------------------------------
+
+
+async def test_register_update_disable_enable_delete_round_trip() -> None:
+    service, _ = make()
+    created = await service.register("hook", type="http", flow_id="orders", config={"contextKey": "order"})
+    assert created.enabled and created.config["contextKey"] == "order"
+    assert [t.id for t in await service.list()] == ["hook"]
+    assert [t.id for t in await service.list("schedule")] == []
+    updated = await service.update("hook", config={"contextKey": "payload"})
+    assert updated.config["contextKey"] == "payload"
+    assert (await service.disable("hook")).enabled is False
+    assert (await service.get("hook")).enabled is False  # type: ignore[union-attr]
+    assert (await service.enable("hook")).enabled is True
+    assert await service.delete("hook") is True
+    assert await service.get("hook") is None
+    assert await service.delete("hook") is False
+
+
+async def test_register_rejects_duplicates_and_bad_config_with_the_field_named() -> None:
+    service, _ = make()
+    await service.register("hook", type="http", flow_id="orders")
+    with pytest.raises(TriggerError, match="already exists"):
+        await service.register("hook", type="http", flow_id="orders")
+    with pytest.raises(TriggerError, match=r"cron: a schedule trigger needs a cron"):
+        await service.register("nightly", type="schedule", flow_id="orders")
+    with pytest.raises(TriggerError, match="not an IANA zone"):
+        await service.register(
+            "nightly", type="schedule", flow_id="orders", config={"cron": "0 2 * * *", "timezone": "Nowhere"}
+        )
+    with pytest.raises(TriggerError, match="unknown key"):
+        await service.register(
+            "e", type="event", flow_id="orders", config={"event": "x", "cron": "* * * * *"}
+        )
+    with pytest.raises(TriggerError, match="type 'webhook' is not one of http, schedule, event"):
+        await service.register("w", type="webhook", flow_id="orders")
+    with pytest.raises(TriggerError, match="inputSchema is not a valid JSON Schema"):
+        await service.register("h2", type="http", flow_id="orders", config={"inputSchema": {"type": "nope"}})
+
+
+async def test_warnings_say_what_to_pass(caplog: pytest.LogCaptureFixture) -> None:
+    service, _ = make(schedule=None)
+    with caplog.at_level(logging.WARNING, logger="flowmonkey.triggers"):
+        await service.register("hook", type="http", flow_id="orders")
+        await service.register("nightly", type="schedule", flow_id="orders", config={"cron": "0 2 * * *"})
+    text = caplog.text
+    assert "HTTP trigger 'hook'" in text and "http=HttpTriggers(app=" in text
+    assert "schedule trigger 'nightly'" in text and "schedule=ScheduleConfig(enabled=True)" in text
+
+
+async def test_no_warning_when_the_routes_are_served(caplog: pytest.LogCaptureFixture) -> None:
+    from starlette.applications import Starlette
+
+    service, _ = make(http=HttpTriggers(app=Starlette()))
+    with caplog.at_level(logging.WARNING, logger="flowmonkey.triggers"):
+        await service.register("hook", type="http", flow_id="orders")
+        await service.register("nightly", type="schedule", flow_id="orders", config={"cron": "0 2 * * *"})
+    assert caplog.text == ""
+
+
+# -- manual fire, history, stats ------------------------------------------------------
+
+
+async def test_manual_fire_starts_the_flow_with_static_context_and_records_it() -> None:
+    service, engine = make()
+    seen: list[Event] = []
+    engine.events.subscribe(seen.append, [EventType.TRIGGER_FIRED, EventType.TRIGGER_FAILED])
+    await service.register(
+        "hook",
+        type="http",
+        flow_id="orders",
+        config={"contextKey": "order.body", "staticContext": {"src": "web"}},
+    )
+    outcome = await service.fire("hook", {"id": 7})
+    assert outcome.status is FireStatus.OK and outcome.created
+    execution = await engine.get(outcome.execution_id)  # type: ignore[arg-type]
+    assert execution is not None
+    assert execution.context == {"src": "web", "order": {"body": {"id": 7}}}
+    assert execution.metadata["trigger"] == {"id": "hook", "type": "http"}
+    [fire] = await service.history("hook")
+    assert (fire.status, fire.execution_id) == ("ok", outcome.execution_id)
+    assert [e.type for e in seen] == [EventType.TRIGGER_FIRED]
+    assert seen[0].data["trigger_id"] == "hook"
+    trigger = await service.get("hook")
+    assert trigger is not None and trigger.last_status == "ok" and trigger.last_fired_at == START
+
+
+async def test_a_fire_that_cannot_start_the_flow_is_recorded_as_failed() -> None:
+    service, engine = make()
+    seen: list[Event] = []
+    engine.events.subscribe(seen.append, [EventType.TRIGGER_FAILED])
+    await service.register("ghost", type="http", flow_id="no-such-flow")
+    outcome = await service.fire("ghost", {})
+    assert outcome.status is FireStatus.FAILED and outcome.code == "FLOW_NOT_FOUND"
+    assert (await service.history("ghost"))[0].status == "failed"
+    assert seen and seen[0].data["error"]
+    stats = await service.stats()
+    assert stats.fires == {"ok": 0, "failed": 1, "rejected": 0}
+    assert (stats.total, stats.enabled, stats.by_type) == (1, 1, {"http": 1})
+
+
+async def test_root_merge_context_key_needs_an_object() -> None:
+    service, engine = make()
+    await service.register("hook", type="http", flow_id="orders", config={"contextKey": ""})
+    ok = await service.fire("hook", {"a": 1})
+    assert (await engine.get(ok.execution_id)).context == {"a": 1}  # type: ignore[arg-type,union-attr]
+    bad = await service.fire("hook", [1, 2])
+    assert bad.status is FireStatus.FAILED and "must be a JSON object" in (bad.error or "")
+
+
+# -- events ---------------------------------------------------------------------------
+
+
+async def test_emit_starts_every_matching_flow_once() -> None:
+    service, engine = make()
+    engine.flows.register(Flow.from_dict(chain("ship", ["echo"])))
+    engine.flows.register(Flow.from_dict(chain("bill", ["echo"])))
+    await service.register("a", type="event", flow_id="orders", config={"event": "order.created"})
+    await service.register(
+        "b",
+        type="event",
+        flow_id="ship",
+        config={"event": "order.created", "filter": {"order.country": "FR"}},
+    )
+    await service.register(
+        "c", type="event", flow_id="bill", config={"event": "order.created"}, enabled=False
+    )
+    await service.register("d", type="event", flow_id="bill", config={"event": "order.paid"})
+
+    fr = await service.emit("order.created", {"order": {"country": "FR"}})
+    assert sorted(o.trigger_id for o in fr) == ["a", "b"]
+    de = await service.emit("order.created", {"order": {"country": "DE"}})
+    assert [o.trigger_id for o in de] == ["a"]
+    started = await executions(engine)
+    assert sorted(e.flow_id for e in started) == ["orders", "orders", "ship"]
+    assert all(
+        e.context == {"input": {"order": {"country": e.context["input"]["order"]["country"]}}}
+        for e in started
+    )
+    assert await service.emit("nobody.listens", {}) == []
+
+
+async def test_emit_with_an_idempotency_key_starts_each_flow_once() -> None:
+    service, engine = make()
+    await service.register("a", type="event", flow_id="orders", config={"event": "order.created"})
+    first = await service.emit("order.created", {"n": 1}, idempotency_key="evt-1")
+    again = await service.emit("order.created", {"n": 1}, idempotency_key="evt-1")
+    assert first[0].created and not again[0].created
+    assert first[0].execution_id == again[0].execution_id
+    assert len(await executions(engine)) == 1
+
+
+async def test_emit_rejects_a_payload_that_breaks_the_schema() -> None:
+    service, engine = make()
+    schema = {"type": "object", "required": ["id"]}
+    await service.register("a", type="event", flow_id="orders", config={"event": "e", "inputSchema": schema})
+    [outcome] = await service.emit("e", {"name": "x"})
+    assert outcome.status is FireStatus.REJECTED
+    assert outcome.details == [{"path": "$.id", "message": "'id' is a required property"}]
+    assert await executions(engine) == []
+
+
+# -- schedules ------------------------------------------------------------------------
+
+
+async def test_tick_fires_due_slots_once_and_stores_the_next_run() -> None:
+    clock = FakeClock(START)
+    service, engine = make(clock)
+    trigger = await service.register(
+        "every10",
+        type="schedule",
+        flow_id="orders",
+        config={"cron": "*/10 * * * *", "staticContext": {"k": 1}},
+    )
+    assert trigger.next_run_at == START + timedelta(minutes=10)
+    assert await service.tick(START + timedelta(minutes=5)) == []
+    [outcome] = await service.tick(START + timedelta(minutes=10))
+    assert outcome.slot_at == START + timedelta(minutes=10)
+    assert await service.tick(START + timedelta(minutes=10, seconds=1)) == []  # not twice
+    stored = await service.get("every10")
+    assert stored is not None and stored.next_run_at == START + timedelta(minutes=20)
+    [execution] = await executions(engine)
+    assert execution.context == {"k": 1}
+    assert execution.metadata["trigger"]["slotAt"] == (START + timedelta(minutes=10)).isoformat()
+
+
+@pytest.mark.parametrize(("misfire", "expected"), [("skip", 0), ("once", 1), ("all", 18)])
+async def test_misfire_policy_after_a_three_hour_outage(misfire: str, expected: int) -> None:
+    service, engine = make(FakeClock(START))
+    await service.register(
+        "every10", type="schedule", flow_id="orders", config={"cron": "*/10 * * * *", "misfire": misfire}
+    )
+    fired = await service.tick(START + timedelta(hours=3, minutes=5))
+    assert len(fired) == expected == len(await executions(engine))
+    if misfire == "once":
+        assert fired[0].slot_at == START + timedelta(hours=3)
+    stored = await service.get("every10")
+    assert stored is not None and stored.next_run_at == START + timedelta(hours=3, minutes=10)
+
+
+async def test_all_policy_is_bounded() -> None:
+    service, _ = make(FakeClock(START), schedule=ScheduleConfig(max_catch_up=100))
+    await service.register(
+        "m", type="schedule", flow_id="orders", config={"cron": "* * * * *", "misfire": "all"}
+    )
+    fired = await service.tick(START + timedelta(hours=3))
+    assert len(fired) == 100
+    assert fired[-1].slot_at == START + timedelta(hours=3)
+
+
+async def test_re_enabling_a_schedule_does_not_catch_up() -> None:
+    clock = FakeClock(START)
+    service, _ = make(clock)
+    await service.register(
+        "m", type="schedule", flow_id="orders", config={"cron": "* * * * *", "misfire": "all"}
+    )
+    await service.disable("m")
+    clock.advance(hours=2)
+    await service.enable("m")
+    assert await service.tick(clock.now) == []
+    assert len(await service.tick(clock.now + timedelta(minutes=1))) == 1
+
+
+async def test_two_services_on_one_store_fire_each_slot_once() -> None:
+    first, engine = make(FakeClock(START))
+    second = TriggerService(first.store, engine, secret="test-secret")
+    await first.register("m", type="schedule", flow_id="orders", config={"cron": "* * * * *"})
+    for minute in range(1, 121):
+        now = START + timedelta(minutes=minute)
+        await asyncio.gather(first.tick(now), second.tick(now))
+    started = await executions(engine)
+    assert len(started) == 120
+    assert len({e.metadata["trigger"]["slotAt"] for e in started}) == 120
+
+
+async def test_the_scheduler_loop_fires_on_the_real_clock_and_stops() -> None:
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("orders", ["echo"]))])
+    service = TriggerService(store, engine, secret="s")
+    fired = asyncio.Event()
+    engine.events.subscribe(lambda e: fired.set(), [EventType.TRIGGER_FIRED])
+    await service.start()
+    try:
+        await service.register("tick", type="schedule", flow_id="orders", config={"cron": "* * * * * *"})
+        await asyncio.wait_for(fired.wait(), timeout=5)
+    finally:
+        await service.stop()
+    assert (await service.history("tick"))[0].status == "ok"
+
+
+# -- resume tokens --------------------------------------------------------------------
+
+
+async def test_resume_token_resumes_only_its_execution_and_step() -> None:
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
+    service = TriggerService(store, engine, secret="s1", schedule=None)
+    execution, _ = await engine.create("approve", {})
+    execution = await engine.run(execution.id)
+    assert execution.status is ExecutionStatus.WAITING
+    token = service.resume_token(execution.id, "s0")
+    with pytest.raises(InvalidTokenError):
+        await TriggerService(store, engine, secret="other", schedule=None).resume_with_token(token, {})
+    with pytest.raises(InvalidTokenError):
+        await service.resume_with_token(token[:-2] + "AA", {})
+    wrong_step = service.resume_token(execution.id, "s1")
+    with pytest.raises(Exception, match="not 's1'"):
+        await service.resume_with_token(wrong_step, {})
+    resumed = await service.resume_with_token(token, {"ok": True})
+    assert resumed.status is ExecutionStatus.RUNNING
