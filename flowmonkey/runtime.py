@@ -125,6 +125,7 @@ class Runtime:
         self._next_due: datetime | None = None
         self._last_sweep = float("-inf")
         self._idle = False
+        self._claimed_last = 0
         self._stopping = False
         self._background: list[asyncio.Task[None]] = []
         self._detach: list[Callable[[], None]] = []
@@ -237,6 +238,7 @@ class Runtime:
         while not self._stopping:
             self._wake.clear()
             self._deadline = None
+            self._claimed_last = -1  # stays so if the pass fails: not idle
             try:
                 delay = await self._pass()
             except Exception:
@@ -247,6 +249,8 @@ class Runtime:
                 break
             self._deadline = self.engine.now() + timedelta(seconds=delay)
             async with self._state:
+                # Idle only if nothing arrived since the pass read the store.
+                self._idle = self._claimed_last == 0 and not self._tasks and not self._wake.is_set()
                 self._counts["passes"] += 1
                 self._state.notify_all()
             with contextlib.suppress(TimeoutError):
@@ -265,7 +269,7 @@ class Runtime:
             self._counts["claimed"] += len(claimed)
             for execution in claimed:
                 self._spawn(execution.id)
-        self._idle = not self._tasks and not claimed and not self._wake.is_set()
+        self._claimed_last = len(claimed)
         if free <= 0 or len(claimed) == free:
             return self.recheck.total_seconds()  # a finished task wakes the loop
         self._next_due = await self.store.next_wake_at()

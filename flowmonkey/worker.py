@@ -1,0 +1,215 @@
+"""``flowmonkey worker``: run executions headless until SIGTERM/SIGINT.
+
+    flowmonkey worker --store postgresql://... --flows flows/ [--concurrency 16] [--redis redis://...]
+
+Opens the store, loads (and hot-reloads) the flows directory with its handler modules,
+and runs a :class:`~flowmonkey.runtime.Runtime`. On PostgreSQL, workers signal each
+other with LISTEN/NOTIFY; with ``--redis`` they use Redis pub/sub and lock each
+execution while stepping it. One log line per lifecycle event; on SIGTERM/SIGINT the
+worker stops claiming, lets in-flight steps finish within ``--grace``, releases every
+claim and exits with code 0.
+
+Other parts of FlowMonkey plug services into the worker (e.g. ``--http`` for webhook
+triggers) with :func:`register_extension`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flowmonkey.coordination import LockManager, WakeSignaler
+from flowmonkey.durations import parse_duration
+from flowmonkey.engine import Engine
+from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.events import Event
+from flowmonkey.runtime import Runtime, default_owner
+from flowmonkey.stores import DEFAULT_STORE_URL, Store, open_store
+
+log = logging.getLogger("flowmonkey.worker")
+
+LIFECYCLE_PREFIXES = ("execution.", "job.", "flow.", "trigger.")
+
+ServiceFactory = Callable[[argparse.Namespace, Engine, Runtime], AbstractAsyncContextManager[Any] | None]
+"""Builds a service to run alongside the runtime, or None when its options are off."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Extension:
+    """Options and a service that another part of FlowMonkey adds to the worker."""
+
+    configure: Callable[[argparse.ArgumentParser], None]
+    service: ServiceFactory
+
+
+_EXTENSIONS: list[Extension] = []
+
+
+def register_extension(extension: Extension) -> None:
+    """Add options and a service to ``flowmonkey worker`` (e.g. ``--http HOST:PORT``)."""
+    _EXTENSIONS.append(extension)
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the worker's options to ``parser``."""
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("FLOWMONKEY_STORE", DEFAULT_STORE_URL),
+        help="store URL (env FLOWMONKEY_STORE; default %(default)s)",
+    )
+    parser.add_argument(
+        "--flows",
+        default=os.environ.get("FLOWMONKEY_FLOWS", "flows"),
+        help="flows directory (env FLOWMONKEY_FLOWS; default %(default)s)",
+    )
+    parser.add_argument("--concurrency", type=_positive, default=16, help="executions stepped at once")
+    parser.add_argument("--redis", default=os.environ.get("FLOWMONKEY_REDIS"), help="redis:// URL")
+    parser.add_argument("--lease", type=_duration, default=timedelta(seconds=30), help="claim lease")
+    parser.add_argument(
+        "--recheck", type=_duration, default=timedelta(seconds=60), help="longest sleep without a look"
+    )
+    parser.add_argument("--grace", type=_duration, default=timedelta(seconds=10), help="shutdown grace")
+    parser.add_argument("--owner", default=None, help="lease owner id (default host:pid:random)")
+    parser.add_argument("--no-watch", action="store_true", help="load the flows once, do not hot-reload")
+    parser.add_argument("--quiet", action="store_true", help="no log line per lifecycle event")
+    for extension in _EXTENSIONS:
+        extension.configure(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the worker until SIGTERM/SIGINT; 0 on a clean stop, 1 on a failure."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return asyncio.run(serve(args))
+    except FlowMonkeyError as exc:
+        print(f"flowmonkey worker: {exc.message}", file=sys.stderr)
+        return 1
+    except FileNotFoundError as exc:
+        print(f"flowmonkey worker: {exc}", file=sys.stderr)
+        return 1
+
+
+async def serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> int:
+    """The worker's life: open, load, run until ``stop`` (or a signal), shut down."""
+    stop = stop or asyncio.Event()
+    _on_signals(stop)
+    owner = args.owner or default_owner()
+    async with AsyncExitStack() as stack:
+        store = await stack.enter_async_context(open_store(args.store))
+        engine = Engine(store)
+        if not args.quiet:
+            engine.events.subscribe(_log_event)
+        await _load_flows(stack, args, engine)
+        signaler, locks = await _coordination(stack, args, store, owner)
+        runtime = Runtime(
+            engine,
+            concurrency=args.concurrency,
+            lease=args.lease,
+            owner=owner,
+            signaler=signaler,
+            lock_manager=locks,
+            recheck=args.recheck,
+        )
+        await runtime.start()
+        stack.push_async_callback(_stop_runtime, runtime, args.grace)
+        for extension in _EXTENSIONS:
+            service = extension.service(args, engine, runtime)
+            if service is not None:
+                await stack.enter_async_context(service)
+        log.info("worker %s ready: store %s, concurrency %d", owner, store.url, args.concurrency)
+        await stop.wait()
+        log.info("worker %s stopping", owner)
+    return 0
+
+
+async def _stop_runtime(runtime: Runtime, grace: timedelta) -> None:
+    await runtime.stop(grace=grace.total_seconds())
+    stats = runtime.stats
+    log.info("worker %s stopped after %d step(s), %d claim(s)", runtime.owner, stats.steps, stats.claimed)
+
+
+def _on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # e.g. Windows, threads
+            loop.add_signal_handler(signum, stop.set)
+
+
+async def _load_flows(stack: AsyncExitStack, args: argparse.Namespace, engine: Engine) -> None:
+    from flowmonkey.flowdirectory import FlowDirectory
+
+    directory = FlowDirectory(args.flows, engine)
+    if args.no_watch:
+        await directory.load()
+    else:
+        await stack.enter_async_context(directory)
+    for problem in directory.problems:
+        log.warning("%s", problem)
+    log.info("loaded %d flow(s) from %s", len(engine.flows.latest()), args.flows)
+
+
+async def _coordination(
+    stack: AsyncExitStack, args: argparse.Namespace, store: Store, owner: str
+) -> tuple[WakeSignaler | None, LockManager | None]:
+    """Redis signals and locks with ``--redis``; else LISTEN/NOTIFY on PostgreSQL."""
+    if args.redis:
+        from flowmonkey.coordination.redis import RedisLockManager, RedisWakeSignaler
+
+        locks = RedisLockManager(args.redis, owner=owner)
+        stack.push_async_callback(locks.close)
+        return RedisWakeSignaler(args.redis), locks
+    if args.store.split(":", 1)[0].lower() in ("postgres", "postgresql"):
+        from flowmonkey.coordination.postgres import PostgresWakeSignaler
+
+        return PostgresWakeSignaler(args.store), None
+    return None, None
+
+
+def _log_event(event: Event) -> None:
+    if not event.type.value.startswith(LIFECYCLE_PREFIXES):
+        return
+    where = " ".join(
+        f"{name}={value}"
+        for name, value in (("flow", event.flow_id), ("step", event.step_id))
+        if value is not None
+    )
+    log.info("%s %s %s", event.type.value, event.execution_id or "-", where)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m flowmonkey.worker``: the same as ``flowmonkey worker``."""
+    parser = argparse.ArgumentParser(prog="flowmonkey worker", description=__doc__.split("\n")[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
