@@ -1,0 +1,185 @@
+"""Webhooks against a real uvicorn server on 127.0.0.1, spoken to with httpx.
+
+Note for the store engineer: no new TriggerDefinition fields are needed; the service keeps
+``config["flowHash"]`` (the definition a trigger starts) inside ``config``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from flowmonkey import Engine, ExecutionStatus, Flow, MemoryStore
+from flowmonkey.triggers import HttpServer, HttpTriggers, TriggerService, serve_http, sign_body
+from tests.unit.helpers import BASIC, chain
+
+SCHEMA = {
+    "type": "object",
+    "required": ["order"],
+    "properties": {
+        "order": {
+            "type": "object",
+            "required": ["id", "total"],
+            "properties": {"id": {"type": "string"}, "total": {"type": "number", "minimum": 0}},
+        }
+    },
+}
+
+
+@dataclass
+class Site:
+    service: TriggerService
+    engine: Engine
+    server: HttpServer
+    client: httpx.AsyncClient
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[Site]:
+    store = MemoryStore()
+    flows = [Flow.from_dict(chain("orders", ["echo"])), Flow.from_dict(chain("approve", ["wait", "echo"]))]
+    engine = Engine(store, BASIC, flows)
+    service = TriggerService(store, engine, secret="service-secret", schedule=None)
+    await service.register("order", type="http", flow_id="orders", config={"inputSchema": SCHEMA})
+    await service.register("signed", type="http", flow_id="orders", config={"secret": "s3cret"})
+    await service.register("off", type="http", flow_id="orders", enabled=False)
+    server = await serve_http(service, "127.0.0.1", 0)
+    async with httpx.AsyncClient(base_url=f"{server.url}/webhooks", timeout=10) as client:
+        yield Site(service, engine, server, client)
+    await server.stop()
+
+
+GOOD = {"order": {"id": "A-1", "total": 12.5}}
+
+
+async def test_a_valid_post_starts_the_flow_and_answers_201(site: Site) -> None:
+    response = await site.client.post("/order", json=GOOD)
+    assert response.status_code == 201
+    execution = await site.engine.get(response.json()["executionId"])
+    assert execution is not None and execution.flow_id == "orders"
+    assert execution.context == {"input": GOOD}
+    assert (await site.service.history("order"))[0].status == "ok"
+
+
+async def test_the_server_listens_on_loopback_only(site: Site) -> None:
+    assert site.server.host == "127.0.0.1" and site.server.port > 0
+
+
+async def test_unknown_trigger_is_404(site: Site) -> None:
+    response = await site.client.post("/nope", json={})
+    assert response.status_code == 404
+    assert "nope" in response.json()["error"]
+
+
+async def test_disabled_trigger_is_403_and_recorded(site: Site) -> None:
+    response = await site.client.post("/off", json={})
+    assert response.status_code == 403
+    assert (await site.service.history("off"))[0].status == "rejected"
+
+
+async def test_schema_errors_are_400_with_every_error_and_its_path(site: Site) -> None:
+    response = await site.client.post("/order", json={"order": {"total": -1}, "extra": 1})
+    assert response.status_code == 400
+    body = response.json()
+    assert "inputSchema" in body["error"]
+    assert body["errors"] == [
+        {"path": "$.order.id", "message": "'id' is a required property"},
+        {"path": "$.order.total", "message": "-1 is less than the minimum of 0"},
+    ]
+    [fire] = await site.service.history("order")
+    assert fire.status == "rejected" and fire.execution_id is None
+
+
+async def test_invalid_json_is_400(site: Site) -> None:
+    response = await site.client.post("/order", content=b"{oops", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["path"] == "$"
+
+
+async def test_not_json_content_type_is_415(site: Site) -> None:
+    response = await site.client.post("/order", content=b"a=1", headers={"content-type": "text/plain"})
+    assert response.status_code == 415
+    vendor = await site.client.post(
+        "/signed", content=b"{}", headers={"content-type": "application/vnd.x+json", "authorization": "Bearer s3cret"}
+    )
+    assert vendor.status_code == 201
+
+
+async def test_body_over_the_limit_is_413_by_header_and_by_stream(site: Site) -> None:
+    big = json.dumps({"pad": "x" * (1024 * 1024)}).encode()
+    response = await site.client.post("/order", content=big, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: chunked transfer
+        for _ in range(20):
+            yield b" " * 65536
+        yield b"{}"
+
+    streamed = await site.client.post("/order", content=chunks(), headers={"content-type": "application/json"})
+    assert "content-length" not in streamed.request.headers
+    assert streamed.status_code == 413
+
+
+async def test_secret_needs_a_bearer_token_or_an_hmac_signature(site: Site) -> None:
+    body = json.dumps({"n": 1}).encode()
+    headers = {"content-type": "application/json"}
+    missing = await site.client.post("/signed", content=body, headers=headers)
+    assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
+    wrong = await site.client.post("/signed", content=body, headers={**headers, "authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    bearer = await site.client.post("/signed", content=body, headers={**headers, "authorization": "Bearer s3cret"})
+    assert bearer.status_code == 201
+    signed = await site.client.post(
+        "/signed", content=body, headers={**headers, "X-FlowMonkey-Signature": sign_body("s3cret", body)}
+    )
+    assert signed.status_code == 201
+    tampered = await site.client.post(
+        "/signed", content=b'{"n": 2}', headers={**headers, "X-FlowMonkey-Signature": sign_body("s3cret", body)}
+    )
+    assert tampered.status_code == 401
+    statuses = [f.status for f in await site.service.history("signed")]
+    assert statuses.count("rejected") == 3 and statuses.count("ok") == 2
+
+
+async def test_idempotency_key_returns_the_same_execution_with_200(site: Site) -> None:
+    headers = {"Idempotency-Key": "order-A-1"}
+    first = await site.client.post("/order", json=GOOD, headers=headers)
+    second = await site.client.post("/order", json=GOOD, headers=headers)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["executionId"] == second.json()["executionId"]
+    other = await site.client.post("/order", json=GOOD, headers={"Idempotency-Key": "order-A-2"})
+    assert other.status_code == 201 and other.json()["executionId"] != first.json()["executionId"]
+
+
+async def test_resume_token_resumes_the_waiting_execution(site: Site) -> None:
+    execution, _ = await site.engine.create("approve", {})
+    execution = await site.engine.run(execution.id)
+    assert execution.status is ExecutionStatus.WAITING
+    token = site.service.resume_token(execution.id, execution.current_step_id)
+
+    forged = await site.client.post(f"/resume/{token[:-3]}xyz", json={"approved": True})
+    assert forged.status_code == 401
+    response = await site.client.post(f"/resume/{token}", json={"approved": True})
+    assert response.status_code == 200
+    assert response.json() == {"executionId": execution.id, "status": "running"}
+    assert [r.outcome.value for r in await site.engine.store.history(execution.id)][-1] == "resumed"
+    again = await site.client.post(f"/resume/{token}", json={"approved": True})
+    assert again.status_code == 409
+
+
+async def test_routes_mount_on_an_existing_app_under_a_custom_base() -> None:
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("orders", ["echo"]))])
+    app = Starlette()
+    service = TriggerService(store, engine, http=HttpTriggers(app=app, base_path="/hooks/"), schedule=None)
+    await service.register("h", type="http", flow_id="orders", config={"path": "incoming/orders"})
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        assert (await client.post("/hooks/h", json={})).status_code == 201
+        assert (await client.post("/hooks/incoming/orders", json={})).status_code == 201
+        assert (await client.post("/webhooks/h", json={})).status_code == 404
