@@ -10,39 +10,46 @@ under load the number of transactions (and awaits) per step falls with the batch
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from flowmonkey.errors import StoreError
 
 T = TypeVar("T")
-Flush = Callable[[list[T]], Awaitable[list[bool]]]
+R = TypeVar("R")
 
 
-class GroupCommitter(Generic[T]):
+class GroupCommitter(Generic[T, R]):
     """Serialises ``flush`` calls and batches the requests queued meanwhile.
 
     Args:
-        flush: writes a batch in one transaction; returns one bool per request.
+        flush: writes a batch in one transaction; returns one outcome per request, in
+            order: a result, or an exception that only that request's caller receives.
         key: requests with the same key never share a batch (a later one waits for the
             next batch), so a batch's outcome per request is never ambiguous.
         max_batch: the most requests in one transaction.
     """
 
-    def __init__(self, flush: Flush[T], *, key: Callable[[T], str], max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        flush: Callable[[list[T]], Awaitable[Sequence[R | Exception]]],
+        *,
+        key: Callable[[T], str] | None = None,
+        max_batch: int = 256,
+    ) -> None:
         self._flush = flush
         self._key = key
         self._max_batch = max_batch
-        self._queue: list[tuple[T, asyncio.Future[bool]]] = []
+        self._queue: list[tuple[T, asyncio.Future[R]]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def submit(self, item: T) -> bool:
+    async def submit(self, item: T) -> R:
         """Queue ``item`` and wait for the transaction that carries it."""
         if self._closed:
             raise StoreError("the store is closed")
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
         self._wakeup.set()
         if self._task is None:
@@ -67,9 +74,12 @@ class GroupCommitter(Generic[T]):
             if self._closed:
                 return
 
-    def _take(self) -> list[tuple[T, asyncio.Future[bool]]]:
-        batch: list[tuple[T, asyncio.Future[bool]]] = []
-        later: list[tuple[T, asyncio.Future[bool]]] = []
+    def _take(self) -> list[tuple[T, asyncio.Future[R]]]:
+        if self._key is None:
+            head, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+            return head
+        batch: list[tuple[T, asyncio.Future[R]]] = []
+        later: list[tuple[T, asyncio.Future[R]]] = []
         keys: set[str] = set()
         for entry in self._queue:
             key = self._key(entry[0])
@@ -81,7 +91,7 @@ class GroupCommitter(Generic[T]):
         self._queue = later
         return batch
 
-    async def _write(self, batch: list[tuple[T, asyncio.Future[bool]]]) -> None:
+    async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
             outcomes = await self._flush([item for item, _ in batch])
         except BaseException as exc:  # every caller in the batch learns of the failure
@@ -93,5 +103,9 @@ class GroupCommitter(Generic[T]):
                 raise
             return
         for (_, future), outcome in zip(batch, outcomes, strict=True):
-            if not future.done():
+            if future.done():
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
                 future.set_result(outcome)

@@ -115,6 +115,37 @@ def transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T
     return result
 
 
+Write = tuple[Callable[..., Any], tuple[Any, ...]]
+"""One queued write: a function of this module and its arguments after the connection."""
+
+
+def write_batch(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
+    """Run every write in one transaction; each write's result, in order.
+
+    If any write fails, the transaction is rolled back and each write replayed in a
+    transaction of its own, so one failure never fails its neighbours. A failure is
+    returned (not raised) as that write's result.
+    """
+    try:
+        return transaction(conn, _run_all, batch)
+    except Exception as exc:
+        if len(batch) == 1:
+            return [exc]
+    return [_run_alone(conn, write) for write in batch]
+
+
+def _run_all(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
+    return [fn(conn, *args) for fn, args in batch]
+
+
+def _run_alone(conn: sqlite3.Connection, write: Write) -> Any:
+    fn, args = write
+    try:
+        return transaction(conn, fn, *args)
+    except Exception as exc:
+        return exc
+
+
 def apply_schema(conn: sqlite3.Connection) -> None:
     (version,) = conn.execute("PRAGMA user_version").fetchone()
     if version < SCHEMA_VERSION:
@@ -151,17 +182,13 @@ def create(
     return None
 
 
-Commit = tuple[Sequence[Any], Sequence[Any] | None]
-"""One queued commit: the UPDATE parameters (ending in id, expected revision) and its record."""
-
-
-def commit_batch(conn: sqlite3.Connection, batch: list[Commit]) -> list[bool]:
-    """Apply each commit whose revision still matches; append the winners' records."""
-    outcomes = [conn.execute(_UPDATE_EXECUTION, update).rowcount == 1 for update, _ in batch]
-    records = [record for (_, record), won in zip(batch, outcomes, strict=True) if won and record]
-    if records:
-        conn.executemany(_INSERT_RECORD, records)
-    return outcomes
+def commit(conn: sqlite3.Connection, update: Sequence[Any], record: Sequence[Any] | None) -> bool:
+    """Apply the commit if the revision still matches (``update`` ends in id, revision)."""
+    if conn.execute(_UPDATE_EXECUTION, update).rowcount != 1:
+        return False
+    if record is not None:
+        conn.execute(_INSERT_RECORD, record)
+    return True
 
 
 def history(conn: sqlite3.Connection, execution_id: str) -> list[Any]:

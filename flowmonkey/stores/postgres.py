@@ -66,7 +66,7 @@ class PostgresStore:
             self.url = "postgresql://(existing asyncpg pool)"
         self._owns_pool = False
         self._pool_options = {"min_size": min_size, "max_size": max_size, "timeout": connect_timeout}
-        self._commits: GroupCommitter[_Commit] = GroupCommitter(self._flush, key=lambda c: str(c[0][0]))
+        self._commits: GroupCommitter[_Commit, bool] = GroupCommitter(self._flush, key=lambda c: str(c[0][0]))
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -138,8 +138,7 @@ class PostgresStore:
     async def commit(
         self, execution: Execution, *, expected_revision: int, record: StepRecord | None = None
     ) -> bool:
-        values = _rows.execution_values(execution, _same)
-        update = (execution.id, expected_revision, *(values[c] for c in _rows.COMMIT_COLUMNS))
+        update = (execution.id, expected_revision, *_rows.commit_values(execution, _same))
         row = _rows.record_values(record, _same) if record is not None else None
         return await self._commits.submit((update, row))
 

@@ -112,9 +112,7 @@ class SQLiteStore:
         self.busy_timeout = busy_timeout
         self._writer: _Connection | None = None
         self._reader: _Connection | None = None
-        self._commits: GroupCommitter[ops.Commit] = GroupCommitter(
-            self._flush, key=lambda item: str(item[0][-2])
-        )
+        self._writes: GroupCommitter[ops.Write, Any] = GroupCommitter(self._flush)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -142,8 +140,8 @@ class SQLiteStore:
             raise StoreError(f"cannot open the SQLite database {self.url}: {exc}") from exc
 
     async def close(self) -> None:
-        await self._commits.close()
-        self._commits = GroupCommitter(self._flush, key=lambda item: str(item[0][-2]))
+        await self._writes.close()
+        self._writes = GroupCommitter(self._flush)
         for connection in (self._reader, self._writer):
             if connection is not None:
                 await connection.close()
@@ -157,8 +155,18 @@ class SQLiteStore:
         await self.close()
 
     async def _write(self, what: str, fn: Callable[..., T], *args: Any) -> T:
-        """Run ``fn`` in one write transaction; translate driver errors."""
-        return await self._call(self._writer, what, ops.transaction, fn, *args)
+        """Queue ``fn`` for the writer: it runs in a transaction shared with the other
+        writes queued meanwhile (group commit). Driver errors are translated."""
+        if self._writer is None:
+            raise StoreError(f"the SQLite store {self.url} is not open (use `async with store:`)")
+        try:
+            result: T = await self._writes.submit((fn, args))
+        except sqlite3.Error as exc:
+            raise self._translated(what, exc) from exc
+        return result
+
+    async def _flush(self, batch: list[ops.Write]) -> list[Any]:
+        return await self._call(self._writer, "write", ops.write_batch, batch)
 
     async def _read(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         return await self._call(self._reader or self._writer, what, fn, *args)
@@ -168,10 +176,13 @@ class SQLiteStore:
             raise StoreError(f"the SQLite store {self.url} is not open (use `async with store:`)")
         try:
             return await conn.run(fn, *args)
-        except sqlite3.IntegrityError as exc:
-            raise ConflictError(f"{what} on {self.url} conflicted: {exc}") from exc
         except sqlite3.Error as exc:
-            raise StoreError(f"{what} failed on {self.url}: {exc}") from exc
+            raise self._translated(what, exc) from exc
+
+    def _translated(self, what: str, exc: sqlite3.Error) -> StoreError:
+        if isinstance(exc, sqlite3.IntegrityError):
+            return ConflictError(f"{what} on {self.url} conflicted: {exc}")
+        return StoreError(f"{what} failed on {self.url}: {exc}")
 
     # -- executions -------------------------------------------------------------------
 
@@ -192,13 +203,9 @@ class SQLiteStore:
     async def commit(
         self, execution: Execution, *, expected_revision: int, record: StepRecord | None = None
     ) -> bool:
-        values = _rows.execution_values(execution, ops.enc)
-        update = (*(values[c] for c in _rows.COMMIT_COLUMNS), execution.id, expected_revision)
+        update = (*_rows.commit_values(execution, ops.enc), execution.id, expected_revision)
         row = _rows.record_values(record, ops.enc) if record is not None else None
-        return await self._commits.submit((update, row))
-
-    async def _flush(self, batch: list[ops.Commit]) -> list[bool]:
-        return await self._write("commit", ops.commit_batch, batch)
+        return await self._write("commit", ops.commit, update, row)
 
     async def history(self, execution_id: str) -> list[StepRecord]:
         rows = await self._read("history", ops.history, execution_id)

@@ -1,0 +1,238 @@
+"""``flowmonkey bench``: how many durable steps per second a store sustains.
+
+Runs ``--executions`` executions of an N-step flow of trivial handlers, ``--concurrency``
+at a time, and reports steps/s, executions/s and per-execution latency (p50/p99).
+``--scenario resume`` instead parks every execution in a wait first, then measures
+resume → next step done. Without ``--store`` it uses a fresh temporary SQLite file, so
+runs are repeatable::
+
+    python -m flowmonkey.bench --store sqlite:///bench.db --executions 500 --concurrency 50
+    python -m flowmonkey.bench --store postgresql://postgres@127.0.0.1/test --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from flowmonkey.engine import Engine
+from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.model import ExecutionStatus, Flow
+from flowmonkey.params import HandlerParams
+from flowmonkey.registry import handler
+from flowmonkey.result import Result, StepResult
+from flowmonkey.stores import Store, open_store
+
+SCENARIOS = ("steps", "resume")
+
+
+@handler("bench.noop")
+async def _noop(params: HandlerParams) -> StepResult:
+    return Result.success(None)
+
+
+@handler("bench.wait")
+async def _wait(params: HandlerParams) -> StepResult:
+    return Result.wait(reason="benchmark")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BenchResult:
+    """What one benchmark run measured (the ``--json`` keys)."""
+
+    store: str
+    scenario: str
+    steps_per_execution: int
+    executions: int
+    concurrency: int
+    seconds: float
+    executions_per_s: float
+    steps_per_s: float
+    p50_ms: float
+    p99_ms: float
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    """Add the ``bench`` options to ``parser``."""
+    parser.add_argument("--store", default=None, help="store URL (default: a fresh temporary SQLite file)")
+    parser.add_argument("--steps", type=_positive, default=10, help="steps per execution (default 10)")
+    parser.add_argument("--executions", type=_positive, default=500, help="executions to run (default 500)")
+    parser.add_argument("--concurrency", type=_positive, default=50, help="executions in flight (default 50)")
+    parser.add_argument("--scenario", choices=SCENARIOS, default="steps", help="what to measure")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark described by ``args``; print the result; return the exit code."""
+    try:
+        result = asyncio.run(
+            bench(
+                store_url=args.store,
+                steps=args.steps,
+                executions=args.executions,
+                concurrency=args.concurrency,
+                scenario=args.scenario,
+                progress=sys.stderr.isatty(),
+            )
+        )
+    except FlowMonkeyError as exc:
+        print(f"flowmonkey bench: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(asdict(result)) if args.json else _describe(result))
+    return 0
+
+
+async def bench(
+    *,
+    store_url: str | None = None,
+    steps: int = 10,
+    executions: int = 500,
+    concurrency: int = 50,
+    scenario: str = "steps",
+    progress: bool = False,
+) -> BenchResult:
+    """Measure one scenario on a store; see the module docstring."""
+    async with _store(store_url) as store:
+        flow = _flow(steps if scenario == "steps" else 1, waits=scenario == "resume")
+        engine = Engine(store, [_noop, _wait], [flow])
+        measure = _steps_scenario if scenario == "steps" else _resume_scenario
+        seconds, latencies = await measure(engine, flow.id, executions, concurrency, progress)
+        per_execution = steps if scenario == "steps" else 1
+    ordered = sorted(latencies)
+    return BenchResult(
+        store=store.url,
+        scenario=scenario,
+        steps_per_execution=per_execution,
+        executions=executions,
+        concurrency=concurrency,
+        seconds=round(seconds, 4),
+        executions_per_s=round(executions / seconds, 1),
+        steps_per_s=round(executions * per_execution / seconds, 1),
+        p50_ms=round(statistics.median(ordered) * 1000, 3),
+        p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
+    )
+
+
+@asynccontextmanager
+async def _store(url: str | None) -> AsyncIterator[Store]:
+    if url is not None:
+        async with open_store(url) as store:
+            yield store
+        return
+    directory = tempfile.mkdtemp(prefix="flowmonkey-bench-")
+    try:
+        async with open_store(f"sqlite:///{directory}/bench.db") as store:
+            yield store
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _flow(steps: int, *, waits: bool) -> Flow:
+    ids = [f"s{i}" for i in range(steps)]
+    body: dict[str, Any] = {
+        step_id: {"type": "bench.noop", "transitions": {"onSuccess": ids[i + 1] if i + 1 < steps else None}}
+        for i, step_id in enumerate(ids)
+    }
+    initial = ids[0]
+    if waits:
+        body["park"] = {"type": "bench.wait", "transitions": {"onResume": ids[0]}}
+        initial = "park"
+    return Flow.from_dict({"id": "bench", "version": "1.0.0", "initialStepId": initial, "steps": body})
+
+
+async def _steps_scenario(
+    engine: Engine, flow_id: str, executions: int, concurrency: int, progress: bool
+) -> tuple[float, list[float]]:
+    async def one(_: int) -> None:
+        execution, _created = await engine.create(flow_id)
+        done = await engine.run(execution.id)
+        _expect_completed(done.status, execution.id)
+
+    return await _drive(one, executions, concurrency, progress)
+
+
+async def _resume_scenario(
+    engine: Engine, flow_id: str, executions: int, concurrency: int, progress: bool
+) -> tuple[float, list[float]]:
+    parked: list[str] = []
+
+    async def park(_: int) -> None:
+        execution, _created = await engine.create(flow_id)
+        parked.append((await engine.run(execution.id)).id)
+
+    await _drive(park, executions, concurrency, False)
+
+    async def one(i: int) -> None:
+        await engine.resume(parked[i])
+        done = await engine.run(parked[i])
+        _expect_completed(done.status, parked[i])
+
+    return await _drive(one, executions, concurrency, progress)
+
+
+def _expect_completed(status: ExecutionStatus, execution_id: str) -> None:
+    if status is not ExecutionStatus.COMPLETED:
+        raise FlowMonkeyError(f"benchmark execution {execution_id} ended {status.value}, not completed")
+
+
+async def _drive(
+    one: Callable[[int], Awaitable[None]], total: int, concurrency: int, progress: bool
+) -> tuple[float, list[float]]:
+    """Run ``one(0..total-1)`` with ``concurrency`` in flight; each call's latency and the total time."""
+    latencies: list[float] = []
+    indexes = iter(range(total))
+
+    async def worker() -> None:
+        for i in indexes:
+            started = time.perf_counter()
+            await one(i)
+            latencies.append(time.perf_counter() - started)
+            if progress and len(latencies) % 100 == 0:
+                print(f"\r{len(latencies)}/{total} executions", end="", file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, total))))
+    seconds = time.perf_counter() - started
+    if progress:
+        print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
+    return seconds, latencies
+
+
+def _describe(r: BenchResult) -> str:
+    return "\n".join(
+        [
+            f"store         {r.store}",
+            f"scenario      {r.scenario}: {r.executions} executions x {r.steps_per_execution} steps, "
+            f"{r.concurrency} in flight",
+            f"time          {r.seconds:.3f} s",
+            f"throughput    {r.steps_per_s:,.0f} steps/s   {r.executions_per_s:,.0f} executions/s",
+            f"latency       p50 {r.p50_ms:.2f} ms   p99 {r.p99_ms:.2f} ms   (per execution)",
+        ]
+    )
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="flowmonkey bench", description=__doc__.splitlines()[0])
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
