@@ -26,7 +26,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from jsonschema import Draft202012Validator
@@ -251,7 +251,9 @@ def _parse_json(text: str, report: _Report) -> Any:
 def _check_duplicates(report: _Report) -> None:
     for path, name, first_line, (line, column) in report.positions.duplicates:
         message = f'duplicate key "{name}" (first defined on line {first_line})'
-        report.problems.append(Problem(file=report.file, line=line, column=column, path=path, message=message))
+        report.problems.append(
+            Problem(file=report.file, line=line, column=column, path=path, message=message)
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -399,7 +401,7 @@ def _check_triggers(flow: Flow, report: _Report) -> None:
         if isinstance(zone, str):
             try:
                 ZoneInfo(zone)
-            except (ValueError, OSError):
+            except (ValueError, OSError, ZoneInfoNotFoundError):
                 report.add(("triggers", index, "timezone"), f'unknown time zone "{zone}"')
 
 
