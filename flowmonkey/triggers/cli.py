@@ -106,3 +106,14 @@ def _report(name: str, outcomes: list[FireOutcome], *, as_json: bool) -> None:
             print(f"{o.trigger_id}: started execution {o.execution_id}{note}")
         else:
             print(f"{o.trigger_id}: {o.status.value}: {o.error}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m flowmonkey.triggers.cli NAME --data JSON`` (same as ``flowmonkey emit``)."""
+    parser = argparse.ArgumentParser(prog="flowmonkey emit", description="Publish a named event.")
+    configure_parser(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

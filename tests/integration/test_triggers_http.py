@@ -96,7 +96,9 @@ async def test_schema_errors_are_400_with_every_error_and_its_path(site: Site) -
 
 
 async def test_invalid_json_is_400(site: Site) -> None:
-    response = await site.client.post("/order", content=b"{oops", headers={"content-type": "application/json"})
+    response = await site.client.post(
+        "/order", content=b"{oops", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 400
     assert response.json()["errors"][0]["path"] == "$"
 
@@ -105,7 +107,9 @@ async def test_not_json_content_type_is_415(site: Site) -> None:
     response = await site.client.post("/order", content=b"a=1", headers={"content-type": "text/plain"})
     assert response.status_code == 415
     vendor = await site.client.post(
-        "/signed", content=b"{}", headers={"content-type": "application/vnd.x+json", "authorization": "Bearer s3cret"}
+        "/signed",
+        content=b"{}",
+        headers={"content-type": "application/vnd.x+json", "authorization": "Bearer s3cret"},
     )
     assert vendor.status_code == 201
 
@@ -120,7 +124,9 @@ async def test_body_over_the_limit_is_413_by_header_and_by_stream(site: Site) ->
             yield b" " * 65536
         yield b"{}"
 
-    streamed = await site.client.post("/order", content=chunks(), headers={"content-type": "application/json"})
+    streamed = await site.client.post(
+        "/order", content=chunks(), headers={"content-type": "application/json"}
+    )
     assert "content-length" not in streamed.request.headers
     assert streamed.status_code == 413
 
@@ -130,16 +136,22 @@ async def test_secret_needs_a_bearer_token_or_an_hmac_signature(site: Site) -> N
     headers = {"content-type": "application/json"}
     missing = await site.client.post("/signed", content=body, headers=headers)
     assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
-    wrong = await site.client.post("/signed", content=body, headers={**headers, "authorization": "Bearer nope"})
+    wrong = await site.client.post(
+        "/signed", content=body, headers={**headers, "authorization": "Bearer nope"}
+    )
     assert wrong.status_code == 401
-    bearer = await site.client.post("/signed", content=body, headers={**headers, "authorization": "Bearer s3cret"})
+    bearer = await site.client.post(
+        "/signed", content=body, headers={**headers, "authorization": "Bearer s3cret"}
+    )
     assert bearer.status_code == 201
     signed = await site.client.post(
         "/signed", content=body, headers={**headers, "X-FlowMonkey-Signature": sign_body("s3cret", body)}
     )
     assert signed.status_code == 201
     tampered = await site.client.post(
-        "/signed", content=b'{"n": 2}', headers={**headers, "X-FlowMonkey-Signature": sign_body("s3cret", body)}
+        "/signed",
+        content=b'{"n": 2}',
+        headers={**headers, "X-FlowMonkey-Signature": sign_body("s3cret", body)},
     )
     assert tampered.status_code == 401
     statuses = [f.status for f in await site.service.history("signed")]
@@ -183,3 +195,26 @@ async def test_routes_mount_on_an_existing_app_under_a_custom_base() -> None:
         assert (await client.post("/hooks/h", json={})).status_code == 201
         assert (await client.post("/hooks/incoming/orders", json={})).status_code == 201
         assert (await client.post("/webhooks/h", json={})).status_code == 404
+
+
+async def test_worker_extension_serves_webhooks_and_runs_the_scheduler() -> None:
+    import argparse
+
+    from flowmonkey.triggers.worker_extension import TRIGGERS_EXTENSION, parse_address
+
+    parser = argparse.ArgumentParser()
+    TRIGGERS_EXTENSION.configure(parser)
+    args = parser.parse_args(["--http", "127.0.0.1:0"])
+    assert parse_address(":8080") == ("127.0.0.1", 8080) and parse_address("[::1]:9") == ("::1", 9)
+    with pytest.raises(argparse.ArgumentTypeError, match="HOST:PORT"):
+        parse_address("localhost")
+    declared = Flow.from_dict({**chain("orders", ["echo"]), "triggers": [{"id": "in", "type": "http"}]})
+    engine = Engine(MemoryStore(), BASIC, [declared])
+    context = TRIGGERS_EXTENSION.service(args, engine, None)
+    assert context is not None
+    async with context as hosted:
+        assert hosted.service.scheduler_enabled and hosted.server is not None
+        async with httpx.AsyncClient(base_url=hosted.server.url) as client:
+            response = await client.post("/webhooks/in", json={"x": 1})
+        assert response.status_code == 201
+    assert hosted.server.task.done()
