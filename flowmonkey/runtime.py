@@ -369,8 +369,6 @@ class Runtime:
         return True
 
     async def _finish(self, execution_id: str, lock: Lock | None, *, wake_after: bool) -> None:
-        self._tasks.pop(execution_id, None)
-        self._lost.discard(execution_id)
         try:
             await self.store.release(owner=self.owner, execution_ids=[execution_id])
             if lock is not None:
@@ -378,6 +376,10 @@ class Runtime:
         except Exception:
             # The lease (and lock) expire on their own; nothing is lost but time.
             log.warning("runtime %s: could not release %s", self.owner, execution_id, exc_info=True)
+        finally:
+            # In flight until released, so "idle" never precedes the release.
+            self._tasks.pop(execution_id, None)
+            self._lost.discard(execution_id)
         if wake_after:
             # A resume may have arrived while we held the claim (others could not
             # claim it then), and a slot is free: look again.
