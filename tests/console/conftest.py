@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.console.support import FrozenClock
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()

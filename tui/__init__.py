@@ -1,0 +1,22 @@
+"""The FlowMonkey operator console (``flowmonkey-console``), a keyboard-first Textual app.
+
+It imports only FlowMonkey's public API; parts that are not installed yet (runtime,
+triggers, flow directory watcher) show as unavailable instead of failing.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ConsoleApp", "ConsoleOptions", "main"]
+
+
+def __getattr__(name: str) -> object:
+    # Lazy: importing ``tui`` must not pull in Textual for users of the engine alone.
+    if name in ("ConsoleApp", "main"):
+        from tui import app
+
+        return getattr(app, name)
+    if name == "ConsoleOptions":
+        from tui.options import ConsoleOptions
+
+        return ConsoleOptions
+    raise AttributeError(name)

@@ -1,0 +1,103 @@
+"""``flowmonkey-console``: the FlowMonkey operator console.
+
+Run ``flowmonkey-console --help``. The app opens the store, embeds the engine (and, with
+a worker, the runtime, the flow directory watcher and the triggers) in its own event loop,
+and shows the main screen.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from flowmonkey import FlowMonkeyError, Handler
+from tui.backend import Backend
+from tui.commands import ConsoleCommands
+from tui.options import ConsoleOptions, parse_options
+from tui.screens.main import MainScreen
+
+
+class ConsoleApp(App[None], inherit_bindings=False):
+    """The console. Tests pass a ready ``backend``; the command line passes ``options``.
+
+    Args:
+        options: where the flows and the store are, readonly, worker on or off.
+        backend: an engine already set up (tests); it is started but not stopped here.
+        handlers: extra handlers for the engine built from ``options``.
+        clock: the engine's clock (a frozen one makes snapshots deterministic).
+        poll_interval: seconds between reloads that catch other processes' writes (None: off).
+        live_clock: tick the header clock every second.
+    """
+
+    CSS_PATH = "console.tcss"
+    TITLE = "FlowMonkey"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+
+    # q quits; ctrl+c only explains that (and never quits); nothing else on ctrl keys.
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("ctrl+c", "help_quit", "Explain how to quit", show=False, system=True, id="app.ctrl_c"),
+    ]
+
+    def __init__(
+        self,
+        options: ConsoleOptions | None = None,
+        *,
+        backend: Backend | None = None,
+        handlers: Iterable[Handler] = (),
+        clock: Callable[[], datetime] | None = None,
+        poll_interval: float | None = 2.0,
+        live_clock: bool = True,
+    ) -> None:
+        super().__init__()
+        self.options = options or (backend.options if backend is not None else ConsoleOptions())
+        self.backend: Backend | None = backend
+        self._owns_backend = backend is None
+        self._handlers = list(handlers)
+        self._clock = clock
+        self._poll_interval = poll_interval
+        self._live_clock = live_clock
+        if clock is not None:
+            self.animation_level = "none"
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"opening {self.options.store_url} …", id="opening")
+
+    async def on_mount(self) -> None:
+        try:
+            if self.backend is None:
+                self.backend = await Backend.from_options(
+                    self.options, handlers=self._handlers, clock=self._clock
+                )
+            await self.backend.start()
+        except (FlowMonkeyError, OSError) as exc:
+            self.exit(return_code=1, message=f"flowmonkey-console: cannot start: {exc}")
+            return
+        await self.push_screen(
+            MainScreen(self.backend, poll_interval=self._poll_interval, live_clock=self._live_clock)
+        )
+
+    async def on_unmount(self) -> None:
+        if self.backend is not None and self._owns_backend:
+            await self.backend.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of ``flowmonkey-console``."""
+    options = parse_options(argv)
+    if not options.flows_dir.is_dir() and options.flows_dir != Path("flows"):
+        print(f"flowmonkey-console: no flows directory {options.flows_dir}", file=sys.stderr)
+        sys.exit(2)
+    app = ConsoleApp(options)
+    app.run()
+    sys.exit(app.return_code or 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Command-line options of ``flowmonkey-console``."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from flowmonkey import DEFAULT_STORE_URL
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsoleOptions:
+    """How the console runs: where flows and executions live, and what it may do."""
+
+    flows_dir: Path = Path("flows")
+    store_url: str = DEFAULT_STORE_URL
+    readonly: bool = False
+    worker: bool = True
+    http: tuple[str, int] | None = None
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT like 127.0.0.1:8080, got {text!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="flowmonkey-console",
+        description="FlowMonkey operator console: watch, start, resume and cancel executions.",
+    )
+    parser.add_argument(
+        "--flows", metavar="DIR", default="flows", help="flow files to watch (default: ./flows)"
+    )
+    parser.add_argument(
+        "--store", metavar="URL", default=DEFAULT_STORE_URL, help=f"store URL (default: {DEFAULT_STORE_URL})"
+    )
+    parser.add_argument("--readonly", action="store_true", help="disable every action that changes state")
+    parser.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="only observe and act on the store; do not run executions, flows or triggers here",
+    )
+    parser.add_argument("--http", metavar="HOST:PORT", type=_host_port, help="serve HTTP triggers here")
+    return parser
+
+
+def parse_options(argv: Sequence[str] | None = None) -> ConsoleOptions:
+    """Parse ``argv`` (default: ``sys.argv``); exits with code 2 on bad usage."""
+    args = build_parser().parse_args(argv)
+    return ConsoleOptions(
+        flows_dir=Path(args.flows),
+        store_url=args.store,
+        readonly=args.readonly,
+        worker=not args.no_worker,
+        http=args.http,
+    )

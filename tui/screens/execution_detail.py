@@ -1,0 +1,181 @@
+"""One execution: its step timeline, the selected step's input/output/error, the context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from flowmonkey import Event, Execution, FlowMonkeyError, StepRecord
+from tui import actions
+from tui.backend import Backend
+from tui.format import DASH, STATUS_STYLES, STATUS_SYMBOLS, ago, duration_ms, status_text
+from tui.screens.raw_json import json_syntax
+
+
+class ExecutionDetailScreen(Screen[None]):
+    """Live detail of one execution; the same action keys as the lists act on it."""
+
+    DEFAULT_CSS = """
+    ExecutionDetailScreen #detail-summary { height: auto; padding: 0 1; background: $boost; }
+    ExecutionDetailScreen #timeline { height: auto; max-height: 40%; }
+    ExecutionDetailScreen #detail-body { height: 1fr; padding: 0 1; }
+    ExecutionDetailScreen .section { text-style: bold; margin-top: 1; }
+    """
+
+    BINDINGS = [
+        Binding("escape,q", "back", "Back", id="detail.back"),
+        *actions.EXECUTION_BINDINGS[1:],
+        Binding("tab", "app.focus_next", "Scroll", show=False, id="detail.focus_next"),
+    ]
+
+    def __init__(self, backend: Backend, execution_id: str) -> None:
+        super().__init__()
+        self.backend = backend
+        self.execution_id = execution_id
+        self.execution: Execution | None = None
+        self.history: list[StepRecord] = []
+        self._unsubscribe: Any = None
+        self._stale = True
+
+    def compose(self) -> ComposeResult:
+        yield Static("loading…", id="detail-summary")
+        table: DataTable[str | Text] = DataTable(cursor_type="row", id="timeline")
+        table.add_column("#", key="seq", width=3)
+        table.add_column("OUTCOME", key="outcome", width=12)
+        table.add_column("STEP", key="step", width=14)
+        table.add_column("ATT", key="attempt", width=3)
+        table.add_column("DURATION", key="duration", width=8)
+        table.add_column("AT", key="at", width=8)
+        yield table
+        with VerticalScroll(id="detail-body"):
+            yield Static("", id="step-detail")
+            yield Static("Context", classes="section")
+            yield Static("", id="context")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._unsubscribe = self.backend.engine.events.subscribe(self._on_event)
+        self.set_interval(0.1, self._flush)
+        self._flush()
+        self.query_one("#timeline", DataTable).focus()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    def _on_event(self, event: Event) -> None:
+        if event.execution_id == self.execution_id:
+            self._stale = True
+
+    def _flush(self) -> None:
+        if self._stale:
+            self._stale = False
+            self.run_worker(self.reload(), exclusive=True, group="reload")
+
+    async def reload(self) -> None:
+        execution = await self.backend.store.get_execution(self.execution_id)
+        if execution is None:
+            self.query_one("#detail-summary", Static).update(f"✘ no execution {self.execution_id}")
+            return
+        self.execution = execution
+        self.history = await self.backend.store.history(self.execution_id)
+        self.query_one("#detail-summary", Static).update(self._summary(execution))
+        self._show_timeline()
+        self.query_one("#context", Static).update(json_syntax(execution.context))
+
+    def _summary(self, execution: Execution) -> Text:
+        text = Text(f"Execution {execution.id}\n", style="bold")
+        text.append(f"{execution.flow_id} {execution.flow_version}  hash {execution.flow_hash[:12]}  ")
+        text.append_text(status_text(execution.status))
+        text.append(f"  at {execution.current_step_id or DASH}")
+        text.append(f"  started {ago(execution.created_at, self.backend.engine.now())}")
+        if execution.wait_reason:
+            text.append(f"\nwaiting: {execution.wait_reason}")
+        if execution.error is not None:
+            text.append(
+                f"\n✘ {execution.error.code}: {execution.error.message}", style=STATUS_STYLES["failed"]
+            )
+        return text
+
+    def _show_timeline(self) -> None:
+        table: DataTable[str | Text] = self.query_one("#timeline", DataTable)
+        row = table.cursor_row
+        table.clear()
+        now = self.backend.engine.now()
+        for record in self.history:
+            outcome = Text(f"{STATUS_SYMBOLS.get(record.outcome, '?')} {record.outcome.value}")
+            outcome.stylize(STATUS_STYLES.get(record.outcome, ""))
+            table.add_row(
+                str(record.sequence),
+                outcome,
+                record.step_id or DASH,
+                str(record.attempt),
+                duration_ms(record.duration_ms),
+                ago(record.finished_at, now),
+                key=str(record.sequence),
+            )
+        if self.history:
+            table.move_cursor(row=min(row, len(self.history) - 1) if row >= 0 else 0, animate=False)
+            self._show_step(table.cursor_row)
+        else:
+            self.query_one("#step-detail", Static).update(Text("no steps yet", style="dim"))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_step(event.cursor_row)
+
+    def _show_step(self, index: int) -> None:
+        if not 0 <= index < len(self.history):
+            return
+        record = self.history[index]
+        parts: list[RenderableType] = [
+            Text(f"Step {record.step_id or DASH}  attempt {record.attempt}", style="bold")
+        ]
+        if record.note:
+            parts.append(Text(record.note, style="italic"))
+        for title, value in (("input", record.input), ("output", record.output)):
+            parts.append(Text(title, style="bold"))
+            parts.append(json_syntax(value))
+        if record.error is not None:
+            parts.append(Text("error", style="bold"))
+            parts.append(json_syntax(record.error.to_dict()))
+        self.query_one("#step-detail", Static).update(Group(*parts))
+
+    def check_action(self, action: str, parameters: tuple[Any, ...]) -> bool | None:
+        if self.backend.options.readonly and action in actions.MUTATING_ACTIONS:
+            return None
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def _run(self, action: Any) -> None:
+        self.run_worker(self._after(action(self.app, self.backend, [self.execution_id])), group="action")
+
+    async def _after(self, pending: Any) -> None:
+        try:
+            await pending
+        except FlowMonkeyError as exc:
+            self.notify(str(exc), severity="error")
+        self._stale = True
+
+    def action_resume(self) -> None:
+        self._run(actions.resume)
+
+    def action_cancel(self) -> None:
+        self._run(actions.cancel)
+
+    def action_retry(self) -> None:
+        self._run(actions.retry)
+
+    def action_copy(self) -> None:
+        actions.copy_id(self.app, self.execution_id)
+
+    def action_raw(self) -> None:
+        self.run_worker(actions.show_raw(self.app, self.backend, self.execution_id), group="action")

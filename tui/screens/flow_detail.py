@@ -1,0 +1,73 @@
+"""A flow's steps as a tree with their transitions."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static, Tree
+
+from flowmonkey import Flow, Step
+
+
+class FlowDetailScreen(Screen[None]):
+    """``escape`` goes back; arrows and enter fold the tree."""
+
+    DEFAULT_CSS = """
+    FlowDetailScreen #flow-summary { height: auto; padding: 0 1; background: $boost; }
+    """
+
+    BINDINGS = [Binding("escape,q", "back", "Back", id="flow.back")]
+
+    def __init__(self, flow: Flow) -> None:
+        super().__init__()
+        self.flow = flow
+
+    def compose(self) -> ComposeResult:
+        flow = self.flow
+        yield Static(
+            f"Flow {flow.id} {flow.version}  {flow.name or ''}\n"
+            f"{len(flow.steps)} steps  hash {flow.hash[:12]}  starts at {flow.initial_step_id}",
+            id="flow-summary",
+        )
+        tree: Tree[str] = Tree(f"{flow.id} {flow.version}", id="flow-tree")
+        tree.root.expand()
+        for step in ordered_steps(flow):
+            marker = "▸ " if step.id == flow.initial_step_id else ""
+            node = tree.root.add(f"{marker}{step.id}  ({step.type})", data=step.id, expand=True)
+            for line in step_lines(step):
+                node.add_leaf(line)
+        yield tree
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Tree).focus()
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+
+def ordered_steps(flow: Flow) -> list[Step]:
+    """Steps in the order a run meets them (breadth first from the start), then the rest."""
+    seen: list[str] = []
+    todo = [flow.initial_step_id]
+    while todo:
+        step_id = todo.pop(0)
+        if step_id in seen or step_id not in flow.steps:
+            continue
+        seen.append(step_id)
+        todo.extend(target for _, target in flow.steps[step_id].transitions.targets())
+    seen.extend(step_id for step_id in flow.steps if step_id not in seen)
+    return [flow.steps[step_id] for step_id in seen]
+
+
+def step_lines(step: Step) -> list[str]:
+    """``onSuccess → charge``, ``onFailure → notify``, retry and timeout, one per line."""
+    lines = [f"{name} → {target}" for name, target in step.transitions.targets()]
+    if step.transitions.on_success is None:
+        lines.append("onSuccess → (complete)")
+    if step.retry is not None:
+        lines.append(f"retry: up to {step.retry.max_attempts} attempts")
+    if step.timeout is not None:
+        lines.append(f"timeout: {step.timeout}")
+    return lines

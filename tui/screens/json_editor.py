@@ -1,0 +1,87 @@
+"""A modal JSON editor: nothing is returned until the text parses (errors inline, line:col)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static, TextArea
+
+from tui.jsoninput import JsonInputError, parse_json
+
+
+@dataclass(frozen=True, slots=True)
+class JsonValue:
+    """The accepted value (wrapped, because ``null`` is a valid answer)."""
+
+    value: Any
+
+
+class JsonEditorScreen(ModalScreen[JsonValue | None]):
+    """Edit JSON; ``tab`` to the OK button and ``enter`` sends, ``escape`` cancels."""
+
+    DEFAULT_CSS = """
+    JsonEditorScreen { align: center middle; }
+    JsonEditorScreen > Vertical {
+        width: 90%; max-width: 100; height: auto; max-height: 90%;
+        border: round $accent; padding: 0 1; background: $surface;
+    }
+    JsonEditorScreen TextArea { height: 10; }
+    JsonEditorScreen #json-error { color: $error; height: auto; }
+    JsonEditorScreen Horizontal { height: 1; margin-top: 1; }
+    JsonEditorScreen Button { min-width: 12; height: 1; border: none; margin-right: 2; }
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel", id="editor.cancel"),
+        Binding("f2", "submit", "Send", id="editor.submit"),
+    ]
+
+    def __init__(
+        self, title: str, *, initial: str = "{}", require_object: bool = False, ok_label: str = "OK"
+    ) -> None:
+        super().__init__()
+        self._title = title
+        self._initial = initial
+        self._require_object = require_object
+        self._ok_label = ok_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(self._title, id="json-title")
+            yield TextArea(self._initial, id="json-text", tab_behavior="focus", show_line_numbers=True)
+            yield Static("", id="json-error")
+            yield Static("tab: to the buttons  f2: send  escape: cancel", classes="hint")
+            with Horizontal():
+                yield Button(self._ok_label, id="json-ok", variant="primary", compact=True)
+                yield Button("Cancel", id="json-cancel", compact=True)
+
+    def on_mount(self) -> None:
+        editor = self.query_one(TextArea)
+        editor.focus()
+        editor.move_cursor(editor.document.end)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "json-ok":
+            self.action_submit()
+        else:
+            self.action_cancel()
+
+    def action_submit(self) -> None:
+        editor = self.query_one(TextArea)
+        try:
+            value = parse_json(editor.text, require_object=self._require_object)
+        except JsonInputError as exc:
+            self.query_one("#json-error", Static).update(f"✘ {exc.problem}")
+            editor.move_cursor((exc.problem.line - 1, max(exc.problem.column - 1, 0)))
+            editor.focus()
+            return
+        self.dismiss(JsonValue(value))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

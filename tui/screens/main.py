@@ -1,0 +1,194 @@
+"""The main screen: header, view bar, the five views, status counts, prompt and footer."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer
+
+from flowmonkey import Event, ExecutionQuery
+from tui.backend import Backend
+from tui.screens.help import HelpScreen
+from tui.widgets.command_prompt import CommandPrompt
+from tui.widgets.console_header import ConsoleHeader
+from tui.widgets.console_view import ConsoleView
+from tui.widgets.events_view import EventsView
+from tui.widgets.executions_view import ExecutionsView
+from tui.widgets.flows_view import FlowsView
+from tui.widgets.status_counts import StatusCounts
+from tui.widgets.triggers_view import TriggersView
+from tui.widgets.view_tabs import VIEWS, ViewTabs
+from tui.widgets.waits_view import WaitsView
+
+# What ``:name`` may say for each view.
+COMMAND_NAMES = {
+    "flows": "flows",
+    "flow": "flows",
+    "exec": "executions",
+    "execs": "executions",
+    "executions": "executions",
+    "waits": "waits",
+    "wait": "waits",
+    "triggers": "triggers",
+    "trigger": "triggers",
+    "events": "events",
+    "event": "events",
+}
+_TICK = 0.1  # at most ten refreshes a second, however many events arrive
+_COUNTS_EVERY = 1.0  # seconds between status-count refreshes caused by events
+
+
+class MainScreen(Screen[None]):
+    """Owns the live event subscription and the refresh tick of the views."""
+
+    BINDINGS = [
+        *(
+            Binding(str(number), f"show('{view_id}')", label, id=f"view.{view_id}", show=False)
+            for number, (view_id, label) in enumerate(VIEWS, start=1)
+        ),
+        Binding("colon", "prompt(':')", "Command", id="main.command", show=False),
+        Binding("slash", "prompt('/')", "Filter", id="main.filter"),
+        Binding("l", "toggle_live", "Live/pause", id="main.live", show=False),
+        Binding("question_mark", "help", "Help", id="main.help"),
+    ]
+
+    def __init__(
+        self, backend: Backend, *, poll_interval: float | None = 2.0, live_clock: bool = True
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.live = True
+        self._poll_interval = poll_interval
+        self._live_clock = live_clock
+        self._counts_stale = True
+        self._counts_at = 0.0
+        self._unsubscribe: Any = None
+
+    def compose(self) -> ComposeResult:
+        header = ConsoleHeader()
+        header.store_url = self.backend.store.url
+        header.worker = self.backend.worker_label
+        header.readonly = self.backend.options.readonly
+        header.now = self.backend.engine.now()
+        yield header
+        yield ViewTabs()
+        with ContentSwitcher(initial="executions"):
+            yield FlowsView(self.backend, id="flows")
+            yield ExecutionsView(self.backend, id="executions")
+            yield WaitsView(self.backend, id="waits")
+            yield TriggersView(self.backend, id="triggers")
+            yield EventsView(self.backend, id="events")
+        yield StatusCounts()
+        yield CommandPrompt()
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._unsubscribe = self.backend.engine.events.subscribe(self._on_event)
+        self.set_interval(_TICK, self._tick)
+        if self._live_clock:
+            self.set_interval(1.0, self._tick_clock)
+        if self._poll_interval:
+            self.set_interval(self._poll_interval, self._poll)
+        self.active_view.focus_body()
+        self._tick()
+
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+
+    @property
+    def active_view(self) -> ConsoleView:
+        switcher = self.query_one(ContentSwitcher)
+        return self.query_one(f"#{switcher.current}", ConsoleView)
+
+    def view(self, view_id: str) -> ConsoleView:
+        return self.query_one(f"#{view_id}", ConsoleView)
+
+    # -- live data --------------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        for view in self.query(ConsoleView):
+            view.note_event(event)
+        if event.execution_id is not None:
+            self._counts_stale = True
+
+    def _tick(self) -> None:
+        if not self.live:
+            return
+        self.active_view.flush()
+        if self._counts_stale and time.monotonic() - self._counts_at >= _COUNTS_EVERY:
+            self._counts_stale = False
+            self._counts_at = time.monotonic()
+            self.run_worker(self._count(), exclusive=True, group="counts")
+
+    async def _count(self) -> None:
+        self.query_one(StatusCounts).counts = await self.backend.store.count_executions(ExecutionQuery())
+
+    def _tick_clock(self) -> None:
+        self.query_one(ConsoleHeader).now = self.backend.engine.now()
+
+    def _poll(self) -> None:
+        """Catch what other processes wrote (no events reach us from them)."""
+        if self.live:
+            self.active_view.request_reload()
+            self._counts_stale = True
+
+    # -- actions ----------------------------------------------------------------------
+
+    def action_show(self, view_id: str) -> None:
+        self.query_one(ContentSwitcher).current = view_id
+        self.query_one(ViewTabs).active = view_id
+        view = self.active_view
+        view.request_reload()
+        view.flush()
+        view.focus_body()
+
+    def action_prompt(self, kind: str) -> None:
+        text = self.active_view.filter_text if kind == "/" else ""
+        self.query_one(CommandPrompt).open(kind, text)
+
+    def on_command_prompt_submitted(self, message: CommandPrompt.Submitted) -> None:
+        if message.kind == "/":
+            error = self.active_view.apply_filter(message.text)
+            if error:
+                self.notify(error, title="filter", severity="error")
+        else:
+            self._command(message.text.lstrip(":"))
+        self.active_view.focus_body()
+
+    def _command(self, text: str) -> None:
+        name = text.strip().lower()
+        if name in ("q", "quit"):
+            self.app.exit()
+        elif name in COMMAND_NAMES:
+            self.action_show(COMMAND_NAMES[name])
+        elif name:
+            known = ", ".join(sorted({"flows", "exec", "waits", "triggers", "events", "quit"}))
+            self.notify(f"unknown command :{name} (try {known})", severity="error")
+
+    def action_toggle_live(self) -> None:
+        self.live = not self.live
+        self.query_one(ConsoleHeader).live = self.live
+        if self.live:
+            self.active_view.request_reload()
+
+    def action_help(self) -> None:
+        from tui.actions import EXECUTION_BINDINGS
+        from tui.widgets.execution_list import ExecutionListView
+
+        sections = [
+            ("Everywhere", [*self.BINDINGS, *self.app.BINDINGS]),
+            (
+                "Executions and Waits",
+                [*EXECUTION_BINDINGS, *ExecutionListView.BINDINGS[len(EXECUTION_BINDINGS) :]],
+            ),
+            ("Flows", FlowsView.BINDINGS),
+            ("Triggers", TriggersView.BINDINGS),
+        ]
+        self.app.push_screen(
+            HelpScreen([(title, [b for b in group if isinstance(b, Binding)]) for title, group in sections])
+        )

@@ -1,0 +1,44 @@
+"""Column definitions of the execution tables: what each column shows and how wide it is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.text import Text
+
+from flowmonkey import Execution
+from tui.format import DASH, ago, status_text
+
+Cell = str | Text
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Column:
+    """One table column: a key, a header, a width and how to render an execution."""
+
+    key: str
+    label: str
+    width: int
+    render: Callable[[Execution, datetime], Cell]
+
+
+def _until(moment: datetime | None, now: datetime) -> str:
+    return DASH if moment is None else ago(moment, now)
+
+
+ID = Column(key="id", label="ID", width=11, render=lambda e, now: e.id)
+FLOW = Column(key="flow", label="FLOW", width=12, render=lambda e, now: e.flow_id)
+VERSION = Column(key="version", label="VER", width=6, render=lambda e, now: e.flow_version)
+STATUS = Column(key="status", label="STATUS", width=11, render=lambda e, now: status_text(e.status))
+STEP = Column(key="step", label="STEP", width=9, render=lambda e, now: e.current_step_id or DASH)
+STARTED = Column(key="started", label="STARTED", width=7, render=lambda e, now: ago(e.created_at, now))
+UPDATED = Column(key="updated", label="UPDATED", width=7, render=lambda e, now: ago(e.updated_at, now))
+REASON = Column(key="reason", label="REASON", width=12, render=lambda e, now: e.wait_reason or DASH)
+SINCE = Column(key="since", label="SINCE", width=7, render=lambda e, now: ago(e.waiting_since, now))
+WAKE = Column(key="wake", label="WAKE", width=8, render=lambda e, now: _until(e.wake_at, now))
+DEADLINE = Column(key="deadline", label="DEADLINE", width=8, render=lambda e, now: _until(e.timeout_at, now))
+
+EXECUTION_COLUMNS = (ID, FLOW, VERSION, STATUS, STEP, STARTED, UPDATED)
+WAIT_COLUMNS = (ID, FLOW, STEP, REASON, SINCE, WAKE, DEADLINE)

@@ -1,0 +1,101 @@
+"""View 5: the live event stream, newest at the bottom, filterable by any text."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+
+from flowmonkey import Event
+from tui.format import DASH, clock_time, short_id
+from tui.widgets.console_view import ConsoleView
+
+KEEP = 1000  # events remembered for filtering
+SHOW = 300  # rows in the table
+
+
+class EventsView(ConsoleView):
+    """Engine events as they happen; ``/`` keeps those whose text contains the filter."""
+
+    label = "Events"
+
+    def __init__(self, backend: Any, *, id: str) -> None:
+        super().__init__(backend, id=id)
+        self.events: deque[Event] = deque(maxlen=KEEP)
+        self._pending: list[Event] = []
+        self._serial = 0
+        self.stale = False
+
+    def compose_body(self) -> ComposeResult:
+        table: DataTable[str | Text] = DataTable(cursor_type="row", id="events-table")
+        for key, label, width in (
+            ("at", "TIME", 8),
+            ("type", "TYPE", 19),
+            ("flow", "FLOW", 12),
+            ("execution", "EXECUTION", 10),
+            ("step", "STEP", 9),
+        ):
+            table.add_column(label, key=key, width=width)
+        yield table
+
+    def focus_body(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def note_event(self, event: Event) -> None:
+        self.events.append(event)
+        self._pending.append(event)
+
+    def flush(self) -> None:
+        if self.stale:
+            self.stale = False
+            self._pending = []
+            self._rebuild()
+        elif self._pending:
+            pending, self._pending = self._pending[-SHOW:], []
+            self._append(pending)
+
+    def _matches(self, event: Event) -> bool:
+        needle = self.filter_text.lower()
+        return not needle or needle in _haystack(event)
+
+    def _rebuild(self) -> None:
+        self.query_one(DataTable).clear()
+        self._append(list(self.events))
+
+    def _append(self, events: list[Event]) -> None:
+        table: DataTable[str | Text] = self.query_one(DataTable)
+        follow = table.row_count == 0 or table.cursor_row >= table.row_count - 1
+        for event in events:
+            if self._matches(event):
+                self._serial += 1
+                table.add_row(*_cells(event), key=str(self._serial))
+        while table.row_count > SHOW:
+            table.remove_row(table.coordinate_to_cell_key(Coordinate(0, 0))[0])
+        if follow and table.row_count:
+            table.move_cursor(row=table.row_count - 1, animate=False)
+        self.set_title(f"{table.row_count} shown of {len(self.events)}")
+
+
+def _cells(event: Event) -> list[str | Text]:
+    return [
+        clock_time(event.at),
+        event.type.value,
+        event.flow_id or DASH,
+        short_id(event.execution_id, 10) if event.execution_id else DASH,
+        event.step_id or DASH,
+    ]
+
+
+def _haystack(event: Event) -> str:
+    parts = [
+        event.type.value,
+        event.flow_id or "",
+        event.execution_id or "",
+        event.step_id or "",
+        str(event.data),
+    ]
+    return " ".join(parts).lower()

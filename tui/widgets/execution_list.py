@@ -1,0 +1,320 @@
+"""The base of the Executions and Waits views: one page of executions from the store.
+
+Rows are keyed by execution id. Engine events mark rows dirty; the refresh tick updates
+only the cells that changed (``update_cell``), and reloads the page when rows come or go.
+Only one page is ever held, so a store of a million executions costs the same as ten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from flowmonkey import Event, EventType, Execution, ExecutionQuery, ExecutionStatus
+from tui import actions
+from tui.filters import ExecutionFilter, FilterError, parse_filter
+from tui.format import short_id
+from tui.widgets.columns import Cell, Column
+from tui.widgets.console_view import ConsoleView
+
+_SORTS: tuple[tuple[str, str | None], ...] = (
+    ("newest", None),
+    ("flow", "flow"),
+    ("status", "status"),
+    ("step", "step"),
+)
+_PAGE_CHROME = 6  # header, tabs, view title, table header, status line, footer
+MARK = "●"
+
+
+class ExecutionListView(ConsoleView):
+    """A page of executions with marks, paging, client-side sort and the execution actions."""
+
+    COLUMNS: ClassVar[tuple[Column, ...]] = ()
+    VIEW_STATUSES: ClassVar[tuple[ExecutionStatus, ...]] = ()
+
+    BINDINGS = [
+        *actions.EXECUTION_BINDINGS,
+        Binding("space", "mark", "Mark", id="list.mark", show=False),
+        Binding("u", "unmark", "Unmark all", id="list.unmark", show=False),
+        Binding("right_square_bracket", "page(1)", "Next page", id="list.next_page", show=False),
+        Binding("left_square_bracket", "page(-1)", "Prev page", id="list.prev_page", show=False),
+        Binding("s", "sort", "Sort", id="list.sort", show=False),
+    ]
+
+    def __init__(self, backend: Any, *, id: str, page_size: int | None = None) -> None:
+        super().__init__(backend, id=id)
+        self.filter = ExecutionFilter()
+        self.marked: set[str] = set()
+        self.rows: dict[str, Execution] = {}
+        self.page_size = page_size
+        self._cursors: list[str | None] = [None]
+        self._next_cursor: str | None = None
+        self._dirty: set[str] = set()
+        self._total: int | None = None
+        self._sort = 0
+
+    def compose_body(self) -> ComposeResult:
+        table: DataTable[Cell] = DataTable(cursor_type="row", id=f"{self.id}-table")
+        for column in self.COLUMNS:
+            table.add_column(column.label, key=column.key, width=column.width)
+        yield table
+
+    @property
+    def table(self) -> DataTable[Cell]:
+        return self.query_one(DataTable)
+
+    def focus_body(self) -> None:
+        self.table.focus()
+
+    # -- what is selected -------------------------------------------------------------
+
+    def current_id(self) -> str | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        try:
+            row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        except CellDoesNotExist:
+            return None
+        return row_key.value
+
+    def target_ids(self) -> list[str]:
+        """The marked executions, else the one under the cursor."""
+        if self.marked:
+            return sorted(self.marked, reverse=True)
+        current = self.current_id()
+        return [current] if current else []
+
+    # -- loading ----------------------------------------------------------------------
+
+    def store_query(self, now: datetime) -> ExecutionQuery:
+        return self.filter.query(now, statuses=self.VIEW_STATUSES)
+
+    async def reload(self) -> None:
+        now = self.backend.engine.now()
+        query = self.store_query(now)
+        size = self.page_size or max(5, self.app.size.height - _PAGE_CHROME)
+        page = await self.backend.store.list_executions(query, limit=size, cursor=self._cursors[-1])
+        if self._total is None:
+            self._total = sum((await self.backend.store.count_executions(query)).values())
+        self._next_cursor = page.next_cursor
+        self._show(page.items, now)
+
+    async def recount(self) -> None:
+        """Refresh the total shown as ``1-18 of 1,284`` (slower than a page: done less often)."""
+        query = self.store_query(self.backend.engine.now())
+        self._total = sum((await self.backend.store.count_executions(query)).values())
+        self._show_title()
+
+    def _show(self, items: list[Execution], now: datetime) -> None:
+        table = self.table
+        ids = [e.id for e in items]
+        if ids == list(self.rows) and table.row_count == len(ids):
+            for execution in items:
+                self._update_row(execution, now)
+        else:
+            self._rebuild(items, now)
+        self._show_title()
+
+    def _rebuild(self, items: list[Execution], now: datetime) -> None:
+        table = self.table
+        keep = self.current_id()
+        table.clear()
+        self.rows = {}
+        for execution in items:
+            self.rows[execution.id] = execution
+            table.add_row(*self._cells(execution, now), key=execution.id)
+        self._apply_sort()
+        if keep in self.rows:
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
+
+    def _update_row(self, execution: Execution, now: datetime) -> None:
+        table = self.table
+        old = self.rows.get(execution.id)
+        self.rows[execution.id] = execution
+        old_cells = self._cells(old, now) if old is not None else None
+        for index, (column, cell) in enumerate(zip(self.COLUMNS, self._cells(execution, now), strict=True)):
+            if old_cells is not None and _same(old_cells[index], cell):
+                continue
+            try:
+                table.update_cell(execution.id, column.key, cell)
+            except (CellDoesNotExist, RowDoesNotExist):
+                return
+
+    def _cells(self, execution: Execution, now: datetime) -> list[Cell]:
+        cells = [column.render(execution, now) for column in self.COLUMNS]
+        mark = MARK if execution.id in self.marked else " "
+        cells[0] = Text(mark + short_id(execution.id, 10))
+        return cells
+
+    def _show_title(self) -> None:
+        first = (len(self._cursors) - 1) * (self.page_size or max(5, self.app.size.height - _PAGE_CHROME)) + 1
+        shown = len(self.rows)
+        total = "?" if self._total is None else f"{self._total:,}"
+        right = f"{first:,}-{first + shown - 1:,} of {total}" if shown else f"0 of {total}"
+        extra = []
+        if _SORTS[self._sort][1]:
+            extra.append(f"sort:{_SORTS[self._sort][0]}")
+        if self.marked:
+            extra.append(f"{MARK} {len(self.marked)} marked")
+        self.set_title(right, "  ".join(extra))
+
+    # -- live updates -----------------------------------------------------------------
+
+    def note_event(self, event: Event) -> None:
+        if event.execution_id is None:
+            return
+        if event.execution_id in self.rows:
+            self._dirty.add(event.execution_id)
+            if self.VIEW_STATUSES and event.type in _STATUS_CHANGES:
+                self.stale = True  # it may leave this view
+        elif len(self._cursors) == 1 and event.type in _ARRIVALS:
+            self.stale = True
+
+    def flush(self) -> None:
+        if self.stale:
+            self._dirty.clear()
+            super().flush()
+        elif self._dirty:
+            dirty, self._dirty = self._dirty, set()
+            self.run_worker(self._refresh_rows(dirty), group="rows")
+
+    async def _refresh_rows(self, ids: set[str]) -> None:
+        now = self.backend.engine.now()
+        for execution_id in ids:
+            execution = await self.backend.store.get_execution(execution_id)
+            if execution is not None and execution_id in self.rows:
+                self._update_row(execution, now)
+
+    # -- filter, paging, sort, marks ----------------------------------------------------
+
+    def apply_filter(self, text: str) -> str | None:
+        try:
+            self.filter = parse_filter(text)
+        except FilterError as exc:
+            return str(exc)
+        self.filter_text = self.filter.text
+        self._cursors = [None]
+        self._total = None
+        self.request_reload()
+        self.flush()
+        return None
+
+    def action_page(self, direction: int) -> None:
+        if direction > 0 and self._next_cursor is not None:
+            self._cursors.append(self._next_cursor)
+        elif direction < 0 and len(self._cursors) > 1:
+            self._cursors.pop()
+        else:
+            self.app.bell()
+            return
+        self.request_reload()
+        self.flush()
+
+    def action_sort(self) -> None:
+        self._sort = (self._sort + 1) % len(_SORTS)
+        if _SORTS[self._sort][1] is None:
+            self.request_reload()  # back to the store's order: newest first
+            self.flush()
+        else:
+            self._apply_sort()
+            self._show_title()
+
+    def _apply_sort(self) -> None:
+        key = _SORTS[self._sort][1]
+        if key is not None and key in {c.key for c in self.COLUMNS}:
+            self.table.sort(key, key=_plain)
+
+    def action_mark(self) -> None:
+        current = self.current_id()
+        if current is None:
+            return
+        self.marked.symmetric_difference_update({current})
+        self._redraw_mark(current)
+        self.table.action_cursor_down()
+        self._show_title()
+
+    def action_unmark(self) -> None:
+        marked, self.marked = self.marked, set()
+        for execution_id in marked:
+            self._redraw_mark(execution_id)
+        self._show_title()
+
+    def _redraw_mark(self, execution_id: str) -> None:
+        execution = self.rows.get(execution_id)
+        if execution is not None:
+            cell = self._cells(execution, self.backend.engine.now())[0]
+            self.table.update_cell(execution_id, self.COLUMNS[0].key, cell)
+
+    # -- actions ----------------------------------------------------------------------
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        current = self.current_id()
+        if current is not None:
+            from tui.screens.execution_detail import ExecutionDetailScreen
+
+            self.app.push_screen(ExecutionDetailScreen(self.backend, current))
+
+    def _run_action(self, action: Callable[..., Any]) -> None:
+        ids = self.target_ids()
+        self.run_worker(self._after(action(self.app, self.backend, ids)), group="action")
+
+    async def _after(self, pending: Any) -> None:
+        report = await pending
+        if report is not None and report.done:
+            self.marked.clear()
+            self.request_reload()
+            self.flush()
+
+    def action_resume(self) -> None:
+        self._run_action(actions.resume)
+
+    def action_cancel(self) -> None:
+        self._run_action(actions.cancel)
+
+    def action_retry(self) -> None:
+        self._run_action(actions.retry)
+
+    def action_copy(self) -> None:
+        current = self.current_id()
+        if current is not None:
+            actions.copy_id(self.app, current)
+
+    def action_raw(self) -> None:
+        current = self.current_id()
+        if current is not None:
+            self.run_worker(actions.show_raw(self.app, self.backend, current), group="action")
+
+
+_ARRIVALS = frozenset({EventType.EXECUTION_CREATED, EventType.EXECUTION_WAITING})
+_STATUS_CHANGES = frozenset(
+    {
+        EventType.EXECUTION_RESUMED,
+        EventType.EXECUTION_COMPLETED,
+        EventType.EXECUTION_FAILED,
+        EventType.EXECUTION_CANCELLED,
+        EventType.EXECUTION_STARTED,
+    }
+)
+
+
+def _plain(cell: object) -> str:
+    return cell.plain if isinstance(cell, Text) else str(cell)
+
+
+def _same(a: Cell, b: Cell) -> bool:
+    return _plain(a) == _plain(b) and (
+        not isinstance(a, Text) or not isinstance(b, Text) or a.style == b.style
+    )

@@ -1,0 +1,15 @@
+"""View 3: executions that wait, with why, since when and until when."""
+
+from __future__ import annotations
+
+from flowmonkey import ExecutionStatus
+from tui.widgets.columns import WAIT_COLUMNS
+from tui.widgets.execution_list import ExecutionListView
+
+
+class WaitsView(ExecutionListView):
+    """Waiting executions: a timer, a person (``r`` resumes) or a retry backoff."""
+
+    label = "Waits"
+    COLUMNS = WAIT_COLUMNS
+    VIEW_STATUSES = (ExecutionStatus.WAITING,)
