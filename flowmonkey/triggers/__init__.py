@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from flowmonkey.triggers.config import DEFAULT_CONTEXT_KEY, TriggerError
 from flowmonkey.triggers.http import DEFAULT_MAX_BODY, HttpServer, HttpTriggers, serve_http, sign_body
+from flowmonkey.triggers.outcomes import NO_PAYLOAD, FireOutcome, FireStatus, TriggerStats
 from flowmonkey.triggers.schedule import CronSchedule, Misfire, ScheduleConfig
-from flowmonkey.triggers.service import FireOutcome, FireStatus, TriggerService, TriggerStats
+from flowmonkey.triggers.service import TriggerService
 from flowmonkey.triggers.sync import SyncReport
 from flowmonkey.triggers.tokens import InvalidTokenError, sign_resume_token, verify_resume_token
 
 __all__ = [
     "DEFAULT_CONTEXT_KEY",
     "DEFAULT_MAX_BODY",
+    "NO_PAYLOAD",
     "CronSchedule",
     "FireOutcome",
     "FireStatus",

@@ -24,7 +24,8 @@ from flowmonkey.registry import FlowRegistry
 from flowmonkey.stores import DEFAULT_STORE_URL, Store, open_store
 from flowmonkey.triggers.config import FLOW_HASH_KEY
 from flowmonkey.triggers.events import listeners
-from flowmonkey.triggers.service import FireOutcome, FireStatus, TriggerService
+from flowmonkey.triggers.outcomes import FireOutcome, FireStatus
+from flowmonkey.triggers.service import TriggerService
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -42,7 +42,8 @@ from flowmonkey.triggers.payloads import schema_errors
 from flowmonkey.triggers.tokens import InvalidTokenError
 
 if TYPE_CHECKING:
-    from flowmonkey.triggers.service import FireOutcome, TriggerService
+    from flowmonkey.triggers.outcomes import FireOutcome
+    from flowmonkey.triggers.service import TriggerService
 
 DEFAULT_MAX_BODY = 1024 * 1024
 SIGNATURE_HEADER = "X-FlowMonkey-Signature"
@@ -100,7 +101,7 @@ class WebhookEndpoints:
             await self._service.reject(trigger, rejection.message, rejection.errors)
             return rejection.response()
         key = request.headers.get("idempotency-key") or None
-        outcome = await self._service.start_flow(trigger, payload, idempotency_key=key)
+        outcome = await self._service.start_flow(trigger, payload, idempotency_key=key, checked=True)
         return _outcome_response(outcome)
 
     async def _find(self, key: str) -> TriggerDefinition | None:

@@ -13,22 +13,19 @@ started an execution, failed, or was rejected.
 
 from __future__ import annotations
 
-import asyncio
 import builtins
-import contextlib
 import logging
 import os
 import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from flowmonkey.engine import Engine
-from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.errors import FlowMonkeyError, NotWaitingError
 from flowmonkey.events import Event, EventType
 from flowmonkey.ids import new_id
 from flowmonkey.model import Execution
@@ -36,8 +33,10 @@ from flowmonkey.stores.base import Store, TriggerDefinition, TriggerFire, Trigge
 from flowmonkey.triggers.config import FLOW_HASH_KEY, TriggerError, parse_type, validate_config
 from flowmonkey.triggers.events import listeners
 from flowmonkey.triggers.http import HttpTriggers, build_app, mount_routes
+from flowmonkey.triggers.outcomes import NO_PAYLOAD, FireOutcome, FireStatus, TriggerStats
 from flowmonkey.triggers.payloads import schema_errors, starting_context
-from flowmonkey.triggers.schedule import CronSchedule, Misfire, ScheduleConfig, plan_due
+from flowmonkey.triggers.schedule import CronSchedule, ScheduleConfig
+from flowmonkey.triggers.scheduler import Scheduler
 from flowmonkey.triggers.sync import FlowSync
 from flowmonkey.triggers.tokens import sign_resume_token, verify_resume_token
 
@@ -45,37 +44,6 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 log = logging.getLogger("flowmonkey.triggers")
-
-
-class FireStatus(StrEnum):
-    OK = "ok"  # an execution was started (or an idempotent repeat found it)
-    FAILED = "failed"  # the engine could not start the flow
-    REJECTED = "rejected"  # the request was refused (auth, schema, disabled, ...)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FireOutcome:
-    """The result of one firing; ``created`` is False for an idempotent repeat."""
-
-    trigger_id: str
-    status: FireStatus
-    execution_id: str | None = None
-    created: bool = False
-    error: str | None = None
-    code: str | None = None
-    slot_at: datetime | None = None
-    details: Any = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerStats:
-    """Counts for display: triggers in the store and fires seen by this instance."""
-
-    total: int
-    enabled: int
-    by_type: dict[str, int]
-    fires: dict[str, int]
-    next_run_at: datetime | None
 
 
 class TriggerService:
@@ -111,10 +79,7 @@ class TriggerService:
         self._secret = _secret_bytes(secret)
         self._counts: Counter[str] = Counter()
         self._served = False
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._wakeup = asyncio.Event()
-        self._next_due: datetime | None = None
+        self.scheduler = Scheduler(self)
         self.flow_sync = FlowSync(self)
         if sync_flows:
             self.flow_sync.attach()
@@ -230,7 +195,7 @@ class TriggerService:
         trigger = await self._with_flow_hash(trigger)
         await self.store.save_trigger(trigger)
         self._warn_if_unserved(trigger)
-        self._wakeup.set()
+        self.scheduler.wake()
         return trigger
 
     async def _with_flow_hash(self, trigger: TriggerDefinition) -> TriggerDefinition:
@@ -265,28 +230,36 @@ class TriggerService:
     # -- firing -----------------------------------------------------------------------
 
     async def fire(
-        self, trigger_id: str, payload: Any = None, *, idempotency_key: str | None = None
+        self, trigger_id: str, payload: Any = NO_PAYLOAD, *, idempotency_key: str | None = None
     ) -> FireOutcome:
-        """Fire a trigger by hand (even a disabled one): start its flow with ``payload``."""
+        """Fire a trigger by hand (even a disabled one): start its flow with ``payload``
+        (without one, the context is just the trigger's ``staticContext``)."""
         trigger = await self._require(trigger_id)
         return await self.start_flow(trigger, payload, idempotency_key=idempotency_key)
 
     async def start_flow(
         self,
         trigger: TriggerDefinition,
-        payload: Any = None,
+        payload: Any = NO_PAYLOAD,
         *,
         idempotency_key: str | None = None,
         slot_at: datetime | None = None,
+        checked: bool = False,
     ) -> FireOutcome:
-        """Start ``trigger``'s flow with ``payload`` at its ``contextKey``; record the fire."""
+        """Start ``trigger``'s flow with ``payload`` at its ``contextKey``; record the fire.
+
+        The payload is checked against the trigger's ``inputSchema`` unless ``checked``
+        says the caller already did (JSON ``null`` is a payload; ``NO_PAYLOAD`` is none).
+        """
         started = time.perf_counter()
-        errors = schema_errors(trigger.config.get("inputSchema"), payload) if payload is not None else []
+        has_payload = payload is not NO_PAYLOAD
+        schema = trigger.config.get("inputSchema")
+        errors = schema_errors(schema, payload) if has_payload and not checked else []
         if errors:
             outcome = _rejected(trigger, "payload does not match the trigger's inputSchema", errors)
             return await self.record(trigger, outcome, started)
         try:
-            context = starting_context(trigger.config, payload, include_payload=payload is not None)
+            context = starting_context(trigger.config, payload, include_payload=has_payload)
             execution, created = await self.engine.create(
                 trigger.flow_id,
                 context,
@@ -394,87 +367,20 @@ class TriggerService:
 
     async def tick(self, now: datetime | None = None) -> builtins.list[FireOutcome]:
         """Fire every schedule slot due at ``now`` (default: the clock); tests call this."""
-        now = now or self.now()
-        outcomes: builtins.list[FireOutcome] = []
-        upcoming: builtins.list[datetime] = []
-        for trigger in await self.store.list_triggers():
-            if trigger.type is TriggerType.SCHEDULE and trigger.enabled:
-                fired, next_run_at = await self._tick_one(trigger, now)
-                outcomes += fired
-                upcoming.append(next_run_at)
-        self._next_due = min(upcoming, default=None)
-        return outcomes
-
-    async def _tick_one(
-        self, trigger: TriggerDefinition, now: datetime
-    ) -> tuple[builtins.list[FireOutcome], datetime]:
-        config = self.schedule or ScheduleConfig()
-        plan = plan_due(
-            self.cron(trigger),
-            next_run_at=trigger.next_run_at,
-            now=now,
-            misfire=Misfire(trigger.config.get("misfire", Misfire.ONCE)),
-            grace=config.misfire_grace,
-            max_catch_up=config.max_catch_up,
-        )
-        if plan.missed:
-            log.warning(
-                "schedule trigger %r missed %d slot(s) while no scheduler ran", trigger.id, plan.missed
-            )
-        outcomes = []
-        for slot in plan.slots:
-            if await self.store.claim_slot(trigger_id=trigger.id, slot_at=slot):  # once across instances
-                key = f"trigger:{trigger.id}:{slot.isoformat()}"
-                outcomes.append(await self.start_flow(trigger, None, idempotency_key=key, slot_at=slot))
-        if plan.next_run_at != trigger.next_run_at or outcomes:
-            await self._save_schedule_state(trigger.id, plan.next_run_at, outcomes)
-        return outcomes, plan.next_run_at
-
-    async def _save_schedule_state(
-        self, trigger_id: str, next_run_at: datetime, outcomes: builtins.list[FireOutcome]
-    ) -> None:
-        fresh = await self.store.get_trigger(trigger_id)
-        if fresh is None:
-            return
-        changes: dict[str, Any] = {"next_run_at": next_run_at}
-        if outcomes:
-            changes.update(last_fired_at=self.now(), last_status=outcomes[-1].status.value)
-        await self.store.save_trigger(replace(fresh, **changes))
+        return await self.scheduler.tick(now or self.now())
 
     async def start(self) -> None:
         """Register the triggers of the flows already loaded and start the scheduler loop."""
         self.flow_sync.attach()
         await self.flow_sync.sync_all()
-        if self.scheduler_enabled and self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._run(), name="flowmonkey-scheduler")
+        if self.scheduler_enabled:
+            self.scheduler.start()
 
     async def stop(self) -> None:
         """Stop the scheduler loop (a fire in progress finishes first)."""
         self.flow_sync.detach()
         await self.flow_sync.settle()
-        task, self._task = self._task, None
-        if task is not None:
-            self._stopping = True
-            self._wakeup.set()
-            await task
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wakeup.clear()
-            try:
-                await self.tick()
-            except Exception:  # the loop must outlive a store hiccup
-                log.exception("scheduler tick failed; retrying after the next sleep")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._sleep_seconds())
-
-    def _sleep_seconds(self) -> float:
-        """Until the next due slot, at most ``max_sleep`` (to see other processes' triggers)."""
-        cap = (self.schedule or ScheduleConfig()).max_sleep.total_seconds()
-        if self._next_due is None:
-            return cap
-        return min(max((self._next_due - self.now()).total_seconds(), 0.0), cap)
+        await self.scheduler.stop()
 
     # -- resume tokens and HTTP -------------------------------------------------------
 
@@ -492,8 +398,6 @@ class TriggerService:
         target = verify_resume_token(self._secret, token)
         execution = await self.engine.get(target.execution_id)
         if execution is not None and target.step_id and execution.current_step_id != target.step_id:
-            from flowmonkey.errors import NotWaitingError
-
             raise NotWaitingError(
                 f"execution {execution.id} is at step {execution.current_step_id!r}, "
                 f"not {target.step_id!r} that this token resumes"

@@ -95,6 +95,20 @@ async def test_schema_errors_are_400_with_every_error_and_its_path(site: Site) -
     assert fire.status == "rejected" and fire.execution_id is None
 
 
+async def test_a_json_null_body_is_checked_against_the_schema_too(site: Site) -> None:
+    response = await site.client.post("/order", content=b"null", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["errors"] == [{"path": "$", "message": "None is not of type 'object'"}]
+    plain = await site.client.post(
+        "/signed",
+        content=b"null",
+        headers={"content-type": "application/json", "authorization": "Bearer s3cret"},
+    )
+    assert plain.status_code == 201
+    execution = await site.engine.get(plain.json()["executionId"])
+    assert execution is not None and execution.context == {"input": None}
+
+
 async def test_invalid_json_is_400(site: Site) -> None:
     response = await site.client.post(
         "/order", content=b"{oops", headers={"content-type": "application/json"}
