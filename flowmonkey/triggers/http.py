@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from flowmonkey.errors import ExecutionNotFoundError, FlowMonkeyError, NotWaitingError
+from flowmonkey.errors import ErrorCode, ExecutionNotFoundError, FlowMonkeyError, NotWaitingError
 from flowmonkey.stores.base import TriggerDefinition, TriggerType
 from flowmonkey.triggers.payloads import schema_errors
 from flowmonkey.triggers.tokens import InvalidTokenError
@@ -46,6 +46,13 @@ if TYPE_CHECKING:
     from flowmonkey.triggers.service import TriggerService
 
 DEFAULT_MAX_BODY = 1024 * 1024
+# Why a flow could not start, as an HTTP status; anything else is a 500.
+_FAILURE_STATUS: dict[str, int] = {
+    ErrorCode.STORE_ERROR: 503,  # try again later
+    ErrorCode.CONFLICT: 503,
+    ErrorCode.CONTEXT_LIMIT: 413,
+    ErrorCode.FLOW_NOT_FOUND: 503,  # the flow is being (re)loaded or was retired
+}
 SIGNATURE_HEADER = "X-FlowMonkey-Signature"
 
 
@@ -163,7 +170,11 @@ class WebhookEndpoints:
 
 def _outcome_response(outcome: FireOutcome) -> JSONResponse:
     if outcome.execution_id is None:
-        return JSONResponse({"error": outcome.error, "code": outcome.code}, status_code=500)
+        status = _FAILURE_STATUS.get(outcome.code or "", 500)
+        headers = {"Retry-After": "5"} if status == 503 else None
+        return JSONResponse(
+            {"error": outcome.error, "code": outcome.code}, status_code=status, headers=headers
+        )
     return JSONResponse({"executionId": outcome.execution_id}, status_code=201 if outcome.created else 200)
 
 

@@ -291,24 +291,30 @@ class TriggerService:
         return await self.record(trigger, _rejected(trigger, message, details), time.perf_counter())
 
     async def record(self, trigger: TriggerDefinition, outcome: FireOutcome, started: float) -> FireOutcome:
-        """Persist ``outcome`` in the trigger's history and publish it as an event."""
+        """Persist ``outcome`` in the trigger's history and publish it as an event.
+
+        Recording is best effort: the execution (if any) already exists, so a store error
+        here is logged rather than turned into a failure the sender would retry.
+        """
         now = self.now()
-        await self.store.record_fire(
-            TriggerFire(
-                id=new_id(int(now.timestamp() * 1000)),
-                trigger_id=trigger.id,
-                fired_at=now,
-                status=outcome.status.value,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                execution_id=outcome.execution_id,
-                error=outcome.error,
-                slot_at=outcome.slot_at,
-            )
+        fire = TriggerFire(
+            id=new_id(int(now.timestamp() * 1000)),
+            trigger_id=trigger.id,
+            fired_at=now,
+            status=outcome.status.value,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            execution_id=outcome.execution_id,
+            error=outcome.error,
+            slot_at=outcome.slot_at,
         )
         self._counts[outcome.status.value] += 1
         self._publish(trigger, outcome, now)
-        if trigger.type is not TriggerType.SCHEDULE:  # the scheduler saves its own state
-            await self._touch(trigger.id, now, outcome.status)
+        try:
+            await self.store.record_fire(fire)
+            if trigger.type is not TriggerType.SCHEDULE:  # the scheduler saves its own state
+                await self._touch(trigger.id, now, outcome.status)
+        except FlowMonkeyError:
+            log.exception("could not record a fire of trigger %r", trigger.id)
         return outcome
 
     def _publish(self, trigger: TriggerDefinition, outcome: FireOutcome, now: datetime) -> None:

@@ -232,3 +232,12 @@ async def test_worker_extension_serves_webhooks_and_runs_the_scheduler() -> None
             response = await client.post("/webhooks/in", json={"x": 1})
         assert response.status_code == 201
     assert hosted.server.task.done()
+
+
+async def test_a_flow_that_cannot_start_is_503_and_recorded_as_failed(site: Site) -> None:
+    await site.service.register("ghost", type="http", flow_id="not-loaded")
+    response = await site.client.post("/ghost", json={})
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert response.json()["code"] == "FLOW_NOT_FOUND"
+    [fire] = await site.service.history("ghost")
+    assert fire.status == "failed" and "not-loaded" in (fire.error or "")
