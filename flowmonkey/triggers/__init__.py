@@ -14,7 +14,7 @@ from flowmonkey.triggers.outcomes import NO_PAYLOAD, FireOutcome, FireStatus, Tr
 from flowmonkey.triggers.schedule import CronSchedule, Misfire, ScheduleConfig
 from flowmonkey.triggers.service import TriggerService
 from flowmonkey.triggers.sync import SyncReport
-from flowmonkey.triggers.tokens import InvalidTokenError, sign_resume_token, verify_resume_token
+from flowmonkey.triggers.tokens import InvalidTokenError, resume_token, sign_resume_token, verify_resume_token
 
 __all__ = [
     "DEFAULT_CONTEXT_KEY",
@@ -32,6 +32,7 @@ __all__ = [
     "TriggerError",
     "TriggerService",
     "TriggerStats",
+    "resume_token",
     "serve_http",
     "sign_body",
     "sign_resume_token",

@@ -13,6 +13,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import os
 from dataclasses import dataclass
 
 from flowmonkey.errors import ErrorCode, FlowMonkeyError
@@ -30,6 +31,19 @@ class ResumeTarget:
 
     execution_id: str
     step_id: str | None
+
+
+def resume_token(execution_id: str, step_id: str | None = None, *, secret: str | bytes | None = None) -> str:
+    """A token for a handler to hand out (e.g. an approval link), signed with ``secret`` or
+    ``FLOWMONKEY_SECRET``, the secret a :class:`TriggerService` uses by default.
+
+    Raises:
+        InvalidTokenError: no secret is given and ``FLOWMONKEY_SECRET`` is not set.
+    """
+    secret = secret or os.environ.get("FLOWMONKEY_SECRET")
+    if not secret:
+        raise InvalidTokenError("set FLOWMONKEY_SECRET (or pass secret=) to issue resume tokens")
+    return sign_resume_token(secret.encode() if isinstance(secret, str) else secret, execution_id, step_id)
 
 
 def sign_resume_token(secret: bytes, execution_id: str, step_id: str | None = None) -> str:

@@ -313,3 +313,49 @@ async def test_resume_token_resumes_only_its_execution_and_step() -> None:
         await service.resume_with_token(wrong_step, {})
     resumed = await service.resume_with_token(token, {"ok": True})
     assert resumed.status is ExecutionStatus.RUNNING
+
+
+class CountingStore(MemoryStore):
+    """A MemoryStore that counts how often the scheduler looks at the triggers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looks = 0
+
+    async def list_triggers(self) -> list[Any]:
+        self.looks += 1
+        return await super().list_triggers()
+
+
+async def test_an_idle_scheduler_sleeps_instead_of_polling() -> None:
+    store = CountingStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("orders", ["echo"]))])
+    service = TriggerService(store, engine, secret="s")
+    await service.register("yearly", type="schedule", flow_id="orders", config={"cron": "0 0 1 1 *"})
+    await service.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 0.3
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)  # let the loop run; it should be asleep for a minute
+        looks = store.looks
+    finally:
+        await service.stop()
+    assert 1 <= looks <= 2
+
+
+async def test_a_handler_issues_tokens_the_service_accepts_through_the_shared_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flowmonkey.triggers import resume_token
+
+    monkeypatch.delenv("FLOWMONKEY_SECRET", raising=False)
+    with pytest.raises(InvalidTokenError, match="FLOWMONKEY_SECRET"):
+        resume_token("exec-1")
+    monkeypatch.setenv("FLOWMONKEY_SECRET", "from-env")
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
+    service = TriggerService(store, engine, schedule=None)  # secret from the environment
+    execution, _ = await engine.create("approve", {})
+    await engine.run(execution.id)
+    resumed = await service.resume_with_token(resume_token(execution.id, "s0"), {"ok": 1})
+    assert resumed.status is ExecutionStatus.RUNNING
