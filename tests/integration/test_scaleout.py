@@ -1,0 +1,81 @@
+"""Three worker processes share 1,000 ten-step executions on PostgreSQL; one is SIGKILLed."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from flowmonkey import Engine, ExecutionQuery, ExecutionStatus, Flow, open_store
+from flowmonkey.coordination import attach_signaler
+from flowmonkey.coordination.postgres import PostgresWakeSignaler
+from tests.integration.runtime_support import (
+    WorkerProcess,
+    eventually,
+    fresh_database,
+    ten_steps,
+    write_flows,
+)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+EXECUTIONS = 1000
+STEPS = [f"s{i}" for i in range(10)]
+
+
+@pytest.mark.parametrize("coordination", ["postgres", "redis"])
+async def test_three_workers_complete_every_execution_exactly_once_despite_a_kill(
+    coordination: str, postgres_dsn: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    flows = write_flows(tmp_path / "flows", [ten_steps()])
+    async with fresh_database(postgres_dsn) as db, open_store(db) as store:
+        engine = Engine(store, flows=[Flow.from_dict(ten_steps())])
+        signaler = PostgresWakeSignaler(db)
+        await signaler.start(lambda *_: None)
+        attach_signaler(engine, signaler)
+        args = ("--store", db, "--flows", str(flows), "--no-watch", "--quiet")
+        options = ["--concurrency", "16", "--lease", "2s", "--recheck", "1s"]
+        if coordination == "redis":  # Redis pub/sub and per-execution locks instead of NOTIFY
+            options += ["--redis", request.getfixturevalue("redis_url")]
+        workers = [WorkerProcess(*args, *options, "--owner", f"w{i}") for i in range(3)]
+        try:
+            await asyncio.gather(*(w.start() for w in workers))
+            ids = [(await engine.create("ten", {"i": i})).execution.id for i in range(EXECUTIONS)]
+
+            async def done() -> int:
+                return (await store.count_executions())[ExecutionStatus.COMPLETED]
+
+            await eventually(lambda: _at_least(done, EXECUTIONS // 4), timeout=30, every=0.05)
+            workers[0].kill()
+            await eventually(lambda: _at_least(done, EXECUTIONS), timeout=40, every=0.2)
+            codes = [await w.terminate() for w in workers[1:]]
+        finally:
+            await signaler.stop()
+            for worker in workers:
+                await worker.close()
+        assert codes == [0, 0], "\n".join(workers[1].lines[-20:])
+        for execution_id in ids:
+            history = await store.history(execution_id)
+            assert [r.step_id for r in history] == STEPS, execution_id
+            assert [r.sequence for r in history] == list(range(1, 11)), execution_id
+        leftovers = await store.list_executions(ExecutionQuery(), limit=EXECUTIONS + 1)
+        assert len(leftovers.items) == EXECUTIONS
+        # Gracefully stopped workers release every claim; the killed one could not (its
+        # leases lapse, and the executions it held were taken over and completed).
+        owners = {e.lease_owner for e in leftovers.items if e.lease_owner is not None}
+        assert owners <= {"w0"}, owners
+        steps = [_steps_logged(w.lines) for w in workers[1:]]
+        assert all(s > 0 for s in steps), steps  # both survivors shared the work
+
+
+async def _at_least(count: Callable[[], Awaitable[int]], target: int) -> bool:
+    return await count() >= target
+
+
+def _steps_logged(lines: list[str]) -> int:
+    for line in lines:
+        if " stopped after " in line:
+            return int(line.split(" stopped after ")[1].split(" ")[0])
+    return -1
