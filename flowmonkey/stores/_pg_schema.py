@@ -29,8 +29,10 @@ CREATE INDEX executions_status_id ON executions (status, id);
 CREATE INDEX executions_flow_id ON executions (flow_id, id);
 CREATE INDEX executions_tenant_id ON executions (tenant_id, id) WHERE tenant_id IS NOT NULL;
 CREATE INDEX executions_parent ON executions (parent_execution_id) WHERE parent_execution_id IS NOT NULL;
-CREATE INDEX executions_wake ON executions (wake_at) WHERE status = 'waiting';
-CREATE INDEX executions_timeout ON executions (timeout_at) WHERE status IN {ACTIVE};
+CREATE INDEX executions_wake ON executions (wake_at)
+    WHERE status = 'waiting' AND wake_at IS NOT NULL;
+CREATE INDEX executions_timeout ON executions (timeout_at)
+    WHERE status IN {ACTIVE} AND timeout_at IS NOT NULL;
 CREATE INDEX executions_lease ON executions (lease_owner) WHERE lease_owner IS NOT NULL;
 CREATE TABLE step_records (
     execution_id text NOT NULL, sequence integer NOT NULL, step_id text, attempt integer NOT NULL,

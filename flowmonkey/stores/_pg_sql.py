@@ -110,8 +110,8 @@ WHERE id = ANY($2::text[]) AND lease_owner = $1
 """
 NEXT_WAKE = f"""
 SELECT least(
-    (SELECT min(wake_at) FROM executions WHERE status = 'waiting'),
-    (SELECT min(timeout_at) FROM executions WHERE status IN {ACTIVE})
+    (SELECT min(wake_at) FROM executions WHERE status = 'waiting' AND wake_at IS NOT NULL),
+    (SELECT min(timeout_at) FROM executions WHERE status IN {ACTIVE} AND timeout_at IS NOT NULL)
 )
 """
 TIMED_OUT = f"{SELECT_EXECUTION} WHERE status IN {ACTIVE} AND timeout_at <= $1 ORDER BY timeout_at LIMIT $2"

@@ -10,6 +10,8 @@ Times are stored as integer microseconds since the Unix epoch (UTC).
 
 from __future__ import annotations
 
+import functools
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -43,8 +45,10 @@ CREATE INDEX IF NOT EXISTS executions_flow_id ON executions (flow_id, id);
 CREATE INDEX IF NOT EXISTS executions_tenant_id ON executions (tenant_id, id) WHERE tenant_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS executions_parent ON executions (parent_execution_id)
     WHERE parent_execution_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS executions_wake ON executions (wake_at) WHERE status = 'waiting';
-CREATE INDEX IF NOT EXISTS executions_timeout ON executions (timeout_at) WHERE status IN {ACTIVE};
+CREATE INDEX IF NOT EXISTS executions_wake ON executions (wake_at)
+    WHERE status = 'waiting' AND wake_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS executions_timeout ON executions (timeout_at)
+    WHERE status IN {ACTIVE} AND timeout_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS executions_lease ON executions (lease_owner) WHERE lease_owner IS NOT NULL;
 CREATE TABLE IF NOT EXISTS step_records (
     execution_id TEXT NOT NULL, sequence INTEGER NOT NULL, step_id TEXT, attempt INTEGER NOT NULL,
@@ -135,7 +139,21 @@ def write_batch(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
 
 
 def _run_all(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
-    return [fn(conn, *args) for fn, args in batch]
+    # Step commits run last and together (see commit_many). Moving them after the other
+    # writes is safe: a commit follows its execution's create, which its caller awaited,
+    # and no other write touches the columns a commit writes.
+    results: list[Any] = [None] * len(batch)
+    commits: list[int] = []
+    for i, (fn, args) in enumerate(batch):
+        if fn is commit:
+            commits.append(i)
+        else:
+            results[i] = fn(conn, *args)
+    if commits:
+        outcomes = commit_many(conn, [(batch[i][1][0], batch[i][1][1]) for i in commits])
+        for i, outcome in zip(commits, outcomes, strict=True):
+            results[i] = outcome
+    return results
 
 
 def _run_alone(conn: sqlite3.Connection, write: Write) -> Any:
@@ -191,6 +209,95 @@ def commit(conn: sqlite3.Connection, update: Sequence[Any], record: Sequence[Any
     return True
 
 
+def commit_many(
+    conn: sqlite3.Connection, batch: list[tuple[Sequence[Any], Sequence[Any] | None]]
+) -> list[bool]:
+    """:func:`commit` for many executions at once, with one statement per chunk of rows.
+
+    Multi-row statements matter because the sqlite3 module releases and retakes the GIL
+    at every statement step: per-row statements make the writer thread fight the event
+    loop for the GIL dozens of times per batch. A second commit of an execution that
+    is already in the batch runs after the others, alone, so its compare-and-set sees
+    the first one's outcome.
+    """
+    firsts: dict[Any, int] = {}
+    for i, (update, _) in enumerate(batch):
+        firsts.setdefault(update[-2], i)
+    outcomes = [False] * len(batch)
+    lead = list(firsts.values())
+    start = 0
+    for size in _chunks(len(lead)):
+        indexes = lead[start : start + size]
+        start += size
+        won = _commit_chunk(conn, [batch[i] for i in indexes])
+        for i, ok in zip(indexes, won, strict=True):
+            outcomes[i] = ok
+    chosen = set(lead)
+    for i, (update, record) in enumerate(batch):
+        if i not in chosen:
+            outcomes[i] = commit(conn, update, record)
+    return outcomes
+
+
+_CHUNK_SIZES = (64, 32, 16, 8, 4, 2, 1)  # few statement shapes, so all stay prepared
+
+
+def _chunks(n: int) -> list[int]:
+    sizes = []
+    for size in _CHUNK_SIZES:
+        while n >= size:
+            sizes.append(size)
+            n -= size
+    return sizes
+
+
+def _commit_chunk(
+    conn: sqlite3.Connection, chunk: list[tuple[Sequence[Any], Sequence[Any] | None]]
+) -> list[bool]:
+    if len(chunk) == 1:
+        return [commit(conn, *chunk[0])]
+    keys = [value for update, _ in chunk for value in update[-2:]]
+    (found,) = conn.execute(_winners_sql(len(chunk)), keys).fetchone()
+    winners = set(json.loads(found))
+    rows = [update for update, _ in chunk if update[-2] in winners]
+    if rows:
+        conn.execute(_update_many_sql(len(rows)), [value for row in rows for value in row])
+    records = [record for update, record in chunk if record is not None and update[-2] in winners]
+    if records:
+        conn.execute(_insert_records_sql(len(records)), [value for record in records for value in record])
+    return [update[-2] in winners for update, _ in chunk]
+
+
+def _values(rows: int, columns: int) -> str:
+    row = f"({', '.join('?' * columns)})"
+    return ", ".join([row] * rows)
+
+
+@functools.cache
+def _winners_sql(rows: int) -> str:
+    return (
+        "SELECT json_group_array(e.id) FROM executions AS e "
+        f"JOIN (VALUES {_values(rows, 2)}) AS v ON e.id = v.column1 AND e.revision = v.column2"
+    )
+
+
+@functools.cache
+def _update_many_sql(rows: int) -> str:
+    names = [*_rows.COMMIT_COLUMNS, "id", "expected"]
+    assignments = ", ".join(f"{c} = v.{c}" for c in _rows.COMMIT_COLUMNS)
+    return (
+        f"WITH v({', '.join(names)}) AS (VALUES {_values(rows, len(names))}) "
+        f"UPDATE executions SET {assignments} FROM v "
+        "WHERE executions.id = v.id AND executions.revision = v.expected"
+    )
+
+
+@functools.cache
+def _insert_records_sql(rows: int) -> str:
+    columns = _rows.RECORD_COLUMNS
+    return f"INSERT INTO step_records ({', '.join(columns)}) VALUES {_values(rows, len(columns))}"
+
+
 def history(conn: sqlite3.Connection, execution_id: str) -> list[Any]:
     return conn.execute(
         f"SELECT {', '.join(_rows.RECORD_COLUMNS)} FROM step_records WHERE execution_id = ? ORDER BY sequence",
@@ -224,13 +331,14 @@ _FREE = "(lease_expires_at IS NULL OR lease_expires_at <= :now)"
 
 
 def claim(conn: sqlite3.Connection, owner: str, now: int, until: int, limit: int) -> list[Execution]:
-    # Two index-friendly scans (ready by status, due waits by wake time) instead of one OR.
+    # Two index-friendly scans (ready by status, due waits by wake time) instead of one OR;
+    # INDEXED BY because without ANALYZE statistics SQLite prefers the status index.
     ready = conn.execute(
         f"{_SELECT_EXECUTION} WHERE status IN ('pending', 'running') AND {_FREE} ORDER BY id LIMIT :limit",
         {"now": now, "limit": limit},
     ).fetchall()
     due = conn.execute(
-        f"{_SELECT_EXECUTION} WHERE status = 'waiting' AND wake_at <= :now AND {_FREE} "
+        f"{_SELECT_EXECUTION} INDEXED BY executions_wake WHERE status = 'waiting' AND wake_at <= :now AND {_FREE} "
         "ORDER BY wake_at LIMIT :limit",
         {"now": now, "limit": limit},
     ).fetchall()
@@ -258,15 +366,22 @@ def release(conn: sqlite3.Connection, owner: str, ids: list[str]) -> None:
 
 
 def next_wake_at(conn: sqlite3.Connection) -> int | None:
-    wake = conn.execute("SELECT MIN(wake_at) FROM executions WHERE status = 'waiting'").fetchone()[0]
-    timeout = conn.execute(f"SELECT MIN(timeout_at) FROM executions WHERE status IN {ACTIVE}").fetchone()[0]
+    wake = conn.execute(
+        "SELECT MIN(wake_at) FROM executions INDEXED BY executions_wake "
+        "WHERE status = 'waiting' AND wake_at IS NOT NULL"
+    ).fetchone()[0]
+    timeout = conn.execute(
+        "SELECT MIN(timeout_at) FROM executions INDEXED BY executions_timeout "
+        f"WHERE status IN {ACTIVE} AND timeout_at IS NOT NULL"
+    ).fetchone()[0]
     times = [t for t in (wake, timeout) if t is not None]
     return min(times, default=None)
 
 
 def timed_out(conn: sqlite3.Connection, now: int, limit: int) -> list[Execution]:
     rows = conn.execute(
-        f"{_SELECT_EXECUTION} WHERE status IN {ACTIVE} AND timeout_at <= ? ORDER BY timeout_at LIMIT ?",
+        f"{_SELECT_EXECUTION} INDEXED BY executions_timeout "
+        f"WHERE status IN {ACTIVE} AND timeout_at <= ? ORDER BY timeout_at LIMIT ?",
         (now, limit),
     )
     return [_rows.execution_from_row(row, dec) for row in rows]

@@ -67,7 +67,7 @@ class _Connection:
 
     async def open(self, path: str, pragmas: list[str]) -> None:
         def connect() -> sqlite3.Connection:
-            conn = sqlite3.connect(path, isolation_level=None)
+            conn = sqlite3.connect(path, isolation_level=None, cached_statements=256)
             for pragma in pragmas:
                 conn.execute(pragma)
             return conn
