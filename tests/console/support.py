@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
@@ -85,6 +86,7 @@ def make_engine(clock: Callable[[], datetime] | None = None, store: Store | None
 
 def make_app(engine: Engine, *, readonly: bool = False, worker: bool = False, **options: Any) -> ConsoleApp:
     """An app on ``engine``. Without a worker nothing runs in the background by itself."""
+    options.setdefault("flows_dir", Path("/nonexistent/flowmonkey-console-tests"))
     console_options = ConsoleOptions(readonly=readonly, worker=worker, **options)
     backend = Backend(engine, options=console_options)
     return ConsoleApp(backend=backend, poll_interval=None, live_clock=False)
@@ -169,3 +171,8 @@ async def _copy(source: Store, target: Store, original: str, fixed: str, now: da
 
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
+
+
+def screen_text(app: Any) -> str:
+    """The text on the terminal right now, as a user would read it."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())

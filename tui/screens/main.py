@@ -151,7 +151,7 @@ class MainScreen(Screen[None]):
         text = self.active_view.filter_text if kind == "/" else ""
         self.query_one(CommandPrompt).open(kind, text)
 
-    def on_command_prompt_submitted(self, message: CommandPrompt.Submitted) -> None:
+    def on_command_prompt_entered(self, message: CommandPrompt.Entered) -> None:
         if message.kind == "/":
             error = self.active_view.apply_filter(message.text)
             if error:

@@ -17,7 +17,7 @@ class CommandPrompt(Input):
 
     BINDINGS = [Binding("escape", "close", "Close", show=False, id="prompt.close")]
 
-    class Submitted(Message):
+    class Entered(Message):
         """The user entered ``text`` at a prompt of ``kind`` (``:`` or ``/``)."""
 
         def __init__(self, kind: str, text: str) -> None:
@@ -47,4 +47,4 @@ class CommandPrompt(Input):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.remove_class("-open")
-        self.post_message(self.Submitted(self.kind, event.value.strip()))
+        self.post_message(self.Entered(self.kind, event.value.strip()))

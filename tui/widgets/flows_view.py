@@ -116,7 +116,14 @@ class FlowsView(ConsoleView):
     def _show_problem(self) -> None:
         key = self._current_key()
         problem = self._problems.get(key or "", "")
-        self.query_one("#flow-problem", Static).update(Text(f"✘ {problem}", style="bold") if problem else "")
+        broken = sum(1 for text in self._problems.values() if text)
+        if problem:
+            shown = Text(f"✘ {problem}", style="bold")
+        elif broken:
+            shown = Text(f"✘ {broken} flow file(s) failed to load: move to a ✘ row to see why", style="dim")
+        else:
+            shown = Text("")
+        self.query_one("#flow-problem", Static).update(shown)
 
     def _current_flow(self) -> Flow | None:
         key = self._current_key()
