@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.stores.base import TriggerDefinition, TriggerType
 from flowmonkey.triggers.outcomes import FireOutcome
 from flowmonkey.triggers.schedule import Misfire, ScheduleConfig, plan_due
@@ -48,10 +49,15 @@ class Scheduler:
         outcomes: list[FireOutcome] = []
         upcoming: list[datetime] = []
         for trigger in await self._service.store.list_triggers():
-            if trigger.type is TriggerType.SCHEDULE and trigger.enabled:
+            if trigger.type is not TriggerType.SCHEDULE or not trigger.enabled:
+                continue
+            try:
                 fired, next_run_at = await self._tick_one(trigger, now)
-                outcomes += fired
-                upcoming.append(next_run_at)
+            except (ValueError, FlowMonkeyError):  # one bad trigger must not stop the others
+                log.exception("schedule trigger %r could not be fired", trigger.id)
+                continue
+            outcomes += fired
+            upcoming.append(next_run_at)
         self._next_due = min(upcoming, default=None)
         return outcomes
 

@@ -359,3 +359,18 @@ async def test_a_handler_issues_tokens_the_service_accepts_through_the_shared_se
     await engine.run(execution.id)
     resumed = await service.resume_with_token(resume_token(execution.id, "s0"), {"ok": 1})
     assert resumed.status is ExecutionStatus.RUNNING
+
+
+async def test_a_broken_schedule_in_the_store_does_not_stop_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from dataclasses import replace
+
+    service, _ = make(FakeClock(START))
+    await service.register("good", type="schedule", flow_id="orders", config={"cron": "* * * * *"})
+    broken = await service.register("bad", type="schedule", flow_id="orders", config={"cron": "* * * * *"})
+    await service.store.save_trigger(replace(broken, config={"cron": "* * *"}))  # written by hand
+    with caplog.at_level(logging.ERROR, logger="flowmonkey.triggers"):
+        fired = await service.tick(START + timedelta(minutes=1))
+    assert [o.trigger_id for o in fired] == ["good"]
+    assert "'bad' could not be fired" in caplog.text
