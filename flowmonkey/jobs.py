@@ -49,6 +49,7 @@ log = logging.getLogger("flowmonkey.jobs")
 
 DEFAULT_JOB_LEASE = timedelta(seconds=30)
 DEFAULT_JOB_RECHECK = timedelta(seconds=60)
+DEFAULT_WAIT_RECHECK = timedelta(minutes=5)
 JOB_FAILED = "JOB_FAILED"
 _WAKE_RETRIES = 6
 
@@ -67,13 +68,14 @@ async def run_job(
     job_type: str,
     job_input: Any = None,
     *,
-    recheck: timedelta = DEFAULT_JOB_RECHECK,
+    recheck: timedelta = DEFAULT_WAIT_RECHECK,
 ) -> StepResult:
     """Hand the step's work to a job of ``job_type`` and wait for it.
 
     Returns the job's result as a success once it completed, its error as a failure
-    once it failed, else a wait. The wait also re-checks the job every ``recheck``
-    (durably), in case its runner's wake-up was lost.
+    once it failed, else a wait. The runner wakes the step when the job ends; the wait
+    also re-checks the job every ``recheck`` (durably), in case that wake-up was lost
+    (e.g. the job ended before the step had committed its wait).
     """
     now = params.now
     fresh = Job(
@@ -116,7 +118,7 @@ async def job_handler(params: HandlerParams) -> StepResult:
     if not isinstance(job_type, str) or not job_type:
         return Result.failure(ErrorCode.INPUT_ERROR, f"step {params.step.id!r}: config.jobType is required")
     recheck = params.config.get("recheck")
-    every = parse_duration(recheck) if recheck is not None else DEFAULT_JOB_RECHECK
+    every = parse_duration(recheck) if recheck is not None else DEFAULT_WAIT_RECHECK
     return await run_job(params, job_type, params.input, recheck=every)
 
 
