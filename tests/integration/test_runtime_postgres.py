@@ -23,6 +23,7 @@ from flowmonkey import (
 )
 from flowmonkey.coordination import attach_signaler
 from flowmonkey.coordination.postgres import PostgresWakeSignaler
+from flowmonkey.jobs import JobContext, JobRunner
 from flowmonkey.runtime import Runtime
 from tests.integration.runtime_support import (
     APPROVAL,
@@ -178,3 +179,23 @@ async def test_a_resume_in_another_process_wakes_the_worker_at_once(
 async def _status_is(engine: Engine, execution_id: str, status: ExecutionStatus) -> bool:
     execution = await engine.get(execution_id)
     return execution is not None and execution.status is status
+
+
+async def test_a_job_step_completes_through_the_job_runner(store: Store) -> None:
+    flow = {
+        "id": "job",
+        "initialStepId": "work",
+        "steps": {"work": {"type": "job", "config": {"jobType": "count"}, "outputKey": "result"}},
+    }
+
+    async def count(ctx: JobContext) -> int:
+        for n in range(1, 4):
+            await ctx.checkpoint(n)
+        return int(ctx.last_checkpoint) * 10
+
+    engine = engine_for(store, flow)
+    async with Runtime(engine, jobs=JobRunner(engine, {"count": count})):
+        execution, _ = await engine.create("job")
+        await eventually(lambda: completed(engine, execution.id), timeout=10, every=0.02)
+    final = await engine.get(execution.id)
+    assert final is not None and final.context["result"] == 30
