@@ -28,6 +28,9 @@ class GroupCommitter(Generic[T, R]):
         key: requests with the same key never share a batch (a later one waits for the
             next batch), so a batch's outcome per request is never ambiguous.
         max_batch: the most requests in one transaction.
+        in_flight: how many batches may be written at once. More than one suits a
+            server database, where row locks order competing transactions and one
+            batch's round trip would otherwise leave the rest waiting.
     """
 
     def __init__(
@@ -36,8 +39,11 @@ class GroupCommitter(Generic[T, R]):
         *,
         key: Callable[[T], str] | None = None,
         max_batch: int = 256,
+        in_flight: int = 1,
     ) -> None:
         self._flush = flush
+        self._in_flight = in_flight
+        self._writing: set[asyncio.Task[None]] = set()
         self._key = key
         self._max_batch = max_batch
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
@@ -69,10 +75,20 @@ class GroupCommitter(Generic[T, R]):
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
-            while self._queue:
-                await self._write(self._take())
-            if self._closed:
+            if self._in_flight == 1:
+                while self._queue:
+                    await self._write(self._take())
+            else:
+                while self._queue and len(self._writing) < self._in_flight:
+                    task = asyncio.create_task(self._write(self._take()))
+                    self._writing.add(task)
+                    task.add_done_callback(self._written)
+            if self._closed and not self._queue and not self._writing:
                 return
+
+    def _written(self, task: asyncio.Task[None]) -> None:
+        self._writing.discard(task)
+        self._wakeup.set()
 
     def _take(self) -> list[tuple[T, asyncio.Future[R]]]:
         if self._key is None:

@@ -75,13 +75,21 @@ SELECT id FROM updated
 
 HISTORY = f"SELECT {', '.join(RECORD_COLUMNS)} FROM step_records WHERE execution_id = $1 ORDER BY sequence"
 
-CLAIM_IDEMPOTENCY_KEY = """
-INSERT INTO idempotency_keys AS k (tenant_id, flow_id, key, execution_id, expires_at)
-VALUES ($1, $2, $3, $4, $5)
-ON CONFLICT (tenant_id, flow_id, key) DO UPDATE
-    SET execution_id = EXCLUDED.execution_id, expires_at = EXCLUDED.expires_at
-    WHERE k.expires_at IS NOT NULL AND k.expires_at <= $6
-RETURNING execution_id
+# Takes the key (new, or expired) and inserts the execution in one statement; no row
+# back means a live key is held by another execution. Rows $7... are EXECUTION_COLUMNS.
+INSERT_EXECUTION_WITH_KEY = f"""
+WITH claimed AS (
+    INSERT INTO idempotency_keys AS k (tenant_id, flow_id, key, execution_id, expires_at)
+    VALUES ($1, $2, $3, $4, $5)
+    ON CONFLICT (tenant_id, flow_id, key) DO UPDATE
+        SET execution_id = EXCLUDED.execution_id, expires_at = EXCLUDED.expires_at
+        WHERE k.expires_at IS NOT NULL AND k.expires_at <= $6
+    RETURNING execution_id
+)
+INSERT INTO executions ({EXECUTION_COLS})
+SELECT {", ".join(f"${7 + i}::{sql_type(c)}" for i, c in enumerate(EXECUTION_COLUMNS))}
+WHERE EXISTS (SELECT 1 FROM claimed)
+RETURNING id
 """
 HOLDER_OF_KEY = (
     f"{SELECT_EXECUTION} WHERE id = (SELECT execution_id FROM idempotency_keys "

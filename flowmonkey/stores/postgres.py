@@ -66,7 +66,9 @@ class PostgresStore:
             self.url = "postgresql://(existing asyncpg pool)"
         self._owns_pool = False
         self._pool_options = {"min_size": min_size, "max_size": max_size, "timeout": connect_timeout}
-        self._commits: GroupCommitter[_Commit, bool] = GroupCommitter(self._flush, key=lambda c: str(c[0][0]))
+        self._commits: GroupCommitter[_Commit, bool] = GroupCommitter(
+            self._flush, key=lambda c: str(c[0][0]), in_flight=4
+        )
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -83,7 +85,7 @@ class PostgresStore:
 
     async def close(self) -> None:
         await self._commits.close()
-        self._commits = GroupCommitter(self._flush, key=lambda c: str(c[0][0]))
+        self._commits = GroupCommitter(self._flush, key=lambda c: str(c[0][0]), in_flight=4)
         if self._owns_pool and self._pool is not None:
             pool, self._pool, self._owns_pool = self._pool, None, False
             await pool.close()
@@ -117,19 +119,23 @@ class PostgresStore:
     # -- executions -------------------------------------------------------------------
 
     async def create_execution(self, execution: Execution, *, now: datetime) -> CreateResult:
+        # One statement (one round trip, its own transaction) in the usual case.
         row = tuple(_rows.execution_values(execution, _same).values())
-        async with self._translate("create_execution"), self._pool.acquire() as conn, conn.transaction():
-            if execution.idempotency_key is not None:
-                scope = (execution.tenant_id or "", execution.flow_id, execution.idempotency_key)
-                won = await conn.fetchrow(
-                    sql.CLAIM_IDEMPOTENCY_KEY, *scope, execution.id, execution.idempotency_expires_at, now
-                )
-                if won is None:
-                    holder = await conn.fetchrow(sql.HOLDER_OF_KEY, *scope)
-                    if holder is not None:
-                        return CreateResult(_rows.execution_from_row(holder, _same), False)
-            await conn.execute(sql.INSERT_EXECUTION, *row)
-        return CreateResult(execution.copy(), True)
+        if execution.idempotency_key is None:
+            await self._execute("create_execution", sql.INSERT_EXECUTION, *row)
+            return CreateResult(execution.copy(), True)
+        scope = (execution.tenant_id or "", execution.flow_id, execution.idempotency_key)
+        key = (*scope, execution.id, execution.idempotency_expires_at, now)
+        if await self._fetch("create_execution", sql.INSERT_EXECUTION_WITH_KEY, *key, *row):
+            return CreateResult(execution.copy(), True)
+        # The key is live. Its holder committed before our statement gave up waiting on it,
+        # so this new statement (with a fresh snapshot) sees it.
+        holder = await self._fetch("create_execution", sql.HOLDER_OF_KEY, *scope)
+        if not holder:
+            raise ConflictError(
+                f"idempotency key {execution.idempotency_key!r} is held by a missing execution"
+            )
+        return CreateResult(_rows.execution_from_row(holder[0], _same), False)
 
     async def get_execution(self, execution_id: str) -> Execution | None:
         rows = await self._fetch("get_execution", f"{sql.SELECT_EXECUTION} WHERE id = $1", execution_id)
