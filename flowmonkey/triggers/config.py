@@ -64,15 +64,22 @@ def parse_type(value: Any, where: str) -> TriggerType:
         raise TriggerError(f"{where}: type {value!r} is not one of {allowed}") from None
 
 
+def check_id(trigger_id: Any, where: str = "trigger id") -> str:
+    """A usable trigger id (it is a URL segment of its webhook), or a :class:`TriggerError`."""
+    if not isinstance(trigger_id, str) or not trigger_id.strip() or trigger_id != trigger_id.strip():
+        raise TriggerError(f"{where}: {trigger_id!r} must be a non-empty string without surrounding spaces")
+    if "/" in trigger_id:
+        raise TriggerError(f"{where}: {trigger_id!r} must not contain '/' (use `path` for nested URLs)")
+    return trigger_id
+
+
 def parse_declaration(flow_id: str, index: int, item: Any) -> Declaration:
     """Parse ``triggers[index]`` of flow ``flow_id``; the id defaults to ``{flow}-{type}-{index}``."""
     where = f"flow {flow_id!r} triggers[{index}]"
     if not isinstance(item, Mapping):
         raise TriggerError(f"{where}: expected a trigger object, got {type(item).__name__}")
     trigger_type = parse_type(item.get("type"), where)
-    trigger_id = item.get("id") or f"{flow_id}-{trigger_type.value}-{index}"
-    if not isinstance(trigger_id, str):
-        raise TriggerError(f"{where}.id: expected a string, got {trigger_id!r}")
+    trigger_id = check_id(item.get("id") or f"{flow_id}-{trigger_type.value}-{index}", f"{where}.id")
     enabled = item.get("enabled", True)
     if not isinstance(enabled, bool):
         raise TriggerError(f"{where}.enabled: expected true or false, got {enabled!r}")

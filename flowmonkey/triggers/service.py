@@ -30,7 +30,7 @@ from flowmonkey.events import Event, EventType
 from flowmonkey.ids import new_id
 from flowmonkey.model import Execution
 from flowmonkey.stores.base import Store, TriggerDefinition, TriggerFire, TriggerType
-from flowmonkey.triggers.config import FLOW_HASH_KEY, TriggerError, parse_type, validate_config
+from flowmonkey.triggers.config import FLOW_HASH_KEY, TriggerError, check_id, parse_type, validate_config
 from flowmonkey.triggers.events import listeners
 from flowmonkey.triggers.http import HttpTriggers, build_app, mount_routes
 from flowmonkey.triggers.outcomes import NO_PAYLOAD, FireOutcome, FireStatus, TriggerStats
@@ -109,7 +109,7 @@ class TriggerService:
         trigger_type = parse_type(type, f"trigger {trigger_id!r}")
         now = self.now()
         trigger = TriggerDefinition(
-            id=_check_id(trigger_id),
+            id=check_id(trigger_id),
             type=trigger_type,
             flow_id=flow_id,
             flow_version=flow_version,
@@ -432,12 +432,6 @@ def _metadata(trigger: TriggerDefinition, slot_at: datetime | None) -> dict[str,
 
 def _event_key(key: str | None, trigger: TriggerDefinition) -> str | None:
     return f"event:{trigger.id}:{key}" if key is not None else None
-
-
-def _check_id(trigger_id: str) -> str:
-    if not trigger_id or "/" in trigger_id or trigger_id != trigger_id.strip():
-        raise TriggerError(f"trigger id {trigger_id!r} must be non-empty, without '/' or surrounding spaces")
-    return trigger_id
 
 
 def _secret_bytes(secret: str | bytes | None) -> bytes:

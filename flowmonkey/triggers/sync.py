@@ -135,14 +135,21 @@ class FlowSync:
     ) -> None:
         service = self._service
         if current is None:
-            await service.register(
-                declaration.id,
-                type=declaration.type,
-                flow_id=flow.id,
-                config=declaration.config,
-                enabled=declaration.enabled,
-                flow_version=declaration.flow_version,
-                source=source,
+            # save, not register: another instance syncing the same file may have won the race.
+            now = service.now()
+            await service.save(
+                TriggerDefinition(
+                    id=declaration.id,
+                    type=declaration.type,
+                    flow_id=flow.id,
+                    flow_version=declaration.flow_version,
+                    enabled=declaration.enabled,
+                    config=declaration.config,
+                    source=source,
+                    created_at=now,
+                    updated_at=now,
+                ),
+                reschedule=True,
             )
             report.added.append(declaration.id)
             return

@@ -151,3 +151,30 @@ async def test_emit_from_another_process_starts_the_declared_flow(postgres_datab
         execution = await store.get_execution(row["executionId"])
         assert execution is not None and execution.context == {"input": {"id": 5}}
         assert execution.flow_hash == declared.hash
+
+
+@pytest.mark.postgres
+async def test_two_running_schedulers_on_the_real_clock_share_the_slots(
+    two_stores: tuple[Store, Store],
+) -> None:
+    services = []
+    for store in two_stores:
+        engine = Engine(store, BASIC, [ORDERS])
+        services.append(TriggerService(store, engine, secret="shared"))
+    await services[0].register(
+        "every-second", type="schedule", flow_id="orders", config={"cron": "* * * * * *"}
+    )
+    for service in services:
+        await service.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(await services[0].history("every-second")) < 3:  # three slots, whoever fired them
+            assert asyncio.get_running_loop().time() < deadline, "the schedulers fired nothing"
+            await asyncio.sleep(0.05)
+    finally:
+        for service in services:
+            await service.stop()
+    fires = await services[0].history("every-second", limit=100)
+    slots = [f.slot_at for f in fires]
+    assert len(slots) == len(set(slots)) >= 3
+    assert await count(two_stores[0]) == len(fires)

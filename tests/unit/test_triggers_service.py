@@ -79,6 +79,8 @@ async def test_register_rejects_duplicates_and_bad_config_with_the_field_named()
         )
     with pytest.raises(TriggerError, match="type 'webhook' is not one of http, schedule, event"):
         await service.register("w", type="webhook", flow_id="orders")
+    with pytest.raises(TriggerError, match="must not contain '/'"):
+        await service.register("a/b", type="http", flow_id="orders")
     with pytest.raises(TriggerError, match="inputSchema is not a valid JSON Schema"):
         await service.register("h2", type="http", flow_id="orders", config={"inputSchema": {"type": "nope"}})
 
