@@ -106,10 +106,11 @@ class RenewingLock:
 
     async def release(self) -> bool:
         """Stop renewing and give the lock up; False if it was no longer ours."""
-        await self._stop_renewing()
+        await self.stop_renewing()
         return await self._drop()
 
-    async def _stop_renewing(self) -> None:
+    async def stop_renewing(self) -> None:
+        """Stop extending the lock; it then expires after its ttl unless released."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

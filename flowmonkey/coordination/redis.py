@@ -29,6 +29,7 @@ log = logging.getLogger("flowmonkey.coordination")
 DEFAULT_CHANNEL = "flowmonkey:wake"
 DEFAULT_PREFIX = "flowmonkey:lock:"
 _RECONNECT_DELAY = 1.0
+_SUBSCRIBE_TIMEOUT = 10.0
 
 _ACQUIRE = """
 if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
@@ -111,7 +112,7 @@ class RedisLockManager:
     async def close(self) -> None:
         """Stop every renewal (locks then expire on their own) and close an owned client."""
         for lock in list(self._locks):
-            await lock._stop_renewing()
+            await lock.stop_renewing()
         self._locks.clear()
         if self._owns:
             await self._redis.aclose()
@@ -151,7 +152,11 @@ class RedisWakeSignaler:
         """Subscribe (returns once subscribed) and start sending queued signals."""
         self._listener = asyncio.create_task(self._listen(on_wake))
         self._batcher.start()
-        await self._subscribed.wait()
+        try:
+            await asyncio.wait_for(self._subscribed.wait(), _SUBSCRIBE_TIMEOUT)
+        except TimeoutError:
+            await self.stop()
+            raise StoreError(f"could not subscribe to Redis channel {self.channel!r}") from None
 
     async def stop(self) -> None:
         """Send what is queued, unsubscribe and close an owned client."""

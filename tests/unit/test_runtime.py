@@ -358,3 +358,19 @@ def test_bad_settings_are_refused_with_a_clear_message() -> None:
     engine = Engine(MemoryStore())
     with pytest.raises(ValueError, match="concurrency must be at least 1"):
         Runtime(engine, concurrency=0)
+
+
+async def test_an_unreachable_lock_manager_does_not_stop_the_work() -> None:
+    class DownLocks(LocalLockManager):
+        async def acquire(self, key: str, *, ttl: float, renew: bool = True) -> Any:
+            from flowmonkey import StoreError
+
+            raise StoreError("redis is down")
+
+    store = MemoryStore()
+    engine = Engine(store, flows=[chain("f", 3)])
+    execution, _ = await engine.create("f")
+    async with Runtime(engine, lock_manager=DownLocks()) as runtime:
+        stats = await runtime.run_until_idle(timeout=5)
+    final = await store.get_execution(execution.id)
+    assert stats.steps == 3 and final is not None and final.status is ExecutionStatus.COMPLETED
