@@ -82,7 +82,9 @@ class Scheduler:
             if await service.store.claim_slot(trigger_id=trigger.id, slot_at=slot):  # once across instances
                 key = f"trigger:{trigger.id}:{slot.isoformat()}"
                 outcomes.append(await service.start_flow(trigger, idempotency_key=key, slot_at=slot))
-        if plan.next_run_at != trigger.next_run_at or outcomes:
+        # When another instance claimed every slot, it also saves the next run; skip the write.
+        lost_every_claim = bool(plan.slots) and not outcomes
+        if outcomes or (plan.next_run_at != trigger.next_run_at and not lost_every_claim):
             await self._save_state(trigger.id, plan.next_run_at, outcomes)
         return outcomes, plan.next_run_at
 
