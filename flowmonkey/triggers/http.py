@@ -95,7 +95,7 @@ class WebhookEndpoints:
     def routes(self) -> list[Route]:
         return [
             Route("/resume/{token}", self.resume, methods=["POST"]),
-            Route("/{trigger_id:path}", self.trigger, methods=["POST"]),  # a `path` may nest,
+            Route("/{trigger_id:path}", self.trigger, methods=["POST"]),  # a `path` may nest
         ]
 
     async def trigger(self, request: Request) -> JSONResponse:
