@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
+import asyncpg
 import pytest
 
 from flowmonkey import (
@@ -199,3 +200,25 @@ async def test_a_job_step_completes_through_the_job_runner(store: Store) -> None
         await eventually(lambda: completed(engine, execution.id), timeout=10, every=0.02)
     final = await engine.get(execution.id)
     assert final is not None and final.context["result"] == 30
+
+
+async def test_the_listener_reconnects_after_its_connection_is_killed(db: str) -> None:
+    receiver, sender = PostgresWakeSignaler(db), PostgresWakeSignaler(db)
+    heard: list[str | None] = []
+    await receiver.start(lambda execution_id, _: heard.append(execution_id))
+    await sender.start(lambda *_: None)
+    try:
+        admin = await asyncpg.connect(db)
+        try:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+            )
+        finally:
+            await admin.close()
+        await eventually(lambda: None in heard, timeout=5, every=0.02)  # "look for work" after reconnect
+        sender.notify("after-reconnect")
+        await eventually(lambda: "after-reconnect" in heard, timeout=5, every=0.02)
+    finally:
+        await sender.stop()
+        await receiver.stop()

@@ -255,11 +255,11 @@ async def test_leases_are_renewed_while_a_long_step_runs() -> None:
     store = MemoryStore()
     engine = Engine(store, [long], [one_step("f", "long")])
     execution, _ = await engine.create("f")
-    lease = timedelta(milliseconds=150)
+    lease = timedelta(milliseconds=400)
     async with Runtime(engine, lease=lease, owner="a"), Runtime(engine, lease=lease, owner="b") as other:
         await until(lambda: calls == 1)
         started = time.monotonic()
-        await until(lambda: time.monotonic() - started > 0.5)  # > 3 leases
+        await until(lambda: time.monotonic() - started > 1.3)  # > 3 leases
         held = await store.get_execution(execution.id)
         other.poke()
         await other.run_until_idle(timeout=5)
