@@ -1,0 +1,190 @@
+"""What only the SQL stores promise: URLs, files, durability options, schema, pools."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from flowmonkey import Engine, ExecutionStatus, Flow
+from flowmonkey.ids import new_id
+from flowmonkey.model import Execution
+from flowmonkey.stores import DEFAULT_STORE_URL, open_store
+from flowmonkey.stores.sqlite import SQLiteStore
+from tests.conftest import _admin, _with_database
+from tests.unit.helpers import BASIC, chain
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def execution() -> Execution:
+    return Execution(
+        id=new_id(),
+        flow_id="f",
+        flow_version="1.0.0",
+        flow_hash="h",
+        status=ExecutionStatus.PENDING,
+        current_step_id="s0",
+        context={"x": 1},
+        created_at=NOW,
+        updated_at=NOW,
+    )
+
+
+# -- SQLite -------------------------------------------------------------------------------
+
+
+async def test_the_default_url_creates_its_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with open_store(DEFAULT_STORE_URL) as store:
+        await store.create_execution(execution(), now=NOW)
+    assert (tmp_path / ".flowmonkey" / "flowmonkey.db").is_file()
+
+
+async def test_relative_absolute_and_memory_urls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for url, path in [
+        ("sqlite:///data/rel.db", tmp_path / "data" / "rel.db"),
+        (f"sqlite:///{tmp_path}/abs/abs.db", tmp_path / "abs" / "abs.db"),
+    ]:
+        async with open_store(url) as store:
+            await store.create_execution(e := execution(), now=NOW)
+        assert path.is_file()
+        async with open_store(url) as store:  # reopened: the data is still there
+            assert await store.get_execution(e.id) == e
+    async with open_store("sqlite:///:memory:") as store:
+        await store.create_execution(e := execution(), now=NOW)
+        assert await store.get_execution(e.id) == e
+        assert (await store.list_executions()).items == [e]
+    assert not (tmp_path / ":memory:").exists()
+
+
+async def test_durability_is_an_option_of_the_url_or_the_constructor(tmp_path: Path) -> None:
+    assert SQLiteStore(f"sqlite:///{tmp_path}/a.db").synchronous == "normal"
+    assert SQLiteStore(f"sqlite:///{tmp_path}/a.db?synchronous=FULL").synchronous == "full"
+    assert (
+        SQLiteStore(f"sqlite:///{tmp_path}/a.db?synchronous=full", synchronous="normal").synchronous
+        == "normal"
+    )
+    async with SQLiteStore(f"sqlite:///{tmp_path}/a.db?synchronous=full") as store:
+        await store.create_execution(e := execution(), now=NOW)
+    async with SQLiteStore(f"sqlite:///{tmp_path}/a.db") as store:
+        assert await store.get_execution(e.id) == e
+
+
+async def test_two_processes_share_one_sqlite_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/shared.db"
+    script = (
+        "import asyncio, sys\n"
+        "from flowmonkey import Engine, Flow\n"
+        "from flowmonkey.stores import open_store\n"
+        "from tests.unit.helpers import BASIC, chain\n"
+        "async def main():\n"
+        "    async with open_store(sys.argv[1]) as store:\n"
+        "        engine = Engine(store, BASIC, [Flow.from_dict(chain('c', ['echo'] * 3))])\n"
+        "        for _ in range(30):\n"
+        "            e, _ = await engine.create('c', {})\n"
+        "            await engine.run(e.id)\n"
+        "asyncio.run(main())\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    child = await asyncio.create_subprocess_exec(sys.executable, "-c", script, url, cwd=root)
+    async with open_store(url) as store:
+        engine = Engine(store, BASIC, [Flow.from_dict(chain("c", ["echo"] * 3))])
+        for _ in range(30):
+            e, _ = await engine.create("c", {})
+            await engine.run(e.id)
+        assert await child.wait() == 0
+        counts = await store.count_executions()
+    assert counts[ExecutionStatus.COMPLETED] == 60
+
+
+def test_the_bench_runs_on_a_temporary_sqlite_file() -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flowmonkey.bench",
+            "--executions",
+            "20",
+            "--concurrency",
+            "5",
+            "--steps",
+            "3",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    result = json.loads(out.stdout)
+    assert result["store"].startswith("sqlite:///") and result["executions"] == 20
+    assert result["steps_per_execution"] == 3 and result["concurrency"] == 5
+    assert result["steps_per_s"] > 0 and result["p99_ms"] >= result["p50_ms"] > 0
+    assert {"seconds", "executions_per_s"} <= set(result)
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def empty_database(postgres_dsn: str) -> Iterator[str]:
+    name = f"flowmonkey_e_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(postgres_dsn, f'CREATE DATABASE "{name}"'))
+    yield _with_database(postgres_dsn, name)
+    asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.mark.postgres
+async def test_apply_schema_is_idempotent_and_safe_concurrently(empty_database: str) -> None:
+    import asyncpg
+
+    from flowmonkey.stores.postgres import SCHEMA_VERSION, apply_schema
+
+    pools = [await asyncpg.create_pool(empty_database, min_size=1, max_size=1) for _ in range(4)]
+    try:
+        versions = await asyncio.gather(*(apply_schema(pool) for pool in pools))
+        assert versions == [SCHEMA_VERSION] * 4
+        assert await apply_schema(pools[0]) == SCHEMA_VERSION
+        applied = await pools[0].fetch("SELECT version FROM flowmonkey_schema_version")
+        assert [row[0] for row in applied] == [SCHEMA_VERSION]
+    finally:
+        for pool in pools:
+            await pool.close()
+
+
+@pytest.mark.postgres
+async def test_a_borrowed_pool_is_never_closed(postgres_database: str) -> None:
+    import asyncpg
+
+    pool = await asyncpg.create_pool(postgres_database, min_size=1, max_size=2)
+    try:
+        async with open_store(pool) as store:
+            await store.create_execution(e := execution(), now=NOW)
+            assert "postgresql://" in store.url
+        assert not pool.is_closing()  # the store closed only what it opened
+        assert await pool.fetchval("SELECT count(*) FROM executions WHERE id = $1", e.id) == 1
+    finally:
+        await pool.close()
+
+
+@pytest.mark.postgres
+async def test_an_engine_run_on_a_url_store_round_trips(postgres_database: str) -> None:
+    async with open_store(postgres_database) as store:
+        engine = Engine(
+            store,
+            BASIC,
+            [Flow.from_dict(chain("c", ["echo", "add"], input={"type": "key", "key": "v"}, outputKey="v"))],
+        )
+        e, _ = await engine.create("c", {"v": 1})
+        done = await engine.run(e.id)
+        assert done.status is ExecutionStatus.COMPLETED and done.context == {"v": 2}
+        assert [r.step_id for r in await store.history(e.id)] == ["s0", "s1"]
