@@ -5,9 +5,10 @@
 Opens the store, loads (and hot-reloads) the flows directory with its handler modules,
 and runs a :class:`~flowmonkey.runtime.Runtime`. On PostgreSQL, workers signal each
 other with LISTEN/NOTIFY; with ``--redis`` they use Redis pub/sub and lock each
-execution while stepping it. One log line per lifecycle event; on SIGTERM/SIGINT the
-worker stops claiming, lets in-flight steps finish within ``--grace``, releases every
-claim and exits with code 0.
+execution while stepping it. With ``--jobs MODULE`` the worker also runs the job
+functions of ``MODULE.JOBS`` (see :mod:`flowmonkey.jobs`). One log line per lifecycle
+event. On SIGTERM/SIGINT the worker stops claiming, lets in-flight steps finish within
+``--grace``, releases every claim and exits with code 0.
 
 Other parts of FlowMonkey plug services into the worker (e.g. ``--http`` for webhook
 triggers) with :func:`register_extension`.
@@ -18,11 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +35,7 @@ from flowmonkey.durations import parse_duration
 from flowmonkey.engine import Engine
 from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.events import Event
+from flowmonkey.jobs import JobRunner, job_handler
 from flowmonkey.runtime import Runtime, default_owner
 from flowmonkey.stores import DEFAULT_STORE_URL, Store, open_store
 
@@ -94,6 +97,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--grace", type=_duration, default=timedelta(seconds=10), help="shutdown grace")
     parser.add_argument("--owner", default=None, help="lease owner id (default host:pid:random)")
+    parser.add_argument(
+        "--jobs",
+        metavar="MODULE",
+        default=None,
+        help="run jobs here: import MODULE and run the job functions of its JOBS mapping",
+    )
     parser.add_argument("--no-watch", action="store_true", help="load the flows once, do not hot-reload")
     parser.add_argument("--quiet", action="store_true", help="no log line per lifecycle event")
     for extension in _EXTENSIONS:
@@ -125,6 +134,9 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> 
     async with AsyncExitStack() as stack:
         store = await stack.enter_async_context(open_store(args.store))
         engine = Engine(store)
+        if "job" not in engine.handlers:
+            # Flows with job steps load everywhere; only --jobs workers run the jobs.
+            engine.handlers.register(job_handler)
         if not args.quiet:
             engine.events.subscribe(_log_event)
         await _load_flows(stack, args, engine)
@@ -137,6 +149,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> 
             signaler=signaler,
             lock_manager=locks,
             recheck=args.recheck,
+            jobs=_job_runner(args, engine, owner),
         )
         await runtime.start()
         stack.push_async_callback(_stop_runtime, runtime, args.grace)
@@ -191,6 +204,20 @@ async def _coordination(
 
         return PostgresWakeSignaler(args.store), None
     return None, None
+
+
+def _job_runner(args: argparse.Namespace, engine: Engine, owner: str) -> JobRunner | None:
+    if not args.jobs:
+        return None
+    try:
+        module = importlib.import_module(args.jobs)
+    except ImportError as exc:
+        raise FlowMonkeyError(f"--jobs {args.jobs}: cannot import it: {exc}") from exc
+    functions = getattr(module, "JOBS", None)
+    if not isinstance(functions, Mapping):
+        raise FlowMonkeyError(f"--jobs {args.jobs}: the module has no JOBS mapping of job type -> function")
+    log.info("running jobs of type %s", ", ".join(sorted(functions)) or "(none)")
+    return JobRunner(engine, functions, owner=owner)
 
 
 def _log_event(event: Event) -> None:

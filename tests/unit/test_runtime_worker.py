@@ -14,6 +14,7 @@ import pytest
 from flowmonkey import Engine, ExecutionStatus, Flow, open_store
 from flowmonkey.coordination.batching import MAX_PER_MESSAGE, SignalBatcher, decode, encode
 from flowmonkey.coordination.local import LocalLockManager, LocalWakeHub, LocalWakeSignaler
+from flowmonkey.jobs import JobRunner
 from flowmonkey.worker import configure_parser, run, serve
 
 FLOW = {
@@ -63,13 +64,12 @@ async def test_the_worker_runs_what_is_in_the_store_and_stops_cleanly(
     flows.mkdir()
     (flows / "hello.json").write_text(json.dumps(FLOW))
     url = f"sqlite:///{tmp_path / 'fm.db'}"
+    stop = asyncio.Event()
+    caplog.set_level(logging.INFO, logger="flowmonkey")
     async with open_store(url) as store:
         engine = Engine(store, flows=[Flow.from_dict(FLOW)])
         execution, _ = await engine.create("hello")
-    stop = asyncio.Event()
-    caplog.set_level(logging.INFO, logger="flowmonkey")
-    worker = asyncio.create_task(serve(parse("--store", url, "--flows", str(flows), "--no-watch"), stop))
-    async with open_store(url) as store:
+        worker = asyncio.create_task(serve(parse("--store", url, "--flows", str(flows), "--no-watch"), stop))
         for _ in range(500):
             found = await store.get_execution(execution.id)
             if found is not None and found.status is ExecutionStatus.COMPLETED:
@@ -82,6 +82,56 @@ async def test_the_worker_runs_what_is_in_the_store_and_stops_cleanly(
     logged = caplog.text
     assert f"execution.completed {execution.id} flow=hello" in logged
     assert " ready: " in logged and " stopped after 2 step(s)" in logged
+
+
+JOBS_MODULE = """
+async def shout(ctx):
+    return ctx.input.upper()
+
+JOBS = {"shout": shout}
+"""
+
+
+async def test_a_worker_with_jobs_runs_job_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "fm_test_jobs.py").write_text(JOBS_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    flow = {
+        "id": "loud",
+        "initialStepId": "j",
+        "steps": {
+            "j": {
+                "type": "job",
+                "config": {"jobType": "shout"},
+                "input": {"type": "key", "key": "word"},
+                "outputKey": "loud",
+            }
+        },
+    }
+    (flows / "loud.json").write_text(json.dumps(flow))
+    url = f"sqlite:///{tmp_path / 'fm.db'}"
+    stop = asyncio.Event()
+    async with open_store(url) as store:
+        engine = Engine(store, flows=[Flow.from_dict(flow)])
+        JobRunner(engine)  # registers the job step type for this engine
+        execution, _ = await engine.create("loud", {"word": "hey"})
+        args = parse("--store", url, "--flows", str(flows), "--no-watch", "--jobs", "fm_test_jobs")
+        worker = asyncio.create_task(serve(args, stop))
+        for _ in range(500):
+            found = await store.get_execution(execution.id)
+            if found is not None and found.status is ExecutionStatus.COMPLETED:
+                break
+            await asyncio.sleep(0.01)
+        stop.set()
+        assert await asyncio.wait_for(worker, 10) == 0
+    assert found is not None and found.context["loud"] == "HEY"
+
+
+def test_a_jobs_module_without_jobs_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "flows").mkdir()
+    code = run(parse("--store", "memory://", "--flows", str(tmp_path / "flows"), "--jobs", "json"))
+    assert code == 1 and "no JOBS mapping" in capsys.readouterr().err
 
 
 # -- coordination in one process ------------------------------------------------------
