@@ -66,7 +66,8 @@ class RuntimeStats:
     lock_skips: int
     """Claims given back because another runtime held the execution's lock."""
     passes: int
-    """Claim passes of the runtime loop (each is one or two queries)."""
+    """Looks at the store (each is a claim, plus ``next_wake_at`` when there were free
+    slots left, plus a timeout sweep when one is due)."""
 
 
 def default_owner() -> str:
@@ -146,11 +147,11 @@ class Runtime:
         if self.running:
             return
         self._stopping = False
-        self._detach = [self.engine.add_wake_listener(self._on_local_wake)]
         if self.signaler is not None:
             await self.signaler.start(self._hear)
         if self.jobs is not None:
             await self.jobs.start()
+        self._detach = [self.engine.add_wake_listener(self._on_local_wake)]
         self._background = [
             asyncio.create_task(self._main(), name=f"flowmonkey-runtime-{self.owner}"),
             asyncio.create_task(self._renew_leases(), name=f"flowmonkey-leases-{self.owner}"),
