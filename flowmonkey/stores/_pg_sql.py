@@ -53,6 +53,13 @@ INSERT_EXECUTION = (
     f"INSERT INTO executions ({EXECUTION_COLS}) VALUES ({_placeholders(len(EXECUTION_COLUMNS))})"
 )
 
+# Many creates (without idempotency keys) in one statement.
+INSERT_EXECUTIONS = (
+    f"INSERT INTO executions ({EXECUTION_COLS}) SELECT * FROM unnest("
+    + ", ".join(f"${i + 1}::{sql_type(c)}[]" for i, c in enumerate(EXECUTION_COLUMNS))
+    + ")"
+)
+
 # One statement commits a whole batch: the UPDATE applies each row whose revision still
 # matches, and the history INSERT keeps only the records of the rows it updated.
 _U = ("id", "expected", *COMMIT_COLUMNS)

@@ -69,6 +69,7 @@ class PostgresStore:
         self._commits: GroupCommitter[_Commit, bool] = GroupCommitter(
             self._flush, key=lambda c: str(c[0][0]), in_flight=4
         )
+        self._creates: GroupCommitter[tuple[Any, ...], bool] = GroupCommitter(self._insert, in_flight=2)
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -122,7 +123,7 @@ class PostgresStore:
         # One statement (one round trip, its own transaction) in the usual case.
         row = tuple(_rows.execution_values(execution, _same).values())
         if execution.idempotency_key is None:
-            await self._execute("create_execution", sql.INSERT_EXECUTION, *row)
+            await self._creates.submit(row)
             return CreateResult(execution.copy(), True)
         scope = (execution.tenant_id or "", execution.flow_id, execution.idempotency_key)
         key = (*scope, execution.id, execution.idempotency_expires_at, now)
@@ -136,6 +137,25 @@ class PostgresStore:
                 f"idempotency key {execution.idempotency_key!r} is held by a missing execution"
             )
         return CreateResult(_rows.execution_from_row(holder[0], _same), False)
+
+    async def _insert(self, rows: list[tuple[Any, ...]]) -> list[bool | Exception]:
+        """Insert a batch of executions in one statement; if it fails, one at a time, so
+        one bad row (a duplicate id) fails only its own create."""
+        if len(rows) > 1:
+            columns = [list(column) for column in zip(*rows, strict=True)]
+            try:
+                await self._execute("create_execution", sql.INSERT_EXECUTIONS, *columns)
+                return [True] * len(rows)
+            except StoreError:
+                pass
+        outcomes: list[bool | Exception] = []
+        for row in rows:
+            try:
+                await self._execute("create_execution", sql.INSERT_EXECUTION, *row)
+                outcomes.append(True)
+            except StoreError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     async def get_execution(self, execution_id: str) -> Execution | None:
         rows = await self._fetch("get_execution", f"{sql.SELECT_EXECUTION} WHERE id = $1", execution_id)
