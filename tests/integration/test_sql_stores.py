@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from flowmonkey import Engine, ExecutionStatus, Flow
+from flowmonkey.errors import ConflictError
 from flowmonkey.ids import new_id
 from flowmonkey.model import Execution
-from flowmonkey.stores import DEFAULT_STORE_URL, open_store
+from flowmonkey.stores import DEFAULT_STORE_URL, Store, open_store
 from flowmonkey.stores.sqlite import SQLiteStore
 from tests.conftest import _admin, _with_database
 from tests.unit.helpers import BASIC, chain
@@ -188,3 +189,22 @@ async def test_an_engine_run_on_a_url_store_round_trips(postgres_database: str) 
         done = await engine.run(e.id)
         assert done.status is ExecutionStatus.COMPLETED and done.context == {"v": 2}
         assert [r.step_id for r in await store.history(e.id)] == ["s0", "s1"]
+
+
+@pytest.mark.parametrize(
+    "store_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_failing_write_fails_only_its_own_caller(any_store: Store) -> None:
+    twin = execution()
+    others = [execution() for _ in range(6)]
+    results = await asyncio.gather(
+        any_store.create_execution(twin, now=NOW),
+        *(any_store.create_execution(o, now=NOW) for o in others),
+        any_store.create_execution(twin.copy(), now=NOW),
+        return_exceptions=True,
+    )
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 1 and isinstance(failures[0], ConflictError)
+    assert isinstance(failures[0].__cause__, Exception)
+    for o in others:
+        assert await any_store.get_execution(o.id) == o
