@@ -7,7 +7,9 @@ and shows the main screen.
 
 from __future__ import annotations
 
+import os
 import sys
+import tomllib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +35,7 @@ class ConsoleApp(App[None], inherit_bindings=False):
         clock: the engine's clock (a frozen one makes snapshots deterministic).
         poll_interval: seconds between reloads that catch other processes' writes (None: off).
         live_clock: tick the header clock every second.
+        keymap: binding id -> keys (e.g. ``{"execution.resume": "f5"}``); see ``?`` for ids.
     """
 
     CSS_PATH = "console.tcss"
@@ -54,6 +57,7 @@ class ConsoleApp(App[None], inherit_bindings=False):
         clock: Callable[[], datetime] | None = None,
         poll_interval: float | None = 2.0,
         live_clock: bool = True,
+        keymap: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.options = options or (backend.options if backend is not None else ConsoleOptions())
@@ -65,6 +69,8 @@ class ConsoleApp(App[None], inherit_bindings=False):
         self._live_clock = live_clock
         if clock is not None:
             self.animation_level = "none"
+        if keymap:
+            self.set_keymap(keymap)
 
     def compose(self) -> ComposeResult:
         yield Static(f"opening {self.options.store_url} …", id="opening")
@@ -88,13 +94,35 @@ class ConsoleApp(App[None], inherit_bindings=False):
             await self.backend.stop()
 
 
+KEYMAP_ENV = "FLOWMONKEY_CONSOLE_KEYMAP"
+
+
+def load_keymap(path: str | None) -> dict[str, str]:
+    """Read a TOML file of ``"binding.id" = "keys"`` lines (ids are listed by ``?``)."""
+    if not path:
+        return {}
+    try:
+        data = tomllib.loads(Path(path).read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"cannot read the keymap {path} ({KEYMAP_ENV}): {exc}") from None
+    bad = [key for key, value in data.items() if not isinstance(value, str)]
+    if bad:
+        raise ValueError(f'keymap {path}: {", ".join(bad)} must map to a key string like "f5"')
+    return {key: str(value) for key, value in data.items()}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of ``flowmonkey-console``."""
     options = parse_options(argv)
     if not options.flows_dir.is_dir() and options.flows_dir != Path("flows"):
         print(f"flowmonkey-console: no flows directory {options.flows_dir}", file=sys.stderr)
         sys.exit(2)
-    app = ConsoleApp(options)
+    try:
+        keymap = load_keymap(os.environ.get(KEYMAP_ENV))
+    except ValueError as exc:
+        print(f"flowmonkey-console: {exc}", file=sys.stderr)
+        sys.exit(2)
+    app = ConsoleApp(options, keymap=keymap)
     app.run()
     sys.exit(app.return_code or 0)
 

@@ -116,7 +116,16 @@ async def main_screen(pilot: Pilot[Any]) -> MainScreen:
     await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="the main screen")
     screen = app.screen
     assert isinstance(screen, MainScreen)
-    await wait_for(pilot, lambda: not screen.active_view.stale, what="the first load")
+    await settle(pilot)
+    return screen
+
+
+async def settle(pilot: Pilot[Any]) -> MainScreen:
+    """Wait until the active view has loaded and every background load has finished."""
+    screen = pilot.app.screen
+    assert isinstance(screen, MainScreen)
+    await wait_for(pilot, lambda: not screen.active_view.stale, what="the load")
+    await pilot.app.workers.wait_for_complete()
     await pilot.pause(0.05)
     return screen
 

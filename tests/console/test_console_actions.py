@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.widgets import Input, TextArea
 
 from flowmonkey import ExecutionStatus
@@ -14,6 +16,7 @@ from tests.console.support import (
     start,
     wait_for,
 )
+from tui.app import load_keymap
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.json_editor import JsonEditorScreen
 from tui.screens.raw_json import RawJsonScreen
@@ -189,3 +192,29 @@ async def test_filter_prompt_input_is_not_taken_for_keys(clock: FrozenClock) -> 
         assert isinstance(app.focused, Input)
         await pilot.press(*"quit", "escape")
         assert app.is_running and screen.active_view.filter_text == ""
+
+
+async def test_readonly_disables_start_fire_and_pause_too(clock: FrozenClock) -> None:
+    engine = make_engine(clock)
+    app = make_app(engine, readonly=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = await main_screen(pilot)
+        for view_id, action in (("flows", "start"), ("triggers", "fire"), ("triggers", "pause")):
+            assert screen.view(view_id).check_action(action, ()) is None
+        await pilot.press("1", "down", "n")
+        await pilot.pause(0.1)
+        assert app.screen is screen
+    assert (await engine.store.list_executions()).items == []
+
+
+async def test_a_keymap_remaps_a_binding_by_id(clock: FrozenClock, tmp_path: Path) -> None:
+    keymap = tmp_path / "keys.toml"
+    keymap.write_text('"execution.resume" = "f5"\n')
+    engine = make_engine(clock)
+    await start(engine, "process-order")
+    app = make_app(engine)
+    app.set_keymap(load_keymap(str(keymap)))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await main_screen(pilot)
+        await pilot.press("f5")
+        await wait_for(pilot, lambda: isinstance(app.screen, JsonEditorScreen), what="the editor on f5")

@@ -24,12 +24,17 @@ class Column:
     render: Callable[[Execution, datetime], Cell]
 
 
-def _until(moment: datetime | None, now: datetime) -> str:
-    return DASH if moment is None else ago(moment, now)
+def _wake(execution: Execution, now: datetime) -> str:
+    """When the wait ends by itself: the timer (``in 5m``), else the timeout (``⌛ in 3d``)."""
+    if execution.wake_at is not None:
+        return ago(execution.wake_at, now)
+    if execution.timeout_at is not None:
+        return f"⌛ {ago(execution.timeout_at, now)}"
+    return DASH
 
 
 ID = Column(key="id", label="ID", width=11, render=lambda e, now: e.id)
-FLOW = Column(key="flow", label="FLOW", width=12, render=lambda e, now: e.flow_id)
+FLOW = Column(key="flow", label="FLOW", width=14, render=lambda e, now: e.flow_id)
 VERSION = Column(key="version", label="VER", width=6, render=lambda e, now: e.flow_version)
 STATUS = Column(key="status", label="STATUS", width=11, render=lambda e, now: status_text(e.status))
 STEP = Column(key="step", label="STEP", width=9, render=lambda e, now: e.current_step_id or DASH)
@@ -37,10 +42,9 @@ STARTED = Column(key="started", label="STARTED", width=7, render=lambda e, now: 
 UPDATED = Column(key="updated", label="UPDATED", width=7, render=lambda e, now: ago(e.updated_at, now))
 REASON = Column(key="reason", label="REASON", width=14, render=lambda e, now: e.wait_reason or DASH)
 SINCE = Column(key="since", label="SINCE", width=7, render=lambda e, now: ago(e.waiting_since, now))
-WAKE = Column(key="wake", label="WAKE", width=7, render=lambda e, now: _until(e.wake_at, now))
-DEADLINE = Column(key="deadline", label="TIMEOUT", width=7, render=lambda e, now: _until(e.timeout_at, now))
+WAKE = Column(key="wake", label="WAKE/TIMEOUT", width=12, render=lambda e, now: _wake(e, now))
 
 EXECUTION_COLUMNS = (ID, FLOW, VERSION, STATUS, STEP, STARTED, UPDATED)
-WAIT_FLOW = Column(key="flow", label="FLOW", width=11, render=lambda e, now: e.flow_id)
+WAIT_FLOW = Column(key="flow", label="FLOW", width=13, render=lambda e, now: e.flow_id)
 WAIT_STEP = Column(key="step", label="STEP", width=8, render=lambda e, now: e.current_step_id or DASH)
-WAIT_COLUMNS = (ID, WAIT_FLOW, WAIT_STEP, REASON, SINCE, WAKE, DEADLINE)
+WAIT_COLUMNS = (ID, WAIT_FLOW, WAIT_STEP, REASON, SINCE, WAKE)

@@ -25,15 +25,25 @@ class ConsoleHeader(Widget):
     now: reactive[datetime | None] = reactive(None)
 
     def render(self) -> Text:
-        text = Text(" FlowMonkey", style="bold")
-        text.append(f"  {self.store_url}")
-        text.append(f"   worker: {self.worker}")
-        text.append("   LIVE" if self.live else "   ‖ PAUSED", style="bold" if self.live else "bold reverse")
+        status = Text(f"   worker: {self.worker}   ")
+        status.append("LIVE" if self.live else "‖ PAUSED", style="bold" if self.live else "bold reverse")
         if self.readonly:
-            text.append("   READONLY", style="bold reverse")
-        if self.now is not None:
-            stamp = clock_time(self.now)
-            gap = max(2, self.size.width - text.cell_len - len(stamp) - 1)
-            text.append(" " * gap + stamp)
+            status.append("   ")
+            status.append("READONLY", style="bold reverse")
+        stamp = f"  {clock_time(self.now)} " if self.now is not None else " "
+        text = Text(" FlowMonkey  ", style="bold")
+        room = self.size.width - text.cell_len - status.cell_len - len(stamp)
+        text.append(elide(self.store_url, max(room, 8)))
+        text.append_text(status)
+        gap = max(0, self.size.width - text.cell_len - len(stamp))
+        text.append(" " * gap + stamp)
         text.truncate(max(self.size.width, 1))
         return text
+
+
+def elide(text: str, width: int) -> str:
+    """Shorten in the middle (``sqlite:////tmp/…/console.db``): both ends say the most."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head) :]

@@ -7,11 +7,11 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Static
 
 from flowmonkey import Event
 from tui.actions import MUTATING_ACTIONS
 from tui.backend import Backend
+from tui.widgets.view_title import ViewTitle
 
 
 class ConsoleView(Vertical):
@@ -23,7 +23,6 @@ class ConsoleView(Vertical):
 
     DEFAULT_CSS = """
     ConsoleView { height: 1fr; }
-    ConsoleView > .view-title { height: 1; padding: 0 1; background: $boost; }
     """
 
     label = "View"
@@ -35,7 +34,7 @@ class ConsoleView(Vertical):
         self.filter_text = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(self.label, classes="view-title")
+        yield ViewTitle()
         yield from self.compose_body()
 
     def compose_body(self) -> ComposeResult:
@@ -48,9 +47,9 @@ class ConsoleView(Vertical):
             left.append(f"  /{self.filter_text}")
         if extra:
             left.append(f"  {extra}")
-        gap = max(2, self.size.width - 2 - left.cell_len - len(right))
-        left.append(" " * gap + right)
-        self.query_one(".view-title", Static).update(left)
+        title = self.query_one(ViewTitle)
+        title.left = left
+        title.right = right
 
     def request_reload(self) -> None:
         self.stale = True

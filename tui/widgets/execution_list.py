@@ -7,6 +7,7 @@ Only one page is ever held, so a store of a million executions costs the same as
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, ClassVar
@@ -30,6 +31,7 @@ _SORTS: tuple[tuple[str, str | None], ...] = (
     ("status", "status"),
     ("step", "step"),
 )
+_RECOUNT_AFTER = 2.0  # seconds a total may be old before a reload recounts it
 _PAGE_CHROME = 6  # header, tabs, view title, table header, status line, footer
 MARK = "●"
 
@@ -59,6 +61,7 @@ class ExecutionListView(ConsoleView):
         self._next_cursor: str | None = None
         self._dirty: set[str] = set()
         self._total: int | None = None
+        self._counted_at = 0.0
         self._sort = 0
 
     def compose_body(self) -> ComposeResult:
@@ -103,13 +106,15 @@ class ExecutionListView(ConsoleView):
         query = self.store_query(now)
         size = self.page_size or max(5, self.app.size.height - _PAGE_CHROME)
         page = await self.backend.store.list_executions(query, limit=size, cursor=self._cursors[-1])
-        if self._total is None:
-            self._total = sum((await self.backend.store.count_executions(query)).values())
         self._next_cursor = page.next_cursor
         self._show(page.items, now)
+        if self._total is None or time.monotonic() - self._counted_at > _RECOUNT_AFTER:
+            # Counting is slower than a page on a big store: it must not delay the page.
+            self.run_worker(self.recount(), exclusive=True, group="count")
 
     async def recount(self) -> None:
-        """Refresh the total shown as ``1-18 of 1,284`` (slower than a page: done less often)."""
+        """Refresh the total shown as ``1-18 of 1,284``."""
+        self._counted_at = time.monotonic()
         query = self.store_query(self.backend.engine.now())
         self._total = sum((await self.backend.store.count_executions(query)).values())
         self._show_title()

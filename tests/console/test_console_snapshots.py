@@ -1,0 +1,144 @@
+"""SVG snapshots of every view at 80x24 and 160x48, on a seeded store and a frozen clock.
+
+Regenerate after an intended change with ``pytest tests/console --snapshot-update`` and
+review the SVGs in ``__snapshots__/`` before committing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from flowmonkey import Event, EventType
+from flowmonkey.stores import TriggerDefinition, TriggerType
+from tests.console.support import FIXED_IDS, FrozenClock, main_screen, make_app, seed_fixed, settle, wait_for
+from tui.app import ConsoleApp
+from tui.widgets.status_counts import StatusCounts
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
+
+GOOD_FLOW = """\
+id: greeting
+version: 2.0.0
+initialStepId: hello
+steps:
+  hello: {type: work, transitions: {onSuccess: bye}}
+  bye: {type: work}
+"""
+BROKEN_FLOW = """\
+id: refund
+version: 1.0.0
+initialStepId: check
+steps:
+  check:
+    type: work
+    transitions: {onSuccess: pay}
+"""
+
+
+def seeded_app(tmp_path: Path) -> tuple[ConsoleApp, FrozenClock]:
+    clock = FrozenClock()
+    engine = asyncio.run(seed_fixed(clock))
+    for trigger in _triggers(clock):
+        asyncio.run(engine.store.save_trigger(trigger))
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "greeting.yaml").write_text(GOOD_FLOW)
+    (flows / "refund.yaml").write_text(BROKEN_FLOW)
+    return make_app(engine, flows_dir=flows), clock
+
+
+def _triggers(clock: FrozenClock) -> list[TriggerDefinition]:
+    common: dict[str, Any] = {"created_at": clock.now, "updated_at": clock.now}
+    return [
+        TriggerDefinition(
+            id="nightly-report",
+            type=TriggerType.SCHEDULE,
+            flow_id="daily-report",
+            config={"cron": "0 2 * * *"},
+            next_run_at=clock.now.replace(hour=23),
+            last_fired_at=clock.now.replace(hour=2),
+            last_status="ok",
+            **common,
+        ),
+        TriggerDefinition(
+            id="order-webhook",
+            type=TriggerType.HTTP,
+            flow_id="process-order",
+            enabled=False,
+            config={"path": "/orders"},
+            **common,
+        ),
+    ]
+
+
+def ready(*keys: str) -> Any:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        screen = await main_screen(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        await wait_for(pilot, lambda: screen.query_one(StatusCounts).counts is not None, what="the counts")
+        await settle(pilot)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_flows_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app, _ = seeded_app(tmp_path)
+    assert snap_compare(app, terminal_size=size, run_before=ready("1"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_executions_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app, _ = seeded_app(tmp_path)
+    assert snap_compare(app, terminal_size=size, run_before=ready("space", "down", "space"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_waits_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app, _ = seeded_app(tmp_path)
+    assert snap_compare(app, terminal_size=size, run_before=ready("3"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_triggers_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app, _ = seeded_app(tmp_path)
+    assert snap_compare(app, terminal_size=size, run_before=ready("4"))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_events_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app, clock = seeded_app(tmp_path)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready("5")(pilot)
+        bus = app.backend.engine.events  # type: ignore[union-attr]
+        for kind, step in ((EventType.EXECUTION_RESUMED, "approve"), (EventType.STEP_COMPLETED, "ship")):
+            bus.emit(
+                Event(
+                    type=kind, at=clock.now, execution_id=FIXED_IDS[2], flow_id="process-order", step_id=step
+                )
+            )
+        await wait_for(pilot, lambda: app.screen.query_one("#events-table").row_count == 2, what="the events")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_execution_detail(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app, _ = seeded_app(tmp_path)
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready()(pilot)
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: getattr(app.screen, "history", None), what="the detail")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
