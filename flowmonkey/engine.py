@@ -249,9 +249,16 @@ class Engine:
 
     # -- step -------------------------------------------------------------------------
 
-    async def step(self, execution_id: str) -> StepOutcome:
-        """Run exactly one step of the execution, if one is due."""
-        return await self._advance(await self._load(execution_id))
+    async def step(self, execution_id: str, *, current: Execution | None = None) -> StepOutcome:
+        """Run exactly one step of the execution, if one is due.
+
+        ``current`` may pass the execution as this caller last committed it (the previous
+        outcome's), which saves a read, as :meth:`run` does; if it is stale, the step's
+        compare-and-set commit loses and nothing changes.
+        """
+        if current is None or current.id != execution_id:
+            current = await self._load(execution_id)
+        return await self._advance(current)
 
     async def _advance(self, execution: Execution) -> StepOutcome:
         if execution.is_terminal:
