@@ -10,8 +10,6 @@ Times are stored as integer microseconds since the Unix epoch (UTC).
 
 from __future__ import annotations
 
-import functools
-import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -19,6 +17,7 @@ from typing import Any, TypeVar
 
 from flowmonkey.model import Execution
 from flowmonkey.stores import _rows
+from flowmonkey.stores import _sqlite_commit as _commit
 from flowmonkey.stores._rows import EXECUTION_COLUMNS, Params
 from flowmonkey.stores.base import ExecutionQuery, Job
 
@@ -91,11 +90,6 @@ CREATE INDEX IF NOT EXISTS jobs_claimable ON jobs (status, created_at);
 _COLS = ", ".join(EXECUTION_COLUMNS)
 _INSERT_EXECUTION = f"INSERT INTO executions ({_COLS}) VALUES ({', '.join('?' * len(EXECUTION_COLUMNS))})"
 _SELECT_EXECUTION = f"SELECT {_COLS} FROM executions"
-_UPDATE_EXECUTION = f"UPDATE executions SET {', '.join(f'{c} = ?' for c in _rows.COMMIT_COLUMNS)} WHERE id = ? AND revision = ?"
-_INSERT_RECORD = (
-    f"INSERT INTO step_records ({', '.join(_rows.RECORD_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(_rows.RECORD_COLUMNS))})"
-)
 _JOB_COLS = ", ".join(_rows.JOB_COLUMNS)
 
 
@@ -139,18 +133,18 @@ def write_batch(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
 
 
 def _run_all(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
-    # Step commits run last and together (see commit_many). Moving them after the other
+    # Step commits run last and together (see _sqlite_commit). Moving them after the other
     # writes is safe: a commit follows its execution's create, which its caller awaited,
     # and no other write touches the columns a commit writes.
     results: list[Any] = [None] * len(batch)
     commits: list[int] = []
     for i, (fn, args) in enumerate(batch):
-        if fn is commit:
+        if fn is _commit.commit:
             commits.append(i)
         else:
             results[i] = fn(conn, *args)
     if commits:
-        outcomes = commit_many(conn, [(batch[i][1][0], batch[i][1][1]) for i in commits])
+        outcomes = _commit.commit_many(conn, [batch[i][1] for i in commits])
         for i, outcome in zip(commits, outcomes, strict=True):
             results[i] = outcome
     return results
@@ -198,104 +192,6 @@ def create(
         )
     conn.execute(_INSERT_EXECUTION, row)
     return None
-
-
-def commit(conn: sqlite3.Connection, update: Sequence[Any], record: Sequence[Any] | None) -> bool:
-    """Apply the commit if the revision still matches (``update`` ends in id, revision)."""
-    if conn.execute(_UPDATE_EXECUTION, update).rowcount != 1:
-        return False
-    if record is not None:
-        conn.execute(_INSERT_RECORD, record)
-    return True
-
-
-def commit_many(
-    conn: sqlite3.Connection, batch: list[tuple[Sequence[Any], Sequence[Any] | None]]
-) -> list[bool]:
-    """:func:`commit` for many executions at once, with one statement per chunk of rows.
-
-    Multi-row statements matter because the sqlite3 module releases and retakes the GIL
-    at every statement step: per-row statements make the writer thread fight the event
-    loop for the GIL dozens of times per batch. A second commit of an execution that
-    is already in the batch runs after the others, alone, so its compare-and-set sees
-    the first one's outcome.
-    """
-    firsts: dict[Any, int] = {}
-    for i, (update, _) in enumerate(batch):
-        firsts.setdefault(update[-2], i)
-    outcomes = [False] * len(batch)
-    lead = list(firsts.values())
-    start = 0
-    for size in _chunks(len(lead)):
-        indexes = lead[start : start + size]
-        start += size
-        won = _commit_chunk(conn, [batch[i] for i in indexes])
-        for i, ok in zip(indexes, won, strict=True):
-            outcomes[i] = ok
-    chosen = set(lead)
-    for i, (update, record) in enumerate(batch):
-        if i not in chosen:
-            outcomes[i] = commit(conn, update, record)
-    return outcomes
-
-
-_CHUNK_SIZES = (64, 32, 16, 8, 4, 2, 1)  # few statement shapes, so all stay prepared
-
-
-def _chunks(n: int) -> list[int]:
-    sizes = []
-    for size in _CHUNK_SIZES:
-        while n >= size:
-            sizes.append(size)
-            n -= size
-    return sizes
-
-
-def _commit_chunk(
-    conn: sqlite3.Connection, chunk: list[tuple[Sequence[Any], Sequence[Any] | None]]
-) -> list[bool]:
-    if len(chunk) == 1:
-        return [commit(conn, *chunk[0])]
-    keys = [value for update, _ in chunk for value in update[-2:]]
-    (found,) = conn.execute(_winners_sql(len(chunk)), keys).fetchone()
-    winners = set(json.loads(found))
-    rows = [update for update, _ in chunk if update[-2] in winners]
-    if rows:
-        conn.execute(_update_many_sql(len(rows)), [value for row in rows for value in row])
-    records = [record for update, record in chunk if record is not None and update[-2] in winners]
-    if records:
-        conn.execute(_insert_records_sql(len(records)), [value for record in records for value in record])
-    return [update[-2] in winners for update, _ in chunk]
-
-
-def _values(rows: int, columns: int) -> str:
-    row = f"({', '.join('?' * columns)})"
-    return ", ".join([row] * rows)
-
-
-@functools.cache
-def _winners_sql(rows: int) -> str:
-    return (
-        "SELECT json_group_array(e.id) FROM executions AS e "
-        f"JOIN (VALUES {_values(rows, 2)}) AS v ON e.id = v.column1 AND e.revision = v.column2"
-    )
-
-
-@functools.cache
-def _update_many_sql(rows: int) -> str:
-    names = [*_rows.COMMIT_COLUMNS, "id", "expected"]
-    assignments = ", ".join(f"{c} = v.{c}" for c in _rows.COMMIT_COLUMNS)
-    return (
-        f"WITH v({', '.join(names)}) AS (VALUES {_values(rows, len(names))}) "
-        f"UPDATE executions SET {assignments} FROM v "
-        "WHERE executions.id = v.id AND executions.revision = v.expected"
-    )
-
-
-@functools.cache
-def _insert_records_sql(rows: int) -> str:
-    columns = _rows.RECORD_COLUMNS
-    return f"INSERT INTO step_records ({', '.join(columns)}) VALUES {_values(rows, len(columns))}"
 
 
 def history(conn: sqlite3.Connection, execution_id: str) -> list[Any]:

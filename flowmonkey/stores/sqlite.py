@@ -29,6 +29,7 @@ from urllib.parse import parse_qs
 from flowmonkey.errors import ConflictError, StoreError
 from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
 from flowmonkey.stores import _rows
+from flowmonkey.stores import _sqlite_commit as _commit
 from flowmonkey.stores import _sqlite_ops as ops
 from flowmonkey.stores._batch import GroupCommitter
 from flowmonkey.stores.base import (
@@ -43,6 +44,7 @@ from flowmonkey.stores.base import (
 
 T = TypeVar("T")
 SYNCHRONOUS_LEVELS = ("normal", "full")
+_REMEMBERED = 10_000  # active executions whose last written state a store keeps
 _MEMORY = ":memory:"
 
 
@@ -113,6 +115,7 @@ class SQLiteStore:
         self._writer: _Connection | None = None
         self._reader: _Connection | None = None
         self._writes: GroupCommitter[ops.Write, Any] = GroupCommitter(self._flush)
+        self._written: dict[str, tuple[int, tuple[Any, ...]]] = {}
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -195,6 +198,7 @@ class SQLiteStore:
         existing = await self._write("create_execution", ops.create, row, scope, ops.enc(now))
         if existing is not None:
             return CreateResult(existing, False)
+        self._remember(execution, tuple(values[c] for c in _rows.COMMIT_COLUMNS))
         return CreateResult(execution.copy(), True)
 
     async def get_execution(self, execution_id: str) -> Execution | None:
@@ -203,9 +207,35 @@ class SQLiteStore:
     async def commit(
         self, execution: Execution, *, expected_revision: int, record: StepRecord | None = None
     ) -> bool:
-        update = (*_rows.commit_values(execution, ops.enc), execution.id, expected_revision)
+        values = _rows.commit_values(execution, ops.enc)
+        written = self._written.get(execution.id)
+        columns = _commit.ALL_COLUMNS
+        if written is not None and written[0] == expected_revision:
+            old = written[1]
+            columns = tuple(i for i, v in enumerate(values) if v != old[i] or i == _commit.REVISION)
         row = _rows.record_values(record, ops.enc) if record is not None else None
-        return await self._write("commit", ops.commit, update, row)
+        args = (values, execution.id, expected_revision, columns, row)
+        try:
+            won = await self._write("commit", _commit.commit, *args)
+        except BaseException:
+            self._written.pop(execution.id, None)
+            raise
+        if won:
+            self._remember(execution, values)
+        else:
+            self._written.pop(execution.id, None)
+        return won
+
+    def _remember(self, execution: Execution, values: tuple[Any, ...]) -> None:
+        """Keep what this store last wrote for an active execution, so its next commit
+        writes only what changed. Safe: that commit applies only at this very revision,
+        and a revision is written once (by whoever wins its compare-and-set)."""
+        if execution.is_terminal:
+            self._written.pop(execution.id, None)
+            return
+        if len(self._written) >= _REMEMBERED:
+            del self._written[next(iter(self._written))]
+        self._written[execution.id] = (execution.revision, values)
 
     async def history(self, execution_id: str) -> list[StepRecord]:
         rows = await self._read("history", ops.history, execution_id)

@@ -155,6 +155,28 @@ async def test_commit_is_compare_and_set(any_store: Store) -> None:
     assert history[0] == record(e, 1)
 
 
+async def test_each_commit_stores_exactly_the_committed_state(any_store: Store) -> None:
+    e = execution(timeout=TimeoutConfig(execution=timedelta(hours=1)), timeout_at=T0 + timedelta(hours=1))
+    await any_store.create_execution(e, now=T0)
+    changes: list[dict[str, object]] = [
+        {"status": ExecutionStatus.RUNNING, "context": {"a": 1}},
+        {"current_step_id": "s1", "updated_at": T0 + timedelta(seconds=1)},
+        {"status": ExecutionStatus.WAITING, "wake_at": T0, "wait_kind": WaitKind.HANDLER, "wait_reason": "r"},
+        {"status": ExecutionStatus.RUNNING, "wake_at": None, "wait_kind": None, "wait_reason": None},
+        {"metadata": {"m": [1]}, "attempt": 2, "timeout_at": None},
+        {
+            "error": ExecutionError(code="X", message="y"),
+            "status": ExecutionStatus.FAILED,
+            "completed_at": T0,
+        },
+    ]
+    for change in changes:
+        for name, value in change.items():
+            setattr(e, name, value)
+        assert await step(any_store, e)
+        assert await any_store.get_execution(e.id) == e
+
+
 async def test_concurrent_commits_at_one_revision_have_exactly_one_winner(any_store: Store) -> None:
     e = execution()
     await any_store.create_execution(e, now=T0)
