@@ -345,10 +345,12 @@ class Runtime:
 
     async def _step_while_runnable(self, execution_id: str, lock: Lock | None) -> None:
         conflicts = 0
+        current: Execution | None = None  # as we last committed it: saves a read per step
         while not self._stopping and execution_id not in self._lost:
             if lock is not None and lock.lost:
                 return
-            outcome = await self.engine.step(execution_id)
+            outcome = await self.engine.step(execution_id, current=current)
+            current = outcome.execution if outcome.committed else None
             if outcome.committed:
                 self._counts["steps"] += outcome.record is not None
             elif outcome.record is None:

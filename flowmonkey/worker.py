@@ -126,13 +126,20 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-async def serve(args: argparse.Namespace, stop: asyncio.Event | None = None) -> int:
-    """The worker's life: open, load, run until ``stop`` (or a signal), shut down."""
+async def serve(
+    args: argparse.Namespace, stop: asyncio.Event | None = None, *, store: Store | None = None
+) -> int:
+    """The worker's life: open, load, run until ``stop`` (or a signal), shut down.
+
+    ``store`` replaces opening ``args.store`` (an embedding application's store, which
+    the worker then leaves open).
+    """
     stop = stop or asyncio.Event()
     _on_signals(stop)
     owner = args.owner or default_owner()
     async with AsyncExitStack() as stack:
-        store = await stack.enter_async_context(open_store(args.store))
+        if store is None:
+            store = await stack.enter_async_context(open_store(args.store))
         engine = Engine(store)
         if "job" not in engine.handlers:
             # Flows with job steps load everywhere; only --jobs workers run the jobs.

@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import json
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from flowmonkey import Engine, ExecutionStatus, Flow, open_store
+from flowmonkey import Engine, ExecutionStatus, Flow, MemoryStore
 from flowmonkey.coordination.batching import MAX_PER_MESSAGE, SignalBatcher, decode, encode
 from flowmonkey.coordination.local import LocalLockManager, LocalWakeHub, LocalWakeSignaler
 from flowmonkey.jobs import JobRunner
@@ -26,6 +27,17 @@ FLOW = {
         "b": {"type": "transform", "outputKey": "b"},
     },
 }
+
+
+async def until_completed(store: MemoryStore, execution_id: str, timeout: float = 5.0) -> None:
+    """Poll the store (cheap, in memory) until the execution completed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await store.get_execution(execution_id)
+        if found is not None and found.status is ExecutionStatus.COMPLETED:
+            return
+        assert time.monotonic() < deadline, f"{execution_id} did not complete: {found}"
+        await asyncio.sleep(0.01)
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -63,21 +75,17 @@ async def test_the_worker_runs_what_is_in_the_store_and_stops_cleanly(
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "hello.json").write_text(json.dumps(FLOW))
-    url = f"sqlite:///{tmp_path / 'fm.db'}"
+    store = MemoryStore()  # shared with the worker, as another process would share a database
     stop = asyncio.Event()
     caplog.set_level(logging.INFO, logger="flowmonkey")
-    async with open_store(url) as store:
-        engine = Engine(store, flows=[Flow.from_dict(FLOW)])
-        execution, _ = await engine.create("hello")
-        worker = asyncio.create_task(serve(parse("--store", url, "--flows", str(flows), "--no-watch"), stop))
-        for _ in range(500):
-            found = await store.get_execution(execution.id)
-            if found is not None and found.status is ExecutionStatus.COMPLETED:
-                break
-            await asyncio.sleep(0.01)
-        stop.set()
-        assert await asyncio.wait_for(worker, 10) == 0
-        final = await store.get_execution(execution.id)
+    engine = Engine(store, flows=[Flow.from_dict(FLOW)])
+    execution, _ = await engine.create("hello")
+    args = parse("--store", "memory://", "--flows", str(flows), "--no-watch")
+    worker = asyncio.create_task(serve(args, stop, store=store))
+    await until_completed(store, execution.id)
+    stop.set()
+    assert await asyncio.wait_for(worker, 10) == 0
+    final = await store.get_execution(execution.id)
     assert final is not None and final.status is ExecutionStatus.COMPLETED and final.lease_owner is None
     logged = caplog.text
     assert f"execution.completed {execution.id} flow=hello" in logged
@@ -110,21 +118,17 @@ async def test_a_worker_with_jobs_runs_job_steps(tmp_path: Path, monkeypatch: py
         },
     }
     (flows / "loud.json").write_text(json.dumps(flow))
-    url = f"sqlite:///{tmp_path / 'fm.db'}"
+    store = MemoryStore()
     stop = asyncio.Event()
-    async with open_store(url) as store:
-        engine = Engine(store, flows=[Flow.from_dict(flow)])
-        JobRunner(engine)  # registers the job step type for this engine
-        execution, _ = await engine.create("loud", {"word": "hey"})
-        args = parse("--store", url, "--flows", str(flows), "--no-watch", "--jobs", "fm_test_jobs")
-        worker = asyncio.create_task(serve(args, stop))
-        for _ in range(500):
-            found = await store.get_execution(execution.id)
-            if found is not None and found.status is ExecutionStatus.COMPLETED:
-                break
-            await asyncio.sleep(0.01)
-        stop.set()
-        assert await asyncio.wait_for(worker, 10) == 0
+    engine = Engine(store, flows=[Flow.from_dict(flow)])
+    JobRunner(engine)  # registers the job step type for this engine
+    execution, _ = await engine.create("loud", {"word": "hey"})
+    args = parse("--store", "memory://", "--flows", str(flows), "--no-watch", "--jobs", "fm_test_jobs")
+    worker = asyncio.create_task(serve(args, stop, store=store))
+    await until_completed(store, execution.id)
+    stop.set()
+    assert await asyncio.wait_for(worker, 10) == 0
+    found = await store.get_execution(execution.id)
     assert found is not None and found.context["loud"] == "HEY"
 
 
