@@ -120,15 +120,22 @@ Write = tuple[Callable[..., Any], tuple[Any, ...]]
 def write_batch(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
     """Run every write in one transaction; each write's result, in order.
 
-    If any write fails, the transaction is rolled back and each write replayed in a
-    transaction of its own, so one failure never fails its neighbours. A failure is
-    returned (not raised) as that write's result.
+    If a write fails on its own account (a constraint, a bug), the transaction is rolled
+    back and each write replayed in a transaction of its own, so one failure never fails
+    its neighbours. When the database itself fails (locked past ``busy_timeout``, I/O,
+    disk full) every write gets that error: replaying would only repeat the wait. A
+    failure is returned (not raised) as that write's result.
     """
     try:
         return transaction(conn, _run_all, batch)
+    except sqlite3.IntegrityError as exc:
+        failure: Exception = exc
+    except sqlite3.Error as exc:
+        return [exc] * len(batch)
     except Exception as exc:
-        if len(batch) == 1:
-            return [exc]
+        failure = exc
+    if len(batch) == 1:
+        return [failure]
     return [_run_alone(conn, write) for write in batch]
 
 

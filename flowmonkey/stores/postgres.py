@@ -146,8 +146,10 @@ class PostgresStore:
             try:
                 await self._execute("create_execution", sql.INSERT_EXECUTIONS, *columns)
                 return [True] * len(rows)
-            except StoreError:
-                pass
+            except ConflictError:
+                pass  # a duplicate id: find it by inserting one at a time
+            except StoreError as exc:
+                return [exc] * len(rows)
         outcomes: list[bool | Exception] = []
         for row in rows:
             try:

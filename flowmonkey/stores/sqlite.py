@@ -145,6 +145,7 @@ class SQLiteStore:
     async def close(self) -> None:
         await self._writes.close()
         self._writes = GroupCommitter(self._flush)
+        self._written.clear()
         for connection in (self._reader, self._writer):
             if connection is not None:
                 await connection.close()

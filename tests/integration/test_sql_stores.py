@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from flowmonkey import Engine, ExecutionStatus, Flow
-from flowmonkey.errors import ConflictError
+from flowmonkey.errors import ConflictError, StoreError
 from flowmonkey.ids import new_id
 from flowmonkey.model import Execution
 from flowmonkey.stores import DEFAULT_STORE_URL, Store, open_store
@@ -208,3 +210,23 @@ async def test_a_failing_write_fails_only_its_own_caller(any_store: Store) -> No
     assert isinstance(failures[0].__cause__, Exception)
     for o in others:
         assert await any_store.get_execution(o.id) == o
+
+
+async def test_a_locked_sqlite_database_fails_every_waiting_write_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/locked.db"
+    async with SQLiteStore(url, busy_timeout=0.3) as store:
+        holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+        try:
+            started = time.monotonic()
+            results = await asyncio.gather(
+                *(store.create_execution(execution(), now=NOW) for _ in range(10)), return_exceptions=True
+            )
+            elapsed = time.monotonic() - started
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert all(isinstance(r, StoreError) and "locked" in str(r) and url in str(r) for r in results)
+        assert elapsed < 2.5  # one busy wait for the batch, not one per write
+        await store.create_execution(e := execution(), now=NOW)  # the lock is gone: writes work again
+        assert await store.get_execution(e.id) == e
