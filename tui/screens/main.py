@@ -67,22 +67,30 @@ class MainScreen(Screen[None]):
         self._counts_stale = True
         self._counts_at = 0.0
         self._unsubscribe: Any = None
+        # Kept at compose time: events arrive thousands of times a second under load,
+        # and querying the DOM for each would cost more than the work itself.
+        self.views: dict[str, ConsoleView] = {
+            "flows": FlowsView(backend, id="flows"),
+            "executions": ExecutionsView(backend, id="executions"),
+            "waits": WaitsView(backend, id="waits"),
+            "triggers": TriggersView(backend, id="triggers"),
+            "events": EventsView(backend, id="events"),
+        }
+        self.current = "executions"
+        self._header = ConsoleHeader()
+        self._counts = StatusCounts()
 
     def compose(self) -> ComposeResult:
-        header = ConsoleHeader()
+        header = self._header
         header.store_url = self.backend.store.url
         header.worker = self.backend.worker_label
         header.readonly = self.backend.options.readonly
         header.now = self.backend.engine.now()
         yield header
         yield ViewTabs()
-        with ContentSwitcher(initial="executions"):
-            yield FlowsView(self.backend, id="flows")
-            yield ExecutionsView(self.backend, id="executions")
-            yield WaitsView(self.backend, id="waits")
-            yield TriggersView(self.backend, id="triggers")
-            yield EventsView(self.backend, id="events")
-        yield StatusCounts()
+        with ContentSwitcher(initial=self.current):
+            yield from self.views.values()
+        yield self._counts
         yield CommandPrompt()
         yield Footer(compact=True)
 
@@ -102,16 +110,15 @@ class MainScreen(Screen[None]):
 
     @property
     def active_view(self) -> ConsoleView:
-        switcher = self.query_one(ContentSwitcher)
-        return self.query_one(f"#{switcher.current}", ConsoleView)
+        return self.views[self.current]
 
     def view(self, view_id: str) -> ConsoleView:
-        return self.query_one(f"#{view_id}", ConsoleView)
+        return self.views[view_id]
 
     # -- live data --------------------------------------------------------------------
 
     def _on_event(self, event: Event) -> None:
-        for view in self.query(ConsoleView):
+        for view in self.views.values():
             view.note_event(event)
         if event.execution_id is not None:
             self._counts_stale = True
@@ -126,10 +133,10 @@ class MainScreen(Screen[None]):
             self.run_worker(self._count(), exclusive=True, group="counts")
 
     async def _count(self) -> None:
-        self.query_one(StatusCounts).counts = await self.backend.store.count_executions(ExecutionQuery())
+        self._counts.counts = await self.backend.store.count_executions(ExecutionQuery())
 
     def _tick_clock(self) -> None:
-        self.query_one(ConsoleHeader).now = self.backend.engine.now()
+        self._header.now = self.backend.engine.now()
 
     def _poll(self) -> None:
         """Catch what other processes wrote (no events reach us from them)."""
@@ -140,6 +147,7 @@ class MainScreen(Screen[None]):
     # -- actions ----------------------------------------------------------------------
 
     def action_show(self, view_id: str) -> None:
+        self.current = view_id
         self.query_one(ContentSwitcher).current = view_id
         self.query_one(ViewTabs).active = view_id
         view = self.active_view
@@ -172,7 +180,7 @@ class MainScreen(Screen[None]):
 
     def action_toggle_live(self) -> None:
         self.live = not self.live
-        self.query_one(ConsoleHeader).live = self.live
+        self._header.live = self.live
         if self.live:
             self.active_view.request_reload()
 

@@ -7,6 +7,7 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.widgets import DataTable
 
 from flowmonkey import Event
 from tui.actions import MUTATING_ACTIONS
@@ -26,6 +27,8 @@ class ConsoleView(Vertical):
     """
 
     label = "View"
+    table: DataTable[Any]
+    """The view's table, kept at compose time: hot paths must not query the DOM."""
 
     def __init__(self, backend: Backend, *, id: str) -> None:
         super().__init__(id=id)
@@ -34,7 +37,8 @@ class ConsoleView(Vertical):
         self.filter_text = ""
 
     def compose(self) -> ComposeResult:
-        yield ViewTitle()
+        self._title = ViewTitle()
+        yield self._title
         yield from self.compose_body()
 
     def compose_body(self) -> ComposeResult:
@@ -47,7 +51,7 @@ class ConsoleView(Vertical):
             left.append(f"  /{self.filter_text}")
         if extra:
             left.append(f"  {extra}")
-        title = self.query_one(ViewTitle)
+        title = self._title
         title.left = left
         title.right = right
 
@@ -73,8 +77,8 @@ class ConsoleView(Vertical):
         return None
 
     def focus_body(self) -> None:
-        """Give the keyboard to the view's main widget."""
-        self.focus()
+        """Give the keyboard to the view's table."""
+        self.table.focus()
 
     def check_action(self, action: str, parameters: tuple[Any, ...]) -> bool | None:
         # None, not False: the footer shows the key dimmed, so readonly is visible.

@@ -32,6 +32,7 @@ class EventsView(ConsoleView):
 
     def compose_body(self) -> ComposeResult:
         table: DataTable[str | Text] = DataTable(cursor_type="row", id="events-table")
+        self.table = table
         for key, label, width in (
             ("at", "TIME", 8),
             ("type", "TYPE", 19),
@@ -41,9 +42,6 @@ class EventsView(ConsoleView):
         ):
             table.add_column(label, key=key, width=width)
         yield table
-
-    def focus_body(self) -> None:
-        self.query_one(DataTable).focus()
 
     def note_event(self, event: Event) -> None:
         self.events.append(event)
@@ -63,11 +61,11 @@ class EventsView(ConsoleView):
         return not needle or needle in _haystack(event)
 
     def _rebuild(self) -> None:
-        self.query_one(DataTable).clear()
+        self.table.clear()
         self._append(list(self.events))
 
     def _append(self, events: list[Event]) -> None:
-        table: DataTable[str | Text] = self.query_one(DataTable)
+        table = self.table
         follow = table.row_count == 0 or table.cursor_row >= table.row_count - 1
         for event in events:
             if self._matches(event):

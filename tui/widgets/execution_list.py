@@ -31,6 +31,7 @@ _SORTS: tuple[tuple[str, str | None], ...] = (
     ("status", "status"),
     ("step", "step"),
 )
+_ARRIVALS_EVERY = 0.25  # seconds between page reloads caused by new executions
 _RECOUNT_AFTER = 2.0  # seconds a total may be old before a reload recounts it
 _PAGE_CHROME = 6  # header, tabs, view title, table header, status line, footer
 MARK = "●"
@@ -62,20 +63,15 @@ class ExecutionListView(ConsoleView):
         self._dirty: set[str] = set()
         self._total: int | None = None
         self._counted_at = 0.0
+        self._loaded_at = 0.0
+        self._arrivals = False
         self._sort = 0
 
     def compose_body(self) -> ComposeResult:
-        table: DataTable[Cell] = DataTable(cursor_type="row", id=f"{self.id}-table")
+        self.table = DataTable(cursor_type="row", id=f"{self.id}-table")
         for column in self.COLUMNS:
-            table.add_column(column.label, key=column.key, width=column.width)
-        yield table
-
-    @property
-    def table(self) -> DataTable[Cell]:
-        return self.query_one(DataTable)
-
-    def focus_body(self) -> None:
-        self.table.focus()
+            self.table.add_column(column.label, key=column.key, width=column.width)
+        yield self.table
 
     # -- what is selected -------------------------------------------------------------
 
@@ -180,13 +176,19 @@ class ExecutionListView(ConsoleView):
         if event.execution_id in self.rows:
             self._dirty.add(event.execution_id)
             if self.VIEW_STATUSES and event.type in _STATUS_CHANGES:
-                self.stale = True  # it may leave this view
+                self._arrivals = True  # it may leave this view
         elif len(self._cursors) == 1 and event.type in _ARRIVALS:
-            self.stale = True
+            self._arrivals = True
 
     def flush(self) -> None:
+        # Rows coming or going redraw the whole page: under load that is done at most
+        # every _ARRIVALS_EVERY seconds, so keystrokes keep the loop to themselves.
+        if self._arrivals and time.monotonic() - self._loaded_at >= _ARRIVALS_EVERY:
+            self.stale = True
         if self.stale:
             self._dirty.clear()
+            self._arrivals = False
+            self._loaded_at = time.monotonic()
             super().flush()
         elif self._dirty:
             dirty, self._dirty = self._dirty, set()

@@ -42,6 +42,7 @@ class FlowsView(ConsoleView):
 
     def compose_body(self) -> ComposeResult:
         table: DataTable[str | Text] = DataTable(cursor_type="row", id="flows-table")
+        self.table = table
         for key, label, width in (
             ("flow", "FLOW", 14),
             ("version", "VER", 6),
@@ -53,9 +54,6 @@ class FlowsView(ConsoleView):
             table.add_column(label, key=key, width=width)
         yield table
         yield Static("", id="flow-problem")
-
-    def focus_body(self) -> None:
-        self.query_one(DataTable).focus()
 
     def note_event(self, event: Event) -> None:
         if event.type in FLOW_FILE_EVENTS:
@@ -89,7 +87,7 @@ class FlowsView(ConsoleView):
         return [flow.id, flow.version, str(len(flow.steps)), counts, _file(state), _reload_text(state)]
 
     def _show(self, rows: list[tuple[str, list[str | Text], str]]) -> None:
-        table: DataTable[str | Text] = self.query_one(DataTable)
+        table = self.table
         keep = self._current_key()
         table.clear()
         self._problems = {}
@@ -102,7 +100,7 @@ class FlowsView(ConsoleView):
         self._show_problem()
 
     def _current_key(self) -> str | None:
-        table: DataTable[str | Text] = self.query_one(DataTable)
+        table = self.table
         if table.row_count == 0:
             return None
         try:

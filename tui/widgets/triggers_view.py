@@ -29,6 +29,7 @@ class TriggersView(ConsoleView):
 
     def compose_body(self) -> ComposeResult:
         table: DataTable[str | Text] = DataTable(cursor_type="row", id="triggers-table")
+        self.table = table
         for key, label, width in (
             ("id", "ID", 12),
             ("type", "TYPE", 8),
@@ -41,9 +42,6 @@ class TriggersView(ConsoleView):
             table.add_column(label, key=key, width=width)
         yield table
 
-    def focus_body(self) -> None:
-        self.query_one(DataTable).focus()
-
     def note_event(self, event: Event) -> None:
         if event.type in (EventType.TRIGGER_FIRED, EventType.TRIGGER_FAILED):
             self.stale = True
@@ -52,7 +50,7 @@ class TriggersView(ConsoleView):
         triggers = await self.backend.store.list_triggers()
         needle = self.filter_text.lower()
         now = self.backend.engine.now()
-        table: DataTable[str | Text] = self.query_one(DataTable)
+        table = self.table
         keep = self._current_id()
         table.clear()
         shown = 0
@@ -70,7 +68,7 @@ class TriggersView(ConsoleView):
         )
 
     def _current_id(self) -> str | None:
-        table: DataTable[str | Text] = self.query_one(DataTable)
+        table = self.table
         if table.row_count == 0:
             return None
         try:
