@@ -64,7 +64,11 @@ class BenchResult:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the ``bench`` options to ``parser``."""
-    parser.add_argument("--store", default=None, help="store URL (default: a fresh temporary SQLite file)")
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="store URL (default: a fresh temporary SQLite file; FLOWMONKEY_STORE is ignored, so a bench never writes into a working database)",
+    )
     parser.add_argument("--steps", type=_positive, default=10, help="steps per execution (default 10)")
     parser.add_argument("--executions", type=_positive, default=500, help="executions to run (default 500)")
     parser.add_argument("--concurrency", type=_positive, default=50, help="executions in flight (default 50)")

@@ -1,4 +1,4 @@
-"""Row (de)serialisation shared by the SQL stores, and URL masking for display.
+"""Row (de)serialisation shared by the SQL stores.
 
 Both SQL stores keep an execution in one row whose columns are :data:`EXECUTION_COLUMNS`;
 JSON-shaped fields travel as JSON text. Datetimes are converted by a per-store codec
@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from flowmonkey.errors import StoreError
 from flowmonkey.model import (
@@ -24,7 +23,7 @@ from flowmonkey.model import (
     TimeoutConfig,
     WaitKind,
 )
-from flowmonkey.stores.base import ExecutionQuery, Job, JobStatus, TriggerDefinition, TriggerFire, TriggerType
+from flowmonkey.stores.base import Job, JobStatus, TriggerDefinition, TriggerFire, TriggerType
 
 EncodeTime = Callable[[datetime | None], Any]
 DecodeTime = Callable[[Any], datetime | None]
@@ -428,8 +427,8 @@ def job_values(job: Job, enc: EncodeTime) -> tuple[Any, ...]:
 
 
 def job_from_row(row: Sequence[Any], dec: DecodeTime) -> Job:
-    (id_, execution_id, step_id, attempt, type_, input_, status, owner, fence, lease, checkpoint, result, error,
-     created, updated) = row  # fmt: skip
+    id_, execution_id, step_id, attempt, type_, input_, status, owner, fence, lease = row[:10]
+    checkpoint, result, error, created, updated = row[10:]
     return Job(
         id=id_,
         execution_id=execution_id,
@@ -453,55 +452,3 @@ def _required(value: datetime | None) -> datetime:
     if value is None:  # pragma: no cover - NOT NULL columns
         raise StoreError("a required timestamp column is NULL")
     return value
-
-
-def mask_url(url: str) -> str:
-    """``url`` with its password replaced by ``***``, for messages and display."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = (parts.username or "") + ":***"
-    return urlunsplit(parts._replace(netloc=f"{user}@{netloc[1]}"))
-
-
-def like_pattern(text: str) -> str:
-    """A LIKE pattern matching ``text`` anywhere (``\\`` escapes ``%`` and ``_``)."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-class Params:
-    """Collects query parameters; ``add`` returns the placeholder for the dialect."""
-
-    def __init__(self, style: str) -> None:
-        self.values: list[Any] = []
-        self._numbered = style == "numbered"  # PostgreSQL $1, $2, ...; else SQLite ?
-
-    def add(self, value: Any) -> str:
-        self.values.append(value)
-        return f"${len(self.values)}" if self._numbered else "?"
-
-
-def execution_filter(query: ExecutionQuery, params: Params, enc: EncodeTime, like: str) -> list[str]:
-    """SQL conditions (ANDed by the caller) for every filter ``query`` sets."""
-    where: list[str] = []
-    if query.statuses:
-        where.append(f"status IN ({', '.join(params.add(s.value) for s in query.statuses)})")
-    for column, value in (
-        ("flow_id", query.flow_id),
-        ("tenant_id", query.tenant_id),
-        ("parent_execution_id", query.parent_execution_id),
-    ):
-        if value is not None:
-            where.append(f"{column} = {params.add(value)}")
-    if query.created_after is not None:
-        where.append(f"created_at >= {params.add(enc(query.created_after))}")
-    if query.created_before is not None:
-        where.append(f"created_at < {params.add(enc(query.created_before))}")
-    if query.id_contains:
-        where.append(f"id {like} {params.add(like_pattern(query.id_contains))} ESCAPE '\\'")
-    return where

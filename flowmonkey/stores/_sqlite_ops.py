@@ -16,9 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from flowmonkey.model import Execution
-from flowmonkey.stores import _rows
+from flowmonkey.stores import _query, _rows
 from flowmonkey.stores import _sqlite_commit as _commit
-from flowmonkey.stores._rows import EXECUTION_COLUMNS, Params
+from flowmonkey.stores._query import Params
+from flowmonkey.stores._rows import EXECUTION_COLUMNS
 from flowmonkey.stores.base import ExecutionQuery, Job
 
 T = TypeVar("T")
@@ -210,7 +211,7 @@ def history(conn: sqlite3.Connection, execution_id: str) -> list[Any]:
 
 def page(conn: sqlite3.Connection, query: ExecutionQuery, limit: int, cursor: str | None) -> list[Execution]:
     params = Params("qmark")
-    where = _rows.execution_filter(query, params, enc, "LIKE")
+    where = _query.execution_filter(query, params, enc, "LIKE")
     if cursor is not None:
         where.append(f"id < {params.add(cursor)}")
     sql = f"{_SELECT_EXECUTION} {_where(where)} ORDER BY id DESC LIMIT {params.add(limit + 1)}"
@@ -219,7 +220,7 @@ def page(conn: sqlite3.Connection, query: ExecutionQuery, limit: int, cursor: st
 
 def count(conn: sqlite3.Connection, query: ExecutionQuery) -> list[Any]:
     params = Params("qmark")
-    where = _rows.execution_filter(query, params, enc, "LIKE")
+    where = _query.execution_filter(query, params, enc, "LIKE")
     sql = f"SELECT status, COUNT(*) FROM executions {_where(where)} GROUP BY status"
     return conn.execute(sql, params.values).fetchall()
 

@@ -20,7 +20,7 @@ import asyncpg
 from flowmonkey.errors import ConflictError, StoreError
 from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
 from flowmonkey.stores import _pg_sql as sql
-from flowmonkey.stores import _rows
+from flowmonkey.stores import _query, _rows
 from flowmonkey.stores._batch import GroupCommitter
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores.base import (
@@ -60,7 +60,7 @@ class PostgresStore:
         if isinstance(url_or_pool, str):
             self._dsn: str | None = url_or_pool
             self._pool: Any = None
-            self.url = _rows.mask_url(url_or_pool)
+            self.url = _query.mask_url(url_or_pool)
         else:
             self._dsn, self._pool = None, url_or_pool
             self.url = "postgresql://(existing asyncpg pool)"
@@ -188,8 +188,8 @@ class PostgresStore:
     async def list_executions(
         self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None
     ) -> Page[Execution]:
-        params = _rows.Params("numbered")
-        where = _rows.execution_filter(query, params, _same, "ILIKE")
+        params = _query.Params("numbered")
+        where = _query.execution_filter(query, params, _same, "ILIKE")
         if cursor is not None:
             where.append(f"id < {params.add(cursor)}")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
@@ -199,8 +199,8 @@ class PostgresStore:
         return Page(items=items, next_cursor=items[-1].id if len(rows) > limit and items else None)
 
     async def count_executions(self, query: ExecutionQuery = ExecutionQuery()) -> dict[ExecutionStatus, int]:
-        params = _rows.Params("numbered")
-        where = _rows.execution_filter(query, params, _same, "ILIKE")
+        params = _query.Params("numbered")
+        where = _query.execution_filter(query, params, _same, "ILIKE")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = await self._fetch(
             "count_executions",

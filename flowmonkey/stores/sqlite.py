@@ -100,9 +100,12 @@ class SQLiteStore:
     """
 
     def __init__(
-        self, url: str = "sqlite:///.flowmonkey/flowmonkey.db", *, synchronous: str | None = None,
+        self,
+        url: str = "sqlite:///.flowmonkey/flowmonkey.db",
+        *,
+        synchronous: str | None = None,
         busy_timeout: float = 5.0,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.url = url
         self.path, options = parse_sqlite_url(url)
         level = (synchronous or options.get("synchronous") or "normal").lower()
