@@ -23,7 +23,6 @@ from flowmonkey.stores._rows import EXECUTION_COLUMNS
 from flowmonkey.stores.base import ExecutionQuery, Job
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 ACTIVE = "('pending', 'running', 'waiting')"
@@ -166,10 +165,62 @@ def _run_alone(conn: sqlite3.Connection, write: Write) -> Any:
         return exc
 
 
+# Version 2: per (flow, status) counts kept by triggers, so counting a large store
+# reads a few rows instead of scanning an index. A status changes a few times per
+# execution, and a commit names the status column only when it changed.
+_COUNTS = """
+CREATE TABLE IF NOT EXISTS execution_counts (
+    flow_id TEXT NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (flow_id, status)
+) WITHOUT ROWID;
+DELETE FROM execution_counts;
+INSERT INTO execution_counts SELECT flow_id, status, COUNT(*) FROM executions GROUP BY flow_id, status;
+CREATE TRIGGER IF NOT EXISTS executions_counted AFTER INSERT ON executions BEGIN
+    INSERT INTO execution_counts VALUES (NEW.flow_id, NEW.status, 1)
+        ON CONFLICT (flow_id, status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS executions_recounted AFTER UPDATE OF status ON executions
+WHEN OLD.status <> NEW.status BEGIN
+    UPDATE execution_counts SET n = n - 1 WHERE flow_id = OLD.flow_id AND status = OLD.status;
+    INSERT INTO execution_counts VALUES (NEW.flow_id, NEW.status, 1)
+        ON CONFLICT (flow_id, status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS executions_uncounted AFTER DELETE ON executions BEGIN
+    UPDATE execution_counts SET n = n - 1 WHERE flow_id = OLD.flow_id AND status = OLD.status;
+END;
+"""
+MIGRATIONS = ((1, SCHEMA), (2, _COUNTS))
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
 def apply_schema(conn: sqlite3.Connection) -> None:
-    (version,) = conn.execute("PRAGMA user_version").fetchone()
-    if version < SCHEMA_VERSION:
-        conn.executescript(f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+    """Apply the migrations this file lacks, under the write lock (so two processes
+    opening a new file at once apply each migration once)."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        for number, script in MIGRATIONS:
+            if number > version:
+                for statement in _statements(script):
+                    conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (``executescript`` would commit our transaction)."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    return [s for s in statements if s]
 
 
 # -- executions -------------------------------------------------------------------------
@@ -219,9 +270,22 @@ def page(conn: sqlite3.Connection, query: ExecutionQuery, limit: int, cursor: st
 
 
 def count(conn: sqlite3.Connection, query: ExecutionQuery) -> list[Any]:
+    if query == ExecutionQuery(statuses=query.statuses, flow_id=query.flow_id):
+        return _count_from_counters(conn, query)
     params = Params("qmark")
     where = _query.execution_filter(query, params, enc, "LIKE")
     sql = f"SELECT status, COUNT(*) FROM executions {_where(where)} GROUP BY status"
+    return conn.execute(sql, params.values).fetchall()
+
+
+def _count_from_counters(conn: sqlite3.Connection, query: ExecutionQuery) -> list[Any]:
+    params = Params("qmark")
+    where = []
+    if query.flow_id is not None:
+        where.append(f"flow_id = {params.add(query.flow_id)}")
+    if query.statuses:
+        where.append(f"status IN ({', '.join(params.add(s.value) for s in query.statuses)})")
+    sql = f"SELECT status, SUM(n) FROM execution_counts {_where(where)} GROUP BY status"
     return conn.execute(sql, params.values).fetchall()
 
 

@@ -109,6 +109,24 @@ async def test_two_processes_share_one_sqlite_file(tmp_path: Path) -> None:
     assert counts[ExecutionStatus.COMPLETED] == 60
 
 
+async def test_a_version_1_file_is_migrated_and_its_executions_counted(tmp_path: Path) -> None:
+    from flowmonkey.stores import _rows, _sqlite_ops
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    old.executescript(f"{_sqlite_ops.SCHEMA} PRAGMA user_version = 1;")
+    failed = execution()
+    failed.status = ExecutionStatus.FAILED
+    for e in (execution(), failed):  # written by a version 1 program
+        old.execute(_sqlite_ops._INSERT_EXECUTION, tuple(_rows.execution_values(e, _sqlite_ops.enc).values()))
+    old.close()
+    async with open_store(f"sqlite:///{path}") as store:
+        counts = await store.count_executions()
+        assert counts[ExecutionStatus.FAILED] == 1 and counts[ExecutionStatus.PENDING] == 1
+        await store.create_execution(execution(), now=NOW)
+        assert (await store.count_executions())[ExecutionStatus.PENDING] == 2
+
+
 def test_the_bench_runs_on_a_temporary_sqlite_file() -> None:
     out = subprocess.run(
         [

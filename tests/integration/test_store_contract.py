@@ -175,6 +175,8 @@ async def test_each_commit_stores_exactly_the_committed_state(any_store: Store) 
             setattr(e, name, value)
         assert await step(any_store, e)
         assert await any_store.get_execution(e.id) == e
+    counts = await any_store.count_executions()
+    assert counts[ExecutionStatus.FAILED] == 1 and sum(counts.values()) == 1
 
 
 async def test_concurrent_commits_at_one_revision_have_exactly_one_winner(any_store: Store) -> None:
@@ -386,6 +388,10 @@ async def test_listing_pages_newest_first_with_filters(any_store: Store) -> None
     assert counts[ExecutionStatus.CANCELLED] == 0 and set(counts) == set(ExecutionStatus)
     orders = await any_store.count_executions(ExecutionQuery(flow_id="orders"))
     assert sum(orders.values()) == 11
+    done_orders = ExecutionQuery(flow_id="orders", statuses=(ExecutionStatus.COMPLETED,))
+    assert (await any_store.count_executions(done_orders))[ExecutionStatus.COMPLETED] == 4
+    acme = await any_store.count_executions(ExecutionQuery(tenant_id="acme"))
+    assert sum(acme.values()) == 5 and acme[ExecutionStatus.COMPLETED] == 2
 
 
 async def test_a_filtered_page_has_no_cursor_when_nothing_follows(any_store: Store) -> None:
