@@ -32,7 +32,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from flowmonkey.errors import FlowError
+from flowmonkey.errors import FlowError, FlowMonkeyError
 from flowmonkey.model import Flow
 from flowmonkey.registry import HandlerRegistry, unreachable_steps
 
@@ -391,18 +391,39 @@ def _check_steps(
 
 
 def _check_triggers(flow: Flow, report: _Report) -> None:
+    for index, trigger in enumerate(flow.triggers):
+        before = len(report.problems)
+        _check_schedule(trigger, ("triggers", index), report)
+        if len(report.problems) == before:
+            _check_declaration(flow, index, trigger, report)
+
+
+def _check_schedule(trigger: Mapping[str, Any], at: JsonPath, report: _Report) -> None:
     from croniter import croniter  # local: only flows with schedules need it
 
-    for index, trigger in enumerate(flow.triggers):
-        cron = trigger.get("cron")
-        if isinstance(cron, str) and not croniter.is_valid(cron):
-            report.add(("triggers", index, "cron"), f'invalid cron expression "{cron}"')
-        zone = trigger.get("timezone")
-        if isinstance(zone, str):
-            try:
-                ZoneInfo(zone)
-            except (ValueError, OSError, ZoneInfoNotFoundError):
-                report.add(("triggers", index, "timezone"), f'unknown time zone "{zone}"')
+    cron = trigger.get("cron")
+    if isinstance(cron, str) and not croniter.is_valid(cron):
+        report.add((*at, "cron"), f'invalid cron expression "{cron}"')
+    zone = trigger.get("timezone")
+    if isinstance(zone, str):
+        try:
+            ZoneInfo(zone)
+        except (ValueError, OSError, ZoneInfoNotFoundError):
+            report.add((*at, "timezone"), f'unknown time zone "{zone}"')
+
+
+def _check_declaration(flow: Flow, index: int, trigger: Mapping[str, Any], report: _Report) -> None:
+    """The trigger service's own checks, when it is installed (same layer, so imported late)."""
+    try:
+        from flowmonkey.triggers.config import parse_declaration
+    except ImportError:
+        return
+    try:
+        parse_declaration(flow.id, index, trigger)
+    except FlowMonkeyError as exc:
+        report.add(("triggers", index), exc.message)
+    except Exception as exc:  # e.g. an inputSchema jsonschema cannot even inspect
+        report.add(("triggers", index), f"invalid trigger: {type(exc).__name__}: {exc}")
 
 
 # ---------------------------------------------------------------------------

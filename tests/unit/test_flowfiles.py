@@ -132,6 +132,12 @@ BROKEN = [
         'flows/order.yaml:13:29: triggers.0.cron: invalid cron expression "0 25 * *"',
     ),
     (
+        "bad trigger declaration",
+        "order.yaml",
+        GOOD + "triggers:\n  - {type: http, id: a/b}\n",
+        "flows/order.yaml:13:5: triggers.0: flow 'order' triggers[0].id: 'a/b' must not contain '/'",
+    ),
+    (
         "not a mapping",
         "order.yaml",
         "- just\n- a list\n",
