@@ -39,6 +39,13 @@ _Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None]
 """One queued commit: (id, expected revision, *COMMIT_COLUMNS values) and its history row."""
 
 
+async def _keep_session(conn: Any) -> None:
+    """Skip asyncpg's reset query when a connection returns to the pool: this store
+    leaves no session state (no LISTEN, no SET, only transaction-scoped locks), and the
+    reset would cost a round trip on every operation. asyncpg still rolls back any
+    transaction left open."""
+
+
 def _same(value: Any) -> Any:
     # asyncpg reads and writes aware datetimes itself: no conversion needed.
     return value
@@ -77,7 +84,7 @@ class PostgresStore:
         """Connect (unless given a pool) and apply the schema."""
         if self._dsn is not None and self._pool is None:
             try:
-                self._pool = await asyncpg.create_pool(self._dsn, **self._pool_options)
+                self._pool = await asyncpg.create_pool(self._dsn, reset=_keep_session, **self._pool_options)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
             self._owns_pool = True
