@@ -143,6 +143,7 @@ class FlowDirectory:
         self._live: dict[Path, Flow] = {}  # the last good flow of each file
         self._owners: dict[str, Path] = {}  # flow id -> the file that defines it
         self._module_types: dict[Path, tuple[str, ...]] = {}
+        self._shadowed: dict[str, Handler] = {}  # handlers a module replaced, by type
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._loaded = False
@@ -347,8 +348,12 @@ class FlowDirectory:
     def _register_module(self, path: Path, found: list[Handler]) -> None:
         new_types = tuple(sorted(h.type for h in found))
         for stale in set(self._module_types.get(path, ())) - set(new_types):
-            self.engine.handlers.unregister(stale)
+            self._unregister(stale)
+        owned = {t for types_ in self._module_types.values() for t in types_}
         for item in found:
+            if item.type in self.engine.handlers and item.type not in owned:
+                # a module may override a built-in; keep it to restore when the module goes
+                self._shadowed[item.type] = self.engine.handlers.get(item.type)
             self.engine.handlers.register(item)
         self._module_types[path] = new_types
         self._states[path] = FileState(
@@ -369,8 +374,15 @@ class FlowDirectory:
     def _drop_module(self, path: Path) -> None:
         self._states.pop(path, None)
         for stale in self._module_types.pop(path, ()):
-            self.engine.handlers.unregister(stale)
+            self._unregister(stale)
         sys.modules.pop(self._module_name(path), None)
+
+    def _unregister(self, handler_type: str) -> None:
+        shadowed = self._shadowed.pop(handler_type, None)
+        if shadowed is not None:
+            self.engine.handlers.register(shadowed)
+        else:
+            self.engine.handlers.unregister(handler_type)
 
     # -- events -----------------------------------------------------------------------
 

@@ -229,3 +229,52 @@ async def test_renaming_a_flow_id_frees_it_for_a_file_that_clashed(tmp_path: Pat
     assert directory.ok
     assert engine.flows.get("review").steps["finish"].config["merge"] == {"definition": "b"}
     assert engine.flows.get("review-a").id == "review-a"
+
+
+CLASS_MODULE = """\
+from flowmonkey import Result, handler
+from flowmonkey.handlers import switch  # imported handlers are not re-registered
+
+
+class Stamp:
+    type = "stamp"
+
+    async def execute(self, params):
+        return Result.success("stamped")
+
+
+@handler("log")
+async def quiet_log(params):
+    return Result.success("overridden")
+"""
+
+
+async def test_module_classes_and_overrides_register_and_deleting_the_module_restores_builtins(
+    tmp_path: Path, engine: Engine
+) -> None:
+    builtin_log = engine.handlers.get("log")
+    builtin_switch = engine.handlers.get("switch")
+    (tmp_path / "extra.py").write_text(CLASS_MODULE)
+    directory = FlowDirectory(tmp_path, engine)
+
+    [state] = await directory.load()
+
+    assert state.handler_types == ("log", "stamp")
+    assert engine.handlers.get("switch") is builtin_switch
+    assert engine.handlers.get("log") is not builtin_log
+    (tmp_path / "extra.py").unlink()
+    await directory.reload([tmp_path / "extra.py"])
+    assert "stamp" not in engine.handlers
+    assert engine.handlers.get("log") is builtin_log
+    assert directory.files() == []
+
+
+async def test_a_syntax_error_in_a_module_names_its_line_and_column(tmp_path: Path, engine: Engine) -> None:
+    (tmp_path / "broken.py").write_text("x = 1\ndef oops(:\n    pass\n")
+
+    [state] = await FlowDirectory(tmp_path, engine).load()
+
+    assert not state.ok
+    assert str(state.errors[0]).startswith(
+        f"{tmp_path}/broken.py:2:10: cannot load handler module: SyntaxError"
+    )
