@@ -120,6 +120,7 @@ class Runtime:
         self.jobs = jobs
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._lost: set[str] = set()
+        self._backing_off: set[str] = set()  # claims kept after a failure, to lapse
         self._wake = asyncio.Event()
         self._state = asyncio.Condition()
         self._deadline: datetime | None = None
@@ -167,6 +168,7 @@ class Runtime:
         main, renewer = self._background
         await main
         await self._drain(grace)
+        await self._release_backoffs()
         renewer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await renewer
@@ -190,6 +192,13 @@ class Runtime:
                 "runtime %s cancelled %d step(s) still running after %gs", self.owner, len(pending), grace
             )
             await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _release_backoffs(self) -> None:
+        """Give back the claims kept as a back-off after failures (shutting down)."""
+        ids, self._backing_off = sorted(self._backing_off), set()
+        if ids:
+            with contextlib.suppress(StoreError):
+                await self.store.release(owner=self.owner, execution_ids=ids)
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -315,16 +324,20 @@ class Runtime:
     async def _drive(self, execution_id: str) -> None:
         """Step a claimed execution while it stays runnable, then give the claim back."""
         lock: Lock | None = None
-        busy = False
+        busy = failed = False
         try:
             busy, lock = await self._lock(execution_id)
             if not busy:
                 await self._step_while_runnable(execution_id, lock)
         except Exception:
-            log.exception("runtime %s: stepping %s failed", self.owner, execution_id)
+            failed = True
+            log.exception(
+                "runtime %s: stepping %s failed; retrying after its lease", self.owner, execution_id
+            )
         finally:
-            # When another runtime holds the lock, it signals once it is done.
-            await self._finish(execution_id, lock, wake_after=not busy)
+            # When another runtime holds the lock, it signals once it is done. After a
+            # failure the claim is kept until it lapses: a back-off, not a hot loop.
+            await self._finish(execution_id, lock, wake_after=not busy, release=not failed)
 
     async def _lock(self, execution_id: str) -> tuple[bool, Lock | None]:
         """(busy, lock): busy when another runtime holds the execution's lock; no lock
@@ -371,9 +384,14 @@ class Runtime:
             return execution.wake_at is not None and execution.wake_at <= self.engine.now()
         return True
 
-    async def _finish(self, execution_id: str, lock: Lock | None, *, wake_after: bool) -> None:
+    async def _finish(
+        self, execution_id: str, lock: Lock | None, *, wake_after: bool, release: bool = True
+    ) -> None:
         try:
-            await self.store.release(owner=self.owner, execution_ids=[execution_id])
+            if release:
+                await self.store.release(owner=self.owner, execution_ids=[execution_id])
+            else:
+                self._backing_off.add(execution_id)
             if lock is not None:
                 await lock.release()
         except Exception:

@@ -374,3 +374,33 @@ async def test_an_unreachable_lock_manager_does_not_stop_the_work() -> None:
         stats = await runtime.run_until_idle(timeout=5)
     final = await store.get_execution(execution.id)
     assert stats.steps == 3 and final is not None and final.status is ExecutionStatus.COMPLETED
+
+
+async def test_an_execution_that_keeps_failing_to_step_is_retried_after_its_lease_not_in_a_loop(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from flowmonkey import StoreError
+
+    class BrokenCommits(MemoryStore):
+        attempts = 0
+
+        async def commit(self, execution: Any, **kwargs: Any) -> bool:
+            self.attempts += 1
+            raise StoreError("disk full")
+
+    clock = ManualClock()
+    store = BrokenCommits()
+    engine = Engine(store, flows=[chain("f", 1)], clock=clock)
+    execution, _ = await engine.create("f")
+    async with Runtime(engine, lease=timedelta(seconds=30)) as runtime:
+        await runtime.run_until_idle(timeout=5)
+        await runtime.run_until_idle(timeout=5)
+        assert store.attempts == 1
+        held = await store.get_execution(execution.id)
+        clock.advance(seconds=31)
+        runtime.poke()
+        await runtime.run_until_idle(timeout=5)
+    final = await store.get_execution(execution.id)
+    assert held is not None and held.lease_owner == runtime.owner  # kept: the back-off
+    assert final is not None and final.lease_owner is None  # given back on stop
+    assert store.attempts == 2 and "disk full" in caplog.text
