@@ -287,6 +287,14 @@ class JobRunner:
         self._wake.set()  # a slot is free
 
     async def _run(self, job: Job) -> None:
+        try:
+            await self._run_job(job)
+        except Exception:
+            # E.g. the store failed while finishing: the lease lapses and another
+            # claim runs the job again from its last checkpoint.
+            log.exception("job runner %s: job %s failed to run", self.owner, job.id)
+
+    async def _run_job(self, job: Job) -> None:
         function = self.functions.get(job.type)
         context = JobContext(self, job)
         _emit(self.engine, EventType.JOB_STARTED, job)
