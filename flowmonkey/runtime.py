@@ -14,7 +14,11 @@ signal. A busy runtime notices lapsed leases at its next claim.
 While steps run, their leases are renewed every ``lease / 3``; a crashed runtime stops
 renewing, so its leases lapse and another runtime takes the work over. Correctness never
 depends on that: every step commits with compare-and-set, so a runtime that lost its
-lease can at worst run a handler whose outcome is then discarded.
+lease can at worst run a handler whose outcome is then discarded. A step that raises
+(the store is down, say) keeps its claim until the lease lapses, which is its back-off.
+
+    async with Runtime(engine, concurrency=16, signaler=PostgresWakeSignaler(dsn)):
+        await stop_requested.wait()
 """
 
 from __future__ import annotations
