@@ -172,7 +172,9 @@ JobFunction = Callable[[JobContext], Coroutine[Any, Any, Any]]
 class JobRunner:
     """Claims jobs and runs their functions, by job type.
 
-    Creating a runner registers the built-in ``job`` step type on the engine.
+    Creating a runner registers the built-in ``job`` step type on the engine. Host it in
+    a runtime (``Runtime(engine, jobs=runner)``) so that signals from other processes
+    reach it too; alone it hears its own engine and looks every ``recheck``.
 
     Args:
         engine: the engine (and its store) the jobs belong to.
