@@ -211,19 +211,22 @@ class FlowDirectory:
     # -- watching ---------------------------------------------------------------------
 
     async def _watch(self) -> None:
-        async for changes in awatch(
-            self.directory,
-            watch_filter=_Filter(),
-            debounce=self._debounce_ms,
-            step=self._step_ms,
-            stop_event=self._stop,
-            recursive=False,
-            force_polling=self._force_polling,
-        ):
-            try:
-                self._apply([Path(path) for _, path in changes])
-            except Exception:  # a reload bug must not stop the watcher
-                log.exception("reloading %s failed", self.directory)
+        try:
+            async for changes in awatch(
+                self.directory,
+                watch_filter=_Filter(),
+                debounce=self._debounce_ms,
+                step=self._step_ms,
+                stop_event=self._stop,
+                recursive=False,
+                force_polling=self._force_polling,
+            ):
+                try:
+                    self._apply([Path(path) for _, path in changes])
+                except Exception:  # a reload bug must not stop the watcher
+                    log.exception("reloading %s failed", self.directory)
+        except Exception:  # e.g. the directory was removed: keep what is loaded, say why
+            log.exception("watching %s stopped", self.directory)
 
     # -- applying changes -------------------------------------------------------------
 

@@ -78,6 +78,12 @@ def _validate(
         return None
     if flow.id in taken:
         report.add(("id",), f'flow id "{flow.id}" is already defined in {taken[flow.id]}')
+    if isinstance(data.get("version"), int | float):
+        # YAML reads 1.10 as the number 1.1: the version people meant is lost
+        message = (
+            f'the version is the number {data["version"]}; quote it ("1.10", not 1.10) to keep it as written'
+        )
+        report.add(("version",), message, Severity.WARNING)
     check_steps(flow, data, handlers, report)
     check_triggers(flow, report)
     return None if report.failed else flow

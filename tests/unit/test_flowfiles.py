@@ -184,6 +184,15 @@ def test_a_good_file_loads_with_its_unreachable_steps_as_warnings(tmp_path: Path
     assert loaded.warnings[0].severity is Severity.WARNING
 
 
+def test_a_numeric_version_is_a_warning() -> None:
+    loaded = parse_flow(GOOD.replace("version: 1.0.0", "version: 1.10"), file="o.yaml")
+
+    assert loaded.flow.version == "1.1"
+    assert [str(w) for w in loaded.warnings] == [
+        'o.yaml:2:1: warning: version: the version is the number 1.1; quote it ("1.10", not 1.10) to keep it as written'
+    ]
+
+
 def test_json_and_yaml_give_the_same_flow() -> None:
     from_yaml = parse_flow(GOOD, file="a.yaml").flow
     from_json = parse_flow(json.dumps(from_yaml.to_dict()), file="a.json").flow
