@@ -90,12 +90,26 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="flows directory (env FLOWMONKEY_FLOWS; default %(default)s)",
     )
     parser.add_argument("--concurrency", type=_positive, default=16, help="executions stepped at once")
-    parser.add_argument("--redis", default=os.environ.get("FLOWMONKEY_REDIS"), help="redis:// URL")
-    parser.add_argument("--lease", type=_duration, default=timedelta(seconds=30), help="claim lease")
     parser.add_argument(
-        "--recheck", type=_duration, default=timedelta(seconds=60), help="longest sleep without a look"
+        "--redis",
+        default=os.environ.get("FLOWMONKEY_REDIS"),
+        help="redis:// URL: signals and per-execution locks over Redis (env FLOWMONKEY_REDIS)",
     )
-    parser.add_argument("--grace", type=_duration, default=timedelta(seconds=10), help="shutdown grace")
+    parser.add_argument(
+        "--lease", type=_duration, default=timedelta(seconds=30), help="claim lease (default 30s)"
+    )
+    parser.add_argument(
+        "--recheck",
+        type=_duration,
+        default=timedelta(seconds=60),
+        help="longest sleep without looking at the store (default 60s)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=_duration,
+        default=timedelta(seconds=10),
+        help="time in-flight steps get on shutdown (default 10s)",
+    )
     parser.add_argument("--owner", default=None, help="lease owner id (default host:pid:random)")
     parser.add_argument(
         "--jobs",
@@ -240,7 +254,9 @@ def _log_event(event: Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m flowmonkey.worker``: the same as ``flowmonkey worker``."""
-    parser = argparse.ArgumentParser(prog="flowmonkey worker", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="flowmonkey worker", description="Run executions headless until SIGTERM/SIGINT."
+    )
     configure_parser(parser)
     return run(parser.parse_args(argv))
 
