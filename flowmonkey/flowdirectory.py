@@ -233,7 +233,10 @@ class FlowDirectory:
     def _display(self, path: Path) -> str:
         return str(self.directory / path.name)
 
-    def _apply(self, paths: list[Path]) -> None:
+    def _apply(self, changed: list[Path]) -> None:
+        # One key per file however it was named: the watcher reports absolute paths,
+        # the directory may have been given relative to the working directory.
+        paths = {self.directory / p.name for p in changed}
         modules = sorted(p for p in paths if p.suffix == ".py")
         flows = {p for p in paths if p.suffix in FLOW_SUFFIXES}
         for path in modules:

@@ -278,3 +278,21 @@ async def test_a_syntax_error_in_a_module_names_its_line_and_column(tmp_path: Pa
     assert str(state.errors[0]).startswith(
         f"{tmp_path}/broken.py:2:10: cannot load handler module: SyntaxError"
     )
+
+
+async def test_a_relative_directory_reloads_the_same_file_it_loaded(
+    tmp_path: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("flows").mkdir()
+    Path("flows/review.yaml").write_text(flow_text("old"))
+    events = Events(engine)
+    async with FlowDirectory("flows", engine) as directory:
+        reloaded = events.expect(EventType.FLOW_RELOADED)
+        Path("flows/review.yaml").write_text(flow_text("new"))
+        event = await asyncio.wait_for(reloaded, DEADLINE)
+
+        assert event.data["path"] == "flows/review.yaml"
+        [state] = directory.files()
+        assert state.ok
+        assert state.path == Path("flows/review.yaml")
