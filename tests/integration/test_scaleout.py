@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from flowmonkey import Engine, ExecutionQuery, ExecutionStatus, Flow, open_store
+from flowmonkey import Engine, ExecutionQuery, ExecutionStatus, Flow, Store, open_store
 from flowmonkey.coordination import attach_signaler
 from flowmonkey.coordination.postgres import PostgresWakeSignaler
+from flowmonkey.model import ACTIVE_STATUSES
 from tests.integration.runtime_support import (
     WorkerProcess,
     eventually,
@@ -49,6 +50,7 @@ async def test_three_workers_complete_every_execution_exactly_once_despite_a_kil
 
             await eventually(lambda: _at_least(done, EXECUTIONS // 4), timeout=30, every=0.05)
             workers[0].kill()
+            orphans = await _claimed_by(store, "w0")  # in its hands when it died
             await eventually(lambda: _at_least(done, EXECUTIONS), timeout=40, every=0.2)
             codes = [await w.terminate() for w in workers[1:]]
         finally:
@@ -56,6 +58,7 @@ async def test_three_workers_complete_every_execution_exactly_once_despite_a_kil
             for worker in workers:
                 await worker.close()
         assert codes == [0, 0], "\n".join(workers[1].lines[-20:])
+        assert orphans, "the killed worker held no claims: the kill tested nothing"
         for execution_id in ids:
             history = await store.history(execution_id)
             assert [r.step_id for r in history] == STEPS, execution_id
@@ -72,6 +75,11 @@ async def test_three_workers_complete_every_execution_exactly_once_despite_a_kil
 
 async def _at_least(count: Callable[[], Awaitable[int]], target: int) -> bool:
     return await count() >= target
+
+
+async def _claimed_by(store: Store, owner: str) -> list[str]:
+    page = await store.list_executions(ExecutionQuery(statuses=ACTIVE_STATUSES), limit=EXECUTIONS)
+    return [e.id for e in page.items if e.lease_owner == owner]
 
 
 def _steps_logged(lines: list[str]) -> int:
