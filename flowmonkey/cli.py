@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(args, f"{exc.code}: {exc.message}")
         return FAILED
     except KeyboardInterrupt:
-        return FAILED
+        return 130  # the shell's convention for SIGINT
 
 
 def _fail(args: argparse.Namespace, message: str) -> None:
@@ -337,6 +337,8 @@ def _report(
         verb = "already exists (same idempotency key)"
     out.print(f"{execution.id}  {escape(execution.flow_id)} {escape(execution.flow_version)}  {verb}")
     _print_summary(execution)
+    if execution.status in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING):
+        out.print("[dim]a worker or the console runs it on (or pass --wait to run it here)[/dim]")
     return code
 
 
