@@ -101,7 +101,7 @@ def postgres_template(postgres_dsn: str) -> Iterator[str]:
 def postgres_database(postgres_dsn: str, postgres_template: str) -> Iterator[str]:
     """The URL of a fresh database (schema applied) of this test's own; dropped after."""
     name = f"flowmonkey_t_{uuid.uuid4().hex[:12]}"
-    clone = f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}" STRATEGY FILE_COPY'
+    clone = f'CREATE DATABASE "{name}" TEMPLATE "{postgres_template}"'
     asyncio.run(_admin(postgres_dsn, clone))
     yield _with_database(postgres_dsn, name)
     asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
