@@ -85,7 +85,10 @@ def _schema_problems(error: ValidationError) -> Iterator[tuple[JsonPath, str]]:
         yield path, f"expected one of {options}, got {_show(error.instance)}{hint}"
     elif kind in ("anyOf", "oneOf"):
         expected = schema.get("description", "a valid value")
-        yield path, f"expected {expected}, got {_show(error.instance)}"
+        got = "" if isinstance(error.instance, Mapping | list) else f", got {_show(error.instance)}"
+        yield path, f"expected {expected}{got}"
+    elif kind == "not" and isinstance(error.validator_value, Mapping):
+        yield path, f"must not have {error.validator_value.get('description', 'this shape')}"
     elif kind in ("minLength", "minProperties", "minItems"):
         yield path, "must not be empty"
     elif kind == "minimum":

@@ -29,6 +29,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "duration": DURATION_SCHEMA,
         "until": {"type": "string", "description": "An ISO 8601 time; ${...} templates allowed."},
     },
+    "description": "either a duration or an until time",
     "oneOf": [{"required": ["duration"]}, {"required": ["until"]}],
     "additionalProperties": False,
 }

@@ -53,7 +53,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
     },
     "required": ["url"],
     "additionalProperties": False,
-    "not": {"required": ["json", "body"]},
+    "not": {"required": ["json", "body"], "description": "both json and body (send one of them)"},
 }
 
 

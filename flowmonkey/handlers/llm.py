@@ -54,6 +54,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
         "timeout": DURATION_SCHEMA,
     },
     "required": ["model"],
+    "description": "a model and either messages or a prompt",
     "oneOf": [{"required": ["messages"]}, {"required": ["prompt"]}],
     "additionalProperties": False,
 }

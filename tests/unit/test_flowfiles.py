@@ -184,6 +184,33 @@ def test_a_good_file_loads_with_its_unreachable_steps_as_warnings(tmp_path: Path
     assert loaded.warnings[0].severity is Severity.WARNING
 
 
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        ("{type: delay, config: {}}", "steps.w.config: expected either a duration or an until time"),
+        ("{type: delay, config: {duration: 5 min}}", "steps.w.config.duration: expected seconds"),
+        (
+            "{type: http, config: {url: x, json: {}, body: y}}",
+            "steps.w.config: must not have both json and body",
+        ),
+        ("{type: http, config: {method: GET}}", 'steps.w.config: missing required key "url"'),
+        (
+            "{type: llm, config: {model: m}}",
+            "steps.w.config: expected a model and either messages or a prompt",
+        ),
+        ("{type: approval, config: {deadline: soon}}", "steps.w.config.deadline: expected seconds"),
+        ("{type: webhook, config: {url: x, secret: 1}}", "steps.w.config.secret: expected a string, got 1"),
+    ],
+)
+def test_built_in_handler_configs_are_checked_against_their_schemas(step: str, expected: str) -> None:
+    text = f"id: x\ninitialStepId: w\nsteps:\n  w: {step}\n"
+
+    with pytest.raises(FlowFileError) as raised:
+        parse_flow(text, file="x.yaml", handlers=HANDLERS)
+
+    assert str(raised.value.problems[0]).split(": ", 1)[1].startswith(expected)
+
+
 def test_a_numeric_version_is_a_warning() -> None:
     loaded = parse_flow(GOOD.replace("version: 1.0.0", "version: 1.10"), file="o.yaml")
 
