@@ -143,18 +143,19 @@ _encode = json.JSONEncoder(
 ).encode  # built once: json.dumps(..., separators=) builds one per call
 
 
-def dumps(value: Any, what: str) -> str:
-    """JSON text of ``value``; a value JSON cannot hold becomes a StoreError naming ``what``."""
+def dumps(value: Any, what: str, *args: Any) -> str:
+    """JSON text of ``value``; a value JSON cannot hold becomes a StoreError naming
+    ``what`` (formatted with ``args`` only then: this runs for every step)."""
     if not value and isinstance(value, dict):
         return "{}"
     try:
         return _encode(value)
     except (TypeError, ValueError) as exc:
-        raise StoreError(f"{what} is not JSON-serialisable: {exc}") from exc
+        raise StoreError(f"{what.format(*args) if args else what} is not JSON-serialisable: {exc}") from exc
 
 
-def dumps_optional(value: Any, what: str) -> str | None:
-    return None if value is None else dumps(value, what)
+def dumps_optional(value: Any, what: str, *args: Any) -> str | None:
+    return None if value is None else dumps(value, what, *args)
 
 
 def loads_optional(text: Any) -> Any:
@@ -215,7 +216,7 @@ def commit_values(execution: Execution, enc: EncodeTime) -> tuple[Any, ...]:
     return (
         e.status.value,
         e.current_step_id,
-        dumps(e.context, f"the context of execution {e.id}"),
+        dumps(e.context, "the context of execution {}", e.id),
         enc(e.updated_at),
         e.revision,
         e.step_count,
@@ -228,9 +229,9 @@ def commit_values(execution: Execution, enc: EncodeTime) -> tuple[Any, ...]:
         _seconds(e.timeout.execution),
         _seconds(e.timeout.wait),
         enc(e.timeout_at),
-        dumps(e.error.to_dict(), f"the error of execution {e.id}") if e.error else None,
-        dumps(e.cancellation.to_dict(), f"execution {e.id}") if e.cancellation else None,
-        dumps(e.metadata, f"the metadata of execution {e.id}"),
+        dumps(e.error.to_dict(), "the error of execution {}", e.id) if e.error else None,
+        dumps(e.cancellation.to_dict(), "execution {}", e.id) if e.cancellation else None,
+        dumps(e.metadata, "the metadata of execution {}", e.id),
     )
 
 
@@ -303,7 +304,8 @@ def execution_from_row(row: Sequence[Any], dec: DecodeTime) -> Execution:
 
 def record_values(record: StepRecord, enc: EncodeTime) -> tuple[Any, ...]:
     """A history row in :data:`RECORD_COLUMNS` order."""
-    what = f"step {record.step_id!r} of execution {record.execution_id}"
+    what = "the {} of step {!r} of execution {}"
+    where = (record.step_id, record.execution_id)
     return (
         record.execution_id,
         record.sequence,
@@ -312,9 +314,9 @@ def record_values(record: StepRecord, enc: EncodeTime) -> tuple[Any, ...]:
         record.outcome.value,
         enc(record.started_at),
         enc(record.finished_at),
-        dumps_optional(record.input, f"the input of {what}"),
-        dumps_optional(record.output, f"the output of {what}"),
-        dumps(record.error.to_dict(), what) if record.error else None,
+        dumps_optional(record.input, what, "input", *where),
+        dumps_optional(record.output, what, "output", *where),
+        dumps(record.error.to_dict(), what, "error", *where) if record.error else None,
         record.next_step_id,
         record.note,
     )

@@ -18,7 +18,7 @@ import pytest
 from flowmonkey import Engine, ExecutionStatus, Flow
 from flowmonkey.errors import ConflictError, StoreError
 from flowmonkey.ids import new_id
-from flowmonkey.model import Execution
+from flowmonkey.model import Execution, StepRecord, StepStatus
 from flowmonkey.stores import DEFAULT_STORE_URL, Store, open_store
 from flowmonkey.stores.sqlite import SQLiteStore
 from tests.conftest import _admin, _with_database
@@ -248,3 +248,26 @@ async def test_a_locked_sqlite_database_fails_every_waiting_write_once(tmp_path:
         assert elapsed < 2.5  # one busy wait for the batch, not one per write
         await store.create_execution(e := execution(), now=NOW)  # the lock is gone: writes work again
         assert await store.get_execution(e.id) == e
+
+
+@pytest.mark.parametrize(
+    "store_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_state_json_cannot_hold_is_refused_naming_what_and_where(any_store: Store) -> None:
+    e = execution()
+    await any_store.create_execution(e, now=NOW)
+    e.revision += 1
+    record = StepRecord(
+        execution_id=e.id,
+        sequence=1,
+        step_id="s0",
+        attempt=1,
+        outcome=StepStatus.COMPLETED,
+        started_at=NOW,
+        finished_at=NOW,
+        output={1, 2},
+    )
+    with pytest.raises(StoreError, match=f"the output of step 's0' of execution {e.id} is not JSON"):
+        await any_store.commit(e, expected_revision=0, record=record)
+    stored = await any_store.get_execution(e.id)
+    assert stored is not None and stored.revision == 0
