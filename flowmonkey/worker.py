@@ -10,8 +10,9 @@ functions of ``MODULE.JOBS`` (see :mod:`flowmonkey.jobs`). One log line per life
 event. On SIGTERM/SIGINT the worker stops claiming, lets in-flight steps finish within
 ``--grace``, releases every claim and exits with code 0.
 
-Other parts of FlowMonkey plug services into the worker (e.g. ``--http`` for webhook
-triggers) with :func:`register_extension`.
+Triggers run inside the worker too (the scheduler, and webhooks with ``--http
+HOST:PORT``, from :mod:`flowmonkey.triggers.worker_extension`); other services plug in
+with :func:`register_extension`.
 """
 
 from __future__ import annotations
@@ -61,6 +62,14 @@ _EXTENSIONS: list[Extension] = []
 def register_extension(extension: Extension) -> None:
     """Add options and a service to ``flowmonkey worker`` (e.g. ``--http HOST:PORT``)."""
     _EXTENSIONS.append(extension)
+
+
+def extensions() -> list[Extension]:
+    """The built-in extensions (triggers: the scheduler and ``--http``), then registered ones."""
+    # Imported here: the triggers module imports this one for ``Extension``.
+    from flowmonkey.triggers.worker_extension import TRIGGERS_EXTENSION
+
+    return [TRIGGERS_EXTENSION, *_EXTENSIONS]
 
 
 def _duration(text: str) -> timedelta:
@@ -119,7 +128,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-watch", action="store_true", help="load the flows once, do not hot-reload")
     parser.add_argument("--quiet", action="store_true", help="no log line per lifecycle event")
-    for extension in _EXTENSIONS:
+    for extension in extensions():
         extension.configure(parser)
 
 
@@ -174,7 +183,7 @@ async def serve(
         )
         await runtime.start()
         stack.push_async_callback(_stop_runtime, runtime, args.grace)
-        for extension in _EXTENSIONS:
+        for extension in extensions():
             service = extension.service(args, engine, runtime)
             if service is not None:
                 await stack.enter_async_context(service)
