@@ -31,10 +31,10 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from flowmonkey.coordination import default_owner
 from flowmonkey.durations import parse_duration
-from flowmonkey.engine import Engine
 from flowmonkey.errors import ErrorCode, FlowMonkeyError
 from flowmonkey.events import Event, EventType
 from flowmonkey.ids import new_id
@@ -42,8 +42,10 @@ from flowmonkey.model import WaitKind
 from flowmonkey.params import HandlerParams
 from flowmonkey.registry import handler
 from flowmonkey.result import Result, StepResult
-from flowmonkey.runtime import default_owner
 from flowmonkey.stores.base import Job, JobStatus
+
+if TYPE_CHECKING:
+    from flowmonkey.engine import Engine
 
 log = logging.getLogger("flowmonkey.jobs")
 

@@ -26,9 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import secrets
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +33,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from flowmonkey.coordination import Lock, LockManager, WakeSignaler
+from flowmonkey.coordination import Lock, LockManager, WakeSignaler, default_owner
 from flowmonkey.engine import Engine
 from flowmonkey.errors import StoreError
 from flowmonkey.model import Execution, ExecutionStatus
@@ -72,11 +69,6 @@ class RuntimeStats:
     passes: int
     """Looks at the store (each is a claim, plus ``next_wake_at`` when there were free
     slots left, plus a timeout sweep when one is due)."""
-
-
-def default_owner() -> str:
-    """A readable, unique owner id: host, pid and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class Runtime:
@@ -439,4 +431,4 @@ def timeout_reason(execution: Execution, now: datetime) -> str:
     return f"wait timeout of {wait:g}s passed at step {execution.current_step_id!r}"
 
 
-__all__ = ["DEFAULT_LEASE", "DEFAULT_RECHECK", "Runtime", "RuntimeStats", "default_owner", "timeout_reason"]
+__all__ = ["DEFAULT_LEASE", "DEFAULT_RECHECK", "Runtime", "RuntimeStats", "timeout_reason"]

@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flowmonkey.coordination import LockManager, WakeSignaler
+from flowmonkey.coordination import LockManager, WakeSignaler, default_owner
 from flowmonkey.durations import parse_duration
 from flowmonkey.engine import Engine
 from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.events import Event
 from flowmonkey.jobs import JobRunner, job_handler
-from flowmonkey.runtime import Runtime, default_owner
+from flowmonkey.runtime import Runtime
 from flowmonkey.stores import DEFAULT_STORE_URL, Store, open_store
 
 log = logging.getLogger("flowmonkey.worker")

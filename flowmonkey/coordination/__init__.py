@@ -14,6 +14,9 @@ handler). Implementations:
 
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
@@ -79,6 +82,11 @@ class LockManager(Protocol):
         ...
 
 
+def default_owner() -> str:
+    """A readable, unique owner id for leases and locks: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 def attach_signaler(engine: Engine, signaler: WakeSignaler) -> Callable[[], None]:
     """Forward ``engine``'s wake signals to other processes through ``signaler``.
 
@@ -88,4 +96,4 @@ def attach_signaler(engine: Engine, signaler: WakeSignaler) -> Callable[[], None
     return engine.add_wake_listener(signaler.notify)
 
 
-__all__ = ["Lock", "LockManager", "WakeCallback", "WakeSignaler", "attach_signaler"]
+__all__ = ["Lock", "LockManager", "WakeCallback", "WakeSignaler", "attach_signaler", "default_owner"]
