@@ -81,13 +81,22 @@ class ConsoleApp(App[None], inherit_bindings=False):
                 self.backend = await Backend.from_options(
                     self.options, handlers=self._handlers, clock=self._clock
                 )
+        except (FlowMonkeyError, OSError) as exc:
+            self.exit(return_code=1, message=f"flowmonkey-console: cannot open the store: {exc}")
+            return
+        # Show the executions first; the watcher, runtime and triggers start behind them.
+        screen = MainScreen(self.backend, poll_interval=self._poll_interval, live_clock=self._live_clock)
+        await self.push_screen(screen)
+        self.run_worker(self._start_services(screen), group="start")
+
+    async def _start_services(self, screen: MainScreen) -> None:
+        assert self.backend is not None
+        try:
             await self.backend.start()
         except (FlowMonkeyError, OSError) as exc:
             self.exit(return_code=1, message=f"flowmonkey-console: cannot start: {exc}")
             return
-        await self.push_screen(
-            MainScreen(self.backend, poll_interval=self._poll_interval, live_clock=self._live_clock)
-        )
+        screen.services_started()
 
     async def on_unmount(self) -> None:
         if self.backend is not None and self._owns_backend:

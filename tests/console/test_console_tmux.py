@@ -116,7 +116,7 @@ def test_approve_an_expense_in_the_real_console(tmux: type[Tmux], tmp_path: Path
         session.wait_for("1 flows")
         session.keys("n")
         session.wait_for("Start expense-approval")
-        session.keys("BSpace", "BSpace")
+        session.wait_for("line 1, column 3")  # the editor has the keyboard; {} is selected
         session.type('{"expense": {"amount": 42, "reason": "taxi"}}')
         session.keys("F2")
         session.wait_for("started ")
@@ -124,7 +124,7 @@ def test_approve_an_expense_in_the_real_console(tmux: type[Tmux], tmp_path: Path
         session.wait_for("approval: Appr")
         session.keys("r")
         session.wait_for("data (JSON)")
-        session.keys("BSpace", "BSpace")
+        session.wait_for("line 1, column 3")
         session.type('{"approved": true, "by": "ops"}')
         session.keys("F2")
         session.wait_for("resumed 1")

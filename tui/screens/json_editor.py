@@ -55,7 +55,10 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
             yield Label(self._title, id="json-title")
             yield TextArea(self._initial, id="json-text", tab_behavior="focus", show_line_numbers=True)
             yield Static("", id="json-error")
-            yield Static("tab: to the buttons  f2: send  escape: cancel", classes="hint")
+            yield Static("", id="json-where", classes="hint")
+            yield Static(
+                "typing replaces the selection  tab: to the buttons  f2: send  escape: cancel", classes="hint"
+            )
             with Horizontal():
                 yield Button(self._ok_label, id="json-ok", variant="primary", compact=True)
                 yield Button("Cancel", id="json-cancel", compact=True)
@@ -63,7 +66,11 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
     def on_mount(self) -> None:
         editor = self.query_one(TextArea)
         editor.focus()
-        editor.move_cursor(editor.document.end)
+        editor.select_all()  # typing replaces the prefilled value
+
+    def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
+        row, column = event.selection.end
+        self.query_one("#json-where", Static).update(f"line {row + 1}, column {column + 1}")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

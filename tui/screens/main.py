@@ -17,6 +17,7 @@ from tui.widgets.command_prompt import CommandPrompt
 from tui.widgets.console_header import ConsoleHeader
 from tui.widgets.console_view import ConsoleView
 from tui.widgets.events_view import EventsView
+from tui.widgets.execution_list import ExecutionListView
 from tui.widgets.executions_view import ExecutionsView
 from tui.widgets.flows_view import FlowsView
 from tui.widgets.status_counts import StatusCounts
@@ -40,6 +41,7 @@ COMMAND_NAMES = {
 }
 _TICK = 0.1  # at most ten refreshes a second, however many events arrive
 _COUNTS_EVERY = 1.0  # seconds between status-count refreshes caused by events
+_FIRST_COUNT_AFTER = 0.2
 
 
 class MainScreen(Screen[None]):
@@ -65,7 +67,9 @@ class MainScreen(Screen[None]):
         self._poll_interval = poll_interval
         self._live_clock = live_clock
         self._counts_stale = True
-        self._counts_at = 0.0
+        # The first count waits a moment: the first page must not queue behind it.
+        self._counts_at = time.monotonic() - _COUNTS_EVERY + _FIRST_COUNT_AFTER
+        self._counts_every = _COUNTS_EVERY
         self._unsubscribe: Any = None
         # Kept at compose time: events arrive thousands of times a second under load,
         # and querying the DOM for each would cost more than the work itself.
@@ -127,13 +131,26 @@ class MainScreen(Screen[None]):
         if not self.live:
             return
         self.active_view.flush()
-        if self._counts_stale and time.monotonic() - self._counts_at >= _COUNTS_EVERY:
+        if self._counts_stale and time.monotonic() - self._counts_at >= self._counts_every:
             self._counts_stale = False
             self._counts_at = time.monotonic()
             self.run_worker(self._count(), exclusive=True, group="counts")
 
     async def _count(self) -> None:
-        self._counts.counts = await self.backend.store.count_executions(ExecutionQuery())
+        started = time.monotonic()
+        counts = await self.backend.store.count_executions(ExecutionQuery())
+        # Counting a big store is slow and shares the store's reader with everything
+        # else: the slower it is, the less often it runs (at most 1/40 of the time).
+        self._counts_every = max(_COUNTS_EVERY, 40 * (time.monotonic() - started))
+        self._counts.counts = counts
+        for view in self.views.values():
+            if isinstance(view, ExecutionListView):
+                view.use_global_counts(counts)
+
+    def services_started(self) -> None:
+        """The backend's runtime, watcher and triggers are up: show it, reload the view."""
+        self._header.worker = self.backend.worker_label
+        self.active_view.request_reload()
 
     def _tick_clock(self) -> None:
         self._header.now = self.backend.engine.now()

@@ -65,6 +65,7 @@ class ExecutionListView(ConsoleView):
         self._counted_at = 0.0
         self._loaded_at = 0.0
         self._arrivals = False
+        self._global_counts: dict[ExecutionStatus, int] | None = None
         self._sort = 0
 
     def compose_body(self) -> ComposeResult:
@@ -112,8 +113,22 @@ class ExecutionListView(ConsoleView):
         """Refresh the total shown as ``1-18 of 1,284``."""
         self._counted_at = time.monotonic()
         query = self.store_query(self.backend.engine.now())
-        self._total = sum((await self.backend.store.count_executions(query)).values())
+        if self._global_counts is not None and _by_status_only(query):
+            counts = self._global_counts
+        else:
+            counts = await self.backend.store.count_executions(query)
+        self._total = _total(counts, query)
         self._show_title()
+
+    def use_global_counts(self, counts: dict[ExecutionStatus, int]) -> None:
+        """Take the total from the status bar's counts when the filter allows (no query)."""
+        self._global_counts = counts
+        query = self.store_query(self.backend.engine.now())
+        if _by_status_only(query):
+            self._total = _total(counts, query)
+            self._counted_at = time.monotonic()
+            if self.is_mounted:
+                self._show_title()
 
     def _show(self, items: list[Execution], now: datetime) -> None:
         table = self.table
@@ -315,6 +330,15 @@ _STATUS_CHANGES = frozenset(
         EventType.EXECUTION_STARTED,
     }
 )
+
+
+def _by_status_only(query: ExecutionQuery) -> bool:
+    """Whether the totals by status (counted anyway for the status bar) answer ``query``."""
+    return query == ExecutionQuery(statuses=query.statuses)
+
+
+def _total(counts: dict[ExecutionStatus, int], query: ExecutionQuery) -> int:
+    return sum(n for status, n in counts.items() if not query.statuses or status in query.statuses)
 
 
 def _plain(cell: object) -> str:
