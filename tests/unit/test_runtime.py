@@ -404,3 +404,25 @@ async def test_an_execution_that_keeps_failing_to_step_is_retried_after_its_leas
     assert held is not None and held.lease_owner == runtime.owner  # kept: the back-off
     assert final is not None and final.lease_owner is None  # given back on stop
     assert store.attempts == 2 and "disk full" in caplog.text
+
+
+async def test_a_timer_set_by_another_process_shortens_the_sleep() -> None:
+    store = MemoryStore()
+    flow = one_step("t", "wait-once", config={"seconds": 0.2})
+    hub = LocalWakeHub()
+    elsewhere = Engine(store, [wait_once], [flow])  # another process, which steps itself
+    signals = LocalWakeSignaler(hub)
+    await signals.start(lambda *_: None)
+    engine = Engine(store, [wait_once], [flow])
+    fired = asyncio.Event()
+    engine.events.subscribe(lambda e: fired.set(), [EventType.EXECUTION_COMPLETED])
+    async with Runtime(engine, signaler=LocalWakeSignaler(hub), recheck=timedelta(minutes=10)) as runtime:
+        await runtime.run_until_idle(timeout=5)  # asleep for the 10-minute re-check
+        execution, _ = await elsewhere.create("t")
+        await store.claim(owner="elsewhere", now=elsewhere.now(), lease=timedelta(seconds=30), limit=1)
+        waiting = (await elsewhere.step(execution.id)).execution
+        await store.release(owner="elsewhere", execution_ids=[execution.id])
+        signals.notify(execution.id, waiting.wake_at)
+        await asyncio.wait_for(fired.wait(), 2)
+    await signals.stop()
+    assert runtime.stats.steps == 1  # only the timer's step ran here
