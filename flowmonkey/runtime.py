@@ -169,7 +169,8 @@ class Runtime:
         with contextlib.suppress(asyncio.CancelledError):
             await renewer
         self._background = []
-        for detach in self._detach:
+        detaches, self._detach = self._detach, []
+        for detach in detaches:
             detach()
         if self.jobs is not None:
             await self.jobs.stop(grace)

@@ -426,3 +426,15 @@ async def test_a_timer_set_by_another_process_shortens_the_sleep() -> None:
         await asyncio.wait_for(fired.wait(), 2)
     await signals.stop()
     assert runtime.stats.steps == 1  # only the timer's step ran here
+
+
+async def test_stop_twice_and_restart_work() -> None:
+    engine = Engine(MemoryStore(), flows=[chain("f", 2)])
+    runtime = Runtime(engine)
+    await runtime.start()
+    await asyncio.gather(runtime.stop(), runtime.stop())
+    execution, _ = await engine.create("f")
+    stats = await runtime.run_until_idle(timeout=5)  # starts again
+    await runtime.stop()
+    final = await engine.get(execution.id)
+    assert stats.steps == 2 and final is not None and final.status is ExecutionStatus.COMPLETED
