@@ -7,6 +7,7 @@ and shows the main screen.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tomllib
@@ -131,9 +132,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as exc:
         print(f"flowmonkey-console: {exc}", file=sys.stderr)
         sys.exit(2)
+    log_file = send_logs_to_file(Path(os.environ.get(LOG_ENV, DEFAULT_LOG)))
     app = ConsoleApp(options, keymap=keymap)
     app.run()
+    if app.return_code:
+        print(f"flowmonkey-console: the log is in {log_file}", file=sys.stderr)
     sys.exit(app.return_code or 0)
+
+
+LOG_ENV = "FLOWMONKEY_CONSOLE_LOG"
+DEFAULT_LOG = ".flowmonkey/console.log"
+
+
+def send_logs_to_file(path: Path) -> Path:
+    """Handlers and the engine log while the console owns the terminal: into a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    return path
 
 
 if __name__ == "__main__":

@@ -131,6 +131,9 @@ def test_approve_an_expense_in_the_real_console(tmux: type[Tmux], tmp_path: Path
         session.keys("2")
         screen = session.wait_for("✔ completed")
         assert "expense-appr" in screen and "✔ 1 completed" in session.wait_for("✔ 1 completed")
+        log = tmp_path / ".flowmonkey" / "console.log"  # handlers' logs never reach the screen
+        assert "paying 42 EUR (approved by ops)" in log.read_text()
+        assert "paying 42" not in session.screen()
         capture = os.environ.get("FLOWMONKEY_CONSOLE_CAPTURE")
         if capture:  # for the README: a real 80x24 screen
             Path(capture).write_text(session.screen())
