@@ -22,6 +22,13 @@ class ManualClock:
         return self.now
 
 
+def recording(engine: Engine) -> list[str]:
+    """The ids of the jobs enqueued through ``engine``, as its events tell them."""
+    ids: list[str] = []
+    engine.events.subscribe(lambda e: ids.append(e.data["job_id"]), ["job.enqueued"])
+    return ids
+
+
 JOB_FLOW = Flow.from_dict(
     {
         "id": "report",
@@ -113,6 +120,7 @@ async def test_a_stale_runner_is_fenced_out_and_the_next_one_resumes_from_the_ch
     clock = ManualClock()
     store = MemoryStore()
     engine = Engine(store, flows=[JOB_FLOW], clock=clock)
+    job_ids = recording(engine)
     stalled = asyncio.Event()
     proceed = asyncio.Event()
     outcome: list[str] = []
@@ -143,10 +151,11 @@ async def test_a_stale_runner_is_fenced_out_and_the_next_one_resumes_from_the_ch
     assert await second.run_once() == 1
     proceed.set()
     await stale_run
-    jobs = [j for j in store._jobs.values() if j.execution_id == execution.id]
+    jobs = [await store.get_job(job_id) for job_id in job_ids]
     assert outcome == ["resumed from 2", "fenced"]
-    assert len(jobs) == 1 and jobs[0].status is JobStatus.COMPLETED and jobs[0].fence == 2
-    assert jobs[0].result == {"by": "second", "from": 2}
+    (job,) = jobs
+    assert job is not None and job.status is JobStatus.COMPLETED and job.fence == 2
+    assert job.result == {"by": "second", "from": 2}
     final = await engine.run(execution.id)
     assert final.context["report"] == {"by": "second", "from": 2}
 
@@ -164,9 +173,11 @@ async def test_a_job_type_is_required() -> None:
 async def test_checkpoints_are_stored(pages: int) -> None:
     store = MemoryStore()
     engine = Engine(store, flows=[JOB_FLOW])
+    job_ids = recording(engine)
     runner = JobRunner(engine, {"render": render})
     execution, _ = await engine.create("report", {"pages": pages})
     await engine.step(execution.id)
     await runner.run_once()
-    (job,) = list(store._jobs.values())
+    (job,) = [await store.get_job(job_id) for job_id in job_ids]
+    assert job is not None
     assert job.checkpoint == (pages or None) and job.result == {"pages": pages}
