@@ -16,12 +16,14 @@ commits of concurrent executions share transactions through a :class:`GroupCommi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
+import queue
 import sqlite3
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs
@@ -61,10 +63,16 @@ def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
 
 
 class _Connection:
-    """A sqlite3 connection owned by one thread; ``run`` executes a function there."""
+    """A sqlite3 connection owned by one thread; ``run`` executes a function there.
+
+    A bare thread fed by a queue and answering through ``call_soon_threadsafe`` costs
+    about half of what ``run_in_executor`` does per call, and every store operation is
+    one call.
+    """
 
     def __init__(self, name: str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"flowmonkey-sqlite-{name}")
+        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=f"flowmonkey-sqlite-{name}", daemon=True)
         self._conn: sqlite3.Connection | None = None
 
     async def open(self, path: str, pragmas: list[str]) -> None:
@@ -74,20 +82,51 @@ class _Connection:
                 conn.execute(pragma)
             return conn
 
-        self._conn = await asyncio.get_running_loop().run_in_executor(self._executor, connect)
+        self._thread.start()
+        self._conn = await self._submit(connect)
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         conn = self._conn
         if conn is None:
             raise StoreError("the SQLite store is not open (use `async with store:` or `await store.open()`)")
-        call = functools.partial(fn, conn, *args)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        return await self._submit(functools.partial(fn, conn, *args))
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, conn.close)
-        self._executor.shutdown(wait=False)
+            await self._submit(conn.close)
+        if self._thread.is_alive():
+            self._calls.put(None)
+
+    async def _submit(self, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._calls.put((fn, future, loop))
+        return await future
+
+    def _serve(self) -> None:
+        while (call := self._calls.get()) is not None:
+            fn, future, loop = call
+            try:
+                outcome: tuple[bool, Any] = (True, fn())
+            except BaseException as exc:  # handed to the caller, whatever it is
+                outcome = (False, exc)
+            # RuntimeError: the loop closed without closing the store, so nobody waits.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, future, outcome)
+
+
+_Call = tuple[Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
+
+
+def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
+    if future.cancelled():
+        return
+    ok, value = outcome
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 class SQLiteStore:
