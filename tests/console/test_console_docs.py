@@ -1,0 +1,62 @@
+"""The console's README section documents every key binding by its id (so it cannot rot)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.binding import Binding
+
+from tui.app import ConsoleApp
+from tui.screens.confirm import ConfirmScreen
+from tui.screens.execution_detail import ExecutionDetailScreen
+from tui.screens.flow_detail import FlowDetailScreen
+from tui.screens.help import HelpScreen
+from tui.screens.json_editor import JsonEditorScreen
+from tui.screens.main import MainScreen
+from tui.screens.raw_json import RawJsonScreen
+from tui.widgets.command_prompt import CommandPrompt
+from tui.widgets.execution_list import ExecutionListView
+from tui.widgets.flows_view import FlowsView
+from tui.widgets.triggers_view import TriggersView
+
+README = Path(__file__).resolve().parents[2] / "tui" / "README-console.md"
+CLASSES = [
+    ConsoleApp,
+    MainScreen,
+    ExecutionListView,
+    FlowsView,
+    TriggersView,
+    ExecutionDetailScreen,
+    FlowDetailScreen,
+    JsonEditorScreen,
+    ConfirmScreen,
+    CommandPrompt,
+    RawJsonScreen,
+    HelpScreen,
+]
+
+
+def all_bindings() -> list[Binding]:
+    return [b for cls in CLASSES for b in cls.BINDINGS if isinstance(b, Binding)]
+
+
+def test_every_binding_has_a_unique_id_per_key() -> None:
+    missing = [f"{b.key} -> {b.action}" for b in all_bindings() if not b.id]
+    assert missing == []
+    by_id: dict[str, set[str]] = {}
+    for binding in all_bindings():
+        assert binding.id is not None
+        by_id.setdefault(binding.id, set()).add(binding.key)
+    assert {i: k for i, k in by_id.items() if len(k) > 1} == {}, "one id, one key (a keymap remaps by id)"
+
+
+def test_the_readme_lists_every_binding_id() -> None:
+    text = README.read_text()
+    undocumented = sorted({b.id for b in all_bindings() if f"`{b.id}`" not in text})  # type: ignore[operator]
+    assert undocumented == []
+
+
+def test_no_ctrl_key_changes_state() -> None:
+    mutating = {"resume", "cancel", "retry", "start", "fire", "pause", "quit"}
+    offenders = [b.key for b in all_bindings() if "ctrl" in b.key and b.action.split(".")[-1] in mutating]
+    assert offenders == []
