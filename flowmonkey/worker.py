@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from flowmonkey.coordination import LockManager, WakeSignaler, default_owner
+from flowmonkey.coordination import LockManager, WakeSignaler, default_owner, signaler_for
 from flowmonkey.durations import parse_duration
 from flowmonkey.engine import Engine
 from flowmonkey.errors import FlowMonkeyError
@@ -170,7 +170,7 @@ async def serve(
         if not args.quiet:
             engine.events.subscribe(_log_event)
         await _load_flows(stack, args, engine)
-        signaler, locks = await _coordination(stack, args, store, owner)
+        signaler, locks = await _coordination(stack, args, owner)
         runtime = Runtime(
             engine,
             concurrency=args.concurrency,
@@ -220,20 +220,16 @@ async def _load_flows(stack: AsyncExitStack, args: argparse.Namespace, engine: E
 
 
 async def _coordination(
-    stack: AsyncExitStack, args: argparse.Namespace, store: Store, owner: str
+    stack: AsyncExitStack, args: argparse.Namespace, owner: str
 ) -> tuple[WakeSignaler | None, LockManager | None]:
     """Redis signals and locks with ``--redis``; else LISTEN/NOTIFY on PostgreSQL."""
+    locks = None
     if args.redis:
-        from flowmonkey.coordination.redis import RedisLockManager, RedisWakeSignaler
+        from flowmonkey.coordination.redis import RedisLockManager
 
         locks = RedisLockManager(args.redis, owner=owner)
         stack.push_async_callback(locks.close)
-        return RedisWakeSignaler(args.redis), locks
-    if args.store.split(":", 1)[0].lower() in ("postgres", "postgresql"):
-        from flowmonkey.coordination.postgres import PostgresWakeSignaler
-
-        return PostgresWakeSignaler(args.store), None
-    return None, None
+    return signaler_for(args.store, redis=args.redis), locks
 
 
 def _job_runner(args: argparse.Namespace, engine: Engine, owner: str) -> JobRunner | None:

@@ -87,13 +87,44 @@ def default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+def signaler_for(store_url: str, *, redis: str | None = None) -> WakeSignaler | None:
+    """The wake signaler that suits a deployment: Redis pub/sub when ``redis`` is given,
+    LISTEN/NOTIFY for a ``postgresql://`` store, else None (one process: the engine's own
+    wake listener is enough; other stores rely on the runtimes' re-check)."""
+    if redis:
+        from flowmonkey.coordination.redis import RedisWakeSignaler
+
+        return RedisWakeSignaler(redis)
+    if store_url.split(":", 1)[0].lower() in ("postgres", "postgresql"):
+        from flowmonkey.coordination.postgres import PostgresWakeSignaler
+
+        return PostgresWakeSignaler(store_url)
+    return None
+
+
 def attach_signaler(engine: Engine, signaler: WakeSignaler) -> Callable[[], None]:
     """Forward ``engine``'s wake signals to other processes through ``signaler``.
 
     Use it in processes that change executions without running a Runtime (a CLI resume,
-    a web app), so the runtimes elsewhere act at once. Returns a detach function.
+    a web app), so the runtimes elsewhere act at once; start the signaler first and stop
+    it before exiting (stopping sends what is queued). Returns a detach function::
+
+        signaler = signaler_for(store_url)
+        if signaler is not None:
+            await signaler.start(lambda *_: None)
+            attach_signaler(engine, signaler)
+        ...
+        await signaler.stop()
     """
     return engine.add_wake_listener(signaler.notify)
 
 
-__all__ = ["Lock", "LockManager", "WakeCallback", "WakeSignaler", "attach_signaler", "default_owner"]
+__all__ = [
+    "Lock",
+    "LockManager",
+    "WakeCallback",
+    "WakeSignaler",
+    "attach_signaler",
+    "default_owner",
+    "signaler_for",
+]

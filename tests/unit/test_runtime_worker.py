@@ -194,3 +194,13 @@ async def test_local_locks_exclude_expire_and_refuse_stale_holders() -> None:
     assert await first.release() is False and await first.extend() is False and first.lost
     assert await second.release() is True
     await locks.close()
+
+
+def test_the_signaler_follows_the_deployment() -> None:
+    from flowmonkey.coordination import signaler_for
+    from flowmonkey.coordination.postgres import PostgresWakeSignaler
+    from flowmonkey.coordination.redis import RedisWakeSignaler
+
+    assert isinstance(signaler_for("postgresql://db/x"), PostgresWakeSignaler)
+    assert isinstance(signaler_for("postgresql://db/x", redis="redis://r"), RedisWakeSignaler)
+    assert signaler_for("sqlite:///x.db") is None and signaler_for("memory://") is None
