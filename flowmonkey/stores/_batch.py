@@ -1,10 +1,12 @@
 """Group commit: many callers' step commits share one transaction.
 
-``commit()`` hands its request to a :class:`GroupCommitter` and awaits a future. A single
-writer task drains everything queued, hands the batch to the store's ``flush`` (one
-transaction), and resolves each future with that request's own compare-and-set outcome.
-When nothing else is queued a batch has one request, so a lone caller pays no delay;
-under load the number of transactions (and awaits) per step falls with the batch size.
+``commit()`` hands its request to a :class:`GroupCommitter`. When no batch is being
+written, the request is written at once, alone, in the caller's own task: a lone caller
+pays nothing for batching. Otherwise it waits in a queue; when a batch finishes, the
+next one takes everything queued meanwhile, is handed to the store's ``flush`` (one
+transaction), and each caller gets its own request's outcome (its own compare-and-set
+result, or its own error). Under load the transactions, and the awaits, per step fall
+with the batch size.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ R = TypeVar("R")
 
 
 class GroupCommitter(Generic[T, R]):
-    """Serialises ``flush`` calls and batches the requests queued meanwhile.
+    """Limits how many ``flush`` calls run at once and batches the requests queued meanwhile.
 
     Args:
         flush: writes a batch in one transaction; returns one outcome per request, in
@@ -42,53 +44,48 @@ class GroupCommitter(Generic[T, R]):
         in_flight: int = 1,
     ) -> None:
         self._flush = flush
-        self._in_flight = in_flight
-        self._writing: set[asyncio.Task[None]] = set()
         self._key = key
         self._max_batch = max_batch
+        self._in_flight = in_flight
         self._queue: list[tuple[T, asyncio.Future[R]]] = []
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._active = 0  # batches being written
+        self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
     async def submit(self, item: T) -> R:
-        """Queue ``item`` and wait for the transaction that carries it."""
+        """Write ``item`` in the next transaction and return its outcome."""
         if self._closed:
             raise StoreError("the store is closed")
+        if not self._queue and self._active < self._in_flight:
+            return await self._write_alone(item)
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        self._wakeup.set()
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="flowmonkey-group-commit")
         return await future
 
     async def close(self) -> None:
-        """Finish what is queued, then stop the writer task."""
+        """Refuse new requests and wait until everything queued is written."""
         self._closed = True
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._wakeup.set()
-        await task
+        while self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _run(self) -> None:
-        while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
-            if self._in_flight == 1:
-                while self._queue:
-                    await self._write(self._take())
-            else:
-                while self._queue and len(self._writing) < self._in_flight:
-                    task = asyncio.create_task(self._write(self._take()))
-                    self._writing.add(task)
-                    task.add_done_callback(self._written)
-            if self._closed and not self._queue and not self._writing:
-                return
+    async def _write_alone(self, item: T) -> R:
+        self._active += 1
+        try:
+            (outcome,) = await self._flush([item])
+        finally:
+            self._active -= 1
+            self._drain()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
-    def _written(self, task: asyncio.Task[None]) -> None:
-        self._writing.discard(task)
-        self._wakeup.set()
+    def _drain(self) -> None:
+        """Start batches of what is queued while fewer than ``in_flight`` are written."""
+        while self._queue and self._active < self._in_flight:
+            self._active += 1
+            task = asyncio.create_task(self._write(self._take()), name="flowmonkey-group-commit")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _take(self) -> list[tuple[T, asyncio.Future[R]]]:
         if self._key is None:
@@ -118,6 +115,9 @@ class GroupCommitter(Generic[T, R]):
             if not isinstance(exc, Exception):
                 raise
             return
+        finally:
+            self._active -= 1
+            self._drain()
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():
                 continue
