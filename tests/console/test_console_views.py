@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.events import Key
+
 from flowmonkey import ExecutionStatus
 from flowmonkey.stores import TriggerDefinition, TriggerType
 from tests.console.support import (
@@ -285,3 +287,39 @@ def _greeting(version: str) -> str:
         f"id: greeting\nversion: {version}\ninitialStepId: hello\nsteps:\n"
         "  hello:\n    type: work\n    transitions: {onSuccess: null}\n"
     )
+
+
+async def test_keys_typed_ahead_go_to_the_view_just_switched_to(clock: FrozenClock) -> None:
+    engine = make_engine(clock)
+    await start(engine, "process-order")
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await main_screen(pilot)
+        await pilot.press("1")
+        await wait_for(pilot, lambda: "process-order" in screen_text(app))
+        for key, char in (("2", "2"), ("enter", "\r")):  # as fast as a terminal delivers them
+            event = Key(key, char)
+            event.set_sender(app)
+            assert app._driver is not None
+            app._driver.send_message(event)
+        await wait_for(
+            pilot, lambda: isinstance(app.screen, ExecutionDetailScreen), what="the execution detail"
+        )
+
+
+async def test_a_command_typed_ahead_is_not_taken_for_action_keys(clock: FrozenClock) -> None:
+    engine = make_engine(clock)
+    waiting = await start(engine, "process-order")
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = await main_screen(pilot)
+        for char in ":exec":  # 'x' would be cancel if it reached the table
+            event = Key("colon" if char == ":" else char, char)
+            event.set_sender(app)
+            assert app._driver is not None
+            app._driver.send_message(event)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert app.screen is screen and screen.active_view.id == "executions"
+    execution = await engine.get(waiting)
+    assert execution is not None and execution.status is ExecutionStatus.WAITING

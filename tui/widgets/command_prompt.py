@@ -38,7 +38,7 @@ class CommandPrompt(Input):
         self.value = text
         self.cursor_position = len(text)
         self.add_class("-open")
-        self.focus()
+        self.screen.set_focus(self)  # now, not later: keys typed ahead belong to the prompt
 
     def action_close(self) -> None:
         self.remove_class("-open")

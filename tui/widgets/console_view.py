@@ -77,8 +77,8 @@ class ConsoleView(Vertical):
         return None
 
     def focus_body(self) -> None:
-        """Give the keyboard to the view's table."""
-        self.table.focus()
+        """Give the keyboard to the view's table, now: keys already queued must go to it."""
+        self.screen.set_focus(self.table)
 
     def check_action(self, action: str, parameters: tuple[Any, ...]) -> bool | None:
         # None, not False: the footer shows the key dimmed, so readonly is visible.
