@@ -73,10 +73,13 @@ class PostgresStore:
             self.url = "postgresql://(existing asyncpg pool)"
         self._owns_pool = False
         self._pool_options = {"min_size": min_size, "max_size": max_size, "timeout": connect_timeout}
-        self._commits: GroupCommitter[_Commit, bool] = GroupCommitter(
-            self._flush, key=lambda c: str(c[0][0]), in_flight=4
-        )
-        self._creates: GroupCommitter[tuple[Any, ...], bool] = GroupCommitter(self._insert, in_flight=2)
+        self._commits, self._creates = self._batchers()
+
+    def _batchers(self) -> tuple[GroupCommitter[_Commit, bool], GroupCommitter[tuple[Any, ...], bool]]:
+        # Several batches in flight: row locks order competing commits of one execution.
+        commits = GroupCommitter(self._flush, key=lambda c: str(c[0][0]), in_flight=4)
+        creates = GroupCommitter(self._insert, in_flight=2)
+        return commits, creates
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -88,12 +91,17 @@ class PostgresStore:
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
             self._owns_pool = True
-        async with self._translate("apply_schema"):
-            await apply_schema(self._pool)
+        try:
+            async with self._translate("apply_schema"):
+                await apply_schema(self._pool)
+        except StoreError:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         await self._commits.close()
-        self._commits = GroupCommitter(self._flush, key=lambda c: str(c[0][0]), in_flight=4)
+        await self._creates.close()
+        self._commits, self._creates = self._batchers()
         if self._owns_pool and self._pool is not None:
             pool, self._pool, self._owns_pool = self._pool, None, False
             await pool.close()

@@ -271,3 +271,18 @@ async def test_state_json_cannot_hold_is_refused_naming_what_and_where(any_store
         await any_store.commit(e, expected_revision=0, record=record)
     stored = await any_store.get_execution(e.id)
     assert stored is not None and stored.revision == 0
+
+
+@pytest.mark.parametrize(
+    "store_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+async def test_a_store_can_be_closed_and_opened_again(store_url: str) -> None:
+    store = open_store(store_url)
+    first, second = execution(), execution()
+    async with store:
+        await store.create_execution(first, now=NOW)
+    with pytest.raises(StoreError, match="not open"):
+        await store.get_execution(first.id)
+    async with store:
+        await store.create_execution(second, now=NOW)
+        assert {e.id for e in (await store.list_executions()).items} == {first.id, second.id}
