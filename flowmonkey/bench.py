@@ -3,8 +3,9 @@
 Runs ``--executions`` executions of an N-step flow of trivial handlers, ``--concurrency``
 at a time, and reports steps/s, executions/s and per-execution latency (p50/p99).
 ``--scenario resume`` instead parks every execution in a wait first, then measures
-resume → next step done. Without ``--store`` it uses a fresh temporary SQLite file, so
-runs are repeatable::
+resume → next step done. ``--warmup`` executions run first, unmeasured, so that caches
+and prepared statements are warm. Without ``--store`` it uses a fresh temporary SQLite
+file, so runs are repeatable::
 
     python -m flowmonkey.bench --store sqlite:///bench.db --executions 500 --concurrency 50
     python -m flowmonkey.bench --store postgresql://postgres@127.0.0.1/test --json
@@ -55,6 +56,7 @@ class BenchResult:
     steps_per_execution: int
     executions: int
     concurrency: int
+    warmup: int
     seconds: float
     executions_per_s: float
     steps_per_s: float
@@ -73,6 +75,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--executions", type=_positive, default=500, help="executions to run (default 500)")
     parser.add_argument("--concurrency", type=_positive, default=50, help="executions in flight (default 50)")
     parser.add_argument("--scenario", choices=SCENARIOS, default="steps", help="what to measure")
+    parser.add_argument(
+        "--warmup",
+        type=_not_negative,
+        default=50,
+        help="executions run first and not measured (caches, prepared statements; default 50)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -86,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 executions=args.executions,
                 concurrency=args.concurrency,
                 scenario=args.scenario,
+                warmup=args.warmup,
                 progress=sys.stderr.isatty(),
             )
         )
@@ -103,6 +112,7 @@ async def bench(
     executions: int = 500,
     concurrency: int = 50,
     scenario: str = "steps",
+    warmup: int = 50,
     progress: bool = False,
 ) -> BenchResult:
     """Measure one scenario on a store; see the module docstring."""
@@ -110,6 +120,8 @@ async def bench(
         flow = _flow(steps if scenario == "steps" else 1, waits=scenario == "resume")
         engine = Engine(store, [_noop, _wait], [flow])
         measure = _steps_scenario if scenario == "steps" else _resume_scenario
+        if warmup:
+            await measure(engine, flow.id, warmup, concurrency, False)
         seconds, latencies = await measure(engine, flow.id, executions, concurrency, progress)
         per_execution = steps if scenario == "steps" else 1
     ordered = sorted(latencies)
@@ -119,6 +131,7 @@ async def bench(
         steps_per_execution=per_execution,
         executions=executions,
         concurrency=concurrency,
+        warmup=warmup,
         seconds=round(seconds, 4),
         executions_per_s=round(executions / seconds, 1),
         steps_per_s=round(executions * per_execution / seconds, 1),
@@ -223,6 +236,13 @@ def _describe(r: BenchResult) -> str:
             f"latency       p50 {r.p50_ms:.2f} ms   p99 {r.p99_ms:.2f} ms   (per execution)",
         ]
     )
+
+
+def _not_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected zero or more, got {text}")
+    return value
 
 
 def _positive(text: str) -> int:
