@@ -14,6 +14,8 @@ import functools
 import json
 import sqlite3
 from collections.abc import Sequence
+from itertools import compress
+from operator import ne
 from typing import Any
 
 from flowmonkey.stores._rows import COMMIT_COLUMNS, RECORD_COLUMNS
@@ -24,6 +26,12 @@ REVISION = COMMIT_COLUMNS.index("revision")
 Request = tuple[Sequence[Any], str, int, tuple[int, ...], Sequence[Any] | None]
 """(values of COMMIT_COLUMNS, execution id, expected revision, indexes of the columns to
 write, history row or None)."""
+
+
+def changed(old: Sequence[Any], new: Sequence[Any]) -> tuple[int, ...]:
+    """Indexes of the columns that differ (the revision always counts as changed)."""
+    columns = tuple(compress(ALL_COLUMNS, map(ne, old, new)))
+    return columns if REVISION in columns else tuple(sorted((*columns, REVISION)))
 
 
 def commit(

@@ -254,8 +254,7 @@ class SQLiteStore:
         written = self._written.get(execution.id)
         columns = _commit.ALL_COLUMNS
         if written is not None and written[0] == expected_revision:
-            old = written[1]
-            columns = tuple(i for i, v in enumerate(values) if v != old[i] or i == _commit.REVISION)
+            columns = _commit.changed(written[1], values)
         row = _rows.record_values(record, ops.enc) if record is not None else None
         args = (values, execution.id, expected_revision, columns, row)
         try:
