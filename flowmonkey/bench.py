@@ -253,7 +253,9 @@ def _positive(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="flowmonkey bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="flowmonkey bench", description=__doc__.splitlines()[0].replace("``", "")
+    )
     configure_parser(parser)
     return run(parser.parse_args(argv))
 
