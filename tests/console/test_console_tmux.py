@@ -52,6 +52,7 @@ class Tmux:
             env={**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(REPO)},
         )
         subprocess.run(["tmux", "set-option", "-t", self.name, "remain-on-exit", "on"], check=True)
+        self.seen: list[str] = []  # what each wait saw, for the failure message
 
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
@@ -71,9 +72,13 @@ class Tmux:
         while True:
             screen = self.screen()
             if text in screen:
+                self.seen.append(f"--- {text!r} appeared:\n{screen}")
                 return screen
             if time.monotonic() > deadline:
-                raise AssertionError(f"{text!r} did not appear within {timeout}s; the screen:\n{screen}")
+                before = "\n".join(self.seen[-2:])
+                raise AssertionError(
+                    f"{before}\n--- {text!r} did not appear within {timeout}s; the screen:\n{screen}"
+                )
             time.sleep(0.1)  # polling the terminal, with a deadline
 
     def dead(self) -> bool:
@@ -111,7 +116,9 @@ def test_approve_an_expense_in_the_real_console(tmux: type[Tmux], tmp_path: Path
         session.keys("1")
         session.wait_for("expense-approv")
         session.keys("/")
+        session.wait_for("status:failed flow:ID")  # the prompt's placeholder: it has the keys
         session.type("expense")
+        session.wait_for("expense\n")  # echoed at the end of the prompt line
         session.keys("Enter")
         session.wait_for("1 flows")
         session.keys("n")

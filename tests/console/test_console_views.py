@@ -72,7 +72,11 @@ async def test_filter_by_status_flow_and_text(clock: FrozenClock) -> None:
         screen = await main_screen(pilot)
         view = screen.active_view
         assert isinstance(view, ExecutionListView)
-        await pilot.press("slash", *"status:failed", "enter")
+        await pilot.press("slash", *"status:failed")
+        assert "status:failed" in screen_text(app).splitlines()[-2], (
+            "what is typed is visible above the footer"
+        )
+        await pilot.press("enter")
         await wait_for(pilot, lambda: list(view.rows) == [failed], what="the failed filter")
         assert "/status:failed" in screen_text(app)
         await pilot.press("slash", "ctrl+u", *"flow:process-order", "enter")

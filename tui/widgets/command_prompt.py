@@ -11,7 +11,7 @@ class CommandPrompt(Input):
     """Hidden until ``:`` or ``/``; enter submits, escape closes without change."""
 
     DEFAULT_CSS = """
-    CommandPrompt { dock: bottom; height: 1; border: none; padding: 0 1; display: none; }
+    CommandPrompt { height: 1; border: none; padding: 0 1; display: none; }
     CommandPrompt.-open { display: block; }
     """
 
