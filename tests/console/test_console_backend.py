@@ -1,0 +1,78 @@
+"""The console's backend: what it embeds with and without a worker, and start-up errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from flowmonkey.stores import TriggerDefinition, TriggerType
+from tests.console.support import FrozenClock, main_screen, make_app, make_engine, wait_for
+from tui.app import ConsoleApp
+from tui.backend import Backend
+from tui.options import ConsoleOptions, parse_options
+
+
+def test_options_default_to_the_documented_values() -> None:
+    options = parse_options([])
+    assert options == ConsoleOptions(flows_dir=Path("flows"), store_url="sqlite:///.flowmonkey/flowmonkey.db")
+    options = parse_options(["--readonly", "--no-worker", "--http", "127.0.0.1:0", "--store", "memory://"])
+    assert (options.readonly, options.worker, options.http, options.store_url) == (
+        True,
+        False,
+        ("127.0.0.1", 0),
+        "memory://",
+    )
+
+
+async def test_without_a_worker_nothing_runs_here(clock: FrozenClock, tmp_path: Path) -> None:
+    engine = make_engine(clock)
+    backend = Backend(engine, options=ConsoleOptions(worker=False, flows_dir=tmp_path))
+    await backend.start()
+    try:
+        assert backend.runtime is None and backend.worker_label == "off"
+        assert backend.features["triggers"] == "manual"  # fire and pause by hand only
+    finally:
+        await backend.stop()
+
+
+async def test_with_a_worker_it_runs_executions_and_serves_webhooks(
+    clock: FrozenClock, tmp_path: Path
+) -> None:
+    engine = make_engine()
+    await engine.store.save_trigger(
+        TriggerDefinition(
+            id="report-hook",
+            type=TriggerType.HTTP,
+            flow_id="daily-report",
+            created_at=clock.now,
+            updated_at=clock.now,
+        )
+    )
+    backend = Backend(engine, options=ConsoleOptions(worker=True, flows_dir=tmp_path, http=("127.0.0.1", 0)))
+    await backend.start()
+    try:
+        assert backend.worker_label == "on" and backend.http_url is not None
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(f"{backend.http_url}/webhooks/report-hook", json={"day": "today"})
+        assert answer.status_code == 201, answer.text
+        execution_id = answer.json()["executionId"]
+        await backend.runtime.run_until_idle(timeout=10)
+        execution = await engine.get(execution_id)
+        assert execution is not None and execution.status.value == "failed"  # the boom handler ran here
+    finally:
+        await backend.stop()
+
+
+async def test_a_bad_store_url_exits_with_a_message() -> None:
+    app = ConsoleApp(ConsoleOptions(store_url="bogus://nowhere"), poll_interval=None)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: not app.is_running, what="the exit")
+    assert app.return_code == 1
+
+
+async def test_the_header_says_when_the_worker_is_up(clock: FrozenClock, tmp_path: Path) -> None:
+    app = make_app(make_engine(clock), worker=True, flows_dir=tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await main_screen(pilot)
+        await wait_for(pilot, lambda: "worker: on" in str(screen.query_one("ConsoleHeader").render()))
