@@ -142,7 +142,9 @@ class Backend:
             self.features["triggers"] = found.reason
             return
         if not self.options.worker:
-            # Observe only: fire and pause by hand, but no scheduler and no flow sync here.
+            # Observe only: fire and pause by hand, but no scheduler, no flow sync, no HTTP.
+            if self.options.http is not None:
+                self.features["http"] = "off (--no-worker)"
             self.triggers = found.module.TriggerService(
                 self.store, self.engine, schedule=None, sync_flows=False
             )

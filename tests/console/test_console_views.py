@@ -158,6 +158,9 @@ async def test_waits_view_resumes_with_r(clock: FrozenClock) -> None:
         assert isinstance(view, ExecutionListView)
         await wait_for(pilot, lambda: list(view.rows) == [waiting], what="the waits view")
         assert "needs approval" in screen_text(app)
+        await pilot.press("slash", *"status:failed", "enter")
+        await wait_for(pilot, lambda: "Waits shows only waiting" in screen_text(app), what="the refusal")
+        assert list(view.rows) == [waiting]
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, JsonEditorScreen))
         await pilot.press("f2")

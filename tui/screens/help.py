@@ -22,13 +22,19 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
 
-    def __init__(self, sections: Iterable[tuple[str, Iterable[Binding]]]) -> None:
+    def __init__(
+        self, sections: Iterable[tuple[str, Iterable[Binding]]], services: dict[str, str] | None = None
+    ) -> None:
         super().__init__()
         self._sections = list(sections)
+        self._services = services or {}
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = "Keys (escape closes)"
+            if self._services:
+                running = "  ".join(f"{name}: {state}" for name, state in sorted(self._services.items()))
+                yield Static(f"Services  {running}", id="help-services")
             yield Static(key_table(self._sections))
 
     def action_close(self) -> None:

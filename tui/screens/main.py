@@ -214,6 +214,5 @@ class MainScreen(Screen[None]):
             ("Flows", FlowsView.BINDINGS),
             ("Triggers", TriggersView.BINDINGS),
         ]
-        self.app.push_screen(
-            HelpScreen([(title, [b for b in group if isinstance(b, Binding)]) for title, group in sections])
-        )
+        bindings = [(title, [b for b in group if isinstance(b, Binding)]) for title, group in sections]
+        self.app.push_screen(HelpScreen(bindings, self.backend.features))

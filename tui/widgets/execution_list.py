@@ -220,9 +220,13 @@ class ExecutionListView(ConsoleView):
 
     def apply_filter(self, text: str) -> str | None:
         try:
-            self.filter = parse_filter(text)
+            parsed = parse_filter(text)
         except FilterError as exc:
             return str(exc)
+        if self.VIEW_STATUSES and not set(parsed.statuses) <= set(self.VIEW_STATUSES):
+            shown = ", ".join(s.value for s in self.VIEW_STATUSES)
+            return f"{self.label} shows only {shown}; 2 shows all"
+        self.filter = parsed
         self.filter_text = self.filter.text
         self._cursors = [None]
         self._total = None
