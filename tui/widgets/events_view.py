@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,6 +10,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from flowmonkey import Event
+from tui.backend import Backend
 from tui.format import DASH, clock_time, short_id
 from tui.widgets.console_view import ConsoleView
 
@@ -23,10 +23,11 @@ class EventsView(ConsoleView):
 
     label = "Events"
 
-    def __init__(self, backend: Any, *, id: str) -> None:
+    def __init__(self, backend: Backend, *, id: str) -> None:
         super().__init__(backend, id=id)
         self.events: deque[Event] = deque(maxlen=KEEP)
-        self._pending: list[Event] = []
+        # Bounded: while another view is shown, events pile up here until this one is.
+        self._pending: deque[Event] = deque(maxlen=SHOW)
         self._serial = 0
         self.stale = False
 
@@ -50,10 +51,11 @@ class EventsView(ConsoleView):
     def flush(self) -> None:
         if self.stale:
             self.stale = False
-            self._pending = []
+            self._pending.clear()
             self._rebuild()
         elif self._pending:
-            pending, self._pending = self._pending[-SHOW:], []
+            pending = list(self._pending)
+            self._pending.clear()
             self._append(pending)
 
     def _matches(self, event: Event) -> bool:

@@ -20,6 +20,7 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from flowmonkey import Event, EventType, Execution, ExecutionQuery, ExecutionStatus
 from tui import actions
+from tui.backend import Backend
 from tui.filters import ExecutionFilter, FilterError, parse_filter
 from tui.format import short_id
 from tui.widgets.columns import Cell, Column
@@ -52,7 +53,7 @@ class ExecutionListView(ConsoleView):
         Binding("s", "sort", "Sort", id="list.sort", show=False),
     ]
 
-    def __init__(self, backend: Any, *, id: str, page_size: int | None = None) -> None:
+    def __init__(self, backend: Backend, *, id: str, page_size: int | None = None) -> None:
         super().__init__(backend, id=id)
         self.filter = ExecutionFilter()
         self.marked: set[str] = set()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,6 +11,7 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from flowmonkey import Event, EventType, ExecutionQuery, Flow
+from tui.backend import Backend
 from tui.flowfiles_state import FLOW_FILE_EVENTS, FlowFileState
 from tui.format import DASH, count_text
 from tui.screens.json_editor import JsonEditorScreen
@@ -35,7 +35,7 @@ class FlowsView(ConsoleView):
 
     label = "Flows"
 
-    def __init__(self, backend: Any, *, id: str) -> None:
+    def __init__(self, backend: Backend, *, id: str) -> None:
         super().__init__(backend, id=id)
         self._problems: dict[str, str] = {}
         self._last_reload = 0.0
