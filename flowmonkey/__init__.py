@@ -1,10 +1,17 @@
 """FlowMonkey: a durable workflow engine for Python (asyncio).
 
 The names in ``__all__`` are the public API; the console and the CLI use nothing else.
+Subsystems with heavy or optional dependencies (flow files, triggers, PostgreSQL, Redis)
+are imported on first use of their names, so ``import flowmonkey`` stays fast and works
+without the optional drivers.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from flowmonkey.coordination import LockManager, WakeSignaler, attach_signaler, signaler_for
 from flowmonkey.engine import CancelResult, Engine, StepOutcome
 from flowmonkey.errors import (
     ConflictError,
@@ -18,6 +25,7 @@ from flowmonkey.errors import (
     StoreError,
 )
 from flowmonkey.events import Event, EventBus, EventType
+from flowmonkey.jobs import JobContext, JobFencedError, JobRunner, run_job
 from flowmonkey.model import (
     Execution,
     ExecutionError,
@@ -36,15 +44,62 @@ from flowmonkey.model import (
 from flowmonkey.params import ExecutionView, HandlerParams
 from flowmonkey.registry import FlowRegistry, FunctionHandler, Handler, HandlerRegistry, handler
 from flowmonkey.result import Result, StepResult
+from flowmonkey.runtime import Runtime, RuntimeStats
 from flowmonkey.stores import (
     DEFAULT_STORE_URL,
     CreateResult,
     ExecutionQuery,
+    Job,
+    JobStatus,
     MemoryStore,
     Page,
     Store,
+    TriggerDefinition,
+    TriggerFire,
+    TriggerType,
     open_store,
 )
+from flowmonkey.stores.sqlite import SQLiteStore
+
+if TYPE_CHECKING:
+    from flowmonkey.coordination.postgres import PostgresWakeSignaler
+    from flowmonkey.coordination.redis import RedisLockManager, RedisWakeSignaler
+    from flowmonkey.flowdirectory import FileState, FlowDirectory
+    from flowmonkey.flowfiles import FlowFileError, Problem, load_flow_file
+    from flowmonkey.stores.postgres import PostgresStore, apply_schema
+    from flowmonkey.triggers import HttpTriggers, ScheduleConfig, TriggerError, TriggerService, serve_http
+
+_LAZY = {
+    "FileState": "flowmonkey.flowdirectory",
+    "FlowDirectory": "flowmonkey.flowdirectory",
+    "FlowFileError": "flowmonkey.flowfiles",
+    "HttpTriggers": "flowmonkey.triggers",
+    "PostgresStore": "flowmonkey.stores.postgres",
+    "PostgresWakeSignaler": "flowmonkey.coordination.postgres",
+    "Problem": "flowmonkey.flowfiles",
+    "RedisLockManager": "flowmonkey.coordination.redis",
+    "RedisWakeSignaler": "flowmonkey.coordination.redis",
+    "ScheduleConfig": "flowmonkey.triggers",
+    "TriggerError": "flowmonkey.triggers",
+    "TriggerService": "flowmonkey.triggers",
+    "apply_schema": "flowmonkey.stores.postgres",
+    "load_flow_file": "flowmonkey.flowfiles",
+    "serve_http": "flowmonkey.triggers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flowmonkey' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 
@@ -64,8 +119,11 @@ __all__ = [
     "ExecutionQuery",
     "ExecutionStatus",
     "ExecutionView",
+    "FileState",
     "Flow",
+    "FlowDirectory",
     "FlowError",
+    "FlowFileError",
     "FlowMonkeyError",
     "FlowRegistry",
     "FunctionHandler",
@@ -73,13 +131,29 @@ __all__ = [
     "HandlerNotFoundError",
     "HandlerParams",
     "HandlerRegistry",
+    "HttpTriggers",
     "InputError",
     "InputSelector",
+    "Job",
+    "JobContext",
+    "JobFencedError",
+    "JobRunner",
+    "JobStatus",
+    "LockManager",
     "MemoryStore",
     "NotWaitingError",
     "Page",
+    "PostgresStore",
+    "PostgresWakeSignaler",
+    "Problem",
+    "RedisLockManager",
+    "RedisWakeSignaler",
     "Result",
     "RetryPolicy",
+    "Runtime",
+    "RuntimeStats",
+    "SQLiteStore",
+    "ScheduleConfig",
     "SelectorType",
     "Step",
     "StepOutcome",
@@ -90,8 +164,20 @@ __all__ = [
     "StoreError",
     "TimeoutConfig",
     "Transitions",
+    "TriggerDefinition",
+    "TriggerError",
+    "TriggerFire",
+    "TriggerService",
+    "TriggerType",
     "WaitKind",
+    "WakeSignaler",
     "__version__",
+    "apply_schema",
+    "attach_signaler",
     "handler",
+    "load_flow_file",
     "open_store",
+    "run_job",
+    "serve_http",
+    "signaler_for",
 ]

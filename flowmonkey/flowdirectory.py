@@ -278,6 +278,9 @@ class FlowDirectory:
         self._owners[flow.id] = path
         if previous is not None and previous.id != flow.id:
             self._retire(path, previous)
+        elif previous is not None and previous.version != flow.version:
+            # The file is the source of truth: its version is live, even a lower one.
+            self.engine.flows.remove(previous.id, previous.version)
         self._states[path] = FileState(
             path=path,
             kind=FileKind.FLOW,

@@ -99,6 +99,14 @@ class FlowRegistry:
         self._retired.discard(flow.id)
         return flow
 
+    def remove(self, flow_id: str, version: str) -> None:
+        """Withdraw one version (a flow file changed its version). Executions already on it
+        keep their definition: it stays known by hash."""
+        versions = self._versions.get(flow_id, {})
+        versions.pop(version, None)
+        if not versions:
+            self._versions.pop(flow_id, None)
+
     def retire(self, flow_id: str) -> None:
         """Stop offering a flow to new executions; running ones keep their definition."""
         self._retired.add(flow_id)

@@ -31,4 +31,18 @@ __all__ = [
 
 def builtin_handlers() -> list[Handler]:
     """Every built-in handler, ready to register."""
-    return [switch, conditional, subflow, transform, log_message, http_request, delay, approval, webhook, llm]
+    from flowmonkey.jobs import job_handler  # jobs imports the handler machinery itself
+
+    return [
+        switch,
+        conditional,
+        subflow,
+        transform,
+        log_message,
+        http_request,
+        delay,
+        approval,
+        webhook,
+        llm,
+        job_handler,
+    ]

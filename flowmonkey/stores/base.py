@@ -147,7 +147,9 @@ class Store(Protocol):
 
         Applies only if the stored revision still equals ``expected_revision``; the caller
         has already set ``execution.revision`` to the new value. Returns False (and writes
-        nothing) when another writer won. Lease fields are not written by a commit.
+        nothing) when another writer won. Lease fields are not written by a commit, and
+        neither are the fields fixed at create (flow id, version and hash, tenant, parent,
+        idempotency key, ``created_at``): a store may skip them.
         """
         ...
 

@@ -115,6 +115,25 @@ async def test_a_save_of_the_same_version_replaces_it_and_says_reloaded(
     assert engine.flows.get("review").steps["finish"].config["merge"] == {"definition": "edited"}
 
 
+async def test_a_lower_version_saved_over_a_higher_one_goes_live(
+    tmp_path: Path, engine: Engine, watched: FlowDirectory
+) -> None:
+    events = Events(engine)
+    path = tmp_path / "review.yaml"
+    reloaded = events.expect(EventType.FLOW_RELOADED)
+    path.write_text(flow_text("ahead", version="2.0.0"))
+    await asyncio.wait_for(reloaded, DEADLINE)
+    assert engine.flows.get("review").version == "2.0.0"
+
+    rolled_back = events.expect(EventType.FLOW_RELOADED)
+    path.write_text(flow_text("rollback", version="1.5.0"))
+    await asyncio.wait_for(rolled_back, DEADLINE)
+
+    assert engine.flows.get("review").version == "1.5.0"
+    # a file offers one version: the one it says now (running executions keep theirs by hash)
+    assert [f.version for f in engine.flows.versions("review")] == ["1.5.0"]
+
+
 async def test_a_broken_save_keeps_the_last_good_version_live(
     tmp_path: Path, engine: Engine, watched: FlowDirectory
 ) -> None:

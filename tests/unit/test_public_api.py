@@ -28,4 +28,14 @@ def test_all_has_no_duplicates() -> None:
 def test_no_private_or_module_names_leak() -> None:
     public = {n for n in dir(flowmonkey) if not n.startswith("_")}
     modules = {n for n in public if type(getattr(flowmonkey, n)).__name__ == "module"}
-    assert public - modules - {"annotations"} == set(flowmonkey.__all__) - {"__version__"}
+    helpers = {"annotations", "importlib", "Any", "TYPE_CHECKING"}
+    assert public - modules - helpers == set(flowmonkey.__all__) - {"__version__"}
+
+
+def test_optional_drivers_load_only_when_their_names_are_used() -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys, flowmonkey; print(sorted(m for m in ('asyncpg', 'redis', 'starlette') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
