@@ -38,6 +38,7 @@ class FlowsView(ConsoleView):
     def __init__(self, backend: Backend, *, id: str) -> None:
         super().__init__(backend, id=id)
         self._problems: dict[str, str] = {}
+        self._shown: list[tuple[str, list[str], str]] = []
         self._last_reload = 0.0
 
     def compose_body(self) -> ComposeResult:
@@ -87,6 +88,10 @@ class FlowsView(ConsoleView):
         return [flow.id, flow.version, str(len(flow.steps)), counts, _file(state), _reload_text(state)]
 
     def _show(self, rows: list[tuple[str, list[str | Text], str]]) -> None:
+        shown = [(key, [str(cell) for cell in cells], problem) for key, cells, problem in rows]
+        if shown == self._shown:
+            return  # nothing changed: no redraw (polls and view switches happen often)
+        self._shown = shown
         table = self.table
         keep = self._current_key()
         table.clear()
