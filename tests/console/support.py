@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -176,10 +175,6 @@ async def _copy(source: Store, target: Store, original: str, fixed: str, now: da
     for number, record in enumerate(history, start=1):
         state = replace(final, revision=number)
         await target.commit(state, expected_revision=number - 1, record=replace(record, execution_id=fixed))
-
-
-def run(coro: Any) -> Any:
-    return asyncio.run(coro)
 
 
 def screen_text(app: Any) -> str:
