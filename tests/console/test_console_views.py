@@ -330,3 +330,16 @@ async def test_a_command_typed_ahead_is_not_taken_for_action_keys(clock: FrozenC
         assert app.screen is screen and screen.active_view.id == "executions"
     execution = await engine.get(waiting)
     assert execution is not None and execution.status is ExecutionStatus.WAITING
+
+
+async def test_relative_times_move_on_as_time_passes(clock: FrozenClock) -> None:
+    engine = make_engine(clock)
+    await start(engine, "process-order")
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = await main_screen(pilot)
+        assert "0s ago" in screen_text(app)
+        clock.advance(minutes=3)
+        screen.active_view.request_reload()  # what the poll does every two seconds
+        await wait_for(pilot, lambda: "3m ago" in screen_text(app), what="the new relative time")
+        assert "0s ago" not in screen_text(app)

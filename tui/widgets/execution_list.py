@@ -58,6 +58,7 @@ class ExecutionListView(ConsoleView):
         self.filter = ExecutionFilter()
         self.marked: set[str] = set()
         self.rows: dict[str, Execution] = {}
+        self._drawn: dict[str, list[Cell]] = {}
         self.page_size = page_size
         self._cursors: list[str | None] = [None]
         self._next_cursor: str | None = None
@@ -146,19 +147,22 @@ class ExecutionListView(ConsoleView):
         keep = self.current_id()
         table.clear()
         self.rows = {}
+        self._drawn = {}
         for execution in items:
             self.rows[execution.id] = execution
-            table.add_row(*self._cells(execution, now), key=execution.id)
+            cells = self._drawn[execution.id] = self._cells(execution, now)
+            table.add_row(*cells, key=execution.id)
         self._apply_sort()
         if keep in self.rows:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
 
     def _update_row(self, execution: Execution, now: datetime) -> None:
         table = self.table
-        old = self.rows.get(execution.id)
         self.rows[execution.id] = execution
-        old_cells = self._cells(old, now) if old is not None else None
-        for index, (column, cell) in enumerate(zip(self.COLUMNS, self._cells(execution, now), strict=True)):
+        # Compared with what is on screen, so "2m ago" moves on as time passes.
+        old_cells = self._drawn.get(execution.id)
+        new_cells = self._drawn[execution.id] = self._cells(execution, now)
+        for index, (column, cell) in enumerate(zip(self.COLUMNS, new_cells, strict=True)):
             if old_cells is not None and _same(old_cells[index], cell):
                 continue
             try:
@@ -278,8 +282,7 @@ class ExecutionListView(ConsoleView):
     def _redraw_mark(self, execution_id: str) -> None:
         execution = self.rows.get(execution_id)
         if execution is not None:
-            cell = self._cells(execution, self.backend.engine.now())[0]
-            self.table.update_cell(execution_id, self.COLUMNS[0].key, cell)
+            self._update_row(execution, self.backend.engine.now())
 
     # -- actions ----------------------------------------------------------------------
 
