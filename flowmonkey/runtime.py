@@ -3,13 +3,13 @@
 A runtime loop makes one *pass* at a time: sweep timed-out executions (cancelled with
 source ``timeout``), claim runnable executions up to the free concurrency slots (pending,
 running with a lapsed lease, waiting with a due ``wake_at``) and start a task per claimed
-execution that steps it while it stays runnable. Then it sleeps until the earliest
-``wake_at``/``timeout_at`` in the store (``Store.next_wake_at``), or a signal: the
-engine's wake listener in this process, a :class:`~flowmonkey.coordination.WakeSignaler`
-across processes, or a finished task. It never polls at a fixed short interval; the only
-periodic query is a safety re-check every ``recheck`` (60 s by default), which is also
-how an idle runtime picks up work whose owner crashed (its lease lapsed) without any
-signal. A busy runtime notices lapsed leases at its next claim.
+execution that steps it while it stays runnable. Then it sleeps until the store's next
+due moment (``Store.next_wake_at``: a ``wake_at``, a ``timeout_at``, or the lapse of
+another runtime's lease, which is how the work of a crashed runtime is taken over the
+moment its lease lapses), or a signal: the engine's wake listener in this process, a
+:class:`~flowmonkey.coordination.WakeSignaler` across processes, or a finished task. It
+never polls at a fixed short interval; the only periodic query is a safety re-check every
+``recheck`` (60 s by default), for signals that got lost.
 
 While steps run, their leases are renewed every ``lease / 3``; a crashed runtime stops
 renewing, so its leases lapse and another runtime takes the work over. Correctness never
@@ -116,7 +116,9 @@ class Runtime:
         self.jobs = jobs
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._lost: set[str] = set()
-        self._backing_off: set[str] = set()  # claims kept after a failure, to lapse
+        # Claims kept after a failure, to lapse (a back-off), with when they lapse: the
+        # store leaves our own leases out of ``next_wake_at``, so we track these here.
+        self._backing_off: dict[str, datetime] = {}
         self._wake = asyncio.Event()
         self._state = asyncio.Condition()
         self._deadline: datetime | None = None
@@ -192,7 +194,7 @@ class Runtime:
 
     async def _release_backoffs(self) -> None:
         """Give back the claims kept as a back-off after failures (shutting down)."""
-        ids, self._backing_off = sorted(self._backing_off), set()
+        ids, self._backing_off = sorted(self._backing_off), {}
         if ids:
             with contextlib.suppress(StoreError):
                 await self.store.release(owner=self.owner, execution_ids=ids)
@@ -279,8 +281,14 @@ class Runtime:
         self._claimed_last = len(claimed)
         if free <= 0 or len(claimed) == free:
             return self.recheck.total_seconds()  # a finished task wakes the loop
-        self._next_due = await self.store.next_wake_at()
-        return self._sleep_for(self._next_due, now)
+        # Our own leases are left out: our tasks wake us when they end, and counting
+        # the leases they keep renewing would wake us every lease period for nothing.
+        self._next_due = await self.store.next_wake_at(exclude_owner=self.owner)
+        return self._sleep_for(_earliest(self._next_due, self._backoff_lapses(now)), now)
+
+    def _backoff_lapses(self, now: datetime) -> datetime | None:
+        """When the next of our back-off claims lapses (and can be claimed again)."""
+        return min((t for t in self._backing_off.values() if t > now), default=None)
 
     def _sleep_for(self, due: datetime | None, now: datetime) -> float:
         recheck = self.recheck.total_seconds()
@@ -288,8 +296,8 @@ class Runtime:
             return recheck
         seconds = (due - now).total_seconds()
         if seconds <= 0:
-            # Due but not claimable: another runtime holds it and signals when done;
-            # if that runtime crashed, its lease lapses within ``lease``.
+            # Due but not claimed: another runtime claimed it meanwhile (it signals when
+            # done), or it is our own step past its timeout (the step notices).
             return min(recheck, self.lease.total_seconds())
         return min(recheck, seconds + 0.001)
 
@@ -314,6 +322,7 @@ class Runtime:
     # -- stepping one execution -------------------------------------------------------
 
     def _spawn(self, execution_id: str) -> None:
+        self._backing_off.pop(execution_id, None)  # claimed again: its own task now
         self._tasks[execution_id] = asyncio.create_task(
             self._drive(execution_id), name=f"flowmonkey-step-{execution_id}"
         )
@@ -388,7 +397,7 @@ class Runtime:
             if release:
                 await self.store.release(owner=self.owner, execution_ids=[execution_id])
             else:
-                self._backing_off.add(execution_id)
+                self._backing_off[execution_id] = self.engine.now() + self.lease
             if lock is not None:
                 await lock.release()
         except Exception:
@@ -421,6 +430,10 @@ class Runtime:
             if lost:
                 log.warning("runtime %s lost the lease of %d execution(s)", self.owner, len(lost))
             self._lost |= lost & set(self._tasks)
+
+
+def _earliest(*times: datetime | None) -> datetime | None:
+    return min((t for t in times if t is not None), default=None)
 
 
 def timeout_reason(execution: Execution, now: datetime) -> str:

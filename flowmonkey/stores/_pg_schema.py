@@ -73,7 +73,14 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_claimable ON jobs (status, created_at);
 """
 
-MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1),)
+# Leases of active executions by expiry: ``next_wake_at`` reads when a crashed runtime's
+# claims lapse from the few leased rows only.
+_V2 = f"""
+CREATE INDEX executions_leased ON executions (lease_expires_at)
+    WHERE lease_owner IS NOT NULL AND status IN {ACTIVE};
+"""
+
+MIGRATIONS: tuple[tuple[int, str], ...] = ((1, _V1), (2, _V2))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 

@@ -123,10 +123,17 @@ RELEASE = """
 UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL
 WHERE id = ANY($2::text[]) AND lease_owner = $1
 """
+# The earliest timeout, unleased wake, and lapse of a lease held by anyone but $1 (each
+# minimum read from its partial index; the leased rows are the few in flight).
 NEXT_WAKE = f"""
 SELECT least(
-    (SELECT min(wake_at) FROM executions WHERE status = 'waiting' AND wake_at IS NOT NULL),
-    (SELECT min(timeout_at) FROM executions WHERE status IN {ACTIVE} AND timeout_at IS NOT NULL)
+    (SELECT min(wake_at) FROM executions
+        WHERE status = 'waiting' AND wake_at IS NOT NULL AND lease_owner IS NULL),
+    (SELECT min(timeout_at) FROM executions WHERE status IN {ACTIVE} AND timeout_at IS NOT NULL),
+    (SELECT min(CASE WHEN status = 'waiting' THEN greatest(wake_at, lease_expires_at) ELSE lease_expires_at END)
+        FROM executions
+        WHERE lease_owner IS NOT NULL AND status IN {ACTIVE} AND lease_owner IS DISTINCT FROM $1::text
+          AND (status <> 'waiting' OR wake_at IS NOT NULL))
 )
 """
 TIMED_OUT = f"{SELECT_EXECUTION} WHERE status IN {ACTIVE} AND timeout_at <= $1 ORDER BY timeout_at LIMIT $2"

@@ -188,7 +188,13 @@ CREATE TRIGGER IF NOT EXISTS executions_uncounted AFTER DELETE ON executions BEG
     UPDATE execution_counts SET n = n - 1 WHERE flow_id = OLD.flow_id AND status = OLD.status;
 END;
 """
-MIGRATIONS = ((1, SCHEMA), (2, _COUNTS))
+# Version 3: the leases of active executions by expiry, so that ``next_wake_at`` finds
+# when a crashed runtime's claims lapse by reading only the (few) leased rows.
+_LEASES = f"""
+CREATE INDEX IF NOT EXISTS executions_leased ON executions (lease_expires_at)
+    WHERE lease_owner IS NOT NULL AND status IN {ACTIVE};
+"""
+MIGRATIONS = ((1, SCHEMA), (2, _COUNTS), (3, _LEASES))
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -333,16 +339,24 @@ def release(conn: sqlite3.Connection, owner: str, ids: list[str]) -> None:
     )
 
 
-def next_wake_at(conn: sqlite3.Connection) -> int | None:
+def next_wake_at(conn: sqlite3.Connection, exclude_owner: str | None) -> int | None:
+    """See ``Store.next_wake_at``: three index-served minimums."""
     wake = conn.execute(
         "SELECT MIN(wake_at) FROM executions INDEXED BY executions_wake "
-        "WHERE status = 'waiting' AND wake_at IS NOT NULL"
+        "WHERE status = 'waiting' AND wake_at IS NOT NULL AND lease_owner IS NULL"
     ).fetchone()[0]
     timeout = conn.execute(
         "SELECT MIN(timeout_at) FROM executions INDEXED BY executions_timeout "
         f"WHERE status IN {ACTIVE} AND timeout_at IS NOT NULL"
     ).fetchone()[0]
-    times = [t for t in (wake, timeout) if t is not None]
+    lapse = conn.execute(
+        "SELECT MIN(CASE WHEN status = 'waiting' THEN MAX(wake_at, lease_expires_at) ELSE lease_expires_at END) "
+        "FROM executions INDEXED BY executions_leased "
+        f"WHERE lease_owner IS NOT NULL AND status IN {ACTIVE} AND lease_owner IS NOT ? "
+        "AND (status <> 'waiting' OR wake_at IS NOT NULL)",
+        (exclude_owner,),
+    ).fetchone()[0]
+    times = [t for t in (wake, timeout, lapse) if t is not None]
     return min(times, default=None)
 
 

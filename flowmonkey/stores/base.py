@@ -193,8 +193,21 @@ class Store(Protocol):
         """Drop ``owner``'s leases on these executions (others' leases are untouched)."""
         ...
 
-    async def next_wake_at(self) -> datetime | None:
-        """The earliest ``wake_at`` or ``timeout_at`` among active executions."""
+    async def next_wake_at(self, *, exclude_owner: str | None = None) -> datetime | None:
+        """The earliest moment a runtime may have something to do, or None.
+
+        That is the earliest of, among active executions: a ``timeout_at`` (it is then
+        cancelled); the ``wake_at`` of a waiting execution that nobody leases; and, for
+        one leased by anyone but ``exclude_owner``, the moment it becomes claimable: when
+        its lease lapses, or for a waiting one the later of that and its ``wake_at`` (a
+        wait without ``wake_at`` waits for a resume and never counts). This is how an idle
+        runtime takes over a crashed runtime's work the moment its lease lapses.
+
+        A runtime excludes its own leases: it learns that its own work ended when its
+        task ends, and would otherwise wake at every lease it keeps renewing. Executions
+        claimable already (pending or running without a lease) are not counted: a claim
+        finds them.
+        """
         ...
 
     async def timed_out(self, *, now: datetime, limit: int) -> list[Execution]:

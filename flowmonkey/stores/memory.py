@@ -161,12 +161,12 @@ class MemoryStore:
             if execution is not None and execution.lease_owner == owner:
                 execution.lease_owner = execution.lease_expires_at = None
 
-    async def next_wake_at(self) -> datetime | None:
+    async def next_wake_at(self, *, exclude_owner: str | None = None) -> datetime | None:
         times = [
             t
             for e in self._executions.values()
             if e.status in ACTIVE_STATUSES
-            for t in (e.wake_at if e.status is ExecutionStatus.WAITING else None, e.timeout_at)
+            for t in (e.timeout_at, _claimable_at(e, exclude_owner))
             if t is not None
         ]
         return min(times, default=None)
@@ -281,6 +281,18 @@ def _runnable(execution: Execution, now: datetime) -> bool:
         and execution.wake_at is not None
         and execution.wake_at <= now
     )
+
+
+def _claimable_at(execution: Execution, exclude_owner: str | None) -> datetime | None:
+    """When an active execution becomes claimable by time (see ``Store.next_wake_at``);
+    None when no time makes it so, or it is claimable already without a lease."""
+    owner, lapse = execution.lease_owner, execution.lease_expires_at
+    if owner is not None and owner == exclude_owner:
+        return None
+    if execution.status is ExecutionStatus.WAITING:
+        wake = execution.wake_at
+        return wake if wake is None or owner is None or lapse is None else max(wake, lapse)
+    return lapse if owner is not None else None
 
 
 def _idempotency_scope(execution: Execution) -> tuple[str, str, str] | None:

@@ -258,8 +258,8 @@ class PostgresStore:
     async def release(self, *, owner: str, execution_ids: list[str]) -> None:
         await self._execute("release", sql.RELEASE, owner, list(execution_ids))
 
-    async def next_wake_at(self) -> datetime | None:
-        rows = await self._fetch("next_wake_at", sql.NEXT_WAKE)
+    async def next_wake_at(self, *, exclude_owner: str | None = None) -> datetime | None:
+        rows = await self._fetch("next_wake_at", sql.NEXT_WAKE, exclude_owner)
         value: datetime | None = rows[0][0]
         return value
 

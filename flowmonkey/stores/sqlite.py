@@ -325,8 +325,8 @@ class SQLiteStore:
     async def release(self, *, owner: str, execution_ids: list[str]) -> None:
         await self._write("release", ops.release, owner, list(execution_ids))
 
-    async def next_wake_at(self) -> datetime | None:
-        return ops.dec(await self._read("next_wake_at", ops.next_wake_at))
+    async def next_wake_at(self, *, exclude_owner: str | None = None) -> datetime | None:
+        return ops.dec(await self._read("next_wake_at", ops.next_wake_at, exclude_owner))
 
     async def timed_out(self, *, now: datetime, limit: int) -> list[Execution]:
         return await self._read("timed_out", ops.timed_out, ops.enc(now), limit)

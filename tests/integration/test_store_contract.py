@@ -300,6 +300,38 @@ async def test_next_wake_at_and_timed_out_consider_active_executions_only(any_st
     assert [e.id for e in due] == [timing_out.id]
 
 
+async def test_next_wake_at_includes_when_other_owners_leases_lapse(any_store: Store) -> None:
+    lease = timedelta(seconds=30)
+    running = execution(status=ExecutionStatus.RUNNING)
+    due = execution(status=ExecutionStatus.WAITING, wake_at=T0)
+    for e in (running, due):
+        await any_store.create_execution(e, now=T0)
+    await any_store.claim(owner="crashed", now=T0, lease=lease, limit=1)  # the running one
+    assert await any_store.next_wake_at() == T0  # the due wait nobody holds
+    await any_store.claim(owner="mine", now=T0 + timedelta(seconds=10), lease=lease, limit=1)
+    # Both held now: claimable again when each lease lapses, the earlier first.
+    assert await any_store.next_wake_at() == T0 + lease
+    assert await any_store.next_wake_at(exclude_owner="crashed") == T0 + timedelta(seconds=40)
+    assert await any_store.next_wake_at(exclude_owner="mine") == T0 + lease
+    await any_store.release(owner="crashed", execution_ids=[running.id])
+    # An unleased pending or running execution is the claim's business, not a wake.
+    assert await any_store.next_wake_at(exclude_owner="mine") is None
+
+
+async def test_a_leased_wait_counts_from_the_later_of_its_wake_and_its_lapse(any_store: Store) -> None:
+    timer, for_a_person = execution(), execution()
+    for e in (timer, for_a_person):
+        await any_store.create_execution(e, now=T0)
+    await any_store.claim(owner="w", now=T0, lease=timedelta(seconds=30), limit=10)
+    # Both steps commit a wait while "w" still holds them; one waits for a person.
+    timer.status = for_a_person.status = ExecutionStatus.WAITING
+    timer.wake_at = T0 + timedelta(seconds=10)
+    assert await step(any_store, timer) and await step(any_store, for_a_person)
+    assert await any_store.next_wake_at() == T0 + timedelta(seconds=30)
+    await any_store.release(owner="w", execution_ids=[timer.id, for_a_person.id])
+    assert await any_store.next_wake_at() == timer.wake_at
+
+
 async def test_claim_leases_runnable_executions(any_store: Store) -> None:
     pending = execution()
     due = execution(status=ExecutionStatus.WAITING, wake_at=T0)

@@ -19,6 +19,7 @@ from flowmonkey import (
     MemoryStore,
     Result,
     StepResult,
+    StoreError,
     TimeoutConfig,
     handler,
 )
@@ -239,6 +240,66 @@ async def test_a_crashed_owners_claim_is_taken_over_once_its_lease_lapses() -> N
         await runtime.run_until_idle(timeout=5)
     final = await store.get_execution(execution.id)
     assert final is not None and final.status is ExecutionStatus.COMPLETED and final.lease_owner is None
+
+
+async def test_an_idle_runtime_takes_over_a_crashed_claim_when_its_lease_lapses() -> None:
+    store = MemoryStore()
+    engine = Engine(store, flows=[chain("f", 2)])
+    execution, _ = await engine.create("f")
+    lease = timedelta(milliseconds=300)
+    [claimed] = await store.claim(owner="crashed", now=engine.now(), lease=lease, limit=1)
+    async with Runtime(engine, recheck=timedelta(minutes=10)) as runtime:
+        await runtime.run_until_idle(timeout=5)  # nothing claimable: asleep until the lapse
+        await until(lambda: runtime.stats.steps == 2, timeout=3)
+    history = await store.history(execution.id)
+    assert claimed.lease_expires_at is not None
+    late = history[0].started_at - claimed.lease_expires_at
+    assert timedelta(0) <= late < timedelta(milliseconds=200), late
+
+
+async def test_a_runtime_does_not_wake_for_the_leases_it_renews_itself() -> None:
+    gate, started = asyncio.Event(), asyncio.Event()
+
+    @handler("long")
+    async def long(params: HandlerParams) -> StepResult:
+        started.set()
+        await gate.wait()
+        return Result.success()
+
+    engine = Engine(MemoryStore(), [long], [one_step("f", "long")])
+    async with Runtime(engine, concurrency=2, lease=timedelta(milliseconds=200)) as runtime:
+        await engine.create("f")
+        await asyncio.wait_for(started.wait(), 5)
+        await until(lambda: runtime.stats.claimed == 1)
+        passes = runtime.stats.passes
+        watched = time.monotonic()
+        await until(lambda: time.monotonic() - watched > 1.0)  # five lease periods
+        assert runtime.stats.passes == passes
+        gate.set()
+        await until(lambda: runtime.stats.steps == 1)
+
+
+async def test_a_claim_kept_as_a_back_off_is_retried_when_it_lapses_without_a_poke() -> None:
+    class FailsOnce(MemoryStore):
+        failed = False
+
+        async def commit(self, execution: Any, **kwargs: Any) -> bool:
+            if not self.failed:
+                self.failed = True
+                raise StoreError("disk full")
+            return await super().commit(execution, **kwargs)
+
+    store = FailsOnce()
+    engine = Engine(store, flows=[chain("f", 1)])
+    execution, _ = await engine.create("f")
+    lease = timedelta(milliseconds=300)
+    async with Runtime(engine, lease=lease, recheck=timedelta(minutes=10)) as runtime:
+        failed_at = time.monotonic()
+        await until(lambda: runtime.stats.steps == 1, timeout=3)
+        retried_after = time.monotonic() - failed_at
+    final = await store.get_execution(execution.id)
+    assert final is not None and final.status is ExecutionStatus.COMPLETED
+    assert lease.total_seconds() <= retried_after < 1.0
 
 
 async def test_leases_are_renewed_while_a_long_step_runs() -> None:
