@@ -113,3 +113,11 @@ def clock_time(moment: datetime) -> str:
 def to_json(value: Any) -> str:
     """Pretty JSON for display; anything not JSON is shown by its ``str``."""
     return json.dumps(value, indent=2, sort_keys=False, default=str, ensure_ascii=False)
+
+
+def cell(value: str | Text) -> Text:
+    """A table cell as literal text: a plain ``str`` would be parsed as Rich markup, and
+    ids, reasons and payloads (``[deadline …]``) must show as they are."""
+    if isinstance(value, Text):
+        return value
+    return Text(value, no_wrap=True, end="")

@@ -343,3 +343,21 @@ async def test_relative_times_move_on_as_time_passes(clock: FrozenClock) -> None
         screen.active_view.request_reload()  # what the poll does every two seconds
         await wait_for(pilot, lambda: "3m ago" in screen_text(app), what="the new relative time")
         assert "0s ago" not in screen_text(app)
+
+
+async def test_text_with_brackets_shows_as_it_is(clock: FrozenClock) -> None:
+    engine = make_engine(clock)
+    waiting = await start(engine, "process-order")
+    execution = await engine.get(waiting)
+    assert execution is not None
+    execution.wait_reason = "approval [deadline 2026-01-05] [bold]x[/bold]"  # not Rich markup
+    expected = execution.revision
+    execution.revision += 1
+    assert await engine.store.commit(execution, expected_revision=expected)
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await main_screen(pilot)
+        await pilot.press("3")
+        await wait_for(pilot, lambda: "approval [dead" in screen_text(app), what="the reason, cut at 80")
+        await pilot.resize_terminal(160, 48)  # a wider terminal widens the reason column
+        await wait_for(pilot, lambda: "approval [deadline 2026-01-05] [bold]x[/bold]" in screen_text(app))

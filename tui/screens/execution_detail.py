@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Static
 from flowmonkey import Event, Execution, FlowMonkeyError, StepRecord
 from tui import actions
 from tui.backend import Backend
-from tui.format import DASH, STATUS_STYLES, STATUS_SYMBOLS, ago, duration_ms, status_text
+from tui.format import DASH, STATUS_STYLES, STATUS_SYMBOLS, ago, cell, duration_ms, status_text
 from tui.screens.raw_json import json_syntax
 
 
@@ -112,15 +112,15 @@ class ExecutionDetailScreen(Screen[None]):
         for record in self.history:
             outcome = Text(f"{STATUS_SYMBOLS.get(record.outcome, '?')} {record.outcome.value}")
             outcome.stylize(STATUS_STYLES.get(record.outcome, ""))
-            table.add_row(
+            cells: list[str | Text] = [
                 str(record.sequence),
                 outcome,
                 record.step_id or DASH,
                 str(record.attempt),
                 duration_ms(record.duration_ms),
                 ago(record.finished_at, now),
-                key=str(record.sequence),
-            )
+            ]
+            table.add_row(*map(cell, cells), key=str(record.sequence))
         if self.history:
             table.move_cursor(row=min(row, len(self.history) - 1) if row >= 0 else 0, animate=False)
             self._show_step(table.cursor_row)

@@ -78,7 +78,7 @@ class ConsoleView(Vertical):
 
     def focus_body(self) -> None:
         """Give the keyboard to the view's table, now: keys already queued must go to it."""
-        self.screen.set_focus(self.table)
+        self.screen.set_focus(self.table, scroll_visible=False)
 
     def check_action(self, action: str, parameters: tuple[Any, ...]) -> bool | None:
         # None, not False: the footer shows the key dimmed, so readonly is visible.

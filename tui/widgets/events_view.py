@@ -11,7 +11,7 @@ from textual.widgets import DataTable
 
 from flowmonkey import Event
 from tui.backend import Backend
-from tui.format import DASH, clock_time, short_id
+from tui.format import DASH, cell, clock_time, short_id
 from tui.widgets.console_view import ConsoleView
 
 KEEP = 1000  # events remembered for filtering
@@ -72,7 +72,7 @@ class EventsView(ConsoleView):
         for event in events:
             if self._matches(event):
                 self._serial += 1
-                table.add_row(*_cells(event), key=str(self._serial))
+                table.add_row(*map(cell, _cells(event)), key=str(self._serial))
         while table.row_count > SHOW:
             table.remove_row(table.coordinate_to_cell_key(Coordinate(0, 0))[0])
         if follow and table.row_count:

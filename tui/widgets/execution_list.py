@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable
@@ -22,8 +23,8 @@ from flowmonkey import Event, EventType, Execution, ExecutionQuery, ExecutionSta
 from tui import actions
 from tui.backend import Backend
 from tui.filters import ExecutionFilter, FilterError, parse_filter
-from tui.format import short_id
-from tui.widgets.columns import Cell, Column
+from tui.format import cell, short_id
+from tui.widgets.columns import Cell, Column, column_widths
 from tui.widgets.console_view import ConsoleView
 
 _SORTS: tuple[tuple[str, str | None], ...] = (
@@ -59,6 +60,7 @@ class ExecutionListView(ConsoleView):
         self.marked: set[str] = set()
         self.rows: dict[str, Execution] = {}
         self._drawn: dict[str, list[Cell]] = {}
+        self._columns_for = 0
         self.page_size = page_size
         self._cursors: list[str | None] = [None]
         self._next_cursor: str | None = None
@@ -72,9 +74,21 @@ class ExecutionListView(ConsoleView):
 
     def compose_body(self) -> ComposeResult:
         self.table = DataTable(cursor_type="row", id=f"{self.id}-table")
-        for column in self.COLUMNS:
-            self.table.add_column(column.label, key=column.key, width=column.width)
+        self._add_columns(self.app.size.width)
         yield self.table
+
+    def _add_columns(self, room: int) -> None:
+        self._columns_for = room
+        for column, width in zip(self.COLUMNS, column_widths(self.COLUMNS, room), strict=True):
+            self.table.add_column(column.label, key=column.key, width=width)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if event.size.width and event.size.width != self._columns_for:
+            self.table.clear(columns=True)
+            self.rows, self._drawn = {}, {}
+            self._add_columns(event.size.width)
+            self.request_reload()
+            self.flush()
 
     # -- what is selected -------------------------------------------------------------
 
@@ -162,16 +176,16 @@ class ExecutionListView(ConsoleView):
         # Compared with what is on screen, so "2m ago" moves on as time passes.
         old_cells = self._drawn.get(execution.id)
         new_cells = self._drawn[execution.id] = self._cells(execution, now)
-        for index, (column, cell) in enumerate(zip(self.COLUMNS, new_cells, strict=True)):
-            if old_cells is not None and _same(old_cells[index], cell):
+        for index, (column, value) in enumerate(zip(self.COLUMNS, new_cells, strict=True)):
+            if old_cells is not None and _same(old_cells[index], value):
                 continue
             try:
-                table.update_cell(execution.id, column.key, cell)
+                table.update_cell(execution.id, column.key, value)
             except (CellDoesNotExist, RowDoesNotExist):
                 return
 
     def _cells(self, execution: Execution, now: datetime) -> list[Cell]:
-        cells = [column.render(execution, now) for column in self.COLUMNS]
+        cells: list[Cell] = [cell(column.render(execution, now)) for column in self.COLUMNS]
         mark = MARK if execution.id in self.marked else " "
         cells[0] = Text(mark + short_id(execution.id, 10))
         return cells

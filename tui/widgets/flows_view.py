@@ -13,7 +13,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from flowmonkey import Event, EventType, ExecutionQuery, Flow
 from tui.backend import Backend
 from tui.flowfiles_state import FLOW_FILE_EVENTS, FlowFileState
-from tui.format import DASH, count_text
+from tui.format import DASH, cell, count_text
 from tui.screens.json_editor import JsonEditorScreen
 from tui.widgets.console_view import ConsoleView
 
@@ -97,7 +97,7 @@ class FlowsView(ConsoleView):
         table.clear()
         self._problems = {}
         for key, cells, problem in rows:
-            table.add_row(*cells, key=key)
+            table.add_row(*map(cell, cells), key=key)
             self._problems[key] = problem
         if keep is not None and keep in self._problems:
             table.move_cursor(row=table.get_row_index(keep), animate=False)

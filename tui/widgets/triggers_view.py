@@ -13,7 +13,7 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from flowmonkey import Event, EventType, FlowMonkeyError
 from flowmonkey.stores import TriggerDefinition
-from tui.format import DASH, ago
+from tui.format import DASH, ago, cell
 from tui.widgets.console_view import ConsoleView
 
 
@@ -57,7 +57,7 @@ class TriggersView(ConsoleView):
         for trigger in sorted(triggers, key=lambda t: t.id):
             if needle and needle not in f"{trigger.id} {trigger.flow_id} {trigger.type}".lower():
                 continue
-            table.add_row(*_cells(trigger, now), key=trigger.id)
+            table.add_row(*map(cell, _cells(trigger, now)), key=trigger.id)
             shown += 1
         if keep is not None and shown:
             with contextlib.suppress(RowDoesNotExist):  # the kept trigger is gone
