@@ -45,6 +45,7 @@ class ErrorCode(StrEnum):
     STORE_ERROR = "STORE_ERROR"
     CONFLICT = "CONFLICT"
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    TRIGGER_NOT_FOUND = "TRIGGER_NOT_FOUND"
 
 
 class FlowMonkeyError(Exception):

@@ -14,13 +14,22 @@ from flowmonkey.triggers.outcomes import NO_PAYLOAD, FireOutcome, FireStatus, Tr
 from flowmonkey.triggers.schedule import CronSchedule, Misfire, ScheduleConfig
 from flowmonkey.triggers.service import TriggerService
 from flowmonkey.triggers.sync import SyncReport
-from flowmonkey.triggers.tokens import InvalidTokenError, resume_token, sign_resume_token, verify_resume_token
+from flowmonkey.triggers.tokens import (
+    DEFAULT_RESUME_TOKEN_TTL,
+    ExpiredTokenError,
+    InvalidTokenError,
+    resume_token,
+    sign_resume_token,
+    verify_resume_token,
+)
 
 __all__ = [
     "DEFAULT_CONTEXT_KEY",
     "DEFAULT_MAX_BODY",
+    "DEFAULT_RESUME_TOKEN_TTL",
     "NO_PAYLOAD",
     "CronSchedule",
+    "ExpiredTokenError",
     "FireOutcome",
     "FireStatus",
     "HttpServer",

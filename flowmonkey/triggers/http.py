@@ -14,7 +14,8 @@ A webhook request is checked in this order, and the first failure answers:
 ====  =====================================================================
 
 Otherwise the flow starts: 201 ``{"executionId": ...}``; with an ``Idempotency-Key`` header
-a repeat answers 200 with the same id. Authentication comes after the cheap checks so an
+a repeat answers 200 with the same id. ``POST {base}/resume/{token}`` answers 200, or 401
+for a forged token, 410 for an expired one, 404 / 409 for an unknown or not-waiting execution. Authentication comes after the cheap checks so an
 unauthenticated sender learns nothing about the schema.
 """
 
@@ -39,7 +40,7 @@ from starlette.routing import Mount, Route
 from flowmonkey.errors import ErrorCode, ExecutionNotFoundError, FlowMonkeyError, NotWaitingError
 from flowmonkey.stores.base import TriggerDefinition, TriggerType
 from flowmonkey.triggers.payloads import schema_errors
-from flowmonkey.triggers.tokens import InvalidTokenError
+from flowmonkey.triggers.tokens import ExpiredTokenError, InvalidTokenError
 
 if TYPE_CHECKING:
     from flowmonkey.triggers.outcomes import FireOutcome
@@ -157,6 +158,8 @@ class WebhookEndpoints:
             execution = await self._service.resume_with_token(request.path_params["token"], payload)
         except _Rejection as rejection:
             return rejection.response()
+        except ExpiredTokenError as exc:
+            return _Rejection(410, exc.message).response()  # genuine, but too late: ask again
         except InvalidTokenError as exc:
             return _Rejection(401, exc.message).response()
         except ExecutionNotFoundError as exc:

@@ -37,6 +37,34 @@ class FireOutcome:
     details: Any = None
 
 
+def ok_outcome(trigger_id: str, execution_id: str, created: bool, slot_at: datetime | None) -> FireOutcome:
+    """The flow started (``created`` False: an idempotent repeat found its execution)."""
+    return FireOutcome(
+        trigger_id=trigger_id,
+        status=FireStatus.OK,
+        execution_id=execution_id,
+        created=created,
+        slot_at=slot_at,
+    )
+
+
+def failed_outcome(trigger_id: str, exc: Exception, slot_at: datetime | None) -> FireOutcome:
+    """The engine could not start the flow; keeps the error's code when it has one."""
+    code = getattr(exc, "code", None)
+    return FireOutcome(
+        trigger_id=trigger_id,
+        status=FireStatus.FAILED,
+        error=str(exc),
+        code=str(code) if code else None,
+        slot_at=slot_at,
+    )
+
+
+def rejected_outcome(trigger_id: str, message: str, details: Any = None) -> FireOutcome:
+    """The request was refused before any flow started."""
+    return FireOutcome(trigger_id=trigger_id, status=FireStatus.REJECTED, error=message, details=details)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TriggerStats:
     """Counts for display: triggers in the store and fires seen by this instance."""

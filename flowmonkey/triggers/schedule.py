@@ -13,7 +13,9 @@ wall times), and each matching wall time becomes one UTC instant:
   Sunday of November): the slot fires once, at its *first* occurrence (01:30 EDT); the
   repeated hour does not fire again.
 
-Slots are identified by their UTC instant, which is what ``Store.claim_slot`` records.
+Slots are identified by their UTC instant: a slot's execution is created with the
+idempotency key :func:`slot_key`, so it starts once however many instances (or retries)
+fire it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class ScheduleConfig:
         max_catch_up: the bound of the ``all`` misfire policy.
         max_sleep: the longest the loop sleeps without looking at the store, so that
             triggers registered by other processes are picked up.
+        retry_delay: how soon a slot is tried again after the store failed to start it.
     """
 
     enabled: bool = True
@@ -55,6 +58,7 @@ class ScheduleConfig:
     misfire_grace: timedelta = timedelta(seconds=60)
     max_catch_up: int = DEFAULT_MAX_CATCH_UP
     max_sleep: timedelta = timedelta(seconds=60)
+    retry_delay: timedelta = timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -180,3 +184,31 @@ def plan_due(
         chosen = on_time
     dropped = len(missed) - len([s for s in chosen if s in missed])
     return DuePlan(slots=chosen, next_run_at=upcoming, missed=max(dropped, 0))
+
+
+SLOT_KEY_MARGIN = timedelta(days=1)
+"""Added to a slot key's life, for clocks that disagree between instances."""
+
+
+def slot_key(trigger_id: str, slot: datetime) -> str:
+    """The idempotency key of the execution a schedule slot starts (one per trigger and slot)."""
+    return f"schedule:{trigger_id}:{slot.isoformat()}"
+
+
+def replay_horizon(
+    schedule: CronSchedule, slot: datetime, *, misfire: Misfire, grace: timedelta, max_catch_up: int
+) -> datetime:
+    """Until when :func:`plan_due` may choose ``slot`` again, so its key must live that long.
+
+    A crash can leave ``next_run_at`` at or before a slot whose execution exists; the slot
+    is then planned again only while it is on time (``skip``), the latest due slot (``once``:
+    until the next slot), or among the latest ``max_catch_up`` (``all``: until the
+    ``max_catch_up``-th slot after it). Earlier slots' horizons are no later than this one.
+    """
+    horizon = slot + grace
+    if misfire is Misfire.SKIP:
+        return horizon
+    later = slot
+    for _ in range(max(max_catch_up, 1) if misfire is Misfire.ALL else 1):
+        later = schedule.next_after(later)
+    return max(horizon, later)

@@ -2,8 +2,17 @@
 
 It sleeps until the earliest ``next_run_at`` (or until a trigger changes in this process),
 at most ``ScheduleConfig.max_sleep`` so that triggers other processes add are seen; it
-never polls faster than the slots require. Each slot is claimed in the store first
-(``claim_slot``), so instances sharing a store fire it once between them.
+never polls faster than the slots require.
+
+Each slot fires exactly once across the instances sharing a store, crashes included:
+
+* its execution is created with the slot's idempotency key, so instances racing for it,
+  and a retry of it, converge on one execution (:meth:`TriggerService.start_slot`);
+* ``next_run_at`` moves past a slot only once the slot's execution exists (or its start
+  failed for good), so a process that dies in between leaves the slot for the next tick,
+  here or on another instance. A store error stops the trigger's tick at the slot, which
+  is retried after ``ScheduleConfig.retry_delay`` (subject to the misfire policy, as any
+  late slot).
 """
 
 from __future__ import annotations
@@ -15,10 +24,17 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.errors import FlowMonkeyError, StoreError
 from flowmonkey.stores.base import TriggerDefinition, TriggerType
 from flowmonkey.triggers.outcomes import FireOutcome
-from flowmonkey.triggers.schedule import Misfire, ScheduleConfig, plan_due
+from flowmonkey.triggers.schedule import (
+    SLOT_KEY_MARGIN,
+    DuePlan,
+    Misfire,
+    ScheduleConfig,
+    plan_due,
+    replay_horizon,
+)
 
 if TYPE_CHECKING:
     from flowmonkey.triggers.service import TriggerService
@@ -48,28 +64,34 @@ class Scheduler:
         """Fire every slot due at ``now``, for every enabled schedule trigger."""
         outcomes: list[FireOutcome] = []
         upcoming: list[datetime] = []
+        self._next_due = now + self.config.retry_delay  # if the store fails before we know more
         for trigger in await self._service.store.list_triggers():
             if trigger.type is not TriggerType.SCHEDULE or not trigger.enabled:
                 continue
             try:
-                fired, next_run_at = await self._tick_one(trigger, now)
+                fired, next_due = await self._tick_one(trigger, now)
+            except StoreError:
+                log.exception("schedule trigger %r: the store failed; retrying soon", trigger.id)
+                upcoming.append(now + self.config.retry_delay)
+                continue
             except (ValueError, FlowMonkeyError):  # one bad trigger must not stop the others
                 log.exception("schedule trigger %r could not be fired", trigger.id)
                 continue
             outcomes += fired
-            upcoming.append(next_run_at)
+            upcoming.append(next_due)
         self._next_due = min(upcoming, default=None)
         return outcomes
 
     async def _tick_one(
         self, trigger: TriggerDefinition, now: datetime
     ) -> tuple[list[FireOutcome], datetime]:
-        service = self._service
+        """Fire ``trigger``'s due slots; returns what fired here and when to look again."""
+        misfire = Misfire(trigger.config.get("misfire", Misfire.ONCE))
         plan = plan_due(
-            service.cron(trigger),
+            self._service.cron(trigger),
             next_run_at=trigger.next_run_at,
             now=now,
-            misfire=Misfire(trigger.config.get("misfire", Misfire.ONCE)),
+            misfire=misfire,
             grace=self.config.misfire_grace,
             max_catch_up=self.config.max_catch_up,
         )
@@ -77,26 +99,65 @@ class Scheduler:
             log.warning(
                 "schedule trigger %r missed %d slot(s) while no scheduler ran", trigger.id, plan.missed
             )
-        outcomes = []
+        outcomes, next_run_at = await self._fire_slots(trigger, plan, misfire)
+        await self._save_state(trigger, next_run_at, outcomes)
+        if next_run_at <= now:  # a slot to retry: not at once, the store just failed
+            return outcomes, now + self.config.retry_delay
+        return outcomes, next_run_at
+
+    async def _fire_slots(
+        self, trigger: TriggerDefinition, plan: DuePlan, misfire: Misfire
+    ) -> tuple[list[FireOutcome], datetime]:
+        """Start the plan's slots, oldest first; returns the fires recorded here and the
+        new ``next_run_at``: the plan's, or the first slot whose start did not complete."""
+        outcomes: list[FireOutcome] = []
+        if not plan.slots:
+            return outcomes, plan.next_run_at
+        horizon = replay_horizon(
+            self._service.cron(trigger),
+            plan.slots[-1],
+            misfire=misfire,
+            grace=self.config.misfire_grace,
+            max_catch_up=self.config.max_catch_up,
+        )
         for slot in plan.slots:
-            if await service.store.claim_slot(trigger_id=trigger.id, slot_at=slot):  # once across instances
-                key = f"trigger:{trigger.id}:{slot.isoformat()}"
-                outcomes.append(await service.start_flow(trigger, idempotency_key=key, slot_at=slot))
-        # When another instance claimed every slot, it also saves the next run; skip the write.
-        lost_every_claim = bool(plan.slots) and not outcomes
-        if outcomes or (plan.next_run_at != trigger.next_run_at and not lost_every_claim):
-            await self._save_state(trigger.id, plan.next_run_at, outcomes)
+            ttl = horizon - slot + SLOT_KEY_MARGIN  # the key outlives every retry of the slot
+            try:
+                outcome = await self._service.start_slot(trigger, slot, key_ttl=ttl)
+            except StoreError:
+                log.warning(
+                    "schedule trigger %r: the slot of %s could not be started (store error); retrying it",
+                    trigger.id,
+                    slot.isoformat(),
+                    exc_info=True,
+                )
+                return outcomes, slot
+            if outcome is not None:
+                outcomes.append(outcome)
         return outcomes, plan.next_run_at
 
-    async def _save_state(self, trigger_id: str, next_run_at: datetime, outcomes: list[FireOutcome]) -> None:
+    async def _save_state(
+        self, planned: TriggerDefinition, next_run_at: datetime, outcomes: list[FireOutcome]
+    ) -> None:
+        """Store the new ``next_run_at`` (and the last fire, for display).
+
+        Only if nobody moved ``next_run_at`` since this tick read the trigger: another
+        instance that got there first already stored the same value, and an edit that
+        rescheduled the trigger must win. The re-read keeps the window of a lost concurrent
+        edit to the gap between this read and the write; closing it needs a conditional
+        update in the store.
+        """
         store = self._service.store
-        fresh = await store.get_trigger(trigger_id)  # re-read: never undo a concurrent edit
+        fresh = await store.get_trigger(planned.id)
         if fresh is None:
             return
-        changes: dict[str, Any] = {"next_run_at": next_run_at}
+        changes: dict[str, Any] = {}
+        if fresh.next_run_at == planned.next_run_at and next_run_at != planned.next_run_at:
+            changes["next_run_at"] = next_run_at
         if outcomes:
             changes.update(last_fired_at=self._service.now(), last_status=outcomes[-1].status.value)
-        await store.save_trigger(replace(fresh, **changes))
+        if changes:
+            await store.save_trigger(replace(fresh, **changes))
 
     def start(self) -> None:
         if self._task is None:

@@ -21,24 +21,32 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from flowmonkey.engine import Engine
-from flowmonkey.errors import FlowMonkeyError, NotWaitingError
+from flowmonkey.engine import DEFAULT_IDEMPOTENCY_TTL, Engine
+from flowmonkey.errors import ErrorCode, FlowMonkeyError, NotWaitingError, StoreError
 from flowmonkey.events import Event, EventType
 from flowmonkey.ids import new_id
 from flowmonkey.model import Execution
-from flowmonkey.stores.base import Store, TriggerDefinition, TriggerFire, TriggerType
+from flowmonkey.stores.base import CreateResult, Store, TriggerDefinition, TriggerFire, TriggerType
 from flowmonkey.triggers.config import FLOW_HASH_KEY, TriggerError, check_id, parse_type, validate_config
 from flowmonkey.triggers.events import listeners
 from flowmonkey.triggers.http import HttpTriggers, build_app, mount_routes
-from flowmonkey.triggers.outcomes import NO_PAYLOAD, FireOutcome, FireStatus, TriggerStats
+from flowmonkey.triggers.outcomes import (
+    NO_PAYLOAD,
+    FireOutcome,
+    FireStatus,
+    TriggerStats,
+    failed_outcome,
+    ok_outcome,
+    rejected_outcome,
+)
 from flowmonkey.triggers.payloads import schema_errors, starting_context
-from flowmonkey.triggers.schedule import CronSchedule, ScheduleConfig
+from flowmonkey.triggers.schedule import CronSchedule, ScheduleConfig, slot_key
 from flowmonkey.triggers.scheduler import Scheduler
 from flowmonkey.triggers.sync import FlowSync
-from flowmonkey.triggers.tokens import sign_resume_token, verify_resume_token
+from flowmonkey.triggers.tokens import DEFAULT_RESUME_TOKEN_TTL, sign_resume_token, verify_resume_token
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -57,6 +65,7 @@ class TriggerService:
         clock: the current time (defaults to ``engine.now``).
         secret: signs resume tokens; instances that accept each other's tokens need the
             same one. Defaults to ``FLOWMONKEY_SECRET``, else a random per-process secret.
+        resume_token_ttl: how long a resume token works (``None``: for ever).
         sync_flows: register the triggers that flows declare, as flows are (re)loaded.
     """
 
@@ -69,6 +78,7 @@ class TriggerService:
         schedule: ScheduleConfig | None = ScheduleConfig(),
         clock: Callable[[], datetime] | None = None,
         secret: str | bytes | None = None,
+        resume_token_ttl: timedelta | None = DEFAULT_RESUME_TOKEN_TTL,
         sync_flows: bool = True,
     ) -> None:
         self.store = store
@@ -77,6 +87,7 @@ class TriggerService:
         self.schedule = schedule
         self._clock = clock or engine.now
         self._secret = _secret_bytes(secret)
+        self.resume_token_ttl = resume_token_ttl
         self._counts: Counter[str] = Counter()
         self._served = False
         self.scheduler = Scheduler(self)
@@ -170,6 +181,15 @@ class TriggerService:
         """The trigger's fires, newest first."""
         return await self.store.trigger_history(trigger_id, limit=limit)
 
+    async def last_fire(self, trigger_id: str) -> TriggerFire | None:
+        """The trigger's latest fire (its time, status and execution), or None if it never fired.
+
+        Use this rather than ``TriggerDefinition.last_fired_at`` (which only schedules keep):
+        recording a fire never rewrites the trigger, so it cannot undo a concurrent edit.
+        """
+        fires = await self.store.trigger_history(trigger_id, limit=1)
+        return fires[0] if fires else None
+
     async def stats(self) -> TriggerStats:
         triggers = await self.store.list_triggers()
         runs = [t.next_run_at for t in triggers if t.enabled and t.next_run_at is not None]
@@ -184,7 +204,7 @@ class TriggerService:
     async def _require(self, trigger_id: str) -> TriggerDefinition:
         trigger = await self.store.get_trigger(trigger_id)
         if trigger is None:
-            raise TriggerError(f"no trigger {trigger_id!r}")
+            raise TriggerError(f"no trigger {trigger_id!r}", code=ErrorCode.TRIGGER_NOT_FOUND)
         return trigger
 
     async def save(self, trigger: TriggerDefinition, *, reschedule: bool) -> TriggerDefinition:
@@ -256,45 +276,70 @@ class TriggerService:
         schema = trigger.config.get("inputSchema")
         errors = schema_errors(schema, payload) if has_payload and not checked else []
         if errors:
-            outcome = _rejected(trigger, "payload does not match the trigger's inputSchema", errors)
+            outcome = rejected_outcome(trigger.id, "payload does not match the trigger's inputSchema", errors)
             return await self.record(trigger, outcome, started)
         try:
-            context = starting_context(trigger.config, payload, include_payload=has_payload)
-            execution, created = await self.engine.create(
-                trigger.flow_id,
-                context,
-                version=trigger.flow_version,
-                idempotency_key=idempotency_key,
-                metadata=_metadata(trigger, slot_at),
-            )
+            execution, created = await self._create(trigger, payload, idempotency_key, slot_at=slot_at)
         except (FlowMonkeyError, ValueError) as exc:
-            code = getattr(exc, "code", None)
-            outcome = FireOutcome(
-                trigger_id=trigger.id,
-                status=FireStatus.FAILED,
-                error=str(exc),
-                code=str(code) if code else None,
-                slot_at=slot_at,
-            )
-            return await self.record(trigger, outcome, started)
-        outcome = FireOutcome(
-            trigger_id=trigger.id,
-            status=FireStatus.OK,
-            execution_id=execution.id,
-            created=created,
-            slot_at=slot_at,
+            return await self.record(trigger, failed_outcome(trigger.id, exc, slot_at), started)
+        return await self.record(trigger, ok_outcome(trigger.id, execution.id, created, slot_at), started)
+
+    async def start_slot(
+        self, trigger: TriggerDefinition, slot_at: datetime, *, key_ttl: timedelta
+    ) -> FireOutcome | None:
+        """Start the run of schedule slot ``slot_at``, exactly once across instances and retries.
+
+        The execution's idempotency key (:func:`slot_key`, kept ``key_ttl``) is the guard:
+        instances racing for the slot, and a retry after a crash, converge on one execution.
+        Only the call that created it records the fire and returns it; the others get None.
+
+        Raises:
+            StoreError: whether the execution was created is unknown; retry the slot.
+        """
+        started = time.perf_counter()
+        key = slot_key(trigger.id, slot_at)
+        try:
+            execution, created = await self._create(trigger, NO_PAYLOAD, key, slot_at=slot_at, ttl=key_ttl)
+        except StoreError:
+            raise
+        except (FlowMonkeyError, ValueError) as exc:
+            # No execution to converge on: the slot's claim makes its failure recorded once.
+            if not await self.store.claim_slot(trigger_id=trigger.id, slot_at=slot_at):
+                return None
+            return await self.record(trigger, failed_outcome(trigger.id, exc, slot_at), started)
+        if not created:
+            return None
+        return await self.record(trigger, ok_outcome(trigger.id, execution.id, created, slot_at), started)
+
+    async def _create(
+        self,
+        trigger: TriggerDefinition,
+        payload: Any,
+        idempotency_key: str | None,
+        *,
+        slot_at: datetime | None,
+        ttl: timedelta = DEFAULT_IDEMPOTENCY_TTL,
+    ) -> CreateResult:
+        context = starting_context(trigger.config, payload, include_payload=payload is not NO_PAYLOAD)
+        return await self.engine.create(
+            trigger.flow_id,
+            context,
+            version=trigger.flow_version,
+            idempotency_key=idempotency_key,
+            idempotency_ttl=ttl,
+            metadata=_metadata(trigger, slot_at),
         )
-        return await self.record(trigger, outcome, started)
 
     async def reject(self, trigger: TriggerDefinition, message: str, details: Any = None) -> FireOutcome:
         """Record a refused request (bad auth, schema, size, disabled ...)."""
-        return await self.record(trigger, _rejected(trigger, message, details), time.perf_counter())
+        return await self.record(trigger, rejected_outcome(trigger.id, message, details), time.perf_counter())
 
     async def record(self, trigger: TriggerDefinition, outcome: FireOutcome, started: float) -> FireOutcome:
         """Persist ``outcome`` in the trigger's history and publish it as an event.
 
         Recording is best effort: the execution (if any) already exists, so a store error
-        here is logged rather than turned into a failure the sender would retry.
+        here is logged rather than turned into a failure the sender would retry. The trigger
+        itself is not rewritten (see :meth:`last_fire`).
         """
         now = self.now()
         fire = TriggerFire(
@@ -311,8 +356,6 @@ class TriggerService:
         self._publish(trigger, outcome, now)
         try:
             await self.store.record_fire(fire)
-            if trigger.type is not TriggerType.SCHEDULE:  # the scheduler saves its own state
-                await self._touch(trigger.id, now, outcome.status)
         except FlowMonkeyError:
             log.exception("could not record a fire of trigger %r", trigger.id)
         return outcome
@@ -334,13 +377,6 @@ class TriggerService:
         self.engine.events.emit(
             Event(type=kind, at=now, execution_id=outcome.execution_id, flow_id=trigger.flow_id, data=data)
         )
-
-    async def _touch(self, trigger_id: str, now: datetime, status: FireStatus, **changes: Any) -> None:
-        fresh = await self.store.get_trigger(trigger_id)  # re-read: never undo a concurrent edit
-        if fresh is not None:
-            await self.store.save_trigger(
-                replace(fresh, last_fired_at=now, last_status=status.value, **changes)
-            )
 
     # -- events -----------------------------------------------------------------------
 
@@ -390,18 +426,26 @@ class TriggerService:
 
     # -- resume tokens and HTTP -------------------------------------------------------
 
-    def resume_token(self, execution_id: str, step_id: str | None = None) -> str:
-        """A token for ``POST {base}/resume/{token}`` that resumes this execution (at ``step_id``)."""
-        return sign_resume_token(self._secret, execution_id, step_id)
+    def resume_token(
+        self, execution_id: str, step_id: str | None = None, *, ttl: timedelta | None = None
+    ) -> str:
+        """A token for ``POST {base}/resume/{token}`` that resumes this execution (at ``step_id``).
+
+        It expires ``ttl`` from now (default: the service's ``resume_token_ttl``).
+        """
+        ttl = self.resume_token_ttl if ttl is None else ttl
+        expires_at = self.now() + ttl if ttl is not None else None
+        return sign_resume_token(self._secret, execution_id, step_id, expires_at=expires_at)
 
     async def resume_with_token(self, token: str, data: Any = None) -> Execution:
         """Resume the execution a genuine token names.
 
         Raises:
+            ExpiredTokenError: the token is genuine but expired.
             InvalidTokenError: the token is forged or malformed.
             ExecutionNotFoundError, NotWaitingError: as :meth:`Engine.resume`.
         """
-        target = verify_resume_token(self._secret, token)
+        target = verify_resume_token(self._secret, token, now=self.now())
         execution = await self.engine.get(target.execution_id)
         if execution is not None and target.step_id and execution.current_step_id != target.step_id:
             raise NotWaitingError(
@@ -417,10 +461,6 @@ class TriggerService:
         return build_app(
             self, replace(http, base_path=base_path if base_path is not None else http.base_path)
         )
-
-
-def _rejected(trigger: TriggerDefinition, message: str, details: Any = None) -> FireOutcome:
-    return FireOutcome(trigger_id=trigger.id, status=FireStatus.REJECTED, error=message, details=details)
 
 
 def _metadata(trigger: TriggerDefinition, slot_at: datetime | None) -> dict[str, Any]:

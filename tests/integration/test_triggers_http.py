@@ -10,13 +10,14 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from flowmonkey import Engine, ExecutionStatus, Flow, MemoryStore
-from flowmonkey.triggers import HttpServer, HttpTriggers, TriggerService, serve_http, sign_body
+from flowmonkey.triggers import HttpServer, HttpTriggers, TriggerService, resume_token, serve_http, sign_body
 from tests.unit.helpers import BASIC, chain
 
 SCHEMA = {
@@ -197,6 +198,23 @@ async def test_resume_token_resumes_the_waiting_execution(site: Site) -> None:
     assert [r.outcome.value for r in await site.engine.store.history(execution.id)][-1] == "resumed"
     again = await site.client.post(f"/resume/{token}", json={"approved": True})
     assert again.status_code == 409
+
+
+async def test_an_expired_resume_token_is_410_and_resumes_nothing(site: Site) -> None:
+    execution, _ = await site.engine.create("approve", {})
+    execution = await site.engine.run(execution.id)
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    token = resume_token(
+        execution.id,
+        execution.current_step_id,
+        secret="service-secret",
+        ttl=timedelta(minutes=5),
+        now=an_hour_ago,
+    )
+    response = await site.client.post(f"/resume/{token}", json={"approved": True})
+    assert response.status_code == 410
+    assert "resume token expired at" in response.json()["error"]
+    assert (await site.engine.get(execution.id)).status is ExecutionStatus.WAITING  # type: ignore[union-attr]
 
 
 async def test_routes_mount_on_an_existing_app_under_a_custom_base() -> None:

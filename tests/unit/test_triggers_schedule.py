@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from flowmonkey.triggers import CronSchedule, Misfire
-from flowmonkey.triggers.schedule import plan_due
+from flowmonkey.triggers.schedule import plan_due, replay_horizon
 
 NY = ZoneInfo("America/New_York")
 
@@ -138,3 +138,22 @@ def test_a_trigger_seen_for_the_first_time_only_learns_its_next_slot() -> None:
     result = plan_due(EVERY_10_MIN, next_run_at=None, now=now, misfire=Misfire.ALL, grace=timedelta(0))
     assert result.slots == []
     assert result.next_run_at == OUTAGE_START + timedelta(minutes=10)
+
+
+@pytest.mark.parametrize("misfire", list(Misfire))
+@pytest.mark.parametrize("cron", ["*/10 * * * *", "0 9 1-3 * *"])  # regular, and clustered slots
+def test_a_slot_is_never_planned_again_past_its_replay_horizon(misfire: Misfire, cron: str) -> None:
+    # The slot key lives until the horizon: past it, no scheduler may plan the slot again.
+    schedule = CronSchedule(expression=cron)
+    slot = schedule.next_after(OUTAGE_START)
+    grace = timedelta(seconds=60)
+    horizon = replay_horizon(schedule, slot, misfire=misfire, grace=grace, max_catch_up=5)
+
+    def planned_at(now: datetime) -> bool:
+        result = plan_due(schedule, next_run_at=slot, now=now, misfire=misfire, grace=grace, max_catch_up=5)
+        return slot in result.slots
+
+    assert planned_at(slot)
+    assert planned_at(horizon - timedelta(seconds=1))
+    assert not planned_at(horizon + timedelta(seconds=1))
+    assert not planned_at(horizon + timedelta(days=400))

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from flowmonkey import Engine, Event, EventType, ExecutionStatus, Flow, MemoryStore
+from flowmonkey import Engine, ErrorCode, Event, EventType, ExecutionStatus, Flow, MemoryStore, StoreError
 from flowmonkey.triggers import (
+    ExpiredTokenError,
     FireStatus,
     HttpTriggers,
     InvalidTokenError,
@@ -128,8 +131,9 @@ async def test_manual_fire_starts_the_flow_with_static_context_and_records_it() 
     assert (fire.status, fire.execution_id) == ("ok", outcome.execution_id)
     assert [e.type for e in seen] == [EventType.TRIGGER_FIRED]
     assert seen[0].data["trigger_id"] == "hook"
-    trigger = await service.get("hook")
-    assert trigger is not None and trigger.last_status == "ok" and trigger.last_fired_at == START
+    last = await service.last_fire("hook")
+    assert last is not None
+    assert (last.status, last.fired_at, last.execution_id) == ("ok", START, outcome.execution_id)
 
 
 async def test_a_fire_that_cannot_start_the_flow_is_recorded_as_failed() -> None:
@@ -153,6 +157,51 @@ async def test_root_merge_context_key_needs_an_object() -> None:
     assert (await engine.get(ok.execution_id)).context == {"a": 1}  # type: ignore[arg-type,union-attr]
     bad = await service.fire("hook", [1, 2])
     assert bad.status is FireStatus.FAILED and "must be a JSON object" in (bad.error or "")
+
+
+class EditDuringReadStore(MemoryStore):
+    """A MemoryStore where another process edits a trigger right after each read of it:
+    whatever this process writes back from that read would undo the edit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.edits = 0
+
+    async def get_trigger(self, trigger_id: str) -> Any:
+        read = await super().get_trigger(trigger_id)
+        if read is not None:
+            self.edits += 1
+            config = {**read.config, "description": f"edit {self.edits}"}
+            await super().save_trigger(replace(read, config=config))
+        return read
+
+
+async def test_a_fire_never_undoes_a_concurrent_edit_of_the_trigger() -> None:
+    store = EditDuringReadStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("orders", ["echo"]))], clock=FakeClock(START))
+    service = TriggerService(store, engine, secret="s", schedule=None)
+    await service.register("hook", type="http", flow_id="orders")
+    outcome = await service.fire("hook", {"id": 1})
+    assert outcome.status is FireStatus.OK
+    edits = store.edits
+    stored = await MemoryStore.get_trigger(store, "hook")  # past the editor, as it is now
+    assert stored is not None and stored.config["description"] == f"edit {edits}"
+    last = await service.last_fire("hook")
+    assert last is not None and last.execution_id == outcome.execution_id
+
+
+async def test_an_unknown_trigger_is_trigger_not_found() -> None:
+    service, _ = make()
+    attempts: list[Callable[[], Awaitable[object]]] = [
+        lambda: service.fire("ghost"),
+        lambda: service.update("ghost", enabled=False),
+        lambda: service.disable("ghost"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(TriggerError, match="no trigger 'ghost'") as raised:
+            await attempt()
+        assert raised.value.code is ErrorCode.TRIGGER_NOT_FOUND
+    assert await service.last_fire("ghost") is None
 
 
 # -- events ---------------------------------------------------------------------------
@@ -268,6 +317,49 @@ async def test_re_enabling_a_schedule_does_not_catch_up() -> None:
     assert len(await service.tick(clock.now + timedelta(minutes=1))) == 1
 
 
+class FailingCreateStore(MemoryStore):
+    """A MemoryStore whose next ``failures`` execution inserts fail, as a store outage would."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def create_execution(self, execution: Any, *, now: datetime) -> Any:
+        if self.failures:
+            self.failures -= 1
+            raise StoreError("connection lost")
+        return await super().create_execution(execution, now=now)
+
+
+async def test_a_slot_the_store_failed_to_start_is_retried_and_fires_once() -> None:
+    store = FailingCreateStore(failures=1)
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("orders", ["echo"]))], clock=FakeClock(START))
+    service = TriggerService(store, engine, secret="s")
+    await service.register("m", type="schedule", flow_id="orders", config={"cron": "* * * * *"})
+    slot = START + timedelta(minutes=1)
+    assert await service.tick(slot) == []
+    stored = await service.get("m")
+    assert stored is not None and stored.next_run_at == slot  # not skipped: still due
+    [outcome] = await service.tick(slot + timedelta(seconds=5))
+    assert outcome.slot_at == slot and outcome.created
+    assert await service.tick(slot + timedelta(seconds=10)) == []
+    assert [e.metadata["trigger"]["slotAt"] for e in await executions(engine)] == [slot.isoformat()]
+    assert [f.slot_at for f in await service.history("m")] == [slot]
+
+
+async def test_a_slot_whose_flow_cannot_start_is_recorded_once_across_instances() -> None:
+    first, engine = make(FakeClock(START))
+    second = TriggerService(first.store, engine, secret="test-secret")
+    await first.register("m", type="schedule", flow_id="no-such-flow", config={"cron": "* * * * *"})
+    slot = START + timedelta(minutes=1)
+    a, b = await asyncio.gather(first.tick(slot), second.tick(slot))
+    [failed] = a + b
+    assert failed.status is FireStatus.FAILED and failed.code == "FLOW_NOT_FOUND"
+    assert [f.status for f in await first.history("m")] == ["failed"]
+    stored = await first.get("m")
+    assert stored is not None and stored.next_run_at == slot + timedelta(minutes=1)
+
+
 async def test_two_services_on_one_store_fire_each_slot_once() -> None:
     first, engine = make(FakeClock(START))
     second = TriggerService(first.store, engine, secret="test-secret")
@@ -296,6 +388,34 @@ async def test_the_scheduler_loop_fires_on_the_real_clock_and_stops() -> None:
 
 
 # -- resume tokens --------------------------------------------------------------------
+
+
+async def test_resume_tokens_expire_after_the_services_ttl() -> None:
+    clock = FakeClock(START)
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))], clock=clock)
+    service = TriggerService(store, engine, secret="s1", schedule=None, resume_token_ttl=timedelta(hours=1))
+    execution, _ = await engine.create("approve", {})
+    await engine.run(execution.id)
+    hourly = service.resume_token(execution.id, "s0")
+    weekly = service.resume_token(execution.id, "s0", ttl=timedelta(days=7))
+    clock.advance(hours=1)
+    with pytest.raises(ExpiredTokenError, match=r"expired at 2026-01-01T10:00:00\+00:00; ask for a new one"):
+        await service.resume_with_token(hourly, {})
+    resumed = await service.resume_with_token(weekly, {"ok": True})
+    assert resumed.status is ExecutionStatus.RUNNING
+
+
+async def test_a_service_without_a_ttl_issues_tokens_that_never_expire() -> None:
+    clock = FakeClock(START)
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))], clock=clock)
+    service = TriggerService(store, engine, secret="s1", schedule=None, resume_token_ttl=None)
+    execution, _ = await engine.create("approve", {})
+    await engine.run(execution.id)
+    token = service.resume_token(execution.id, "s0")
+    clock.advance(days=3650)
+    assert (await service.resume_with_token(token, {})).status is ExecutionStatus.RUNNING
 
 
 async def test_resume_token_resumes_only_its_execution_and_step() -> None:
@@ -366,8 +486,6 @@ async def test_a_handler_issues_tokens_the_service_accepts_through_the_shared_se
 async def test_a_broken_schedule_in_the_store_does_not_stop_the_others(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from dataclasses import replace
-
     service, _ = make(FakeClock(START))
     await service.register("good", type="schedule", flow_id="orders", config={"cron": "* * * * *"})
     broken = await service.register("bad", type="schedule", flow_id="orders", config={"cron": "* * * * *"})
