@@ -36,7 +36,7 @@ def _preview(ids: Sequence[str]) -> str:
 
 
 def _report(app: App[object], report: ActionReport) -> None:
-    app.notify(report.summary(), severity="warning" if report.failed else "information")
+    app.notify(report.summary(), severity="warning" if report.failed else "information", markup=False)
 
 
 async def resume(app: App[object], backend: Backend, ids: Sequence[str]) -> ActionReport | None:
@@ -89,12 +89,12 @@ async def retry(app: App[object], backend: Backend, ids: Sequence[str]) -> Actio
 def copy_id(app: App[object], execution_id: str) -> None:
     """Put the id on the clipboard (OSC 52, so it works over SSH)."""
     app.copy_to_clipboard(execution_id)
-    app.notify(f"copied {execution_id}")
+    app.notify(f"copied {execution_id}", markup=False)
 
 
 async def show_raw(app: App[object], backend: Backend, execution_id: str) -> None:
     execution = await backend.execution(execution_id)
     if execution is None:
-        app.notify(f"no execution {execution_id}", severity="error")
+        app.notify(f"no execution {execution_id}", severity="error", markup=False)
         return
     app.push_screen(RawJsonScreen(f"execution {execution_id}", execution.to_dict()))

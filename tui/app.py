@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
@@ -74,7 +75,7 @@ class ConsoleApp(App[None], inherit_bindings=False):
             self.set_keymap(keymap)
 
     def compose(self) -> ComposeResult:
-        yield Static(f"opening {self.options.store_url} …", id="opening")
+        yield Static(Text(f"opening {self.options.store_url} …"), id="opening")
 
     async def on_mount(self) -> None:
         try:

@@ -361,3 +361,13 @@ async def test_text_with_brackets_shows_as_it_is(clock: FrozenClock) -> None:
         await wait_for(pilot, lambda: "approval [dead" in screen_text(app), what="the reason, cut at 80")
         await pilot.resize_terminal(160, 48)  # a wider terminal widens the reason column
         await wait_for(pilot, lambda: "approval [deadline 2026-01-05] [bold]x[/bold]" in screen_text(app))
+
+
+async def test_messages_show_brackets_literally(clock: FrozenClock) -> None:
+    engine = make_engine(clock)
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await main_screen(pilot)
+        await pilot.press("slash", *"status:[/x]", "enter")  # a closing tag, were it markup
+        await wait_for(pilot, lambda: "unknown status '[/x]'" in screen_text(app), what="the literal message")
+        assert app.is_running

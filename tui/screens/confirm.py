@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -33,9 +34,9 @@ class ConfirmScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self._question, id="confirm-question")
+            yield Label(Text(self._question), id="confirm-question")
             if self._details:
-                yield Static(self._details, id="confirm-details")
+                yield Static(Text(self._details), id="confirm-details")
             if self._ask_reason:
                 yield Input(placeholder="reason (optional)", id="confirm-reason")
             yield Static("enter: yes   escape: no", classes="hint")

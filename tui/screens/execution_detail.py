@@ -82,7 +82,7 @@ class ExecutionDetailScreen(Screen[None]):
     async def reload(self) -> None:
         execution = await self.backend.store.get_execution(self.execution_id)
         if execution is None:
-            self.query_one("#detail-summary", Static).update(f"✘ no execution {self.execution_id}")
+            self.query_one("#detail-summary", Static).update(Text(f"✘ no execution {self.execution_id}"))
             return
         self.execution = execution
         self.history = await self.backend.store.history(self.execution_id)
@@ -162,7 +162,7 @@ class ExecutionDetailScreen(Screen[None]):
         try:
             await pending
         except FlowMonkeyError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
         self._stale = True
 
     def action_resume(self) -> None:

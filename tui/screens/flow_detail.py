@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -30,13 +31,13 @@ class FlowDetailScreen(Screen[None]):
             f"{len(flow.steps)} steps  hash {flow.hash[:12]}  starts at {flow.initial_step_id}",
             id="flow-summary",
         )
-        tree: Tree[str] = Tree(f"{flow.id} {flow.version}", id="flow-tree")
+        tree: Tree[str] = Tree(Text(f"{flow.id} {flow.version}"), id="flow-tree")
         tree.root.expand()
         for step in ordered_steps(flow):
             marker = "▸ " if step.id == flow.initial_step_id else ""
-            node = tree.root.add(f"{marker}{step.id}  ({step.type})", data=step.id, expand=True)
+            node = tree.root.add(Text(f"{marker}{step.id}  ({step.type})"), data=step.id, expand=True)
             for line in step_lines(step):
-                node.add_leaf(line)
+                node.add_leaf(Text(line))
         yield tree
         yield Footer()
 

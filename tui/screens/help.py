@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -34,7 +35,7 @@ class HelpScreen(ModalScreen[None]):
             scroll.border_title = "Keys (escape closes)"
             if self._services:
                 running = "  ".join(f"{name}: {state}" for name, state in sorted(self._services.items()))
-                yield Static(f"Services  {running}", id="help-services")
+                yield Static(Text(f"Services  {running}"), id="help-services")
             yield Static(key_table(self._sections))
 
     def action_close(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -52,7 +53,7 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Label(self._title, id="json-title")
+            yield Label(Text(self._title), id="json-title")
             yield TextArea(self._initial, id="json-text", tab_behavior="focus", show_line_numbers=True)
             yield Static("", id="json-error")
             yield Static("", id="json-where", classes="hint")
@@ -84,7 +85,7 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
         try:
             value = parse_json(editor.text, require_object=self._require_object)
         except JsonInputError as exc:
-            self.query_one("#json-error", Static).update(f"✘ {exc.problem}")
+            self.query_one("#json-error", Static).update(Text(f"✘ {exc.problem}"))
             editor.move_cursor((exc.problem.line - 1, max(exc.problem.column - 1, 0)))
             editor.focus()
             return

@@ -180,7 +180,7 @@ class MainScreen(Screen[None]):
         if message.kind == "/":
             error = self.active_view.apply_filter(message.text)
             if error:
-                self.notify(error, title="filter", severity="error")
+                self.notify(error, title="filter", severity="error", markup=False)
         else:
             self._command(message.text.lstrip(":"))
         self.active_view.focus_body()
@@ -193,7 +193,7 @@ class MainScreen(Screen[None]):
             self.action_show(COMMAND_NAMES[name])
         elif name:
             known = ", ".join(sorted({"flows", "exec", "waits", "triggers", "events", "quit"}))
-            self.notify(f"unknown command :{name} (try {known})", severity="error")
+            self.notify(f"unknown command :{name} (try {known})", severity="error", markup=False)
 
     def action_toggle_live(self) -> None:
         self.live = not self.live

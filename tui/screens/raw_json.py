@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.syntax import Syntax
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -36,7 +37,7 @@ class RawJsonScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:
             scroll.border_title = self._title
-            yield Label(self._title)
+            yield Label(Text(self._title))
             yield Static(json_syntax(self._value), id="raw-json")
 
     def action_close(self) -> None:

@@ -161,7 +161,7 @@ class FlowsView(ConsoleView):
         if answer is None:
             return
         execution = await self.backend.start_execution(flow.id, answer.value)
-        self.app.notify(f"started {execution.id}")
+        self.app.notify(f"started {execution.id}", markup=False)
         self.request_reload()
 
 

@@ -85,9 +85,9 @@ class TriggersView(ConsoleView):
         try:
             outcome = await self.backend.fire_trigger(trigger_id)
         except FlowMonkeyError as exc:
-            self.app.notify(str(exc), severity="error")
+            self.app.notify(str(exc), severity="error", markup=False)
             return
-        self.app.notify(f"fired {trigger_id}: {outcome}")
+        self.app.notify(f"fired {trigger_id}: {outcome}", markup=False)
         self.request_reload()
 
     def action_pause(self) -> None:
@@ -100,7 +100,7 @@ class TriggersView(ConsoleView):
         if trigger is None:
             return
         await self.backend.set_trigger_enabled(trigger_id, not trigger.enabled)
-        self.app.notify(f"{trigger_id} {'paused' if trigger.enabled else 'enabled'}")
+        self.app.notify(f"{trigger_id} {'paused' if trigger.enabled else 'enabled'}", markup=False)
         self.request_reload()
         self.flush()
 
