@@ -21,7 +21,8 @@ import importlib
 import json
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,6 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from flowmonkey.coordination import WakeSignaler, attach_signaler, signaler_for
 from flowmonkey.durations import parse_duration
 from flowmonkey.engine import Engine
 from flowmonkey.errors import FlowMonkeyError
@@ -219,6 +221,44 @@ async def _with_store(url: str, work: Callable[[Store], Awaitable[int]]) -> int:
         return await work(store)
 
 
+@asynccontextmanager
+async def _signalling(engine: Engine, store_url: str, *, enabled: bool = True) -> AsyncIterator[None]:
+    """Tell workers and consoles in other processes what ``engine`` changes here (a new
+    execution, a resume, a cancel), so they act at once rather than at their re-check.
+
+    The signaler is the one the workers use (:func:`signaler_for`; Redis when
+    ``FLOWMONKEY_REDIS`` is set, as for ``flowmonkey worker``); stopping it sends what
+    is queued, before the command exits.
+    """
+    signaler = await _start_signaler(store_url) if enabled else None
+    if signaler is None:
+        yield
+        return
+    detach = attach_signaler(engine, signaler)
+    try:
+        yield
+    finally:
+        detach()
+        await signaler.stop()
+
+
+async def _start_signaler(store_url: str) -> WakeSignaler | None:
+    signaler = signaler_for(store_url, redis=os.environ.get("FLOWMONKEY_REDIS") or None)
+    if signaler is None:
+        return None
+    try:
+        await signaler.start(_ignore_wakes)
+    except FlowMonkeyError as exc:
+        # The command's own work matters more: workers find it at their re-check.
+        err.print(f"[yellow]warning:[/yellow] cannot signal workers: {escape(exc.message)}")
+        return None
+    return signaler
+
+
+def _ignore_wakes(execution_id: str | None, wake_at: object) -> None:
+    """A command only sends signals; what other processes signal is not its business."""
+
+
 async def _load_flows(directory: str, engine: Engine, *, quiet: bool) -> FlowDirectory:
     """Load the flows and handler modules; problems go to stderr but do not stop us."""
     flows = FlowDirectory(directory, engine)
@@ -283,9 +323,11 @@ async def cmd_run(args: argparse.Namespace) -> int:
     async def work(store: Store) -> int:
         engine = Engine(store)
         await _load_flows(args.flows, engine, quiet=args.json)
-        execution, created = await engine.create(
-            args.flow, context, version=args.version, idempotency_key=args.idempotency_key
-        )
+        # With --wait it runs here: a signal would only make a worker race us for it.
+        async with _signalling(engine, args.store, enabled=not args.wait):
+            execution, created = await engine.create(
+                args.flow, context, version=args.version, idempotency_key=args.idempotency_key
+            )
         if args.wait:
             execution = await _run_here(engine, execution.id, args.max_wait)
         return _report(args, execution, created=created)
@@ -300,7 +342,8 @@ async def cmd_resume(args: argparse.Namespace) -> int:
         engine = Engine(store)
         if args.wait:
             await _load_flows(args.flows, engine, quiet=args.json)
-        execution = await engine.resume(args.id, data)
+        async with _signalling(engine, args.store, enabled=not args.wait):
+            execution = await engine.resume(args.id, data)
         if args.wait:
             execution = await _run_here(engine, execution.id, args.max_wait)
         return _report(args, execution, verb="resumed")
@@ -425,7 +468,9 @@ def _timeline(history: list[StepRecord]) -> Table:
 
 async def cmd_cancel(args: argparse.Namespace) -> int:
     async def work(store: Store) -> int:
-        result = await Engine(store).cancel(args.id, source="cli", reason=args.reason)
+        engine = Engine(store)
+        async with _signalling(engine, args.store):
+            result = await engine.cancel(args.id, source="cli", reason=args.reason)
         if args.json:
             _print_json(
                 {

@@ -4,10 +4,11 @@
 
 Opens the store, loads (and hot-reloads) the flows directory with its handler modules,
 and runs a :class:`~flowmonkey.runtime.Runtime`. On PostgreSQL, workers signal each
-other with LISTEN/NOTIFY; with ``--redis`` they use Redis pub/sub and lock each
-execution while stepping it. With ``--jobs MODULE`` the worker also runs the job
-functions of ``MODULE.JOBS`` (see :mod:`flowmonkey.jobs`). One log line per lifecycle
-event. On SIGTERM/SIGINT the worker stops claiming, lets in-flight steps finish within
+other with LISTEN/NOTIFY, and on one SQLite file through a watched wake file next to
+it (the ``flowmonkey`` command signals them too); with ``--redis`` they use Redis
+pub/sub and lock each execution while stepping it. With ``--jobs MODULE`` the worker
+also runs the job functions of ``MODULE.JOBS`` (see :mod:`flowmonkey.jobs`). One log
+line per lifecycle event. On SIGTERM/SIGINT the worker stops claiming, lets in-flight steps finish within
 ``--grace``, releases every claim and exits with code 0.
 
 Triggers run inside the worker too (the scheduler, and webhooks with ``--http
@@ -222,7 +223,8 @@ async def _load_flows(stack: AsyncExitStack, args: argparse.Namespace, engine: E
 async def _coordination(
     stack: AsyncExitStack, args: argparse.Namespace, owner: str
 ) -> tuple[WakeSignaler | None, LockManager | None]:
-    """Redis signals and locks with ``--redis``; else LISTEN/NOTIFY on PostgreSQL."""
+    """Redis signals and locks with ``--redis``; else the store's own signals
+    (LISTEN/NOTIFY on PostgreSQL, the wake file on SQLite)."""
     locks = None
     if args.redis:
         from flowmonkey.coordination.redis import RedisLockManager

@@ -8,6 +8,8 @@ handler). Implementations:
 - :mod:`flowmonkey.coordination.local`: in one process (``LocalWakeSignaler``,
   ``LocalLockManager``).
 - :mod:`flowmonkey.coordination.postgres`: ``PostgresWakeSignaler`` (LISTEN/NOTIFY).
+- :mod:`flowmonkey.coordination.sqlite`: ``SQLiteWakeSignaler`` (a watched file next to
+  the database, for the processes sharing one SQLite file).
 - :mod:`flowmonkey.coordination.redis`: ``RedisWakeSignaler`` (pub/sub) and
   ``RedisLockManager`` (SET NX PX with a token, Lua release/extend, renewal).
 """
@@ -89,16 +91,22 @@ def default_owner() -> str:
 
 def signaler_for(store_url: str, *, redis: str | None = None) -> WakeSignaler | None:
     """The wake signaler that suits a deployment: Redis pub/sub when ``redis`` is given,
-    LISTEN/NOTIFY for a ``postgresql://`` store, else None (one process: the engine's own
-    wake listener is enough; other stores rely on the runtimes' re-check)."""
+    LISTEN/NOTIFY for a ``postgresql://`` store, a watched wake file for a SQLite file;
+    else None (``memory://`` and ``sqlite:///:memory:`` live in one process, where the
+    engine's own wake listener is enough)."""
     if redis:
         from flowmonkey.coordination.redis import RedisWakeSignaler
 
         return RedisWakeSignaler(redis)
-    if store_url.split(":", 1)[0].lower() in ("postgres", "postgresql"):
+    scheme = store_url.split(":", 1)[0].lower()
+    if scheme in ("postgres", "postgresql"):
         from flowmonkey.coordination.postgres import PostgresWakeSignaler
 
         return PostgresWakeSignaler(store_url)
+    if scheme == "sqlite":
+        from flowmonkey.coordination.sqlite import SQLiteWakeSignaler
+
+        return SQLiteWakeSignaler.for_url(store_url)
     return None
 
 

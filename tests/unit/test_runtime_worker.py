@@ -200,7 +200,11 @@ def test_the_signaler_follows_the_deployment() -> None:
     from flowmonkey.coordination import signaler_for
     from flowmonkey.coordination.postgres import PostgresWakeSignaler
     from flowmonkey.coordination.redis import RedisWakeSignaler
+    from flowmonkey.coordination.sqlite import SQLiteWakeSignaler
 
     assert isinstance(signaler_for("postgresql://db/x"), PostgresWakeSignaler)
     assert isinstance(signaler_for("postgresql://db/x", redis="redis://r"), RedisWakeSignaler)
-    assert signaler_for("sqlite:///x.db") is None and signaler_for("memory://") is None
+    on_sqlite = signaler_for("sqlite:///data/x.db")
+    assert isinstance(on_sqlite, SQLiteWakeSignaler)
+    assert on_sqlite.path == Path.cwd() / "data" / "x.db.wake"
+    assert signaler_for("sqlite:///:memory:") is None and signaler_for("memory://") is None
