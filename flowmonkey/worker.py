@@ -8,8 +8,8 @@ other with LISTEN/NOTIFY, and on one SQLite file through a watched wake file nex
 it (the ``flowmonkey`` command signals them too); with ``--redis`` they use Redis
 pub/sub and lock each execution while stepping it. With ``--jobs MODULE`` the worker
 also runs the job functions of ``MODULE.JOBS`` (see :mod:`flowmonkey.jobs`). One log
-line per lifecycle event. On SIGTERM/SIGINT the worker stops claiming, lets in-flight steps finish within
-``--grace``, releases every claim and exits with code 0.
+line per lifecycle event. On SIGTERM/SIGINT the worker stops claiming, lets in-flight
+steps finish within ``--grace``, releases every claim and exits with code 0.
 
 Triggers run inside the worker too (the scheduler, and webhooks with ``--http
 HOST:PORT``, from :mod:`flowmonkey.triggers.worker_extension`); other services plug in
