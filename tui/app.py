@@ -32,7 +32,8 @@ class ConsoleApp(App[None], inherit_bindings=False):
 
     Args:
         options: where the flows and the store are, readonly, worker on or off.
-        backend: an engine already set up (tests); it is started but not stopped here.
+        backend: an engine already set up (tests); its services start and stop with the app,
+            its store stays open.
         handlers: extra handlers for the engine built from ``options``.
         clock: the engine's clock (a frozen one makes snapshots deterministic).
         poll_interval: seconds between reloads that catch other processes' writes (None: off).
@@ -64,7 +65,6 @@ class ConsoleApp(App[None], inherit_bindings=False):
         super().__init__()
         self.options = options or (backend.options if backend is not None else ConsoleOptions())
         self.backend: Backend | None = backend
-        self._owns_backend = backend is None
         self._handlers = list(handlers)
         self._clock = clock
         self._poll_interval = poll_interval
@@ -101,7 +101,8 @@ class ConsoleApp(App[None], inherit_bindings=False):
         screen.services_started()
 
     async def on_unmount(self) -> None:
-        if self.backend is not None and self._owns_backend:
+        # Stops what start() started; the store is closed only if the backend opened it.
+        if self.backend is not None:
             await self.backend.stop()
 
 
