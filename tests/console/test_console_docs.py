@@ -19,7 +19,7 @@ from tui.widgets.execution_list import ExecutionListView
 from tui.widgets.flows_view import FlowsView
 from tui.widgets.triggers_view import TriggersView
 
-README = Path(__file__).resolve().parents[2] / "tui" / "README-console.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 CLASSES = [
     ConsoleApp,
     MainScreen,
