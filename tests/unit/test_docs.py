@@ -20,7 +20,9 @@ def test_the_readme_has_examples() -> None:
     assert len(python_blocks()) >= 4
 
 
-@pytest.mark.parametrize(("line", "code"), python_blocks(), ids=lambda v: f"README.md:{v}" if isinstance(v, int) else "")
+@pytest.mark.parametrize(
+    ("line", "code"), python_blocks(), ids=lambda v: f"README.md:{v}" if isinstance(v, int) else ""
+)
 def test_readme_block_runs(line: int, code: str) -> None:
     namespace: dict[str, object] = {"__name__": f"readme_block_{line}"}
     exec(compile(code, f"README.md:{line}", "exec"), namespace)

@@ -149,7 +149,11 @@ async def test_wait_then_resume_stores_data_at_output_key_and_completes(store: S
         "initialStepId": "ask",
         "steps": {
             "ask": {"type": "wait", "outputKey": "decision", "transitions": {"onSuccess": "done"}},
-            "done": {"type": "echo", "input": {"type": "path", "path": "decision.approved"}, "outputKey": "ok"},
+            "done": {
+                "type": "echo",
+                "input": {"type": "path", "path": "decision.approved"},
+                "outputKey": "ok",
+            },
         },
     }
     engine = make_engine(store, [flow])
@@ -299,7 +303,11 @@ async def test_step_timeout_fails_with_step_timeout_and_is_retryable(store: Stor
 
 
 async def test_max_steps_stops_a_loop(store: Store) -> None:
-    flow = {"id": "loop", "initialStepId": "a", "steps": {"a": {"type": "echo", "transitions": {"onSuccess": "a"}}}}
+    flow = {
+        "id": "loop",
+        "initialStepId": "a",
+        "steps": {"a": {"type": "echo", "transitions": {"onSuccess": "a"}}},
+    }
     engine = make_engine(store, [flow], max_steps=25)
     done = await run_new(engine, "loop")
     assert done.status is ExecutionStatus.FAILED
@@ -377,7 +385,13 @@ async def test_cancel_a_parent_cancels_its_waiting_children(store: Store) -> Non
     parent = {
         "id": "parent",
         "initialStepId": "spawn",
-        "steps": {"spawn": {"type": "subflow", "config": {"flowId": "child"}, "input": {"type": "static", "value": {}}}},
+        "steps": {
+            "spawn": {
+                "type": "subflow",
+                "config": {"flowId": "child"},
+                "input": {"type": "static", "value": {}},
+            }
+        },
     }
     child = {
         "id": "child",

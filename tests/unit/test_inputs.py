@@ -42,7 +42,7 @@ def test_path_follows_dots_and_list_indexes() -> None:
 
 
 def test_path_missing_is_an_input_error() -> None:
-    with pytest.raises(InputError, match="order.items.5"):
+    with pytest.raises(InputError, match=r"order\.items\.5"):
         select({"type": "path", "path": "order.items.5"})
 
 

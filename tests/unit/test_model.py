@@ -28,7 +28,13 @@ SEED_FLOW: dict[str, Any] = {
         },
         "charge": {
             "type": "charge",
-            "retry": {"maxAttempts": 3, "backoff": "1s", "multiplier": 2, "maxBackoff": "1m", "retryOn": ["HTTP_ERROR"]},
+            "retry": {
+                "maxAttempts": 3,
+                "backoff": "1s",
+                "multiplier": 2,
+                "maxBackoff": "1m",
+                "retryOn": ["HTTP_ERROR"],
+            },
             "timeout": "30s",
             "transitions": {"onSuccess": None},
         },
@@ -71,10 +77,22 @@ def test_a_list_of_steps_is_accepted() -> None:
     [
         ({"initialStepId": "a", "steps": {}}, "id: expected a flow id"),
         ({"id": "f", "steps": {}}, "initialStepId: expected the id of the first step"),
-        ({"id": "f", "initialStepId": "a", "steps": {"a": {"id": "b", "type": "x"}}}, "steps.a.id: step id 'b' differs from its key 'a'"),
-        ({"id": "f", "initialStepId": "a", "steps": {"a": {"type": "x", "timeout": "soon"}}}, "steps.a.timeout: expected seconds"),
-        ({"id": "f", "initialStepId": "a", "steps": {"a": {"type": "x", "input": {"type": "magic"}}}}, "steps.a.input.type: unknown selector 'magic'"),
-        ({"id": "f", "initialStepId": "a", "steps": {"a": {"type": "x", "retry": {"maxAttempts": 0}}}}, "steps.a.retry.maxAttempts: must be at least 1"),
+        (
+            {"id": "f", "initialStepId": "a", "steps": {"a": {"id": "b", "type": "x"}}},
+            "steps.a.id: step id 'b' differs from its key 'a'",
+        ),
+        (
+            {"id": "f", "initialStepId": "a", "steps": {"a": {"type": "x", "timeout": "soon"}}},
+            "steps.a.timeout: expected seconds",
+        ),
+        (
+            {"id": "f", "initialStepId": "a", "steps": {"a": {"type": "x", "input": {"type": "magic"}}}},
+            "steps.a.input.type: unknown selector 'magic'",
+        ),
+        (
+            {"id": "f", "initialStepId": "a", "steps": {"a": {"type": "x", "retry": {"maxAttempts": 0}}}},
+            "steps.a.retry.maxAttempts: must be at least 1",
+        ),
         ({"id": "f", "initialStepId": "a", "steps": {"a": {}}}, "steps.a.type: expected a handler type"),
         ({"id": "f", "initialStepId": "a", "steps": "nope"}, "steps: expected a mapping"),
     ],
@@ -88,7 +106,16 @@ def test_bad_documents_name_the_path(document: dict[str, Any], message: str) -> 
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [(5, 5), (0.25, 0.25), ("250ms", 0.25), ("30s", 30), ("5m", 300), ("2h", 7200), ("7d", 604800), ("1.5h", 5400)],
+    [
+        (5, 5),
+        (0.25, 0.25),
+        ("250ms", 0.25),
+        ("30s", 30),
+        ("5m", 300),
+        ("2h", 7200),
+        ("7d", 604800),
+        ("1.5h", 5400),
+    ],
 )
 def test_durations(text: object, seconds: float) -> None:
     assert parse_duration(text) == timedelta(seconds=seconds)
@@ -96,7 +123,7 @@ def test_durations(text: object, seconds: float) -> None:
 
 @pytest.mark.parametrize("bad", ["", "5 weeks", "-1s", -3, True, None, "m5"])
 def test_bad_durations_are_rejected(bad: object) -> None:
-    with pytest.raises(ValueError, match="expected|negative"):
+    with pytest.raises(ValueError, match=r"expected|negative"):
         parse_duration(bad)
 
 

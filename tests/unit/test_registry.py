@@ -6,7 +6,16 @@ from typing import Any
 
 import pytest
 
-from flowmonkey import Flow, FlowError, FlowRegistry, HandlerParams, HandlerRegistry, Result, StepResult, handler
+from flowmonkey import (
+    Flow,
+    FlowError,
+    FlowRegistry,
+    HandlerParams,
+    HandlerRegistry,
+    Result,
+    StepResult,
+    handler,
+)
 from flowmonkey.registry import unreachable_steps, version_key
 
 
