@@ -30,7 +30,7 @@ MAX_BYTES = 1 << 20
 """Past this size a writer empties the wake file (at ~100 bytes a line: 10,000 batches)."""
 _STEP_MS = 20  # watchfiles groups the changes of this long into one report
 _READY_TIMEOUT = 5.0
-_HELLO_EVERY = 0.25
+_HELLO_EVERY = 0.1
 _STOP_TIMEOUT = 5.0
 
 
@@ -108,6 +108,7 @@ class SQLiteWakeSignaler:
         watcher reports one, so a signal sent after ``start`` returns is never missed."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + _READY_TIMEOUT
+        await asyncio.sleep(0)  # let the listener start watching (the hellos check it did)
         while not self._seen.is_set():
             if self._listener is None or self._listener.done() or loop.time() > deadline:
                 log.warning("not watching %s: signals from other processes wait for the re-check", self.path)
