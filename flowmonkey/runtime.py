@@ -37,6 +37,7 @@ from flowmonkey.coordination import Lock, LockManager, WakeSignaler, default_own
 from flowmonkey.engine import Engine
 from flowmonkey.errors import StoreError
 from flowmonkey.model import Execution, ExecutionStatus
+from flowmonkey.state import timeout_reason
 
 if TYPE_CHECKING:
     from flowmonkey.jobs import JobRunner
@@ -436,13 +437,4 @@ def _earliest(*times: datetime | None) -> datetime | None:
     return min((t for t in times if t is not None), default=None)
 
 
-def timeout_reason(execution: Execution, now: datetime) -> str:
-    """Which timeout passed, in words, for the cancellation record."""
-    limit = execution.timeout.execution
-    if limit is not None and execution.created_at + limit <= now:
-        return f"execution timeout of {limit.total_seconds():g}s passed"
-    wait = execution.timeout.wait.total_seconds() if execution.timeout.wait else 0
-    return f"wait timeout of {wait:g}s passed at step {execution.current_step_id!r}"
-
-
-__all__ = ["DEFAULT_LEASE", "DEFAULT_RECHECK", "Runtime", "RuntimeStats", "timeout_reason"]
+__all__ = ["DEFAULT_LEASE", "DEFAULT_RECHECK", "Runtime", "RuntimeStats"]
