@@ -112,12 +112,10 @@ class GroupCommitter(Generic[T, R]):
             for _, future in batch:
                 if not future.done():
                     future.set_exception(failure)
+            self._release_soon()
             if not isinstance(exc, Exception):
                 raise
             return
-        finally:
-            self._active -= 1
-            self._drain()
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():
                 continue
@@ -125,3 +123,18 @@ class GroupCommitter(Generic[T, R]):
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+        self._release_soon()  # after the answers, so it runs after the callers wake
+
+    def _release_soon(self) -> None:
+        """Free this batch's slot only after the callers it answers have run on.
+
+        Their tasks resume in the loop's next pass and most submit their next commit
+        right away; holding the slot until then lets those commits join one batch
+        instead of the first of them writing alone and the rest queueing behind it.
+        """
+
+        def release() -> None:
+            self._active -= 1
+            self._drain()
+
+        asyncio.get_running_loop().call_soon(release)
