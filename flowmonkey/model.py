@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from flowmonkey.durations import format_duration, parse_duration
-from flowmonkey.errors import FlowError
+from flowmonkey.errors import ErrorCode, FlowError
 
 JSON = Any
 Path = tuple[str | int, ...]
@@ -382,8 +382,7 @@ class Flow:
         return out
 
     def step(self, step_id: str) -> Step:
-        from flowmonkey.errors import ErrorCode  # local: keeps the import list short
-
+        """The step with that id. Raises ``STEP_NOT_FOUND``."""
         try:
             return self.steps[step_id]
         except KeyError:
