@@ -8,13 +8,11 @@ Handlers therefore run at least once and state moves exactly once.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from flowmonkey.errors import (
@@ -28,6 +26,7 @@ from flowmonkey.events import Event, EventBus, EventType
 from flowmonkey.handlers import builtin_handlers
 from flowmonkey.ids import new_id
 from flowmonkey.inputs import resolve_input
+from flowmonkey.invoke import failure_result, handler_params, invoke
 from flowmonkey.model import (
     ACTIVE_STATUSES,
     Cancellation,
@@ -42,7 +41,7 @@ from flowmonkey.model import (
     WaitKind,
     utcnow,
 )
-from flowmonkey.params import ExecutionView, HandlerParams, WokenBy
+from flowmonkey.params import HandlerParams, WokenBy
 from flowmonkey.registry import FlowRegistry, Handler, HandlerRegistry
 from flowmonkey.result import ResultKind, StepResult
 from flowmonkey.state import (
@@ -286,68 +285,14 @@ class Engine:
         step_input: Any = None
         try:
             step_input = resolve_input(step.input, execution.context)
-            result = await self._call(flow, step, execution, step_input, now, woken_by)
+            handler = self.handlers.get(step.type)
         except FlowMonkeyError as exc:
-            result = _failure_result(exc.code, exc.message, exc.details)
+            result = failure_result(exc.code, exc.message, exc.details)
+        else:
+            result = await invoke(handler, handler_params(self, step, execution, step_input, now, woken_by))
+            if result.error_code == ErrorCode.STEP_TIMEOUT:
+                self._emit(EventType.STEP_TIMEOUT, execution, step.id, timeout=step.timeout)
         return await self._apply(execution, flow, step, result, step_input, now)
-
-    async def _call(
-        self,
-        flow: Flow,
-        step: Step,
-        execution: Execution,
-        step_input: Any,
-        now: datetime,
-        woken_by: WokenBy,
-    ) -> StepResult:
-        handler = self.handlers.get(step.type)
-        params = HandlerParams(
-            input=step_input,
-            config=step.config,
-            step=step,
-            execution=ExecutionView(
-                id=execution.id,
-                flow_id=execution.flow_id,
-                flow_version=execution.flow_version,
-                context=MappingProxyType(execution.context),
-                step_count=execution.step_count,
-                created_at=execution.created_at,
-                tenant_id=execution.tenant_id,
-                parent_execution_id=execution.parent_execution_id,
-                metadata=execution.metadata,
-                wait_reason=execution.wait_reason,
-            ),
-            attempt=execution.attempt,
-            idempotency_key=f"{execution.id}:{step.id}:{execution.attempt}",
-            now=now,
-            engine=self,
-            woken_by=woken_by,
-        )
-        result: object
-        try:
-            if step.timeout is None:
-                result = await handler.execute(params)
-            else:
-                result = await asyncio.wait_for(handler.execute(params), step.timeout.total_seconds())
-        except TimeoutError:
-            self._emit(EventType.STEP_TIMEOUT, execution, step.id, timeout=step.timeout)
-            limit = step.timeout.total_seconds() if step.timeout else 0
-            return _failure_result(ErrorCode.STEP_TIMEOUT, f"step {step.id!r} timed out after {limit:g}s")
-        except FlowMonkeyError:
-            raise
-        except Exception as exc:
-            log.debug("handler %s raised", step.type, exc_info=True)
-            return _failure_result(
-                ErrorCode.HANDLER_ERROR,
-                f"{type(exc).__name__}: {exc}",
-                {"exception": type(exc).__name__},
-            )
-        if not isinstance(result, StepResult):
-            return _failure_result(
-                ErrorCode.HANDLER_ERROR,
-                f"handler {step.type!r} returned {type(result).__name__}, not a StepResult",
-            )
-        return result
 
     async def _apply(
         self,
@@ -770,12 +715,6 @@ class Engine:
                 f"context is larger than {self.max_context_bytes} bytes of JSON (or not JSON)",
                 code=ErrorCode.CONTEXT_LIMIT,
             )
-
-
-def _failure_result(code: str, message: str, details: Any = None) -> StepResult:
-    return StepResult(
-        kind=ResultKind.FAILURE, error_code=str(code), error_message=message, error_details=details
-    )
 
 
 __all__ = ["CancelResult", "Engine", "HandlerParams", "StepOutcome"]

@@ -302,6 +302,32 @@ async def test_step_timeout_fails_with_step_timeout_and_is_retryable(store: Stor
     assert attempts == [1, 2]
 
 
+async def test_a_handlers_own_timeout_error_is_a_handler_error_not_a_step_timeout(store: Store) -> None:
+    @handler("client-timeout")
+    async def client_timeout(params: HandlerParams) -> StepResult:
+        raise TimeoutError("upstream did not answer")
+
+    for options in ({}, {"timeout": "10s"}):
+        engine = make_engine(store, [chain("ct", ["client-timeout"], **options)], client_timeout)
+        done = await run_new(engine, "ct")
+        assert done.error is not None
+        assert (done.error.code, done.error.message) == (
+            "HANDLER_ERROR",
+            "TimeoutError: upstream did not answer",
+        )
+
+
+async def test_a_handler_returning_something_else_fails_with_handler_error(store: Store) -> None:
+    @handler("sloppy")
+    async def sloppy(params: HandlerParams) -> StepResult:
+        return {"not": "a result"}  # type: ignore[return-value]
+
+    engine = make_engine(store, [chain("s", ["sloppy"])], sloppy)
+    done = await run_new(engine, "s")
+    assert done.error is not None and done.error.code == ErrorCode.HANDLER_ERROR
+    assert "returned dict, not a StepResult" in done.error.message
+
+
 async def test_max_steps_stops_a_loop(store: Store) -> None:
     flow = {
         "id": "loop",
