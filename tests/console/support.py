@@ -180,3 +180,15 @@ async def _copy(source: Store, target: Store, original: str, fixed: str, now: da
 def screen_text(app: Any) -> str:
     """The text on the terminal right now, as a user would read it."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def background_at(app: Any, needle: str) -> str:
+    """The background colour a user sees behind the first character of ``needle``."""
+    for strip in app.screen._compositor.render_strips():
+        if needle in strip.text:
+            column = strip.text.index(needle)
+            for segment in strip:
+                if column < len(segment.text):
+                    return str(segment.style.bgcolor if segment.style else None)
+                column -= len(segment.text)
+    raise AssertionError(f"{needle!r} is not on the screen")

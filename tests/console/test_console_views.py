@@ -10,6 +10,7 @@ from flowmonkey import ExecutionStatus
 from flowmonkey.stores import TriggerDefinition, TriggerType
 from tests.console.support import (
     FrozenClock,
+    background_at,
     main_screen,
     make_app,
     make_engine,
@@ -22,6 +23,7 @@ from tui.screens.flow_detail import FlowDetailScreen
 from tui.screens.help import HelpScreen
 from tui.screens.json_editor import JsonEditorScreen
 from tui.widgets.execution_list import ExecutionListView
+from tui.widgets.key_bar import KeyBar
 
 
 async def test_executions_view_lists_newest_first_with_symbols_and_counts(clock: FrozenClock) -> None:
@@ -371,3 +373,43 @@ async def test_messages_show_brackets_literally(clock: FrozenClock) -> None:
         await pilot.press("slash", *"status:[/x]", "enter")  # a closing tag, were it markup
         await wait_for(pilot, lambda: "unknown status '[/x]'" in screen_text(app), what="the literal message")
         assert app.is_running
+
+
+async def test_the_key_bar_shows_the_views_keys_and_a_click_presses_one(clock: FrozenClock) -> None:
+    engine = make_engine(clock)
+    await start(engine, "process-order")
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await main_screen(pilot)
+
+        def bottom() -> str:
+            return screen_text(app).splitlines()[-1]
+
+        assert "r Resume" in bottom() and "New execution" not in bottom()
+        await pilot.press("1")
+        await wait_for(pilot, lambda: "n New execution" in bottom(), what="the keys of Flows")
+        assert "r Resume" not in bottom()
+        assert bottom().rstrip().endswith("▏^p palette")
+        await pilot.click(KeyBar, offset=(bottom().index("? Help"), 0))
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help screen")
+
+
+async def test_the_cursor_row_dims_while_the_prompt_has_the_keys_and_after_a_switch_is_back(
+    clock: FrozenClock,
+) -> None:
+    engine = make_engine(clock)
+    execution_id = await start(engine, "process-order")
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await main_screen(pilot)
+        row = execution_id[:7]
+        focused = background_at(app, row)
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: background_at(app, row) != focused, what="the dimmed cursor")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: background_at(app, row) == focused, what="the bright cursor")
+        await pilot.press("1")
+        await wait_for(pilot, lambda: "process-order" in screen_text(app), what="the Flows view")
+        await pilot.press("2")
+        await wait_for(pilot, lambda: row in screen_text(app), what="the Executions view")
+        assert background_at(app, row) == focused

@@ -7,7 +7,7 @@
 3. page change: ``]`` / ``[`` until the new page is on screen (p50 / p95 / max);
 4. keystroke latency while the embedded runtime runs a steady load of trivial steps:
    a cursor key until the cursor has moved and is drawn, and a view key (``1``/``2``)
-   until the other view is drawn (p50 / p95);
+   until the refresh that lays out and draws the other view (p50 / p95);
 5. peak memory (max RSS) of the process.
 
 The app runs headless (Textual's Pilot at 80x24): the times include everything up to the
@@ -23,12 +23,13 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from textual import events
 from textual.app import App
+from textual.errors import NoWidget
 
 from flowmonkey import Engine, open_store
 from tui.app import ConsoleApp
@@ -117,7 +118,13 @@ async def wait_until(app: App[Any], condition: Callable[[], object], timeout: fl
     await drawn
 
 
-async def keystroke(app: App[Any], key: str, char: str, effect: Callable[[], object]) -> float:
+async def keystroke(
+    app: App[Any],
+    key: str,
+    char: str,
+    effect: Callable[[], object],
+    drawn: Callable[[App[Any], Callable[[], object]], Awaitable[None]] = wait_until,
+) -> float:
     """Send one key as the terminal driver would; seconds until its effect is drawn.
 
     (Pilot's ``press`` also waits for the whole process to go idle, which is not what a
@@ -128,8 +135,39 @@ async def keystroke(app: App[Any], key: str, char: str, effect: Callable[[], obj
     event.set_sender(app)
     assert app._driver is not None
     app._driver.send_message(event)
-    await wait_until(app, effect)
+    await drawn(app, effect)
     return time.perf_counter() - started
+
+
+async def layout_drawn(app: App[Any], arranged: Callable[[], object], timeout: float = 30.0) -> None:
+    """Wait for the screen refresh that lays out and draws what ``arranged`` checks.
+
+    Textual publishes ``screen_layout_refresh_signal`` just after a refresh that arranged
+    the screen anew and drew it. (``wait_until`` polls every millisecond and then waits for
+    the *next* refresh; a view switch is usually drawn before that poll runs, so it would
+    count one more refresh, 17-35 ms later, that draws nothing new.)
+    """
+    screen = app.screen
+    drawn = asyncio.get_running_loop().create_future()
+
+    def check(_: object) -> None:
+        if not drawn.done() and arranged():
+            drawn.set_result(None)
+
+    screen.screen_layout_refresh_signal.subscribe(app, check, immediate=True)
+    try:
+        await asyncio.wait_for(drawn, timeout)
+    finally:
+        screen.screen_layout_refresh_signal.unsubscribe(app)
+
+
+def shown(screen: MainScreen, view_id: str) -> bool:
+    """Whether the compositor has ``view_id`` on screen (and so drew it)."""
+    try:
+        screen.find_widget(screen.view(view_id))
+    except NoWidget:
+        return False
+    return screen.active_view.id == view_id
 
 
 def percentiles(samples: list[float]) -> str:
@@ -210,7 +248,7 @@ async def measure_under_load(url: str, flows: Path, steps_per_second: int, secon
             if len(moves) % 5 == 0:  # now and then a heavier key: switch view and back
                 for view_key, view_id in (("1", "flows"), ("2", "executions")):
                     switch = await keystroke(
-                        app, view_key, view_key, lambda v=view_id: screen.active_view.id == v
+                        app, view_key, view_key, lambda v=view_id: shown(screen, v), layout_drawn
                     )
                     switches.append(switch)
                     await asyncio.sleep(0.05)

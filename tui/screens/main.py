@@ -8,7 +8,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher
 
 from flowmonkey import Event, ExecutionQuery
 from tui.backend import Backend
@@ -20,6 +20,7 @@ from tui.widgets.events_view import EventsView
 from tui.widgets.execution_list import ExecutionListView
 from tui.widgets.executions_view import ExecutionsView
 from tui.widgets.flows_view import FlowsView
+from tui.widgets.key_bar import KeyBar
 from tui.widgets.status_counts import StatusCounts
 from tui.widgets.triggers_view import TriggersView
 from tui.widgets.view_tabs import VIEWS, ViewTabs
@@ -96,7 +97,7 @@ class MainScreen(Screen[None]):
             yield from self.views.values()
         yield self._counts
         yield CommandPrompt()
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._unsubscribe = self.backend.engine.events.subscribe(self._on_event)
@@ -171,6 +172,9 @@ class MainScreen(Screen[None]):
         view.request_reload()
         view.flush()
         view.focus_body()
+        # Now, not after the next refresh as Textual would: the new view's keys are then
+        # drawn in the same screen refresh as the view itself.
+        self.refresh_bindings()
 
     def action_prompt(self, kind: str) -> None:
         text = self.active_view.filter_text if kind == "/" else ""

@@ -12,6 +12,7 @@ from textual.widgets import DataTable
 from flowmonkey import Event
 from tui.backend import Backend
 from tui.format import DASH, cell, clock_time, short_id
+from tui.widgets.console_table import ConsoleTable
 from tui.widgets.console_view import ConsoleView
 
 KEEP = 1000  # events remembered for filtering
@@ -32,7 +33,7 @@ class EventsView(ConsoleView):
         self.stale = False
 
     def compose_body(self) -> ComposeResult:
-        table: DataTable[str | Text] = DataTable(cursor_type="row", id="events-table")
+        table: DataTable[str | Text] = ConsoleTable(cursor_type="row", id="events-table")
         self.table = table
         for key, label, width in (
             ("at", "TIME", 8),

@@ -25,6 +25,7 @@ from tui.backend import Backend
 from tui.filters import ExecutionFilter, FilterError, parse_filter
 from tui.format import cell, short_id
 from tui.widgets.columns import Cell, Column, column_widths
+from tui.widgets.console_table import ConsoleTable
 from tui.widgets.console_view import ConsoleView
 
 _SORTS: tuple[tuple[str, str | None], ...] = (
@@ -73,7 +74,7 @@ class ExecutionListView(ConsoleView):
         self._sort = 0
 
     def compose_body(self) -> ComposeResult:
-        self.table = DataTable(cursor_type="row", id=f"{self.id}-table")
+        self.table = ConsoleTable(cursor_type="row", id=f"{self.id}-table")
         self._add_columns(self.app.size.width)
         yield self.table
 

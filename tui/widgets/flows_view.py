@@ -15,6 +15,7 @@ from tui.backend import Backend
 from tui.flowfiles_state import FLOW_FILE_EVENTS, FlowFileState
 from tui.format import DASH, cell, count_text
 from tui.screens.json_editor import JsonEditorScreen
+from tui.widgets.console_table import ConsoleTable
 from tui.widgets.console_view import ConsoleView
 
 _BROKEN = "file:"  # row keys of files that never loaded
@@ -42,7 +43,7 @@ class FlowsView(ConsoleView):
         self._last_reload = 0.0
 
     def compose_body(self) -> ComposeResult:
-        table: DataTable[str | Text] = DataTable(cursor_type="row", id="flows-table")
+        table: DataTable[str | Text] = ConsoleTable(cursor_type="row", id="flows-table")
         self.table = table
         for key, label, width in (
             ("flow", "FLOW", 14),

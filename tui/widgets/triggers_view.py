@@ -14,6 +14,7 @@ from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from flowmonkey import Event, EventType, FlowMonkeyError
 from flowmonkey.stores import TriggerDefinition
 from tui.format import DASH, ago, cell
+from tui.widgets.console_table import ConsoleTable
 from tui.widgets.console_view import ConsoleView
 
 
@@ -28,7 +29,7 @@ class TriggersView(ConsoleView):
     label = "Triggers"
 
     def compose_body(self) -> ComposeResult:
-        table: DataTable[str | Text] = DataTable(cursor_type="row", id="triggers-table")
+        table: DataTable[str | Text] = ConsoleTable(cursor_type="row", id="triggers-table")
         self.table = table
         for key, label, width in (
             ("id", "ID", 12),
