@@ -1,7 +1,6 @@
 """The FlowMonkey operator console (``flowmonkey-console``), a keyboard-first Textual app.
 
-It imports only FlowMonkey's public API; parts that are not installed yet (runtime,
-triggers, flow directory watcher) show as unavailable instead of failing.
+It imports only FlowMonkey's public API (``flowmonkey.__all__``).
 """
 
 from __future__ import annotations

@@ -18,15 +18,21 @@ from flowmonkey import (
     Engine,
     Execution,
     ExecutionStatus,
+    FlowDirectory,
     FlowError,
     FlowMonkeyError,
     Handler,
+    Runtime,
     Store,
+    TriggerService,
+    WakeSignaler,
+    attach_signaler,
     open_store,
+    serve_http,
+    signaler_for,
 )
 from tui.flowfiles_state import FlowFileState, from_directory
 from tui.options import ConsoleOptions
-from tui.services import optional_module
 
 log = logging.getLogger("tui.backend")
 
@@ -57,13 +63,14 @@ class Backend:
         self.store: Store = engine.store
         self.options = options or ConsoleOptions(worker=False)
         self.features: dict[str, str] = {}
-        self.runtime: Any = None
-        self.flow_directory: Any = None
-        self.triggers: Any = None
+        self.runtime: Runtime | None = None
+        self.flow_directory: FlowDirectory | None = None
+        self.triggers: TriggerService | None = None
         self.http_url: str | None = None
         self._owns_store = owns_store
         self._services: list[tuple[str, Callable[[], Coroutine[Any, Any, Any]]]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._signaler: WakeSignaler | None = None
 
     @classmethod
     async def from_options(
@@ -92,8 +99,14 @@ class Backend:
         return "on" if self.runtime is not None else "inline"
 
     async def start(self) -> None:
-        """Load (and watch) the flows; with a worker, run the runtime and the triggers."""
+        """Load (and watch) the flows; with a worker, run the runtime and the triggers.
+
+        Either way the console hears other processes sharing the store (PostgreSQL
+        NOTIFY, or the SQLite wake file) and they hear what the console starts, resumes
+        and cancels.
+        """
         await self._start_flows()
+        await self._start_signals()
         if self.options.worker:
             await self._start_runtime()
         await self._start_triggers()
@@ -117,46 +130,55 @@ class Backend:
         if not flows_dir.is_dir():
             self.features["flows"] = f"no directory {flows_dir}"
             return
-        found = optional_module("flowmonkey.flowdirectory")
-        if found.module is None:
-            self.features["flows"] = found.reason
-            return
-        self.flow_directory = found.module.FlowDirectory(flows_dir, self.engine)
+        self.flow_directory = FlowDirectory(flows_dir, self.engine)
         await self.flow_directory.start()
         self._services.append(("flow directory", self.flow_directory.stop))
         self.features["flows"] = "watching"
 
-    async def _start_runtime(self) -> None:
-        found = optional_module("flowmonkey.runtime")
-        if found.module is None:
-            self.features["runtime"] = found.reason
+    async def _start_signals(self) -> None:
+        signaler = signaler_for(self.options.store_url)
+        if signaler is None:  # memory: nobody else shares the store
             return
-        self.runtime = found.module.Runtime(self.engine)
+        if self.options.worker:
+            self._signaler = signaler  # the runtime starts, listens to and stops it
+            return
+        try:
+            await signaler.start(lambda execution_id, wake_at: None)
+        except Exception as exc:  # the console still works; other processes notice later
+            log.warning("no cross-process signals: %s", exc)
+            self.features["signals"] = f"off ({exc})"
+            return
+        detach = attach_signaler(self.engine, signaler)
+
+        async def stop() -> None:
+            detach()
+            await signaler.stop()
+
+        self._services.append(("signals", stop))
+        self.features["signals"] = "on"
+
+    async def _start_runtime(self) -> None:
+        self.runtime = Runtime(self.engine, signaler=self._signaler)
         await self.runtime.start()
         self._services.append(("runtime", self.runtime.stop))
         self.features["runtime"] = "on"
 
     async def _start_triggers(self) -> None:
-        found = optional_module("flowmonkey.triggers")
-        if found.module is None:
-            self.features["triggers"] = found.reason
-            return
         if not self.options.worker:
             # Observe only: fire and pause by hand, but no scheduler, no flow sync, no HTTP.
             if self.options.http is not None:
                 self.features["http"] = "off (--no-worker)"
-            self.triggers = found.module.TriggerService(
-                self.store, self.engine, schedule=None, sync_flows=False
-            )
+            self.triggers = TriggerService(self.store, self.engine, schedule=None, sync_flows=False)
             self.features["triggers"] = "manual"
             return
-        self.triggers = found.module.TriggerService(self.store, self.engine)
+        self.triggers = TriggerService(self.store, self.engine)
+        self.triggers.asgi_app()  # routes exist before start(): no "no web app" warning
         await self.triggers.start()
         self._services.append(("triggers", self.triggers.stop))
         self.features["triggers"] = "on"
         if self.options.http is not None:
             host, port = self.options.http
-            server = await found.module.serve_http(self.triggers, host, port)
+            server = await serve_http(self.triggers, host, port)
             self._services.append(("http", server.stop))
             self.http_url = server.url
 

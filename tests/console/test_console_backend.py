@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
+from flowmonkey import ExecutionStatus, Runtime, open_store, signaler_for
 from flowmonkey.stores import TriggerDefinition, TriggerType
-from tests.console.support import FrozenClock, main_screen, make_app, make_engine, wait_for
+from tests.console.support import (
+    HANDLERS,
+    ORDER,
+    FrozenClock,
+    main_screen,
+    make_app,
+    make_engine,
+    start,
+    wait_for,
+)
 from tui.app import ConsoleApp
 from tui.backend import Backend
 from tui.options import ConsoleOptions, parse_options
@@ -76,3 +89,33 @@ async def test_the_header_says_when_the_worker_is_up(clock: FrozenClock, tmp_pat
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await main_screen(pilot)
         await wait_for(pilot, lambda: "worker: on" in str(screen.query_one("ConsoleHeader").render()))
+
+
+async def test_an_observing_console_signals_the_workers_sharing_its_sqlite_store(tmp_path: Path) -> None:
+    """A resume from a --no-worker console reaches a worker on the same file at once,
+    not at the worker's 60 s re-check."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    async with open_store(url) as worker_store:
+        worker_engine = make_engine(store=worker_store)
+        waiting_id = await start(worker_engine, "process-order")
+        assert (await worker_engine.get(waiting_id)).status is ExecutionStatus.WAITING
+        runtime = Runtime(worker_engine, signaler=signaler_for(url), recheck=timedelta(seconds=60))
+        async with runtime:
+            await runtime.run_until_idle(timeout=10)
+            console = await Backend.from_options(
+                ConsoleOptions(worker=False, store_url=url, flows_dir=tmp_path), handlers=HANDLERS
+            )
+            console.engine.flows.register(ORDER)
+            steps_before = runtime.stats.steps
+            await console.start()
+            try:
+                assert console.features["signals"] == "on"
+                await console.resume([waiting_id], {"approved": True})
+                deadline = time.monotonic() + 5  # the re-check would take 60 s
+                while runtime.stats.steps == steps_before:
+                    assert time.monotonic() < deadline, "the worker did not hear the console's resume"
+                    await asyncio.sleep(0.01)
+            finally:
+                await console.stop()
+        done = await worker_engine.get(waiting_id)
+        assert done is not None and done.status is ExecutionStatus.COMPLETED

@@ -14,7 +14,7 @@ import pytest
 from textual.pilot import Pilot
 
 from flowmonkey import Event, EventType
-from flowmonkey.stores import TriggerDefinition, TriggerType
+from flowmonkey.stores import TriggerDefinition, TriggerFire, TriggerType
 from tests.console.support import FIXED_IDS, FrozenClock, main_screen, make_app, seed_fixed, settle, wait_for
 from tui.app import ConsoleApp
 from tui.widgets.status_counts import StatusCounts
@@ -45,6 +45,10 @@ def seeded_app(tmp_path: Path, *, with_flows: bool = True) -> tuple[ConsoleApp, 
     engine = asyncio.run(seed_fixed(clock))
     for trigger in _triggers(clock):
         asyncio.run(engine.store.save_trigger(trigger))
+    last_fire = TriggerFire(
+        id="fire-1", trigger_id="nightly-report", fired_at=clock.now.replace(hour=2), status="ok"
+    )
+    asyncio.run(engine.store.record_fire(last_fire))
     if not with_flows:  # flow files bring flow.* events stamped with the real time
         return make_app(engine), clock
     flows = tmp_path / "flows"

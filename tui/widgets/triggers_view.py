@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from typing import Any
 
@@ -11,8 +12,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-from flowmonkey import Event, EventType, FlowMonkeyError
-from flowmonkey.stores import TriggerDefinition
+from flowmonkey import Event, EventType, FlowMonkeyError, TriggerDefinition, TriggerFire
 from tui.format import DASH, ago, cell
 from tui.widgets.console_table import ConsoleTable
 from tui.widgets.console_view import ConsoleView
@@ -48,7 +48,13 @@ class TriggersView(ConsoleView):
             self.stale = True
 
     async def reload(self) -> None:
-        triggers = await self.backend.store.list_triggers()
+        store = self.backend.store
+        triggers = await store.list_triggers()
+        # The last fire comes from the fire history: recording a fire never rewrites the
+        # trigger (it could undo an operator's edit), so webhooks and events keep no
+        # last-fired time on it.
+        histories = await asyncio.gather(*(store.trigger_history(t.id, limit=1) for t in triggers))
+        last_fires = {t.id: fires[0] if fires else None for t, fires in zip(triggers, histories, strict=True)}
         needle = self.filter_text.lower()
         now = self.backend.engine.now()
         table = self.table
@@ -58,7 +64,7 @@ class TriggersView(ConsoleView):
         for trigger in sorted(triggers, key=lambda t: t.id):
             if needle and needle not in f"{trigger.id} {trigger.flow_id} {trigger.type}".lower():
                 continue
-            table.add_row(*map(cell, _cells(trigger, now)), key=trigger.id)
+            table.add_row(*map(cell, _cells(trigger, last_fires[trigger.id], now)), key=trigger.id)
             shown += 1
         if keep is not None and shown:
             with contextlib.suppress(RowDoesNotExist):  # the kept trigger is gone
@@ -106,7 +112,7 @@ class TriggersView(ConsoleView):
         self.flush()
 
 
-def _cells(trigger: TriggerDefinition, now: Any) -> list[str | Text]:
+def _cells(trigger: TriggerDefinition, last_fire: TriggerFire | None, now: Any) -> list[str | Text]:
     when = (
         trigger.config.get("cron")
         or trigger.config.get("schedule")
@@ -115,8 +121,8 @@ def _cells(trigger: TriggerDefinition, now: Any) -> list[str | Text]:
     )
     state = Text("✔ on", style="green") if trigger.enabled else Text("‖ paused", style="yellow")
     last = DASH
-    if trigger.last_fired_at is not None:
-        symbol = "✔" if trigger.last_status in (None, "ok") else "✘"
-        last = f"{symbol} {ago(trigger.last_fired_at, now)}"
+    if last_fire is not None:
+        symbol = "✔" if last_fire.status == "ok" else "✘"
+        last = f"{symbol} {ago(last_fire.fired_at, now)}"
     next_at = DASH if trigger.next_run_at is None else ago(trigger.next_run_at, now)
     return [trigger.id, trigger.type.value, trigger.flow_id, str(when or trigger.id), state, next_at, last]
