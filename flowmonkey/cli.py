@@ -31,13 +31,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from flowmonkey.cliopts import add_store_and_flows
 from flowmonkey.coordination import WakeSignaler, attach_signaler, signaler_for
 from flowmonkey.durations import parse_duration
 from flowmonkey.engine import Engine
 from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.flowdirectory import FlowDirectory
 from flowmonkey.model import Execution, ExecutionStatus, StepRecord
-from flowmonkey.stores import DEFAULT_STORE_URL, ExecutionQuery, MemoryStore, Store, open_store
+from flowmonkey.stores import ExecutionQuery, MemoryStore, Store, open_store
 
 __all__ = ["build_parser", "main"]
 
@@ -75,16 +76,7 @@ class UsageError(Exception):
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--store",
-        default=os.environ.get("FLOWMONKEY_STORE", DEFAULT_STORE_URL),
-        help="store URL: memory://, sqlite:///path.db or postgresql://... (env FLOWMONKEY_STORE)",
-    )
-    parser.add_argument(
-        "--flows",
-        default=os.environ.get("FLOWMONKEY_FLOWS", "flows"),
-        help="the flows directory (env FLOWMONKEY_FLOWS; default ./flows)",
-    )
+    add_store_and_flows(parser)
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from flowmonkey.cliopts import add_store_and_flows
 from flowmonkey.coordination import LockManager, WakeSignaler, default_owner, signaler_for
 from flowmonkey.durations import parse_duration
 from flowmonkey.engine import Engine
@@ -39,7 +40,7 @@ from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.events import Event
 from flowmonkey.jobs import JobRunner, job_handler
 from flowmonkey.runtime import Runtime
-from flowmonkey.stores import DEFAULT_STORE_URL, Store, open_store
+from flowmonkey.stores import Store, open_store
 
 log = logging.getLogger("flowmonkey.worker")
 
@@ -89,16 +90,7 @@ def _positive(text: str) -> int:
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     """Add the worker's options to ``parser``."""
-    parser.add_argument(
-        "--store",
-        default=os.environ.get("FLOWMONKEY_STORE", DEFAULT_STORE_URL),
-        help="store URL (env FLOWMONKEY_STORE; default %(default)s)",
-    )
-    parser.add_argument(
-        "--flows",
-        default=os.environ.get("FLOWMONKEY_FLOWS", "flows"),
-        help="flows directory (env FLOWMONKEY_FLOWS; default %(default)s)",
-    )
+    add_store_and_flows(parser)
     parser.add_argument("--concurrency", type=_positive, default=16, help="executions stepped at once")
     parser.add_argument(
         "--redis",

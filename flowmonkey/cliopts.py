@@ -1,0 +1,23 @@
+"""The options every ``flowmonkey`` command that works on a store and flows shares."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from flowmonkey.stores import DEFAULT_STORE_URL
+
+
+def add_store_and_flows(parser: argparse.ArgumentParser) -> None:
+    """``--store URL`` (env ``FLOWMONKEY_STORE``) and ``--flows DIR`` (env ``FLOWMONKEY_FLOWS``)."""
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("FLOWMONKEY_STORE", DEFAULT_STORE_URL),
+        help="store URL: memory://, sqlite:///path.db or postgresql://... "
+        "(env FLOWMONKEY_STORE; default %(default)s)",
+    )
+    parser.add_argument(
+        "--flows",
+        default=os.environ.get("FLOWMONKEY_FLOWS", "flows"),
+        help="the flows directory (env FLOWMONKEY_FLOWS; default %(default)s)",
+    )
