@@ -120,4 +120,4 @@ def cell(value: str | Text) -> Text:
     ids, reasons and payloads (``[deadline …]``) must show as they are."""
     if isinstance(value, Text):
         return value
-    return Text(value, no_wrap=True, end="")
+    return Text(value, no_wrap=True, overflow="ellipsis", end="")
