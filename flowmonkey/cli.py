@@ -153,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         parser = build_parser(selected if selected in DELEGATED else None)
     except ImportError as exc:
-        err.print(f"flowmonkey {selected}: not available yet ({escape(str(exc))})")
+        # Delegated commands load on use (the rest of the CLI starts without their deps).
+        err.print(f"flowmonkey {selected}: cannot load it, a dependency is missing ({escape(str(exc))})")
         return USAGE
     args = parser.parse_args(args_list)
     if getattr(args, "module", None) is not None:

@@ -173,10 +173,12 @@ def test_unknown_ids_and_flows_are_reported_failures(fm: Cli) -> None:
     }
 
 
-def test_a_subcommand_whose_module_is_missing_is_not_available_yet(
+def test_a_subcommand_that_cannot_load_is_a_usage_error_naming_the_missing_module(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(cli.DELEGATED, "teleport", ("flowmonkey.teleport", "not written yet"))
+    monkeypatch.setitem(cli.DELEGATED, "teleport", ("flowmonkey.teleport", "not installed here"))
 
     assert cli.main(["teleport", "--now"]) == 2
-    assert "flowmonkey teleport: not available yet" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "flowmonkey teleport: cannot load it, a dependency is missing" in err
+    assert "flowmonkey.teleport" in err
