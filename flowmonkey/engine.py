@@ -29,7 +29,6 @@ from flowmonkey.inputs import resolve_input
 from flowmonkey.invoke import failure_result, handler_params, invoke
 from flowmonkey.model import (
     ACTIVE_STATUSES,
-    Cancellation,
     Execution,
     ExecutionError,
     ExecutionStatus,
@@ -45,10 +44,12 @@ from flowmonkey.params import HandlerParams, WokenBy
 from flowmonkey.registry import FlowRegistry, Handler, HandlerRegistry
 from flowmonkey.result import ResultKind, StepResult
 from flowmonkey.state import (
-    clear_wait,
     is_small_output,
+    mark_cancelled,
+    mark_failed,
     move_to,
     refresh_timeout,
+    schedule_retry,
     timeout_reason,
     with_value,
 )
@@ -392,23 +393,9 @@ class Engine:
         )
         retry = step.retry
         if not final and retry is not None and retry.allows(failure.code, execution.attempt):
-            delay = retry.delay(execution.attempt)
             failed_attempt = execution.attempt
-            execution.attempt += 1
-            execution.status = ExecutionStatus.WAITING
-            execution.wait_kind = WaitKind.RETRY
-            execution.wake_at = finished + delay
-            execution.waiting_since = finished
-            execution.wait_reason = f"retry {failed_attempt}/{retry.max_attempts - 1}"
-            self._emit(
-                EventType.STEP_RETRY,
-                execution,
-                step.id,
-                attempt=failed_attempt,
-                error=error.to_dict(),
-                wake_at=execution.wake_at.isoformat(),
-            )
-            return await self._commit(
+            delay = schedule_retry(execution, retry, finished)
+            outcome = await self._commit(
                 execution,
                 step,
                 StepStatus.RETRY,
@@ -421,6 +408,16 @@ class Engine:
                 note=f"{execution.wait_reason} in {delay.total_seconds():g}s",
                 attempt=failed_attempt,
             )
+            if outcome.committed and execution.wake_at is not None:
+                self._emit(
+                    EventType.STEP_RETRY,
+                    execution,
+                    step.id,
+                    attempt=failed_attempt,
+                    error=error.to_dict(),
+                    wake_at=execution.wake_at.isoformat(),
+                )
+            return outcome
         if step.error_key:
             execution.context = with_value(execution.context, step.error_key, error.to_dict())
         target = None if final else step.transitions.on_failure
@@ -428,10 +425,7 @@ class Engine:
         if target is not None:
             move_to(execution, target, finished)
         else:
-            execution.status = ExecutionStatus.FAILED
-            execution.error = error
-            execution.completed_at = finished
-            clear_wait(execution)
+            mark_failed(execution, error, finished)
         return await self._commit(
             execution,
             step,
@@ -647,28 +641,8 @@ class Engine:
             previous = execution.status
             if execution.is_terminal:
                 return CancelResult(False, previous, f"execution {execution.id} is already {previous.value}")
-            now = self.now()
             expected = execution.revision
-            execution.revision += 1
-            execution.status = ExecutionStatus.CANCELLED
-            execution.cancellation = Cancellation(source=source, reason=reason, at=now)
-            message = f"cancelled by {source}" + (f": {reason}" if reason else "")
-            execution.error = ExecutionError(
-                code=ErrorCode.CANCELLED, message=message, step_id=execution.current_step_id
-            )
-            execution.completed_at = execution.updated_at = now
-            clear_wait(execution)
-            execution.timeout_at = None
-            record = StepRecord(
-                execution_id=execution.id,
-                sequence=execution.revision,
-                step_id=execution.current_step_id,
-                attempt=execution.attempt,
-                outcome=StepStatus.CANCELLED,
-                started_at=now,
-                finished_at=now,
-                note=message,
-            )
+            record = mark_cancelled(execution, source, reason, self.now())
             if await self.store.commit(execution, expected_revision=expected, record=record):
                 self._emit(
                     EventType.EXECUTION_CANCELLED,

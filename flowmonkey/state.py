@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from flowmonkey.model import Execution, ExecutionStatus, WaitKind
+from flowmonkey.errors import ErrorCode
+from flowmonkey.model import (
+    Cancellation,
+    Execution,
+    ExecutionError,
+    ExecutionStatus,
+    RetryPolicy,
+    StepRecord,
+    StepStatus,
+    WaitKind,
+)
 
 _SMALL_TYPES = (int, float, bool, type(None))
 
@@ -68,3 +78,48 @@ def timeout_reason(execution: Execution, now: datetime) -> str:
         return f"execution timeout of {execution.timeout.execution.total_seconds():g}s passed"
     wait = execution.timeout.wait.total_seconds() if execution.timeout.wait else 0
     return f"wait timeout of {wait:g}s passed at step {execution.current_step_id!r}"
+
+
+def mark_cancelled(execution: Execution, source: str, reason: str | None, now: datetime) -> StepRecord:
+    """Make ``execution`` cancelled (next revision) and return the history record for it."""
+    message = f"cancelled by {source}" + (f": {reason}" if reason else "")
+    execution.revision += 1
+    execution.status = ExecutionStatus.CANCELLED
+    execution.cancellation = Cancellation(source=source, reason=reason, at=now)
+    execution.error = ExecutionError(
+        code=ErrorCode.CANCELLED, message=message, step_id=execution.current_step_id
+    )
+    execution.completed_at = execution.updated_at = now
+    clear_wait(execution)
+    execution.timeout_at = None
+    return StepRecord(
+        execution_id=execution.id,
+        sequence=execution.revision,
+        step_id=execution.current_step_id,
+        attempt=execution.attempt,
+        outcome=StepStatus.CANCELLED,
+        started_at=now,
+        finished_at=now,
+        note=message,
+    )
+
+
+def schedule_retry(execution: Execution, retry: RetryPolicy, now: datetime) -> timedelta:
+    """Park a failed attempt durably until its backoff passes; returns the backoff."""
+    failed_attempt = execution.attempt
+    delay = retry.delay(failed_attempt)
+    execution.attempt += 1
+    execution.status = ExecutionStatus.WAITING
+    execution.wait_kind = WaitKind.RETRY
+    execution.wake_at = now + delay
+    execution.waiting_since = now
+    execution.wait_reason = f"retry {failed_attempt}/{retry.max_attempts - 1}"
+    return delay
+
+
+def mark_failed(execution: Execution, error: ExecutionError, now: datetime) -> None:
+    """End ``execution`` as failed with ``error``."""
+    execution.status = ExecutionStatus.FAILED
+    execution.error = error
+    execution.completed_at = now
+    clear_wait(execution)

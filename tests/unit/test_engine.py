@@ -246,6 +246,8 @@ async def test_retry_twice_then_succeed_with_durable_backoff(store: Store, clock
 
     retry = {"maxAttempts": 3, "backoff": "1s", "multiplier": 2, "retryOn": ["HTTP_ERROR"]}
     engine = make_engine(store, [chain("flaky", ["flaky"], retry=retry, outputKey="r")], flaky, clock=clock)
+    retries: list[Any] = []
+    engine.events.subscribe(retries.append, [EventType.STEP_RETRY])
     execution, _ = await engine.create("flaky", {})
     first = await engine.run(execution.id)  # real time: parks at the first backoff
     assert first.status is ExecutionStatus.WAITING
@@ -261,6 +263,10 @@ async def test_retry_twice_then_succeed_with_durable_backoff(store: Store, clock
         (StepStatus.COMPLETED, 3),
     ]
     assert [r.note for r in history[:2]] == ["retry 1/2 in 1s", "retry 2/2 in 2s"]
+    assert [(e.step_id, e.data["attempt"], e.data["error"]["code"]) for e in retries] == [
+        ("s0", 1, "HTTP_ERROR"),
+        ("s0", 2, "HTTP_ERROR"),
+    ]
 
 
 async def test_retry_on_only_retries_listed_codes(store: Store) -> None:
