@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from textual import events
@@ -30,6 +31,14 @@ class ConsoleTable(DataTable[CellType]):
         super().__init__(*args, **kwargs)
         self._styled_with_focus = False
         self._sized: Size | None = None
+
+    @classmethod
+    def with_columns(cls, table_id: str, columns: Iterable[tuple[str, str, int]]) -> ConsoleTable[Any]:
+        """A row-cursor table with ``(key, label, width)`` columns."""
+        table: ConsoleTable[Any] = cls(cursor_type="row", id=table_id)
+        for key, label, width in columns:
+            table.add_column(label, key=key, width=width)
+        return table
 
     def notify_style_update(self) -> None:
         if self.has_focus == self._styled_with_focus:

@@ -7,7 +7,6 @@ from collections import deque
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.coordinate import Coordinate
-from textual.widgets import DataTable
 
 from flowmonkey import Event
 from tui.backend import Backend
@@ -33,17 +32,17 @@ class EventsView(ConsoleView):
         self.stale = False
 
     def compose_body(self) -> ComposeResult:
-        table: DataTable[str | Text] = ConsoleTable(cursor_type="row", id="events-table")
-        self.table = table
-        for key, label, width in (
-            ("at", "TIME", 8),
-            ("type", "TYPE", 19),
-            ("flow", "FLOW", 12),
-            ("execution", "EXECUTION", 10),
-            ("step", "STEP", 9),
-        ):
-            table.add_column(label, key=key, width=width)
-        yield table
+        self.table = ConsoleTable.with_columns(
+            "events-table",
+            (
+                ("at", "TIME", 8),
+                ("type", "TYPE", 19),
+                ("flow", "FLOW", 12),
+                ("execution", "EXECUTION", 10),
+                ("step", "STEP", 9),
+            ),
+        )
+        yield self.table
 
     def note_event(self, event: Event) -> None:
         self.events.append(event)

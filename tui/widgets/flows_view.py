@@ -43,18 +43,18 @@ class FlowsView(ConsoleView):
         self._last_reload = 0.0
 
     def compose_body(self) -> ComposeResult:
-        table: DataTable[str | Text] = ConsoleTable(cursor_type="row", id="flows-table")
-        self.table = table
-        for key, label, width in (
-            ("flow", "FLOW", 14),
-            ("version", "VER", 6),
-            ("steps", "STEPS", 5),
-            ("executions", "EXECUTIONS", 12),
-            ("file", "FILE", 12),
-            ("reload", "LAST RELOAD", 16),
-        ):
-            table.add_column(label, key=key, width=width)
-        yield table
+        self.table = ConsoleTable.with_columns(
+            "flows-table",
+            (
+                ("flow", "FLOW", 14),
+                ("version", "VER", 6),
+                ("steps", "STEPS", 5),
+                ("executions", "EXECUTIONS", 12),
+                ("file", "FILE", 12),
+                ("reload", "LAST RELOAD", 16),
+            ),
+        )
+        yield self.table
         yield Static("", id="flow-problem")
 
     def note_event(self, event: Event) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from flowmonkey import Event, EventType, FlowMonkeyError, TriggerDefinition, TriggerFire
@@ -29,19 +28,19 @@ class TriggersView(ConsoleView):
     label = "Triggers"
 
     def compose_body(self) -> ComposeResult:
-        table: DataTable[str | Text] = ConsoleTable(cursor_type="row", id="triggers-table")
-        self.table = table
-        for key, label, width in (
-            ("id", "ID", 12),
-            ("type", "TYPE", 8),
-            ("flow", "FLOW", 10),
-            ("when", "SCHEDULE/PATH", 13),
-            ("state", "STATE", 8),
-            ("next", "NEXT", 6),
-            ("last", "LAST", 9),
-        ):
-            table.add_column(label, key=key, width=width)
-        yield table
+        self.table = ConsoleTable.with_columns(
+            "triggers-table",
+            (
+                ("id", "ID", 12),
+                ("type", "TYPE", 8),
+                ("flow", "FLOW", 10),
+                ("when", "SCHEDULE/PATH", 13),
+                ("state", "STATE", 8),
+                ("next", "NEXT", 6),
+                ("last", "LAST", 9),
+            ),
+        )
+        yield self.table
 
     def note_event(self, event: Event) -> None:
         if event.type in (EventType.TRIGGER_FIRED, EventType.TRIGGER_FAILED):
