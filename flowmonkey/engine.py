@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -78,13 +77,6 @@ class CancelResult(NamedTuple):
     previous_status: ExecutionStatus | None
     error: str | None = None
     children_cancelled: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    code: str
-    message: str
-    details: Any = None
 
 
 class Engine:
@@ -277,8 +269,8 @@ class Engine:
         assert execution.current_step_id is not None
         step = flow.step(execution.current_step_id)
         if execution.step_count >= self.max_steps:
-            failure = _Failure(ErrorCode.MAX_STEPS, f"execution exceeded max_steps={self.max_steps}")
-            return await self._commit_failure(execution, flow, step, failure, now, now, None, final=True)
+            failure = failure_result(ErrorCode.MAX_STEPS, f"execution exceeded max_steps={self.max_steps}")
+            return await self._commit_failure(execution, step, failure, now, now, None, final=True)
         if execution.step_count == 0 and execution.status is ExecutionStatus.PENDING:
             self._emit(EventType.EXECUTION_STARTED, execution)
         if self.events.active:
@@ -306,32 +298,29 @@ class Engine:
     ) -> StepOutcome:
         finished = self.now()
         if result.kind is ResultKind.FAILURE:
-            failure = _Failure(
-                result.error_code or ErrorCode.STEP_FAILED, result.error_message or "", result.error_details
-            )
-            return await self._commit_failure(execution, flow, step, failure, started, finished, step_input)
+            return await self._commit_failure(execution, step, result, started, finished, step_input)
         if result.kind is ResultKind.WAIT:
             return await self._commit_wait(execution, step, result, started, finished, step_input)
         target = result.next_step if result.next_step is not None else step.transitions.on_success
         if target is not None and target not in flow.steps:
-            failure = _Failure(
+            failure = failure_result(
                 ErrorCode.INVALID_TRANSITION,
                 f"step {step.id!r} chose next step {target!r}, which flow {flow.id!r} does not have",
             )
             return await self._commit_failure(
-                execution, flow, step, failure, started, finished, step_input, final=True
+                execution, step, failure, started, finished, step_input, final=True
             )
         previous = execution.context
         if step.output_key:
             execution.context = with_value(previous, step.output_key, result.output)
             if not is_small_output(result.output) and not self._fits(execution.context):
                 execution.context = previous
-                failure = _Failure(
+                failure = failure_result(
                     ErrorCode.CONTEXT_LIMIT,
                     f"output of step {step.id!r} would grow the context past {self.max_context_bytes} bytes",
                 )
                 return await self._commit_failure(
-                    execution, flow, step, failure, started, finished, step_input, final=True
+                    execution, step, failure, started, finished, step_input, final=True
                 )
         attempt = execution.attempt
         move_to(execution, target, finished)
@@ -379,9 +368,8 @@ class Engine:
     async def _commit_failure(
         self,
         execution: Execution,
-        flow: Flow,
         step: Step,
-        failure: _Failure,
+        failure: StepResult,
         started: datetime,
         finished: datetime,
         step_input: Any,
@@ -389,10 +377,13 @@ class Engine:
         final: bool = False,
     ) -> StepOutcome:
         error = ExecutionError(
-            code=failure.code, message=failure.message, step_id=step.id, details=failure.details
+            code=failure.error_code or ErrorCode.STEP_FAILED,
+            message=failure.error_message or "",
+            step_id=step.id,
+            details=failure.error_details,
         )
         retry = step.retry
-        if not final and retry is not None and retry.allows(failure.code, execution.attempt):
+        if not final and retry is not None and retry.allows(error.code, execution.attempt):
             failed_attempt = execution.attempt
             delay = schedule_retry(execution, retry, finished)
             outcome = await self._commit(
