@@ -11,10 +11,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from flowmonkey.change import Change
 from flowmonkey.coordination import LockManager, WakeSignaler, attach_signaler, signaler_for
-from flowmonkey.engine import CancelResult, Engine, StepOutcome
+from flowmonkey.defaults import Engine, default_handlers
+from flowmonkey.engine import CancelResult, StepOutcome
 from flowmonkey.errors import (
     ConflictError,
+    ContextLimitError,
     ErrorCode,
     ExecutionNotFoundError,
     FlowError,
@@ -25,7 +28,8 @@ from flowmonkey.errors import (
     StoreError,
 )
 from flowmonkey.events import Event, EventBus, EventType
-from flowmonkey.jobs import JobContext, JobFencedError, JobRunner, run_job
+from flowmonkey.handlers.job import run_job
+from flowmonkey.jobs import JobContext, JobFencedError, JobRunner
 from flowmonkey.model import (
     Execution,
     ExecutionError,
@@ -106,7 +110,9 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_STORE_URL",
     "CancelResult",
+    "Change",
     "ConflictError",
+    "ContextLimitError",
     "CreateResult",
     "Engine",
     "ErrorCode",
@@ -174,6 +180,7 @@ __all__ = [
     "__version__",
     "apply_schema",
     "attach_signaler",
+    "default_handlers",
     "handler",
     "load_flow_file",
     "open_store",

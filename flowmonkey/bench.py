@@ -26,7 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from flowmonkey.engine import Engine
+from flowmonkey.defaults import Engine
 from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.model import ExecutionStatus, Flow
 from flowmonkey.params import HandlerParams

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 from flowmonkey.coordination import WakeSignaler, attach_signaler
-from flowmonkey.engine import Engine
+from flowmonkey.defaults import Engine
 from flowmonkey.model import ExecutionStatus, Flow, StepStatus
 from flowmonkey.stores import Store, open_store
 

@@ -33,8 +33,8 @@ from rich.table import Table
 
 from flowmonkey.cliopts import add_store_and_flows
 from flowmonkey.coordination import WakeSignaler, attach_signaler, signaler_for
+from flowmonkey.defaults import Engine
 from flowmonkey.durations import parse_duration
-from flowmonkey.engine import Engine
 from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.flowdirectory import FlowDirectory
 from flowmonkey.model import Execution, ExecutionStatus, StepRecord

@@ -39,17 +39,17 @@ def get_path(data: Any, path: str, default: Any = None) -> Any:
     return default if value is _MISSING else value
 
 
-def set_path(data: dict[str, Any], path: str, value: Any) -> None:
-    """Set ``value`` at a dot path, creating nested objects on the way."""
-    parts = path.split(".")
-    current = data
-    for part in parts[:-1]:
-        child = current.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            current[part] = child
-        current = child
-    current[parts[-1]] = value
+def with_value(data: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of ``data`` with ``value`` at the dot path (nested objects are created on
+    the way). Only the objects along the path are copied; ``data`` is never changed."""
+    fresh = dict(data)
+    if "." not in path:
+        fresh[path] = value
+        return fresh
+    head, rest = path.split(".", 1)
+    child = fresh.get(head)
+    fresh[head] = with_value(child if isinstance(child, Mapping) else {}, rest, value)
+    return fresh
 
 
 def render(template: Any, context: Mapping[str, Any]) -> Any:

@@ -31,28 +31,20 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowmonkey.coordination import default_owner
-from flowmonkey.durations import parse_duration
+from flowmonkey.engine import Engine
 from flowmonkey.errors import ErrorCode, FlowMonkeyError
 from flowmonkey.events import Event, EventType
-from flowmonkey.ids import new_id
+from flowmonkey.handlers.job import JOB_FAILED, job_handler
 from flowmonkey.model import WaitKind
-from flowmonkey.params import HandlerParams
-from flowmonkey.registry import handler
-from flowmonkey.result import Result, StepResult
 from flowmonkey.stores.base import Job, JobStatus
-
-if TYPE_CHECKING:
-    from flowmonkey.engine import Engine
 
 log = logging.getLogger("flowmonkey.jobs")
 
 DEFAULT_JOB_LEASE = timedelta(seconds=30)
 DEFAULT_JOB_RECHECK = timedelta(seconds=60)
-DEFAULT_WAIT_RECHECK = timedelta(minutes=5)
-JOB_FAILED = "JOB_FAILED"
 _WAKE_RETRIES = 6
 
 
@@ -60,71 +52,6 @@ class JobFencedError(FlowMonkeyError):
     """A newer claim took this job over; this runner may no longer write to it."""
 
     code = ErrorCode.CONFLICT
-
-
-# -- the step side --------------------------------------------------------------------
-
-
-async def run_job(
-    params: HandlerParams,
-    job_type: str,
-    job_input: Any = None,
-    *,
-    recheck: timedelta = DEFAULT_WAIT_RECHECK,
-) -> StepResult:
-    """Hand the step's work to a job of ``job_type`` and wait for it.
-
-    Returns the job's result as a success once it completed, its error as a failure
-    once it failed, else a wait. The runner wakes the step when the job ends; the wait
-    also re-checks the job every ``recheck`` (durably), in case that wake-up was lost
-    (e.g. the job ended before the step had committed its wait).
-    """
-    now = params.now
-    fresh = Job(
-        id=new_id(int(now.timestamp() * 1000)),
-        execution_id=params.execution.id,
-        step_id=params.step.id,
-        attempt=params.attempt,
-        type=job_type,
-        input=job_input,
-        created_at=now,
-        updated_at=now,
-    )
-    job, created = await params.engine.store.enqueue_job(fresh)
-    if created:
-        _emit(params.engine, EventType.JOB_ENQUEUED, job)
-    if job.status is JobStatus.COMPLETED:
-        return Result.success(job.result)
-    if job.status is JobStatus.FAILED:
-        error = job.error or {}
-        return Result.failure(
-            str(error.get("code") or JOB_FAILED),
-            str(error.get("message") or f"job {job.id} failed"),
-            error.get("details"),
-        )
-    return Result.wait(wake_at=now + recheck, reason=f"job {job.id} ({job_type})")
-
-
-JOB_CONFIG_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {"jobType": {"type": "string"}, "recheck": {"type": ["string", "number"]}},
-    "required": ["jobType"],
-    "additionalProperties": False,
-}
-
-
-@handler("job", config_schema=JOB_CONFIG_SCHEMA)
-async def job_handler(params: HandlerParams) -> StepResult:
-    """Built-in ``job`` step: runs the step's input as a job of ``config.jobType``."""
-    job_type = params.config.get("jobType")
-    if not isinstance(job_type, str) or not job_type:
-        return Result.failure(ErrorCode.INPUT_ERROR, f"step {params.step.id!r}: config.jobType is required")
-    recheck = params.config.get("recheck")
-    every = parse_duration(recheck) if recheck is not None else DEFAULT_WAIT_RECHECK
-    return await run_job(params, job_type, params.input, recheck=every)
-
-
-# -- the runner side ------------------------------------------------------------------
 
 
 class JobContext:
@@ -389,6 +316,4 @@ __all__ = [
     "JobFencedError",
     "JobFunction",
     "JobRunner",
-    "job_handler",
-    "run_job",
 ]

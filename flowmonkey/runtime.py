@@ -37,7 +37,6 @@ from flowmonkey.coordination import Lock, LockManager, WakeSignaler, default_own
 from flowmonkey.engine import Engine
 from flowmonkey.errors import StoreError
 from flowmonkey.model import Execution, ExecutionStatus
-from flowmonkey.state import timeout_reason
 
 if TYPE_CHECKING:
     from flowmonkey.jobs import JobRunner
@@ -312,9 +311,7 @@ class Runtime:
         for execution in await self.store.timed_out(now=now, limit=_SWEEP_BATCH):
             if execution.id in self._tasks:
                 continue  # its own step notices the timeout
-            result = await self.engine.cancel(
-                execution.id, source="timeout", reason=timeout_reason(execution, now)
-            )
+            result = await self.engine.cancel_timed_out(execution)
             if result.cancelled:
                 self._counts["timeouts"] += 1
                 log.info("execution %s timed out", execution.id)

@@ -1,10 +1,17 @@
-"""Pure changes to an :class:`Execution`'s state, shared by the engine's operations."""
+"""Pure state changes of an :class:`Execution`, shared by the engine's operations.
+
+Every function here reads an execution and returns the fields that would change (a
+dict), never touching the execution itself. :func:`seal` turns those fields into a
+:class:`~flowmonkey.change.Change`: it is the one place where a revision is bumped and
+the derived fields (``updated_at``, ``step_count``, ``timeout_at``) are kept true.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+from flowmonkey.change import Change
 from flowmonkey.errors import ErrorCode
 from flowmonkey.model import (
     Cancellation,
@@ -13,64 +20,66 @@ from flowmonkey.model import (
     ExecutionStatus,
     RetryPolicy,
     StepRecord,
-    StepStatus,
     WaitKind,
 )
 
-_SMALL_TYPES = (int, float, bool, type(None))
+Fields = dict[str, Any]
+_WAIT_FIELDS = ("wake_at", "wait_kind", "wait_reason", "waiting_since")
+_TERMINAL = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
 
 
-def is_small_output(value: Any) -> bool:
-    """Whether an output is too small to matter for the context limit. Serialising the
-    whole context after every step would cost more than the rest of the step."""
-    if isinstance(value, str):
-        return len(value) <= 256
-    return isinstance(value, _SMALL_TYPES)
+def next_revision(execution: Execution) -> int:
+    """The revision the next commit of ``execution`` writes (and its record's sequence)."""
+    return execution.revision + 1
 
 
-def with_value(context: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
-    """A copy of ``context`` with ``value`` at the dot path ``key``; the original is kept."""
-    fresh = dict(context)
-    if "." not in key:
-        fresh[key] = value
-        return fresh
-    head, rest = key.split(".", 1)
-    child = fresh.get(head)
-    fresh[head] = with_value(child if isinstance(child, dict) else {}, rest, value)
-    return fresh
+def seal(
+    execution: Execution,
+    fields: Fields,
+    now: datetime,
+    record: StepRecord | None = None,
+    *,
+    step: bool = True,
+) -> Change:
+    """The change of ``execution`` to ``fields``: the next revision, ``updated_at = now``,
+    one more step when ``step`` (a wake or a cancel runs no step), and ``timeout_at``
+    recomputed from the state the change leads to."""
+    fields["revision"] = next_revision(execution)
+    fields["updated_at"] = now
+    if step:
+        fields["step_count"] = execution.step_count + 1
+    change = Change(execution, fields, record)
+    deadline = timeout_at(change)
+    if deadline != execution.timeout_at:
+        fields["timeout_at"] = deadline
+    return change
 
 
-def move_to(execution: Execution, target: str | None, now: datetime) -> None:
-    clear_wait(execution)
-    execution.attempt = 1
-    if target is None:
-        execution.status = ExecutionStatus.COMPLETED
-        execution.completed_at = now
-    else:
-        execution.status = ExecutionStatus.RUNNING
-        execution.current_step_id = target
-
-
-def clear_wait(execution: Execution) -> None:
-    execution.wake_at = None
-    execution.wait_kind = None
-    execution.wait_reason = None
-    execution.waiting_since = None
-
-
-def refresh_timeout(execution: Execution) -> None:
-    """``timeout_at`` is the earliest of the execution deadline and the wait deadline."""
+def timeout_at(change: Change) -> datetime | None:
+    """The earliest of the execution deadline and the deadline of the current wait."""
+    timeout = change.base.timeout
+    if timeout.execution is None and timeout.wait is None:
+        return None
+    value = change.value
+    status = value("status")
     deadlines = []
-    if execution.timeout.execution is not None and not execution.is_terminal:
-        deadlines.append(execution.created_at + execution.timeout.execution)
+    if timeout.execution is not None and status not in _TERMINAL:
+        deadlines.append(change.base.created_at + timeout.execution)
+    since = value("waiting_since")
     if (
-        execution.timeout.wait is not None
-        and execution.status is ExecutionStatus.WAITING
-        and execution.wait_kind is WaitKind.HANDLER
-        and execution.waiting_since is not None
+        timeout.wait is not None
+        and status is ExecutionStatus.WAITING
+        and value("wait_kind") is WaitKind.HANDLER
+        and since is not None
     ):
-        deadlines.append(execution.waiting_since + execution.timeout.wait)
-    execution.timeout_at = min(deadlines) if deadlines else None
+        deadlines.append(since + timeout.wait)
+    return min(deadlines) if deadlines else None
+
+
+def initial_timeout_at(execution: Execution) -> datetime | None:
+    """``timeout_at`` of a new execution (its execution deadline, if any)."""
+    limit = execution.timeout.execution
+    return execution.created_at + limit if limit is not None else None
 
 
 def timeout_reason(execution: Execution, now: datetime) -> str:
@@ -80,46 +89,79 @@ def timeout_reason(execution: Execution, now: datetime) -> str:
     return f"wait timeout of {wait:g}s passed at step {execution.current_step_id!r}"
 
 
-def mark_cancelled(execution: Execution, source: str, reason: str | None, now: datetime) -> StepRecord:
-    """Make ``execution`` cancelled (next revision) and return the history record for it."""
-    message = f"cancelled by {source}" + (f": {reason}" if reason else "")
-    execution.revision += 1
-    execution.status = ExecutionStatus.CANCELLED
-    execution.cancellation = Cancellation(source=source, reason=reason, at=now)
-    execution.error = ExecutionError(
-        code=ErrorCode.CANCELLED, message=message, step_id=execution.current_step_id
-    )
-    execution.completed_at = execution.updated_at = now
-    clear_wait(execution)
-    execution.timeout_at = None
-    return StepRecord(
-        execution_id=execution.id,
-        sequence=execution.revision,
-        step_id=execution.current_step_id,
-        attempt=execution.attempt,
-        outcome=StepStatus.CANCELLED,
-        started_at=now,
-        finished_at=now,
-        note=message,
-    )
+def _clear_wait(execution: Execution, fields: Fields) -> Fields:
+    for name in _WAIT_FIELDS:
+        if getattr(execution, name) is not None:
+            fields[name] = None
+    return fields
 
 
-def schedule_retry(execution: Execution, retry: RetryPolicy, now: datetime) -> timedelta:
-    """Park a failed attempt durably until its backoff passes; returns the backoff."""
+def moved(execution: Execution, target: str | None, now: datetime, fields: Fields | None = None) -> Fields:
+    """Go on to step ``target`` (``None``: the execution completes) at a first attempt."""
+    fields = _clear_wait(execution, fields if fields is not None else {})
+    if execution.attempt != 1:
+        fields["attempt"] = 1
+    if target is None:
+        fields["status"] = ExecutionStatus.COMPLETED
+        fields["completed_at"] = now
+        return fields
+    if execution.status is not ExecutionStatus.RUNNING:
+        fields["status"] = ExecutionStatus.RUNNING
+    if execution.current_step_id != target:
+        fields["current_step_id"] = target
+    return fields
+
+
+def waiting(execution: Execution, wake_at: datetime | None, reason: str | None, now: datetime) -> Fields:
+    """Park at the current step until ``wake_at`` or a resume. A wait that continues a
+    handler wait keeps its ``waiting_since`` (the wait timeout runs from the first)."""
+    fields: Fields = {"wake_at": wake_at, "wait_reason": reason}
+    if execution.status is not ExecutionStatus.WAITING or execution.wait_kind is not WaitKind.HANDLER:
+        fields["status"] = ExecutionStatus.WAITING
+        fields["wait_kind"] = WaitKind.HANDLER
+        fields["waiting_since"] = now
+    return fields
+
+
+def retrying(execution: Execution, retry: RetryPolicy, now: datetime) -> tuple[Fields, timedelta]:
+    """Park a failed attempt durably until its backoff passes; also returns the backoff."""
     failed_attempt = execution.attempt
     delay = retry.delay(failed_attempt)
-    execution.attempt += 1
-    execution.status = ExecutionStatus.WAITING
-    execution.wait_kind = WaitKind.RETRY
-    execution.wake_at = now + delay
-    execution.waiting_since = now
-    execution.wait_reason = f"retry {failed_attempt}/{retry.max_attempts - 1}"
-    return delay
+    fields: Fields = {
+        "attempt": failed_attempt + 1,
+        "status": ExecutionStatus.WAITING,
+        "wait_kind": WaitKind.RETRY,
+        "wake_at": now + delay,
+        "waiting_since": now,
+        "wait_reason": f"retry {failed_attempt}/{retry.max_attempts - 1}",
+    }
+    return fields, delay
 
 
-def mark_failed(execution: Execution, error: ExecutionError, now: datetime) -> None:
-    """End ``execution`` as failed with ``error``."""
-    execution.status = ExecutionStatus.FAILED
-    execution.error = error
-    execution.completed_at = now
-    clear_wait(execution)
+def failed(
+    execution: Execution, error: ExecutionError, now: datetime, fields: Fields | None = None
+) -> Fields:
+    """End the execution as failed with ``error``."""
+    fields = _clear_wait(execution, fields if fields is not None else {})
+    fields["status"] = ExecutionStatus.FAILED
+    fields["error"] = error
+    fields["completed_at"] = now
+    return fields
+
+
+def cancelled(execution: Execution, source: str, reason: str | None, now: datetime) -> tuple[Fields, str]:
+    """End the execution as cancelled by ``source``; also returns the history note."""
+    note = f"cancelled by {source}" + (f": {reason}" if reason else "")
+    fields = _clear_wait(execution, {})
+    fields["status"] = ExecutionStatus.CANCELLED
+    fields["cancellation"] = Cancellation(source=source, reason=reason, at=now)
+    fields["error"] = ExecutionError(
+        code=ErrorCode.CANCELLED, message=note, step_id=execution.current_step_id
+    )
+    fields["completed_at"] = now
+    return fields, note
+
+
+def woken(now: datetime) -> Fields:
+    """Make a handler wait due now (its step runs again, ``woken_by == "timer"``)."""
+    return {"wake_at": now}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flowmonkey.engine import Engine
+from flowmonkey.defaults import Engine
 from flowmonkey.events import Event
 from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
 from flowmonkey.registry import Handler

@@ -34,11 +34,12 @@ from typing import Any
 
 from flowmonkey.cliopts import add_store_and_flows
 from flowmonkey.coordination import LockManager, WakeSignaler, default_owner, signaler_for
+from flowmonkey.defaults import Engine
 from flowmonkey.durations import parse_duration
-from flowmonkey.engine import Engine
 from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.events import Event
-from flowmonkey.jobs import JobRunner, job_handler
+from flowmonkey.handlers.job import job_handler
+from flowmonkey.jobs import JobRunner
 from flowmonkey.runtime import Runtime
 from flowmonkey.stores import Store, open_store
 

@@ -6,6 +6,7 @@ from flowmonkey.handlers.approval import approval
 from flowmonkey.handlers.conditional import conditional
 from flowmonkey.handlers.delay import delay
 from flowmonkey.handlers.http import http_request
+from flowmonkey.handlers.job import job_handler, run_job
 from flowmonkey.handlers.llm import llm
 from flowmonkey.handlers.log import log_message
 from flowmonkey.handlers.subflow import subflow
@@ -20,8 +21,10 @@ __all__ = [
     "conditional",
     "delay",
     "http_request",
+    "job_handler",
     "llm",
     "log_message",
+    "run_job",
     "subflow",
     "switch",
     "transform",
@@ -31,8 +34,6 @@ __all__ = [
 
 def builtin_handlers() -> list[Handler]:
     """Every built-in handler, ready to register."""
-    from flowmonkey.jobs import job_handler  # jobs imports the handler machinery itself
-
     return [
         switch,
         conditional,

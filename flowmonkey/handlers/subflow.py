@@ -10,7 +10,6 @@ a second child.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from flowmonkey.model import ExecutionStatus
@@ -25,8 +24,6 @@ CONFIG_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
 }
 
-_CHILD_KEY_TTL = timedelta(days=3650)
-
 
 @handler("subflow", config_schema=CONFIG_SCHEMA)
 async def subflow(params: HandlerParams) -> StepResult:
@@ -36,15 +33,11 @@ async def subflow(params: HandlerParams) -> StepResult:
         return Result.failure(
             "INPUT_ERROR", f"subflow input must be an object, got {type(child_input).__name__}"
         )
-    child, _ = await params.engine.create(
+    child = await params.children.start(
         params.config["flowId"],
-        dict(child_input),
+        child_input,
+        key=f"subflow:{params.idempotency_key}",
         version=params.config.get("version"),
-        idempotency_key=f"subflow:{params.idempotency_key}",
-        idempotency_ttl=_CHILD_KEY_TTL,
-        tenant_id=params.execution.tenant_id,
-        parent_execution_id=params.execution.id,
-        parent_step_id=params.step.id,
     )
     if child.status is ExecutionStatus.COMPLETED:
         return Result.success(child.context)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from flowmonkey.change import Change
 from flowmonkey.errors import StoreError
 from flowmonkey.model import (
     Cancellation,
@@ -210,29 +211,107 @@ def execution_values(execution: Execution, enc: EncodeTime) -> dict[str, Any]:
     }
 
 
-def commit_values(execution: Execution, enc: EncodeTime) -> tuple[Any, ...]:
-    """The values of :data:`COMMIT_COLUMNS`, in order (the hot path of every step)."""
-    e = execution
-    return (
-        e.status.value,
-        e.current_step_id,
-        dumps(e.context, "the context of execution {}", e.id),
-        enc(e.updated_at),
-        e.revision,
-        e.step_count,
-        e.attempt,
-        enc(e.completed_at),
-        enc(e.wake_at),
-        e.wait_kind.value if e.wait_kind else None,
-        e.wait_reason,
-        enc(e.waiting_since),
-        _seconds(e.timeout.execution),
-        _seconds(e.timeout.wait),
-        enc(e.timeout_at),
-        dumps(e.error.to_dict(), "the error of execution {}", e.id) if e.error else None,
-        dumps(e.cancellation.to_dict(), "execution {}", e.id) if e.cancellation else None,
-        dumps(e.metadata, "the metadata of execution {}", e.id),
-    )
+def _same(value: Any, enc: EncodeTime) -> Any:
+    return value
+
+
+def _time(value: Any, enc: EncodeTime) -> Any:
+    return enc(value)
+
+
+def _enum(value: Any, enc: EncodeTime) -> Any:
+    return None if value is None else value.value
+
+
+def _json(value: Any, enc: EncodeTime) -> Any:
+    return dumps(value, "the value")
+
+
+def _object(value: Any, enc: EncodeTime) -> Any:
+    return None if value is None else dumps(value.to_dict(), "the value")
+
+
+def _timeout_execution(value: TimeoutConfig, enc: EncodeTime) -> Any:
+    return _seconds(value.execution)
+
+
+def _timeout_wait(value: TimeoutConfig, enc: EncodeTime) -> Any:
+    return _seconds(value.wait)
+
+
+Encoder = Callable[[Any, EncodeTime], Any]
+# (column, the Execution field it holds, how its value becomes the column's) for every
+# column a commit may write, in COMMIT_COLUMNS order.
+_COMMIT_ENCODING: dict[str, tuple[str, Encoder]] = {
+    "status": ("status", _enum),
+    "current_step_id": ("current_step_id", _same),
+    "context": ("context", _json),
+    "updated_at": ("updated_at", _time),
+    "revision": ("revision", _same),
+    "step_count": ("step_count", _same),
+    "attempt": ("attempt", _same),
+    "completed_at": ("completed_at", _time),
+    "wake_at": ("wake_at", _time),
+    "wait_kind": ("wait_kind", _enum),
+    "wait_reason": ("wait_reason", _same),
+    "waiting_since": ("waiting_since", _time),
+    "timeout_execution_s": ("timeout", _timeout_execution),
+    "timeout_wait_s": ("timeout", _timeout_wait),
+    "timeout_at": ("timeout_at", _time),
+    "error": ("error", _object),
+    "cancellation": ("cancellation", _object),
+    "metadata": ("metadata", _json),
+}
+COMMIT_ENCODING = tuple((column, *_COMMIT_ENCODING[column]) for column in COMMIT_COLUMNS)
+COMMIT_INDEXES: dict[str, tuple[int, ...]] = {}
+for _index, (_column, _field, _encoder) in enumerate(COMMIT_ENCODING):
+    COMMIT_INDEXES[_field] = (*COMMIT_INDEXES.get(_field, ()), _index)
+
+
+def commit_values(change: Change, enc: EncodeTime) -> tuple[Any, ...]:
+    """The values of every column in :data:`COMMIT_COLUMNS` once ``change`` applies."""
+    return commit_columns(change, tuple(range(len(COMMIT_ENCODING))), enc)
+
+
+def changed_columns(change: Change) -> tuple[int, ...]:
+    """Indexes into :data:`COMMIT_COLUMNS` of the columns ``change`` writes, in order."""
+    names = tuple(change.fields)
+    columns = _SHAPES.get(names)
+    if columns is None:
+        columns = _SHAPES[names] = tuple(sorted(i for name in names for i in COMMIT_INDEXES[name]))
+    return columns
+
+
+def commit_columns(change: Change, columns: tuple[int, ...], enc: EncodeTime) -> tuple[Any, ...]:
+    """The values of the ``columns`` (indexes into :data:`COMMIT_COLUMNS`) once ``change``
+    applies. A value JSON cannot hold is a StoreError naming the column and execution."""
+    plan = _PLANS.get(columns)
+    if plan is None:
+        plan = _PLANS[columns] = tuple((COMMIT_ENCODING[i][1], COMMIT_ENCODING[i][2]) for i in columns)
+    fields, base = change.fields, change.base
+    try:
+        return tuple(
+            [encode(fields[name] if name in fields else getattr(base, name), enc) for name, encode in plan]
+        )
+    except StoreError as exc:
+        column = next(c for c, n, _ in COMMIT_ENCODING if n in fields and _fails(c, change, enc))
+        raise StoreError(
+            f"the {column} of execution {base.id} is not JSON-serialisable: {exc.__cause__}"
+        ) from exc
+
+
+# Commits come in few shapes (which fields change): their columns and plans are cached.
+_SHAPES: dict[tuple[str, ...], tuple[int, ...]] = {}
+_PLANS: dict[tuple[int, ...], tuple[tuple[str, Encoder], ...]] = {}
+
+
+def _fails(column: str, change: Change, enc: EncodeTime) -> bool:
+    _, name, encode = COMMIT_ENCODING[COMMIT_COLUMNS.index(column)]
+    try:
+        encode(change.value(name), enc)
+    except StoreError:
+        return True
+    return False
 
 
 def execution_from_row(row: Sequence[Any], dec: DecodeTime) -> Execution:

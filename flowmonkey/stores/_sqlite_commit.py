@@ -1,7 +1,6 @@
 """Step commits on SQLite: compare-and-set updates of many executions in few statements.
 
-A commit writes only the columns that changed since the revision it expects, when the
-store knows them (it remembers what it last wrote); SQLite then leaves untouched the
+A commit writes only the columns its change touches; SQLite then leaves untouched the
 indexes on columns that did not change (status, wake and timeout times), which is most
 of what an UPDATE costs. Rows are written with multi-row statements because the sqlite3
 module releases and retakes the GIL at every statement step: one statement per row would
@@ -14,24 +13,13 @@ import functools
 import json
 import sqlite3
 from collections.abc import Sequence
-from itertools import compress
-from operator import ne
 from typing import Any
 
 from flowmonkey.stores._rows import COMMIT_COLUMNS, RECORD_COLUMNS
 
-ALL_COLUMNS = tuple(range(len(COMMIT_COLUMNS)))
-REVISION = COMMIT_COLUMNS.index("revision")
-
 Request = tuple[Sequence[Any], str, int, tuple[int, ...], Sequence[Any] | None]
-"""(values of COMMIT_COLUMNS, execution id, expected revision, indexes of the columns to
-write, history row or None)."""
-
-
-def changed(old: Sequence[Any], new: Sequence[Any]) -> tuple[int, ...]:
-    """Indexes of the columns that differ (the revision always counts as changed)."""
-    columns = tuple(compress(ALL_COLUMNS, map(ne, old, new)))
-    return columns if REVISION in columns else tuple(sorted((*columns, REVISION)))
+"""(the values of the columns to write, execution id, expected revision, those columns as
+indexes into COMMIT_COLUMNS, history row or None)."""
 
 
 def commit(
@@ -43,7 +31,7 @@ def commit(
     record: Sequence[Any] | None,
 ) -> bool:
     """Apply one commit if the stored revision is still ``expected``."""
-    params = [*(values[i] for i in columns), execution_id, expected]
+    params = [*values, execution_id, expected]
     if conn.execute(_update_sql(columns), params).rowcount != 1:
         return False
     if record is not None:
@@ -99,9 +87,7 @@ def _commit_chunk(conn: sqlite3.Connection, columns: tuple[int, ...], chunk: lis
     winners = set(json.loads(found))
     won = [request for request in chunk if request[1] in winners]
     if won:
-        params = [
-            value for values, id_, rev, _, _ in won for value in (*(values[i] for i in columns), id_, rev)
-        ]
+        params = [value for values, id_, rev, _, _ in won for value in (*values, id_, rev)]
         conn.execute(_update_many_sql(columns, len(won)), params)
     records = [request[4] for request in won if request[4] is not None]
     if records:

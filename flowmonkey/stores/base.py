@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, runtime_checkable
 
+from flowmonkey.change import Change
 from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
 
 T = TypeVar("T")
@@ -140,16 +141,15 @@ class Store(Protocol):
 
     async def get_execution(self, execution_id: str) -> Execution | None: ...
 
-    async def commit(
-        self, execution: Execution, *, expected_revision: int, record: StepRecord | None = None
-    ) -> bool:
-        """Atomically replace the execution's state and append ``record`` to its history.
+    async def commit(self, change: Change) -> bool:
+        """Atomically apply ``change.fields`` to the stored execution and append
+        ``change.record`` (if any) to its history.
 
-        Applies only if the stored revision still equals ``expected_revision``; the caller
-        has already set ``execution.revision`` to the new value. Returns False (and writes
-        nothing) when another writer won. Lease fields are not written by a commit, and
-        neither are the fields fixed at create (flow id, version and hash, tenant, parent,
-        idempotency key, ``created_at``): a store may skip them.
+        Applies only if the stored revision still equals ``change.expected_revision`` (the
+        revision of ``change.base``, which the store must not modify). Returns False (and
+        writes nothing) when another writer won. A change never names the lease fields or
+        the fields fixed at create (flow id, version and hash, tenant, parent, idempotency
+        key, ``created_at``).
         """
         ...
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Self
 
+from flowmonkey.change import Change
 from flowmonkey.model import ACTIVE_STATUSES, Execution, ExecutionStatus, Flow, StepRecord, copy_json
 from flowmonkey.stores.base import (
     CreateResult,
@@ -40,6 +41,9 @@ def matches(execution: Execution, query: ExecutionQuery) -> bool:
     if query.created_before is not None and execution.created_at >= query.created_before:
         return False
     return query.id_contains is None or query.id_contains.lower() in execution.id.lower()
+
+
+_MUTABLE = ("context", "metadata")  # the fields a caller could change after a commit
 
 
 class MemoryStore:
@@ -88,17 +92,18 @@ class MemoryStore:
         stored = self._executions.get(execution_id)
         return stored.copy() if stored is not None else None
 
-    async def commit(
-        self, execution: Execution, *, expected_revision: int, record: StepRecord | None = None
-    ) -> bool:
-        stored = self._executions.get(execution.id)
-        if stored is None or stored.revision != expected_revision:
+    async def commit(self, change: Change) -> bool:
+        stored = self._executions.get(change.execution_id)
+        if stored is None or stored.revision != change.expected_revision:
             return False
-        fresh = execution.copy()
-        fresh.lease_owner, fresh.lease_expires_at = stored.lease_owner, stored.lease_expires_at
-        self._executions[execution.id] = fresh
-        if record is not None:
-            self._history[execution.id].append(record)
+        # The stored object is never handed out (reads get copies): update it in place.
+        fields = change.fields
+        stored.__dict__.update(fields)
+        for name in _MUTABLE:
+            if name in fields:
+                setattr(stored, name, copy_json(fields[name]))
+        if change.record is not None:
+            self._history[stored.id].append(change.record)
         return True
 
     async def history(self, execution_id: str) -> list[StepRecord]:

@@ -17,6 +17,7 @@ from typing import Any, Self
 
 import asyncpg
 
+from flowmonkey.change import Change
 from flowmonkey.errors import ConflictError, StoreError
 from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
 from flowmonkey.stores import _pg_sql as sql
@@ -178,10 +179,9 @@ class PostgresStore:
         rows = await self._fetch("get_execution", f"{sql.SELECT_EXECUTION} WHERE id = $1", execution_id)
         return _rows.execution_from_row(rows[0], _same) if rows else None
 
-    async def commit(
-        self, execution: Execution, *, expected_revision: int, record: StepRecord | None = None
-    ) -> bool:
-        update = (execution.id, expected_revision, *_rows.commit_values(execution, _same))
+    async def commit(self, change: Change) -> bool:
+        update = (change.execution_id, change.expected_revision, *_rows.commit_values(change, _same))
+        record = change.record
         row = _rows.record_values(record, _same) if record is not None else None
         return await self._commits.submit((update, row))
 

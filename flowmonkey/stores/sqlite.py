@@ -28,6 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs
 
+from flowmonkey.change import Change
 from flowmonkey.errors import ConflictError, StoreError
 from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
 from flowmonkey.stores import _rows
@@ -46,7 +47,6 @@ from flowmonkey.stores.base import (
 
 T = TypeVar("T")
 SYNCHRONOUS_LEVELS = ("normal", "full")
-_REMEMBERED = 10_000  # active executions whose last written state a store keeps
 _MEMORY = ":memory:"
 
 
@@ -157,7 +157,6 @@ class SQLiteStore:
         self._writer: _Connection | None = None
         self._reader: _Connection | None = None
         self._writes: GroupCommitter[ops.Write, Any] = GroupCommitter(self._flush)
-        self._written: dict[str, tuple[int, tuple[Any, ...]]] = {}
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -187,7 +186,6 @@ class SQLiteStore:
     async def close(self) -> None:
         await self._writes.close()
         self._writes = GroupCommitter(self._flush)
-        self._written.clear()
         for connection in (self._reader, self._writer):
             if connection is not None:
                 await connection.close()
@@ -241,43 +239,18 @@ class SQLiteStore:
         existing = await self._write("create_execution", ops.create, row, scope, ops.enc(now))
         if existing is not None:
             return CreateResult(existing, False)
-        self._remember(execution, tuple(values[c] for c in _rows.COMMIT_COLUMNS))
         return CreateResult(execution.copy(), True)
 
     async def get_execution(self, execution_id: str) -> Execution | None:
         return await self._read("get_execution", ops.load, execution_id)
 
-    async def commit(
-        self, execution: Execution, *, expected_revision: int, record: StepRecord | None = None
-    ) -> bool:
-        values = _rows.commit_values(execution, ops.enc)
-        written = self._written.get(execution.id)
-        columns = _commit.ALL_COLUMNS
-        if written is not None and written[0] == expected_revision:
-            columns = _commit.changed(written[1], values)
+    async def commit(self, change: Change) -> bool:
+        columns = _rows.changed_columns(change)
+        values = _rows.commit_columns(change, columns, ops.enc)
+        record = change.record
         row = _rows.record_values(record, ops.enc) if record is not None else None
-        args = (values, execution.id, expected_revision, columns, row)
-        try:
-            won = await self._write("commit", _commit.commit, *args)
-        except BaseException:
-            self._written.pop(execution.id, None)
-            raise
-        if won:
-            self._remember(execution, values)
-        else:
-            self._written.pop(execution.id, None)
-        return won
-
-    def _remember(self, execution: Execution, values: tuple[Any, ...]) -> None:
-        """Keep what this store last wrote for an active execution, so its next commit
-        writes only what changed. Safe: that commit applies only at this very revision,
-        and a revision is written once (by whoever wins its compare-and-set)."""
-        if execution.is_terminal:
-            self._written.pop(execution.id, None)
-            return
-        if len(self._written) >= _REMEMBERED:
-            del self._written[next(iter(self._written))]
-        self._written[execution.id] = (execution.revision, values)
+        request = (values, change.execution_id, change.expected_revision, columns, row)
+        return bool(await self._write("commit", _commit.commit, *request))
 
     async def history(self, execution_id: str) -> list[StepRecord]:
         rows = await self._read("history", ops.history, execution_id)

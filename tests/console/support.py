@@ -11,7 +11,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from flowmonkey import Engine, Flow, HandlerParams, MemoryStore, Result, StepResult, Store, handler
+from flowmonkey import Change, Engine, Flow, HandlerParams, MemoryStore, Result, StepResult, Store, handler
 from tui.app import ConsoleApp
 from tui.backend import Backend
 from tui.options import ConsoleOptions
@@ -166,15 +166,38 @@ async def seed_fixed(clock: FrozenClock) -> Engine:
     return target
 
 
+# What a step commit may change (everything but identity, lease and revision).
+_COMMITTED = (
+    "status",
+    "current_step_id",
+    "context",
+    "updated_at",
+    "step_count",
+    "attempt",
+    "completed_at",
+    "wake_at",
+    "wait_kind",
+    "wait_reason",
+    "waiting_since",
+    "timeout_at",
+    "error",
+    "cancellation",
+    "metadata",
+)
+
+
 async def _copy(source: Store, target: Store, original: str, fixed: str, now: datetime) -> None:
     execution = await source.get_execution(original)
     assert execution is not None
     history = await source.history(original)
     final = replace(execution, id=fixed)
-    await target.create_execution(replace(final, revision=0), now=now)
+    fields = {name: getattr(final, name) for name in _COMMITTED}
+    created = replace(final, revision=0)
+    await target.create_execution(created, now=now)
     for number, record in enumerate(history, start=1):
-        state = replace(final, revision=number)
-        await target.commit(state, expected_revision=number - 1, record=replace(record, execution_id=fixed))
+        base = replace(created, revision=number - 1)
+        change = Change(base, {**fields, "revision": number}, replace(record, execution_id=fixed))
+        await target.commit(change)
 
 
 def screen_text(app: Any) -> str:

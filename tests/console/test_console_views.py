@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.events import Key
 
-from flowmonkey import ExecutionStatus
+from flowmonkey import Change, ExecutionStatus
 from flowmonkey.stores import TriggerDefinition, TriggerType
 from tests.console.support import (
     FrozenClock,
@@ -352,10 +352,9 @@ async def test_text_with_brackets_shows_as_it_is(clock: FrozenClock) -> None:
     waiting = await start(engine, "process-order")
     execution = await engine.get(waiting)
     assert execution is not None
-    execution.wait_reason = "approval [deadline 2026-01-05] [bold]x[/bold]"  # not Rich markup
-    expected = execution.revision
-    execution.revision += 1
-    assert await engine.store.commit(execution, expected_revision=expected)
+    reason = "approval [deadline 2026-01-05] [bold]x[/bold]"  # not Rich markup
+    change = Change(execution, {"wait_reason": reason, "revision": execution.revision + 1})
+    assert await engine.store.commit(change)
     app = make_app(engine)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await main_screen(pilot)

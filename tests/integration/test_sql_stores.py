@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from flowmonkey import Engine, ExecutionStatus, Flow
+from flowmonkey.change import Change
 from flowmonkey.errors import ConflictError, StoreError
 from flowmonkey.ids import new_id
 from flowmonkey.model import Execution, StepRecord, StepStatus
@@ -257,7 +258,6 @@ async def test_a_locked_sqlite_database_fails_every_waiting_write_once(tmp_path:
 async def test_state_json_cannot_hold_is_refused_naming_what_and_where(any_store: Store) -> None:
     e = execution()
     await any_store.create_execution(e, now=NOW)
-    e.revision += 1
     record = StepRecord(
         execution_id=e.id,
         sequence=1,
@@ -269,7 +269,7 @@ async def test_state_json_cannot_hold_is_refused_naming_what_and_where(any_store
         output={1, 2},
     )
     with pytest.raises(StoreError, match=f"the output of step 's0' of execution {e.id} is not JSON"):
-        await any_store.commit(e, expected_revision=0, record=record)
+        await any_store.commit(Change(e, {"revision": 1}, record))
     stored = await any_store.get_execution(e.id)
     assert stored is not None and stored.revision == 0
 

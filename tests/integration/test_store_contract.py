@@ -7,9 +7,11 @@ import itertools
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from flowmonkey.change import Change
 from flowmonkey.errors import StoreError
 from flowmonkey.ids import new_id
 from flowmonkey.model import (
@@ -70,12 +72,15 @@ def record(e: Execution, sequence: int, step_id: str = "s0") -> StepRecord:
     )
 
 
-async def step(store: Store, e: Execution, *, step_id: str = "s0") -> bool:
-    """Commit one step of ``e`` the way the engine does (revision bumped first)."""
-    expected = e.revision
-    e.revision += 1
-    e.step_count += 1
-    return await store.commit(e, expected_revision=expected, record=record(e, e.revision, step_id))
+async def step(store: Store, e: Execution, *, step_id: str = "s0", **fields: Any) -> bool:
+    """Commit one step of ``e`` the way the engine does: ``fields`` change, the revision
+    and the step count go up, one record is appended; ``e`` changes only if it won."""
+    fields.update(revision=e.revision + 1, step_count=e.step_count + 1)
+    change = Change(e, fields, record(e, e.revision + 1, step_id))
+    if not await store.commit(change):
+        return False
+    change.apply()
+    return True
 
 
 def test_every_store_satisfies_the_protocol(any_store: Store) -> None:
@@ -137,15 +142,13 @@ async def test_mutating_returned_or_given_objects_never_changes_the_store(any_st
 async def test_commit_is_compare_and_set(any_store: Store) -> None:
     e = execution()
     await any_store.create_execution(e, now=T0)
-    e.status = ExecutionStatus.RUNNING
-    assert await step(any_store, e)
+    assert await step(any_store, e, status=ExecutionStatus.RUNNING)
     stale = await any_store.get_execution(e.id)
     assert stale is not None and stale.revision == 1 and stale.status is ExecutionStatus.RUNNING
 
-    e.context["won"] = True
-    assert await step(any_store, e, step_id="s1")
-    stale.context["lost"] = True
-    assert not await step(any_store, stale, step_id="s1")
+    assert await step(any_store, e, step_id="s1", context={**e.context, "won": True})
+    assert not await step(any_store, stale, step_id="s1", context={**stale.context, "lost": True})
+    assert stale.revision == 1 and "lost" not in stale.context  # a lost commit changes nothing
 
     stored = await any_store.get_execution(e.id)
     assert stored is not None
@@ -170,10 +173,8 @@ async def test_each_commit_stores_exactly_the_committed_state(any_store: Store) 
             "completed_at": T0,
         },
     ]
-    for change in changes:
-        for name, value in change.items():
-            setattr(e, name, value)
-        assert await step(any_store, e)
+    for fields in changes:
+        assert await step(any_store, e, **fields)
         assert await any_store.get_execution(e.id) == e
     counts = await any_store.count_executions()
     assert counts[ExecutionStatus.FAILED] == 1 and sum(counts.values()) == 1
@@ -182,8 +183,10 @@ async def test_each_commit_stores_exactly_the_committed_state(any_store: Store) 
 async def test_concurrent_commits_at_one_revision_have_exactly_one_winner(any_store: Store) -> None:
     e = execution()
     await any_store.create_execution(e, now=T0)
-    copies = [replace(e, context={"writer": i}) for i in range(10)]
-    outcomes = await asyncio.gather(*(step(any_store, c) for c in copies))
+    copies = [replace(e) for _ in range(10)]
+    outcomes = await asyncio.gather(
+        *(step(any_store, c, context={"writer": i}) for i, c in enumerate(copies))
+    )
     assert outcomes.count(True) == 1
     winner = outcomes.index(True)
     stored = await any_store.get_execution(e.id)
@@ -205,10 +208,10 @@ async def test_one_conflict_never_fails_its_neighbours(any_store: Store) -> None
 async def test_a_commit_without_a_record_leaves_history_alone(any_store: Store) -> None:
     e = execution()
     await any_store.create_execution(e, now=T0)
-    e.revision += 1
-    e.wake_at = T0
-    assert await any_store.commit(e, expected_revision=0)
+    assert await any_store.commit(Change(e, {"revision": 1, "wake_at": T0}))
     assert await any_store.history(e.id) == []
+    stored = await any_store.get_execution(e.id)
+    assert stored is not None and (stored.revision, stored.wake_at) == (1, T0)
 
 
 async def test_commit_never_writes_the_lease(any_store: Store) -> None:
@@ -324,9 +327,9 @@ async def test_a_leased_wait_counts_from_the_later_of_its_wake_and_its_lapse(any
         await any_store.create_execution(e, now=T0)
     await any_store.claim(owner="w", now=T0, lease=timedelta(seconds=30), limit=10)
     # Both steps commit a wait while "w" still holds them; one waits for a person.
-    timer.status = for_a_person.status = ExecutionStatus.WAITING
-    timer.wake_at = T0 + timedelta(seconds=10)
-    assert await step(any_store, timer) and await step(any_store, for_a_person)
+    waiting = ExecutionStatus.WAITING
+    assert await step(any_store, timer, status=waiting, wake_at=T0 + timedelta(seconds=10))
+    assert await step(any_store, for_a_person, status=waiting)
     assert await any_store.next_wake_at() == T0 + timedelta(seconds=30)
     await any_store.release(owner="w", execution_ids=[timer.id, for_a_person.id])
     assert await any_store.next_wake_at() == timer.wake_at

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from flowmonkey import InputError, InputSelector
-from flowmonkey.inputs import render, resolve_input, set_path
+from flowmonkey.inputs import render, resolve_input, with_value
 
 CONTEXT: dict[str, Any] = {
     "order": {"id": 7, "items": [{"name": "apple", "qty": 2}, {"name": "pear", "qty": 1}]},
@@ -82,7 +82,9 @@ def test_default_selector_is_full() -> None:
     assert InputSelector.from_dict(None).type == "full"
 
 
-def test_set_path_creates_nested_objects() -> None:
-    data: dict[str, Any] = {"a": 1}
-    set_path(data, "b.c.d", 2)
-    assert data == {"a": 1, "b": {"c": {"d": 2}}}
+def test_with_value_creates_nested_objects_and_keeps_the_original() -> None:
+    data: dict[str, Any] = {"a": 1, "b": {"x": 0}}
+    fresh = with_value(data, "b.c.d", 2)
+    assert fresh == {"a": 1, "b": {"x": 0, "c": {"d": 2}}}
+    assert data == {"a": 1, "b": {"x": 0}}
+    assert with_value({"b": 5}, "b.c", 1) == {"b": {"c": 1}}

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from flowmonkey import Engine, ExecutionStatus, Flow, HandlerParams, MemoryStore, StepResult, handler
-from flowmonkey.jobs import JobContext, JobFencedError, JobRunner, run_job
+from flowmonkey.handlers.job import run_job
+from flowmonkey.jobs import JobContext, JobFencedError, JobRunner
 from flowmonkey.runtime import Runtime
 from flowmonkey.stores.base import JobStatus
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from flowmonkey import (
+    Change,
     Engine,
     EventType,
     ExecutionStatus,
@@ -283,11 +284,11 @@ async def test_a_claim_kept_as_a_back_off_is_retried_when_it_lapses_without_a_po
     class FailsOnce(MemoryStore):
         failed = False
 
-        async def commit(self, execution: Any, **kwargs: Any) -> bool:
+        async def commit(self, change: Change) -> bool:
             if not self.failed:
                 self.failed = True
                 raise StoreError("disk full")
-            return await super().commit(execution, **kwargs)
+            return await super().commit(change)
 
     store = FailsOnce()
     engine = Engine(store, flows=[chain("f", 1)])

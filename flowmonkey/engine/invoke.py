@@ -12,34 +12,24 @@ import logging
 from collections.abc import Awaitable
 from datetime import datetime
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from flowmonkey.errors import ErrorCode, FlowMonkeyError
 from flowmonkey.model import Execution, Step
-from flowmonkey.params import ExecutionView, HandlerParams, WokenBy
+from flowmonkey.params import ExecutionView, HandlerParams, StepServices, WokenBy
 from flowmonkey.registry import Handler
-from flowmonkey.result import ResultKind, StepResult
-
-if TYPE_CHECKING:
-    from flowmonkey.engine import Engine
+from flowmonkey.result import Result, StepResult
 
 log = logging.getLogger("flowmonkey.engine")
 
 
-def failure_result(code: str, message: str, details: Any = None) -> StepResult:
-    """A failed StepResult (what ``Result.failure`` builds, without the str coercion)."""
-    return StepResult(
-        kind=ResultKind.FAILURE, error_code=str(code), error_message=message, error_details=details
-    )
-
-
 def handler_params(
-    engine: Engine,
     step: Step,
     execution: Execution,
     step_input: Any,
     now: datetime,
     woken_by: WokenBy,
+    services: StepServices,
 ) -> HandlerParams:
     """What the handler of ``step`` receives for this attempt of ``execution``."""
     return HandlerParams(
@@ -61,7 +51,7 @@ def handler_params(
         attempt=execution.attempt,
         idempotency_key=f"{execution.id}:{step.id}:{execution.attempt}",
         now=now,
-        engine=engine,
+        services=services,
         woken_by=woken_by,
     )
 
@@ -84,16 +74,16 @@ async def invoke(handler: Handler, params: HandlerParams) -> StepResult:
             async with deadline:
                 result = await cast("Awaitable[object]", handler.execute(params))
     except FlowMonkeyError as exc:
-        return failure_result(exc.code, exc.message, exc.details)
+        return Result.failure(exc.code, exc.message, exc.details)
     except TimeoutError as exc:
         if deadline is not None and deadline.expired():
             limit = step.timeout.total_seconds() if step.timeout else 0.0
-            return failure_result(ErrorCode.STEP_TIMEOUT, f"step {step.id!r} timed out after {limit:g}s")
+            return Result.failure(ErrorCode.STEP_TIMEOUT, f"step {step.id!r} timed out after {limit:g}s")
         return _raised(step, exc)
     except Exception as exc:
         return _raised(step, exc)
     if not isinstance(result, StepResult):
-        return failure_result(
+        return Result.failure(
             ErrorCode.HANDLER_ERROR,
             f"handler {step.type!r} returned {type(result).__name__}, not a StepResult",
         )
@@ -102,6 +92,6 @@ async def invoke(handler: Handler, params: HandlerParams) -> StepResult:
 
 def _raised(step: Step, exc: Exception) -> StepResult:
     log.debug("handler %s raised", step.type, exc_info=True)
-    return failure_result(
+    return Result.failure(
         ErrorCode.HANDLER_ERROR, f"{type(exc).__name__}: {exc}", {"exception": type(exc).__name__}
     )

@@ -1,0 +1,131 @@
+"""The end of every state change: one compare-and-set commit, then what follows from it.
+
+:class:`Committer` writes a :class:`~flowmonkey.change.Change` through the store. Only when
+the store accepted it is the change applied to the caller's execution, the events that
+describe it published, sleeping runtimes signalled, and a finished child's parent woken.
+"""
+
+from __future__ import annotations
+
+from flowmonkey.change import Change
+from flowmonkey.engine.clock import Clock
+from flowmonkey.engine.notify import Emitter, WakeListeners
+from flowmonkey.events import EventType
+from flowmonkey.model import Execution, ExecutionStatus, StepRecord, StepStatus, WaitKind
+from flowmonkey.state import seal, woken
+from flowmonkey.stores.base import Store
+
+COMMIT_RETRIES = 20
+"""How often an operation re-reads and retries after losing a compare-and-set."""
+
+_STEP_EVENTS = {StepStatus.COMPLETED: EventType.STEP_COMPLETED, StepStatus.FAILED: EventType.STEP_FAILED}
+
+
+class Committer:
+    """Commits changes and carries out their consequences."""
+
+    __slots__ = ("_clock", "_emitter", "_store", "_wakes")
+
+    def __init__(self, store: Store, clock: Clock, emitter: Emitter, wakes: WakeListeners) -> None:
+        self._store = store
+        self._clock = clock
+        self._emitter = emitter
+        self._wakes = wakes
+
+    async def commit(self, change: Change) -> bool:
+        """Write ``change`` if its base revision is still the stored one; then apply it
+        to ``change.base`` and announce it. False (nothing changed anywhere) if another
+        writer was first."""
+        if not await self._store.commit(change):
+            return False
+        execution = change.apply()
+        if change.record is not None:
+            self._announce(execution, change.record)
+        if execution.is_terminal and execution.parent_execution_id and not _cancelled_by_parent(execution):
+            await self.wake(execution.parent_execution_id)
+        return True
+
+    async def wake(self, execution_id: str) -> bool:
+        """Re-run a waiting step now (its handler sees ``woken_by == "timer"``), e.g.
+        because the child or job it waited on finished. False if it is not waiting."""
+        for _ in range(COMMIT_RETRIES):
+            execution = await self._store.get_execution(execution_id)
+            if execution is None or execution.status is not ExecutionStatus.WAITING:
+                return False
+            if execution.wait_kind is not WaitKind.HANDLER:
+                return False
+            now = self._clock.now()
+            if await self._store.commit(seal(execution, woken(now), now, step=False)):
+                self._wakes.signal(execution_id)
+                return True
+        return False
+
+    def _announce(self, execution: Execution, record: StepRecord) -> None:
+        status = execution.status
+        if not self._emitter.active:
+            if status is ExecutionStatus.WAITING:
+                self._wakes.signal(execution.id, execution.wake_at or execution.timeout_at)
+            elif status is ExecutionStatus.CANCELLED:
+                self._wakes.signal(execution.id)
+            return
+        self._announce_record(execution, record)
+        self._announce_status(execution, record)
+
+    def _announce_record(self, execution: Execution, record: StepRecord) -> None:
+        emit = self._emitter.emit
+        outcome = record.outcome
+        kind = _STEP_EVENTS.get(outcome)
+        if kind is not None:
+            emit(kind, execution, record.step_id, attempt=record.attempt, duration_ms=record.duration_ms)
+            if record.next_step_id is not None:
+                emit(EventType.TRANSITION, execution, record.step_id, to=record.next_step_id)
+        elif outcome is StepStatus.RETRY:
+            emit(
+                EventType.STEP_RETRY,
+                execution,
+                record.step_id,
+                attempt=record.attempt,
+                error=record.error.to_dict() if record.error else None,
+                wake_at=execution.wake_at.isoformat() if execution.wake_at else None,
+            )
+        elif outcome is StepStatus.RESUMED:
+            emit(EventType.EXECUTION_RESUMED, execution, record.step_id)
+
+    def _announce_status(self, execution: Execution, record: StepRecord) -> None:
+        emit = self._emitter.emit
+        status = execution.status
+        if status is ExecutionStatus.WAITING:
+            wake_at = execution.wake_at
+            emit(
+                EventType.EXECUTION_WAITING,
+                execution,
+                record.step_id,
+                reason=execution.wait_reason,
+                wake_at=wake_at.isoformat() if wake_at else None,
+            )
+            self._wakes.signal(execution.id, wake_at or execution.timeout_at)
+        elif status is ExecutionStatus.COMPLETED:
+            emit(EventType.EXECUTION_COMPLETED, execution)
+        elif status is ExecutionStatus.FAILED:
+            error = execution.error
+            emit(
+                EventType.EXECUTION_FAILED,
+                execution,
+                record.step_id,
+                error=error.to_dict() if error else None,
+            )
+        elif status is ExecutionStatus.CANCELLED:
+            cancellation = execution.cancellation
+            emit(
+                EventType.EXECUTION_CANCELLED,
+                execution,
+                execution.current_step_id,
+                source=cancellation.source if cancellation else None,
+                reason=cancellation.reason if cancellation else None,
+            )
+            self._wakes.signal(execution.id)
+
+
+def _cancelled_by_parent(execution: Execution) -> bool:
+    cancellation = execution.cancellation
+    return cancellation is not None and cancellation.source == "parent"

@@ -1,0 +1,136 @@
+"""What a step's outcome changes: from a handler's :class:`StepResult` to one
+:class:`~flowmonkey.change.Change`, built where the decision is made.
+
+Pure functions of the state that was read; nothing here touches the execution or the
+store. The pipeline commits the change they return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flowmonkey.change import Change
+from flowmonkey.engine.limits import Limits, is_small
+from flowmonkey.errors import ErrorCode
+from flowmonkey.inputs import with_value
+from flowmonkey.model import Execution, ExecutionError, Flow, Step, StepRecord, StepStatus
+from flowmonkey.result import Result, ResultKind, StepResult
+from flowmonkey.state import Fields, failed, moved, next_revision, retrying, seal, waiting
+
+
+@dataclass(frozen=True, slots=True)
+class StepRun:
+    """One run of one step: the facts its history record is built from."""
+
+    execution: Execution
+    flow: Flow
+    step: Step
+    started: datetime
+    input: Any = None
+
+    def record(
+        self,
+        outcome: StepStatus,
+        finished: datetime,
+        *,
+        output: Any = None,
+        error: ExecutionError | None = None,
+        next_step: str | None = None,
+        note: str | None = None,
+    ) -> StepRecord:
+        execution = self.execution
+        return StepRecord(
+            execution_id=execution.id,
+            sequence=next_revision(execution),
+            step_id=self.step.id,
+            attempt=execution.attempt,
+            outcome=outcome,
+            started_at=self.started,
+            finished_at=finished,
+            input=self.input,
+            output=output,
+            error=error,
+            next_step_id=next_step,
+            note=note,
+        )
+
+
+def decide(run: StepRun, result: StepResult, finished: datetime, limits: Limits) -> Change:
+    """The change a handler's result makes."""
+    if result.kind is ResultKind.FAILURE:
+        return failure(run, result, finished)
+    if result.kind is ResultKind.WAIT:
+        return wait(run, result, finished)
+    return success(run, result, finished, limits)
+
+
+def success(run: StepRun, result: StepResult, finished: datetime, limits: Limits) -> Change:
+    """Store the output at ``outputKey`` and go on (``next_step`` overrides ``onSuccess``)."""
+    step, execution = run.step, run.execution
+    target = result.next_step if result.next_step is not None else step.transitions.on_success
+    if target is not None and target not in run.flow.steps:
+        message = f"step {step.id!r} chose next step {target!r}, which flow {run.flow.id!r} does not have"
+        return failure(run, Result.failure(ErrorCode.INVALID_TRANSITION, message), finished, final=True)
+    fields: Fields = {}
+    if step.output_key:
+        context = with_value(execution.context, step.output_key, result.output)
+        if not is_small(result.output) and not limits.fits(context):
+            message = (
+                f"output of step {step.id!r} would grow the context past {limits.max_context_bytes} bytes"
+            )
+            return failure(run, Result.failure(ErrorCode.CONTEXT_LIMIT, message), finished, final=True)
+        fields["context"] = context
+    moved(execution, target, finished, fields)
+    record = run.record(StepStatus.COMPLETED, finished, output=result.output, next_step=target)
+    return seal(execution, fields, finished, record)
+
+
+def wait(run: StepRun, result: StepResult, finished: datetime) -> Change:
+    """Park at this step until ``wake_at`` or a resume."""
+    execution, step = run.execution, run.step
+    fields = waiting(execution, result.wake_at, result.wait_reason, finished)
+    record = run.record(StepStatus.WAITING, finished, next_step=step.id, note=result.wait_reason)
+    return seal(execution, fields, finished, record)
+
+
+def failure(run: StepRun, result: StepResult, finished: datetime, *, final: bool = False) -> Change:
+    """Retry durably if the policy allows, else store the error at ``errorKey`` and follow
+    ``onFailure``, else fail the execution. ``final`` failures skip retry and onFailure."""
+    execution, step = run.execution, run.step
+    error = ExecutionError(
+        code=result.error_code or ErrorCode.STEP_FAILED,
+        message=result.error_message or "",
+        step_id=step.id,
+        details=result.error_details,
+    )
+    retry = step.retry
+    if not final and retry is not None and retry.allows(error.code, execution.attempt):
+        fields, delay = retrying(execution, retry, finished)
+        note = f"{fields['wait_reason']} in {delay.total_seconds():g}s"
+        record = run.record(StepStatus.RETRY, finished, error=error, next_step=step.id, note=note)
+        return seal(execution, fields, finished, record)
+    fields = {}
+    if step.error_key:
+        fields["context"] = with_value(execution.context, step.error_key, error.to_dict())
+    target = None if final else step.transitions.on_failure
+    if target is not None:
+        moved(execution, target, finished, fields)
+    else:
+        failed(execution, error, finished, fields)
+    record = run.record(StepStatus.FAILED, finished, error=error, next_step=target)
+    return seal(execution, fields, finished, record)
+
+
+def resumed(run: StepRun, data: Any, limits: Limits) -> Change:
+    """A resume: ``data`` is the waiting step's output; follow ``onResume``, else
+    ``onSuccess``. Raises :class:`~flowmonkey.errors.ContextLimitError` if it does not fit."""
+    execution, step, now = run.execution, run.step, run.started
+    target = step.transitions.on_resume or step.transitions.on_success
+    fields: Fields = {}
+    if step.output_key:
+        fields["context"] = context = with_value(execution.context, step.output_key, data)
+        limits.check(context)
+    moved(execution, target, now, fields)
+    return seal(execution, fields, now, run.record(StepStatus.RESUMED, now, output=data, next_step=target))

@@ -1,0 +1,42 @@
+"""Flow definitions by hash: the exact definition an execution started on, even after a
+hot reload replaced it, saved to the store once per process and cached."""
+
+from __future__ import annotations
+
+from flowmonkey.errors import ErrorCode, FlowError
+from flowmonkey.model import Execution, Flow
+from flowmonkey.registry import FlowRegistry
+from flowmonkey.stores.base import Store
+
+
+class Definitions:
+    """Saves the definitions executions are pinned to, and finds them again by hash."""
+
+    __slots__ = ("_by_hash", "_flows", "_saved", "_store")
+
+    def __init__(self, store: Store, flows: FlowRegistry) -> None:
+        self._store = store
+        self._flows = flows
+        self._saved: set[str] = set()
+        self._by_hash: dict[str, Flow] = {}
+
+    async def save(self, flow: Flow) -> None:
+        """Keep ``flow`` in the store under its hash (once per process)."""
+        if flow.hash not in self._saved:
+            await self._store.save_definition(flow)
+            self._saved.add(flow.hash)
+            self._by_hash[flow.hash] = flow
+
+    async def flow_of(self, execution: Execution) -> Flow:
+        """The exact definition the execution started on (by hash), even if since replaced."""
+        flow = self._by_hash.get(execution.flow_hash) or self._flows.by_hash(execution.flow_hash)
+        if flow is None:
+            flow = await self._store.get_definition(execution.flow_hash)
+        if flow is None:
+            raise FlowError(
+                f"definition {execution.flow_hash[:12]} of flow {execution.flow_id!r} "
+                f"{execution.flow_version} is neither registered nor stored",
+                code=ErrorCode.FLOW_NOT_FOUND,
+            )
+        self._by_hash[flow.hash] = flow
+        return flow

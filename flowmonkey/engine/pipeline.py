@@ -1,0 +1,127 @@
+"""The step pipeline: one obvious path from a due execution to one compare-and-set commit.
+
+    due? -> the definition and step -> the input -> the handler (invoke) -> decide -> commit
+
+Every way a step can end (success, wait, failure, retry, a step timeout, an input that
+does not resolve, a missing handler, too many steps) arrives at :func:`decide` as a
+:class:`~flowmonkey.result.StepResult` and leaves it as one
+:class:`~flowmonkey.change.Change`, which the :class:`Committer` writes or drops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from flowmonkey.change import Change
+from flowmonkey.engine.capabilities import CreateFn, EngineServices
+from flowmonkey.engine.clock import Clock
+from flowmonkey.engine.commits import Committer
+from flowmonkey.engine.decide import StepRun, decide, failure
+from flowmonkey.engine.definitions import Definitions
+from flowmonkey.engine.invoke import handler_params, invoke
+from flowmonkey.engine.limits import Limits
+from flowmonkey.engine.notify import Emitter
+from flowmonkey.errors import ErrorCode, FlowMonkeyError
+from flowmonkey.events import EventType
+from flowmonkey.inputs import resolve_input
+from flowmonkey.model import Execution, ExecutionStatus, Step, StepRecord, WaitKind
+from flowmonkey.params import WokenBy
+from flowmonkey.registry import HandlerRegistry
+from flowmonkey.result import Result
+from flowmonkey.stores.base import Store
+
+TimeOut = Callable[[Execution, datetime], Awaitable[Execution]]
+"""Cancels a timed-out execution (source ``timeout``) and returns it as it is now."""
+
+
+class StepOutcome(NamedTuple):
+    """What :meth:`Engine.step` did: the execution after the step, its record, and
+    whether the commit won (False: nothing was due, or another writer was first)."""
+
+    execution: Execution
+    record: StepRecord | None
+    committed: bool
+
+
+class StepPipeline:
+    """Runs the current step of an execution and commits its outcome."""
+
+    __slots__ = (
+        "_clock",
+        "_committer",
+        "_definitions",
+        "_emitter",
+        "_handlers",
+        "_limits",
+        "_services",
+        "_time_out",
+    )
+
+    def __init__(
+        self,
+        definitions: Definitions,
+        handlers: HandlerRegistry,
+        committer: Committer,
+        limits: Limits,
+        services: tuple[Clock, Emitter, CreateFn, Store, TimeOut],
+    ) -> None:
+        self._definitions = definitions
+        self._handlers = handlers
+        self._committer = committer
+        self._limits = limits
+        self._clock, self._emitter, create, store, self._time_out = services
+        self._services = EngineServices(create, store, self._emitter)
+
+    async def advance(self, execution: Execution) -> StepOutcome:
+        """Run the execution's current step if one is due, and commit what it did."""
+        if execution.is_terminal:
+            return StepOutcome(execution, None, False)
+        now = self._clock.now()
+        if execution.timeout_at is not None and execution.timeout_at <= now:
+            return StepOutcome(await self._time_out(execution, now), None, True)
+        woken_by: WokenBy = None
+        if execution.status is ExecutionStatus.WAITING:
+            if execution.wake_at is None or execution.wake_at > now:
+                return StepOutcome(execution, None, False)
+            if execution.wait_kind is WaitKind.HANDLER:
+                woken_by = "timer"
+        change = await self._run(execution, now, woken_by)
+        return StepOutcome(execution, change.record, await self._committer.commit(change))
+
+    async def _run(self, execution: Execution, now: datetime, woken_by: WokenBy) -> Change:
+        flow = await self._definitions.flow_of(execution)
+        assert execution.current_step_id is not None
+        step = flow.step(execution.current_step_id)
+        if execution.step_count >= self._limits.max_steps:
+            message = f"execution exceeded max_steps={self._limits.max_steps}"
+            return failure(
+                StepRun(execution, flow, step, now),
+                Result.failure(ErrorCode.MAX_STEPS, message),
+                now,
+                final=True,
+            )
+        self._announce_start(execution, step)
+        step_input: Any = None
+        try:
+            step_input = resolve_input(step.input, execution.context)
+            handler = self._handlers.get(step.type)
+        except FlowMonkeyError as exc:
+            result = Result.failure(exc.code, exc.message, exc.details)
+        else:
+            params = handler_params(step, execution, step_input, now, woken_by, self._services)
+            result = await invoke(handler, params)
+            if result.error_code == ErrorCode.STEP_TIMEOUT:
+                self._emitter.emit(EventType.STEP_TIMEOUT, execution, step.id, timeout=step.timeout)
+        return decide(
+            StepRun(execution, flow, step, now, step_input), result, self._clock.now(), self._limits
+        )
+
+    def _announce_start(self, execution: Execution, step: Step) -> None:
+        emitter = self._emitter
+        if not emitter.active:
+            return
+        if execution.step_count == 0 and execution.status is ExecutionStatus.PENDING:
+            emitter.emit(EventType.EXECUTION_STARTED, execution)
+        emitter.emit(EventType.STEP_STARTED, execution, step.id, attempt=execution.attempt)
