@@ -32,6 +32,8 @@ from flowmonkey.model import (
     ExecutionStatus,
     Flow,
     InputSelector,
+    Job,
+    JobStatus,
     RetryPolicy,
     SelectorType,
     Step,
@@ -39,6 +41,9 @@ from flowmonkey.model import (
     StepStatus,
     TimeoutConfig,
     Transitions,
+    TriggerDefinition,
+    TriggerFire,
+    TriggerType,
     WaitKind,
 )
 from flowmonkey.params import ExecutionView, HandlerParams
@@ -49,14 +54,9 @@ from flowmonkey.stores import (
     DEFAULT_STORE_URL,
     CreateResult,
     ExecutionQuery,
-    Job,
-    JobStatus,
     MemoryStore,
     Page,
     Store,
-    TriggerDefinition,
-    TriggerFire,
-    TriggerType,
     open_store,
 )
 from flowmonkey.stores.sqlite import SQLiteStore

@@ -38,11 +38,10 @@ from flowmonkey.durations import parse_duration
 from flowmonkey.errors import ErrorCode, FlowMonkeyError
 from flowmonkey.events import Event, EventType
 from flowmonkey.ids import new_id
-from flowmonkey.model import WaitKind
+from flowmonkey.model import Job, JobStatus, WaitKind
 from flowmonkey.params import HandlerParams
 from flowmonkey.registry import handler
 from flowmonkey.result import Result, StepResult
-from flowmonkey.stores.base import Job, JobStatus
 
 if TYPE_CHECKING:
     from flowmonkey.engine import Engine

@@ -18,20 +18,21 @@ from typing import Any, Self
 import asyncpg
 
 from flowmonkey.errors import ConflictError, StoreError
-from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
+from flowmonkey.model import (
+    Execution,
+    ExecutionStatus,
+    Flow,
+    Job,
+    JobStatus,
+    StepRecord,
+    TriggerDefinition,
+    TriggerFire,
+)
 from flowmonkey.stores import _pg_sql as sql
 from flowmonkey.stores import _query, _rows
 from flowmonkey.stores._batch import GroupCommitter
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
-from flowmonkey.stores.base import (
-    CreateResult,
-    ExecutionQuery,
-    Job,
-    JobStatus,
-    Page,
-    TriggerDefinition,
-    TriggerFire,
-)
+from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 

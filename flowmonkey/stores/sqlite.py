@@ -29,20 +29,21 @@ from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs
 
 from flowmonkey.errors import ConflictError, StoreError
-from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
+from flowmonkey.model import (
+    Execution,
+    ExecutionStatus,
+    Flow,
+    Job,
+    JobStatus,
+    StepRecord,
+    TriggerDefinition,
+    TriggerFire,
+)
 from flowmonkey.stores import _rows
 from flowmonkey.stores import _sqlite_commit as _commit
 from flowmonkey.stores import _sqlite_ops as ops
 from flowmonkey.stores._batch import GroupCommitter
-from flowmonkey.stores.base import (
-    CreateResult,
-    ExecutionQuery,
-    Job,
-    JobStatus,
-    Page,
-    TriggerDefinition,
-    TriggerFire,
-)
+from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
 
 T = TypeVar("T")
 SYNCHRONOUS_LEVELS = ("normal", "full")

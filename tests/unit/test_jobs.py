@@ -10,8 +10,8 @@ import pytest
 
 from flowmonkey import Engine, ExecutionStatus, Flow, HandlerParams, MemoryStore, StepResult, handler
 from flowmonkey.jobs import JobContext, JobFencedError, JobRunner, run_job
+from flowmonkey.model import JobStatus
 from flowmonkey.runtime import Runtime
-from flowmonkey.stores.base import JobStatus
 
 
 class ManualClock:
