@@ -1,6 +1,8 @@
 """The model: plain values every other part of FlowMonkey shares.
 
-- :mod:`~flowmonkey.model.flow`: a flow definition (Flow, Step, InputSelector, ...);
+- :mod:`~flowmonkey.model.flow`: a flow definition (Flow, Step, InputSelector, ...),
+  built from a dict checked against the one JSON Schema of the format
+  (:mod:`~flowmonkey.model.schema`);
 - :mod:`~flowmonkey.model.execution`: one run of a flow and its history;
 - :mod:`~flowmonkey.model.triggers` and :mod:`~flowmonkey.model.jobs`: what the stores
   keep for triggers and long-running handlers.
@@ -30,8 +32,10 @@ from flowmonkey.model.flow import (
     SelectorType,
     Step,
     Transitions,
+    build_flow,
 )
 from flowmonkey.model.jobs import Job, JobStatus
+from flowmonkey.model.schema import flow_schema
 from flowmonkey.model.triggers import TriggerDefinition, TriggerFire, TriggerType
 
 __all__ = [
@@ -57,6 +61,8 @@ __all__ = [
     "TriggerFire",
     "TriggerType",
     "WaitKind",
+    "build_flow",
     "copy_json",
+    "flow_schema",
     "utcnow",
 ]

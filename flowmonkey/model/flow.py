@@ -1,14 +1,17 @@
 """The flow model: a flow definition as immutable values.
 
-Flows are parsed from the seed's JSON shape (camelCase keys) by :meth:`Flow.from_dict`
-and written back by :meth:`Flow.to_dict`.
+What a flow may look like is defined once, by the JSON Schema of the format
+(:mod:`flowmonkey.model.schema`). :meth:`Flow.from_dict` validates a dict in the seed's
+JSON shape (camelCase keys) against it, then :func:`build_flow` turns it into these
+values without checking types again: the tables below only say which key becomes which
+field. :meth:`Flow.to_dict` writes the same shape back.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -16,9 +19,8 @@ from typing import Any
 
 from flowmonkey.durations import format_duration, parse_duration
 from flowmonkey.errors import ErrorCode, FlowError
-from flowmonkey.model._json import JSON, JsonPath
-
-Path = JsonPath
+from flowmonkey.model._json import JSON, JsonPath, dotted
+from flowmonkey.model.schema import SchemaProblem, flow_error, validate_flow
 
 
 class SelectorType(StrEnum):
@@ -30,32 +32,15 @@ class SelectorType(StrEnum):
     STATIC = "static"
 
 
-def _fail(path: Path, message: str) -> FlowError:
-    where = ".".join(str(p) for p in path)
-    return FlowError(f"{where}: {message}" if where else message, details={"path": list(path)})
-
-
-def _expect(value: Any, kind: type | tuple[type, ...], path: Path, what: str) -> Any:
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise _fail(path, f"expected {what}, got {type(value).__name__} {value!r:.60}")
-    return value
-
-
-def _optional_str(data: Mapping[str, Any], key: str, path: Path) -> str | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    return str(_expect(value, str, (*path, key), "a string"))
-
-
-def _duration(data: Mapping[str, Any], key: str, path: Path) -> timedelta | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    try:
-        return parse_duration(value, where=".".join(str(p) for p in (*path, key)))
-    except ValueError as exc:
-        raise FlowError(str(exc), details={"path": [*path, key]}) from None
+# The fields each selector type uses; the others stay at their defaults.
+_SELECTOR_FIELDS: dict[SelectorType, tuple[str, ...]] = {
+    SelectorType.KEY: ("key",),
+    SelectorType.KEYS: ("keys",),
+    SelectorType.PATH: ("path",),
+    SelectorType.TEMPLATE: ("template",),
+    SelectorType.FULL: (),
+    SelectorType.STATIC: ("value",),
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,48 +55,22 @@ class InputSelector:
     value: JSON = None
 
     @classmethod
-    def from_dict(cls, data: Any, path: Path = ("input",)) -> InputSelector:
+    def from_dict(cls, data: Any) -> InputSelector:
+        """Parse a selector (``None`` is the default, ``full``).
+
+        Raises:
+            FlowError: naming the path of every problem.
+        """
         if data is None:
             return cls()
-        _expect(data, Mapping, path, "an input selector object")
-        raw_type = data.get("type", "full")
-        try:
-            kind = SelectorType(raw_type)
-        except ValueError:
-            options = ", ".join(t.value for t in SelectorType)
-            raise _fail(
-                (*path, "type"), f"unknown selector {raw_type!r} (expected one of {options})"
-            ) from None
-        if kind is SelectorType.KEY:
-            key = _expect(data.get("key"), str, (*path, "key"), "a context key")
-            return cls(type=kind, key=key)
-        if kind is SelectorType.KEYS:
-            keys = _expect(data.get("keys"), list, (*path, "keys"), "a list of context keys")
-            for i, key in enumerate(keys):
-                _expect(key, str, (*path, "keys", i), "a context key")
-            return cls(type=kind, keys=tuple(keys))
-        if kind is SelectorType.PATH:
-            return cls(type=kind, path=_expect(data.get("path"), str, (*path, "path"), "a dot path"))
-        if kind is SelectorType.TEMPLATE:
-            if "template" not in data:
-                raise _fail((*path, "template"), "a template selector needs 'template'")
-            return cls(type=kind, template=data["template"])
-        if kind is SelectorType.STATIC:
-            return cls(type=kind, value=data.get("value"))
-        return cls(type=kind)
+        validate_flow(data, "input")
+        return _selector(data, ())
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type.value}
-        if self.type is SelectorType.KEY:
-            out["key"] = self.key
-        elif self.type is SelectorType.KEYS:
-            out["keys"] = list(self.keys)
-        elif self.type is SelectorType.PATH:
-            out["path"] = self.path
-        elif self.type is SelectorType.TEMPLATE:
-            out["template"] = self.template
-        elif self.type is SelectorType.STATIC:
-            out["value"] = self.value
+        for name in _SELECTOR_FIELDS[self.type]:
+            value = getattr(self, name)
+            out[name] = list(value) if name == "keys" else value
         return out
 
 
@@ -122,17 +81,6 @@ class Transitions:
     on_success: str | None = None
     on_failure: str | None = None
     on_resume: str | None = None
-
-    @classmethod
-    def from_dict(cls, data: Any, path: Path) -> Transitions:
-        if data is None:
-            return cls()
-        _expect(data, Mapping, path, "a transitions object")
-        return cls(
-            on_success=_optional_str(data, "onSuccess", path),
-            on_failure=_optional_str(data, "onFailure", path),
-            on_resume=_optional_str(data, "onResume", path),
-        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"onSuccess": self.on_success}
@@ -157,27 +105,6 @@ class RetryPolicy:
     multiplier: float = 2.0
     max_backoff: timedelta | None = None
     retry_on: tuple[str, ...] | None = None
-
-    @classmethod
-    def from_dict(cls, data: Any, path: Path) -> RetryPolicy | None:
-        if data is None:
-            return None
-        _expect(data, Mapping, path, "a retry object")
-        attempts = _expect(data.get("maxAttempts", 1), int, (*path, "maxAttempts"), "an integer")
-        if attempts < 1:
-            raise _fail((*path, "maxAttempts"), f"must be at least 1, got {attempts}")
-        multiplier = _expect(data.get("multiplier", 2.0), (int, float), (*path, "multiplier"), "a number")
-        retry_on = data.get("retryOn")
-        if retry_on is not None:
-            _expect(retry_on, list, (*path, "retryOn"), "a list of error codes")
-            retry_on = tuple(str(code) for code in retry_on)
-        return cls(
-            max_attempts=attempts,
-            backoff=_duration(data, "backoff", path) or timedelta(seconds=1),
-            multiplier=float(multiplier),
-            max_backoff=_duration(data, "maxBackoff", path),
-            retry_on=retry_on,
-        )
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -219,30 +146,6 @@ class Step:
     retry: RetryPolicy | None = None
     timeout: timedelta | None = None
 
-    @classmethod
-    def from_dict(cls, step_id: str, data: Any, path: Path) -> Step:
-        _expect(data, Mapping, path, "a step object")
-        declared = data.get("id")
-        if declared is not None and declared != step_id:
-            raise _fail((*path, "id"), f"step id {declared!r} differs from its key {step_id!r}")
-        step_type = data.get("type")
-        if not isinstance(step_type, str) or not step_type:
-            raise _fail((*path, "type"), "expected a handler type (a non-empty string)")
-        config = data.get("config") or {}
-        _expect(config, Mapping, (*path, "config"), "a config object")
-        return cls(
-            id=step_id,
-            type=step_type,
-            name=_optional_str(data, "name", path),
-            config=dict(config),
-            input=InputSelector.from_dict(data.get("input"), (*path, "input")),
-            output_key=_optional_str(data, "outputKey", path),
-            error_key=_optional_str(data, "errorKey", path),
-            transitions=Transitions.from_dict(data.get("transitions"), (*path, "transitions")),
-            retry=RetryPolicy.from_dict(data.get("retry"), (*path, "retry")),
-            timeout=_duration(data, "timeout", path),
-        )
-
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "type": self.type}
         if self.name is not None:
@@ -266,7 +169,7 @@ class Flow:
     """A versioned flow definition. ``hash`` identifies its exact content."""
 
     id: str
-    version: str
+    version: str = "1.0.0"
     initial_step_id: str
     steps: Mapping[str, Step]
     name: str | None = None
@@ -282,44 +185,13 @@ class Flow:
 
     @classmethod
     def from_dict(cls, data: Any) -> Flow:
-        """Parse the seed's JSON shape. Raises :class:`FlowError` naming the bad path."""
-        _expect(data, Mapping, (), "a flow object")
-        flow_id = data.get("id")
-        if not isinstance(flow_id, str) or not flow_id:
-            raise _fail(("id",), "expected a flow id (a non-empty string)")
-        version = data.get("version", "1.0.0")
-        if isinstance(version, int | float) and not isinstance(version, bool):
-            version = str(version)
-        _expect(version, str, ("version",), "a semantic version string")
-        initial = data.get("initialStepId")
-        if not isinstance(initial, str) or not initial:
-            raise _fail(("initialStepId",), "expected the id of the first step")
-        raw_steps = data.get("steps")
-        steps: dict[str, Step] = {}
-        if isinstance(raw_steps, list):  # the seed also allows a list of steps with ids
-            for i, raw in enumerate(raw_steps):
-                _expect(raw, Mapping, ("steps", i), "a step object")
-                step_id = _expect(raw.get("id"), str, ("steps", i, "id"), "a step id")
-                steps[step_id] = Step.from_dict(step_id, raw, ("steps", i))
-        else:
-            _expect(raw_steps, Mapping, ("steps",), "a mapping of step id to step")
-            for step_id, raw in raw_steps.items():
-                steps[str(step_id)] = Step.from_dict(str(step_id), raw, ("steps", str(step_id)))
-        triggers = data.get("triggers") or []
-        _expect(triggers, list, ("triggers",), "a list of triggers")
-        metadata = data.get("metadata") or {}
-        _expect(metadata, Mapping, ("metadata",), "an object")
-        return cls(
-            id=flow_id,
-            version=version,
-            initial_step_id=initial,
-            steps=steps,
-            name=_optional_str(data, "name", ()),
-            description=_optional_str(data, "description", ()),
-            timeout=_duration(data, "timeout", ()),
-            triggers=tuple(dict(t) for t in triggers),
-            metadata=dict(metadata),
-        )
+        """Parse the seed's JSON shape, validated against the flow schema.
+
+        Raises:
+            FlowError: naming the path of every problem (``steps.a.timeout: expected ...``).
+        """
+        validate_flow(data)
+        return build_flow(data)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "version": self.version}
@@ -346,3 +218,135 @@ class Flow:
                 f"flow {self.id!r} {self.version} has no step {step_id!r}",
                 code=ErrorCode.STEP_NOT_FOUND,
             ) from None
+
+
+def build_flow(data: Mapping[str, Any]) -> Flow:
+    """Build a :class:`Flow` from a dict that already matches the flow schema.
+
+    For a caller that validated ``data`` itself, such as the flow-file loader, which
+    reports schema problems by line and column; everyone else calls :meth:`Flow.from_dict`.
+
+    Raises:
+        FlowError: for what a schema cannot say: a step id that differs from its key or is
+            used twice, a duration too large to hold.
+    """
+    return Flow(**_fields(data, (), _FLOW_KEYS))
+
+
+# ---------------------------------------------------------------------------
+# Building from a valid dict: each table maps a camelCase key to (field, conversion);
+# a key that is absent leaves the dataclass's default.
+
+Convert = Callable[[Any, JsonPath], Any]
+
+
+def _fields(
+    data: Mapping[str, Any], path: JsonPath, keys: Mapping[str, tuple[str, Convert]]
+) -> dict[str, Any]:
+    return {name: convert(data[key], (*path, key)) for key, (name, convert) in keys.items() if key in data}
+
+
+def _same(value: Any, path: JsonPath) -> Any:
+    return value
+
+
+def _copy(value: Mapping[str, Any], path: JsonPath) -> dict[str, Any]:
+    return dict(value)
+
+
+def _text(value: Any, path: JsonPath) -> str:
+    return value if isinstance(value, str) else str(value)  # a version written as a number
+
+
+def _duration(value: Any, path: JsonPath) -> timedelta:
+    try:
+        return parse_duration(value, where=dotted(path))
+    except (ValueError, OverflowError):  # the schema lets NaN, infinity and 1e300 seconds through
+        raise flow_error([(path, f"expected a duration of at most 999999999 days, got {value!r}")]) from None
+
+
+def _selector(value: Mapping[str, Any], path: JsonPath) -> InputSelector:
+    kind = SelectorType(value["type"])
+    fields: dict[str, Any] = {name: value.get(name) for name in _SELECTOR_FIELDS[kind]}
+    if kind is SelectorType.KEYS:
+        fields["keys"] = tuple(fields["keys"])
+    return InputSelector(type=kind, **fields)
+
+
+def _transitions(value: Mapping[str, Any], path: JsonPath) -> Transitions:
+    return Transitions(**_fields(value, path, _TRANSITION_KEYS))
+
+
+def _retry(value: Mapping[str, Any], path: JsonPath) -> RetryPolicy:
+    return RetryPolicy(**_fields(value, path, _RETRY_KEYS))
+
+
+def _step(step_id: str, value: Mapping[str, Any], path: JsonPath) -> Step:
+    return Step(id=step_id, **_fields(value, path, _STEP_KEYS))
+
+
+def _triggers(value: list[Mapping[str, Any]], path: JsonPath) -> tuple[dict[str, Any], ...]:
+    return tuple(dict(trigger) for trigger in value)
+
+
+def _steps(value: Mapping[str, Any] | list[Mapping[str, Any]], path: JsonPath) -> dict[str, Step]:
+    """Steps by id, from a mapping of id to step or from a list of steps with ids."""
+    if isinstance(value, list):
+        placed = [((*path, index), str(raw["id"]), raw) for index, raw in enumerate(value)]
+    else:
+        placed = [((*path, str(key)), str(key), raw) for key, raw in value.items()]
+    problems = list(_misnamed(placed))
+    if problems:
+        raise flow_error(problems)
+    return {step_id: _step(step_id, raw, at) for at, step_id, raw in placed}
+
+
+def _misnamed(placed: list[tuple[JsonPath, str, Mapping[str, Any]]]) -> Iterator[SchemaProblem]:
+    """Step ids the schema cannot check: ``id`` must equal the key, and ids are unique."""
+    first: dict[str, JsonPath] = {}
+    for at, step_id, raw in placed:
+        declared = raw.get("id")
+        if declared is not None and declared != step_id:
+            yield (*at, "id"), f"step id {declared!r} differs from its key {step_id!r}"
+        elif step_id in first:
+            yield (*at, "id"), f"step id {step_id!r} is already used at {dotted(first[step_id])}"
+        first.setdefault(step_id, at)
+
+
+_TRANSITION_KEYS: dict[str, tuple[str, Convert]] = {
+    "onSuccess": ("on_success", _same),
+    "onFailure": ("on_failure", _same),
+    "onResume": ("on_resume", _same),
+}
+
+_RETRY_KEYS: dict[str, tuple[str, Convert]] = {
+    "maxAttempts": ("max_attempts", lambda value, _: int(value)),  # the schema's integer allows 3.0
+    "backoff": ("backoff", _duration),
+    "multiplier": ("multiplier", lambda value, _: float(value)),
+    "maxBackoff": ("max_backoff", _duration),
+    "retryOn": ("retry_on", lambda value, _: tuple(value)),
+}
+
+_STEP_KEYS: dict[str, tuple[str, Convert]] = {
+    "type": ("type", _same),
+    "name": ("name", _same),
+    "config": ("config", _copy),
+    "input": ("input", _selector),
+    "outputKey": ("output_key", _same),
+    "errorKey": ("error_key", _same),
+    "transitions": ("transitions", _transitions),
+    "retry": ("retry", _retry),
+    "timeout": ("timeout", _duration),
+}
+
+_FLOW_KEYS: dict[str, tuple[str, Convert]] = {
+    "id": ("id", _same),
+    "version": ("version", _text),
+    "name": ("name", _same),
+    "description": ("description", _same),
+    "initialStepId": ("initial_step_id", _same),
+    "timeout": ("timeout", _duration),
+    "steps": ("steps", _steps),
+    "triggers": ("triggers", _triggers),
+    "metadata": ("metadata", _copy),
+}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from flowmonkey import Engine, EventType, HandlerRegistry, MemoryStore
 from flowmonkey.flowdirectory import FlowDirectory
 from flowmonkey.flowfiles import FlowFileError, Severity, flow_schema, load_flow_file, parse_flow
 from flowmonkey.handlers import builtin_handlers
+from flowmonkey.model.schema import flow_validator
 
 from .helpers import BASIC
 
@@ -209,6 +211,23 @@ def test_built_in_handler_configs_are_checked_against_their_schemas(step: str, e
         parse_flow(text, file="x.yaml", handlers=HANDLERS)
 
     assert str(raised.value.problems[0]).split(": ", 1)[1].startswith(expected)
+
+
+def test_a_file_is_validated_against_the_flow_schema_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    validator = flow_validator()
+    validated: list[object] = []
+    iter_errors = type(validator).iter_errors
+
+    def counting(self: Any, instance: Any, *args: Any) -> Any:
+        if self is validator:
+            validated.append(instance)
+        return iter_errors(self, instance, *args)
+
+    monkeypatch.setattr(type(validator), "iter_errors", counting)
+
+    parse_flow(GOOD, file="order.yaml", handlers=HANDLERS)
+
+    assert len(validated) == 1
 
 
 def test_a_numeric_version_is_a_warning() -> None:
