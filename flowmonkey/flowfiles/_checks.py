@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -10,9 +10,9 @@ from jsonschema import Draft202012Validator
 
 from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.flowfiles._problems import JsonPath, Report, Severity
-from flowmonkey.model import Flow
+from flowmonkey.model import Flow, Step
 from flowmonkey.model.schema import did_you_mean, schema_problems
-from flowmonkey.registry import HandlerRegistry, unreachable_steps
+from flowmonkey.registry import HandlerRegistry, config_schema_of, unreachable_steps
 
 # ---------------------------------------------------------------------------
 # Pass 1: the JSON Schema (worded by the model, which owns it)
@@ -40,25 +40,6 @@ def _check_target(flow: Flow, target: str, path: JsonPath, report: Report) -> No
         report.add(path, f'no step "{target}"' + did_you_mean(target, flow.steps))
 
 
-def _control_targets(config: Mapping[str, Any]) -> Iterator[tuple[JsonPath, str]]:
-    """Step ids named in switch / conditional config, with their config paths."""
-    for key in ("default", "then", "else", "next"):
-        if isinstance(config.get(key), str):
-            yield (key,), config[key]
-    cases = config.get("cases")
-    if isinstance(cases, Mapping):
-        for case, target in cases.items():
-            if isinstance(target, str):
-                yield ("cases", str(case)), target
-    rules = config.get("rules")
-    for index, rule in enumerate(rules if isinstance(rules, list) else []):
-        if isinstance(rule, Mapping) and isinstance(rule.get("next"), str):
-            yield ("rules", index, "next"), rule["next"]
-
-
-_CONTROL_TYPES = frozenset({"switch", "conditional"})
-
-
 def check_steps(
     flow: Flow, data: Mapping[str, Any], handlers: HandlerRegistry | None, report: Report
 ) -> None:
@@ -68,24 +49,30 @@ def check_steps(
         at = paths.get(step.id, ("steps", step.id))
         for name, target in step.transitions.targets():
             _check_target(flow, target, (*at, "transitions", name), report)
-        if step.type in _CONTROL_TYPES:
-            for sub, target in _control_targets(step.config):
-                _check_target(flow, target, (*at, "config", *sub), report)
-        if handlers is None:
-            continue
-        if step.type not in handlers:
-            hint = did_you_mean(step.type, handlers.types())
-            report.add((*at, "type"), f'no handler registered for type "{step.type}"{hint}')
-            continue
-        schema = getattr(handlers.get(step.type), "config_schema", None)
-        if isinstance(schema, Mapping):
-            check_schema(dict(step.config), Draft202012Validator(schema), (*at, "config"), report)
-    for step_id in unreachable_steps(flow):
+        if handlers is not None:
+            _check_handler(flow, step, handlers, at, report)
+    if handlers is None:
+        return  # what a step's config names is its handler's to say: reachability is unknown
+    for step_id in unreachable_steps(flow, handlers):
         report.add(
             paths.get(step_id, ("steps", step_id)),
             f'step "{step_id}" is unreachable: no transition leads to it',
             Severity.WARNING,
         )
+
+
+def _check_handler(flow: Flow, step: Step, handlers: HandlerRegistry, at: JsonPath, report: Report) -> None:
+    """The step's type is registered, its config matches the handler's schema, and every
+    step id the config names (as the handler says) exists."""
+    if step.type not in handlers:
+        hint = did_you_mean(step.type, handlers.types())
+        report.add((*at, "type"), f'no handler registered for type "{step.type}"{hint}')
+        return
+    schema = config_schema_of(handlers.get(step.type))
+    if schema is not None:
+        check_schema(dict(step.config), Draft202012Validator(schema), (*at, "config"), report)
+    for sub, target in handlers.step_refs(step):
+        _check_target(flow, target, (*at, "config", *sub), report)
 
 
 def check_triggers(flow: Flow, report: Report) -> None:
