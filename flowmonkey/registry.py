@@ -130,9 +130,6 @@ class FlowRegistry:
         """The live version of every flow that is not retired, by id."""
         return [self.get(flow_id) for flow_id in sorted(self._versions) if flow_id not in self._retired]
 
-    def is_retired(self, flow_id: str) -> bool:
-        return flow_id in self._retired
-
     def __contains__(self, flow_id: object) -> bool:
         return flow_id in self._versions and flow_id not in self._retired
 
