@@ -36,6 +36,8 @@ from flowmonkey.model import (
     ExecutionStatus,
     Flow,
     InputSelector,
+    Job,
+    JobStatus,
     RetryPolicy,
     SelectorType,
     Step,
@@ -43,6 +45,9 @@ from flowmonkey.model import (
     StepStatus,
     TimeoutConfig,
     Transitions,
+    TriggerDefinition,
+    TriggerFire,
+    TriggerType,
     WaitKind,
 )
 from flowmonkey.params import ExecutionView, HandlerParams
@@ -53,14 +58,9 @@ from flowmonkey.stores import (
     DEFAULT_STORE_URL,
     CreateResult,
     ExecutionQuery,
-    Job,
-    JobStatus,
     MemoryStore,
     Page,
     Store,
-    TriggerDefinition,
-    TriggerFire,
-    TriggerType,
     open_store,
 )
 from flowmonkey.stores.sqlite import SQLiteStore

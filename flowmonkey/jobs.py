@@ -38,8 +38,7 @@ from flowmonkey.engine import Engine
 from flowmonkey.errors import ErrorCode, FlowMonkeyError
 from flowmonkey.events import Event, EventType
 from flowmonkey.handlers.job import JOB_FAILED, job_handler
-from flowmonkey.model import WaitKind
-from flowmonkey.stores.base import Job, JobStatus
+from flowmonkey.model import Job, JobStatus, WaitKind
 
 log = logging.getLogger("flowmonkey.jobs")
 

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from flowmonkey.model import Execution, Step
-from flowmonkey.stores.base import Job
+from flowmonkey.model import Execution, Job, Step
 
 WokenBy = Literal["timer", "resume"] | None
 

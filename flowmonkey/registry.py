@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from flowmonkey.errors import ErrorCode, FlowError, HandlerNotFoundError
-from flowmonkey.model import Flow
+from flowmonkey.model import Flow, JsonPath, Step
 from flowmonkey.result import StepResult
 
 if TYPE_CHECKING:
@@ -50,8 +50,12 @@ def flow_problems(flow: Flow) -> list[str]:
     return problems
 
 
-def unreachable_steps(flow: Flow) -> list[str]:
-    """Step ids no transition leads to (they may still be reached through ``next_step``)."""
+def unreachable_steps(flow: Flow, handlers: HandlerRegistry | None = None) -> list[str]:
+    """Step ids nothing leads to: no transition, and no step id a handler's config names.
+
+    Without ``handlers`` only transitions count: what a config names is its handler's to say.
+    Steps reached only through a handler's ``next_step`` at run time are not seen.
+    """
     seen: set[str] = set()
     todo = [flow.initial_step_id]
     while todo:
@@ -59,24 +63,11 @@ def unreachable_steps(flow: Flow) -> list[str]:
         if step_id in seen or step_id not in flow.steps:
             continue
         seen.add(step_id)
-        todo.extend(target for _, target in flow.steps[step_id].transitions.targets())
-        todo.extend(_config_targets(flow.steps[step_id].config))
+        step = flow.steps[step_id]
+        todo.extend(target for _, target in step.transitions.targets())
+        if handlers is not None:
+            todo.extend(target for _, target in handlers.step_refs(step))
     return [step_id for step_id in flow.steps if step_id not in seen]
-
-
-def _config_targets(config: Mapping[str, Any]) -> list[str]:
-    """Step ids named in a control handler's config (switch cases, conditional rules)."""
-    targets: list[str] = []
-    for key in ("default", "then", "else", "next"):
-        if isinstance(config.get(key), str):
-            targets.append(config[key])
-    cases = config.get("cases")
-    if isinstance(cases, Mapping):
-        targets.extend(v for v in cases.values() if isinstance(v, str))
-    for rule in config.get("rules") or ():
-        if isinstance(rule, Mapping) and isinstance(rule.get("next"), str):
-            targets.append(rule["next"])
-    return targets
 
 
 class FlowRegistry:
@@ -139,9 +130,6 @@ class FlowRegistry:
         """The live version of every flow that is not retired, by id."""
         return [self.get(flow_id) for flow_id in sorted(self._versions) if flow_id not in self._retired]
 
-    def is_retired(self, flow_id: str) -> bool:
-        return flow_id in self._retired
-
     def __contains__(self, flow_id: object) -> bool:
         return flow_id in self._versions and flow_id not in self._retired
 
@@ -149,9 +137,24 @@ class FlowRegistry:
         return len(self.latest())
 
 
+StepRef = tuple[JsonPath, str]
+"""A step id a step's config names, with where in the config it is: ``(("cases", "gold"), "ship")``."""
+
+StepRefs = Callable[[Mapping[str, Any]], Iterable[StepRef]]
+"""``step_refs(config)``: every step id that ``config`` names (it may not match the config schema)."""
+
+
 @runtime_checkable
 class Handler(Protocol):
-    """Anything with a ``type`` and ``async execute(params) -> StepResult``."""
+    """Anything with a ``type`` and ``async execute(params) -> StepResult``.
+
+    Two optional members, read when present (a handler without them has neither):
+
+    - ``config_schema``: a JSON Schema a step's ``config`` must match; flow files are
+      checked against it;
+    - ``step_refs(config)``: the step ids the config names (see :data:`StepRefs`), so that
+      flow checks know those steps exist and are reachable (``switch`` names its cases).
+    """
 
     @property
     def type(self) -> str: ...
@@ -162,6 +165,18 @@ class Handler(Protocol):
 HandlerFunction = Callable[["HandlerParams"], Awaitable[StepResult]]
 
 
+def config_schema_of(item: Handler) -> Mapping[str, Any] | None:
+    """The handler's ``config_schema``, or None when it declares none."""
+    schema = getattr(item, "config_schema", None)
+    return schema if isinstance(schema, Mapping) else None
+
+
+def step_refs_of(item: Handler, config: Mapping[str, Any]) -> list[StepRef]:
+    """The step ids ``config`` names, by the handler's ``step_refs``; none without it."""
+    step_refs = getattr(item, "step_refs", None)
+    return list(step_refs(config)) if callable(step_refs) else []
+
+
 @dataclass(frozen=True, slots=True)
 class FunctionHandler:
     """A handler made from an async function by :func:`handler`."""
@@ -170,6 +185,7 @@ class FunctionHandler:
     fn: HandlerFunction
     config_schema: Mapping[str, Any] | None = None
     description: str | None = None
+    step_refs: StepRefs | None = None
 
     def execute(self, params: HandlerParams) -> Awaitable[StepResult]:
         return self.fn(params)
@@ -182,13 +198,21 @@ def handler(
     handler_type: str,
     *,
     config_schema: Mapping[str, Any] | None = None,
+    step_refs: StepRefs | None = None,
 ) -> Callable[[HandlerFunction], FunctionHandler]:
-    """Decorate ``async def fn(params) -> StepResult`` as the handler for ``handler_type``."""
+    """Decorate ``async def fn(params) -> StepResult`` as the handler for ``handler_type``.
+
+    Args:
+        handler_type: the ``type`` steps name to run this handler.
+        config_schema: a JSON Schema each step's ``config`` must match.
+        step_refs: ``fn(config)`` listing the step ids a config names, as
+            ``(path in the config, step id)`` pairs: for handlers that route to steps.
+    """
 
     def wrap(fn: HandlerFunction) -> FunctionHandler:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"handler {handler_type!r}: {fn.__qualname__} must be 'async def'")
-        return FunctionHandler(handler_type, fn, config_schema, inspect.getdoc(fn))
+        return FunctionHandler(handler_type, fn, config_schema, inspect.getdoc(fn), step_refs)
 
     return wrap
 
@@ -219,6 +243,11 @@ class HandlerRegistry:
 
     def types(self) -> list[str]:
         return sorted(self._handlers)
+
+    def step_refs(self, step: Step) -> list[StepRef]:
+        """The step ids ``step``'s config names, says its handler (none for an unknown type)."""
+        item = self._handlers.get(step.type)
+        return [] if item is None else step_refs_of(item, step.config)
 
     def __contains__(self, handler_type: object) -> bool:
         return handler_type in self._handlers

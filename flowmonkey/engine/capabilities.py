@@ -11,9 +11,9 @@ from flowmonkey.engine.creation import Start
 from flowmonkey.engine.notify import Emitter
 from flowmonkey.events import Event, EventType
 from flowmonkey.ids import new_id
-from flowmonkey.model import Execution
+from flowmonkey.model import Execution, Job
 from flowmonkey.params import CHILD_KEY_TTL, HandlerParams
-from flowmonkey.stores.base import CreateResult, Job, Store
+from flowmonkey.stores.base import CreateResult, Store
 
 CreateFn = Callable[[Start], Awaitable[CreateResult]]
 

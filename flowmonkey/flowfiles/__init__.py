@@ -4,11 +4,14 @@ Validation runs in three passes, and every problem names file, line and column::
 
     flows/order.yaml:14:7: steps.charge.transitions.onSuccess: no step "shipp" (did you mean "ship"?)
 
-1. the document parses (YAML, or JSON) and matches ``schema/flow.schema.json``;
-2. :meth:`Flow.from_dict` — the one parser of the format — accepts it;
+1. the document parses (YAML, or JSON) and matches ``schema/flow.schema.json``, the one
+   definition of a flow's structure (:mod:`flowmonkey.model.schema`);
+2. :func:`~flowmonkey.model.build_flow` builds the :class:`Flow` from it (without
+   validating a second time);
 3. its meaning holds: the initial step and every transition target exist, handler types
-   are registered, each step's config matches its handler's ``config_schema``, triggers
-   are well formed; unreachable steps are warnings.
+   are registered, each step's config matches its handler's ``config_schema`` and the step
+   ids it names (the handler's ``step_refs``) exist, triggers are well formed; unreachable
+   steps are warnings.
 
 Anything wrong raises :class:`FlowFileError` (a :class:`FlowError`) carrying every
 :class:`Problem`; nothing else escapes.
@@ -21,16 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from flowmonkey.errors import FlowError
-from flowmonkey.flowfiles._checks import (
-    check_schema,
-    check_steps,
-    check_triggers,
-    flow_schema,
-    flow_validator,
-)
+from flowmonkey.flowfiles._checks import check_schema, check_steps, check_triggers
 from flowmonkey.flowfiles._documents import check_duplicates, parse_json, parse_yaml
 from flowmonkey.flowfiles._problems import FlowFileError, JsonPath, LoadedFlow, Problem, Report, Severity
-from flowmonkey.model import Flow
+from flowmonkey.model import Flow, build_flow
+from flowmonkey.model.schema import flow_schema, flow_validator
 from flowmonkey.registry import HandlerRegistry
 
 __all__ = [
@@ -52,16 +50,15 @@ FLOW_SUFFIXES = (".yaml", ".yml", ".json")
 # Entry points
 
 
-def _from_dict(data: Mapping[str, Any], report: Report) -> Flow | None:
+def _build(data: Mapping[str, Any], report: Report) -> Flow | None:
+    """The flow, from a document that matched the schema (so it is not validated again)."""
     try:
-        return Flow.from_dict(data)
-    except FlowError as exc:
+        return build_flow(data)
+    except FlowError as exc:  # what a schema cannot say, e.g. a step id differing from its key
         details = exc.details if isinstance(exc.details, Mapping) else {}
-        path = tuple(details.get("path") or ())
-        where = ".".join(str(p) for p in path)
-        message = exc.message.removeprefix(f"{where}: ") if where else exc.message
-        report.add(path, message)
-    except Exception as exc:  # the model rejected something the schema let through
+        for problem in details.get("problems") or [{"path": [], "message": exc.message}]:
+            report.add(tuple(problem["path"]), problem["message"])
+    except Exception as exc:  # a bug: still a problem in the file, never a traceback
         report.add((), f"invalid flow: {type(exc).__name__}: {exc}")
     return None
 
@@ -73,7 +70,7 @@ def _validate(
     check_schema(data, flow_validator(), (), report)
     if report.failed:
         return None
-    flow = _from_dict(data, report)
+    flow = _build(data, report)
     if flow is None:
         return None
     if flow.id in taken:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from flowmonkey.inputs import _MISSING, lookup
 from flowmonkey.params import HandlerParams
-from flowmonkey.registry import handler
+from flowmonkey.registry import StepRef, handler
 from flowmonkey.result import Result, StepResult
 
 
@@ -74,6 +74,16 @@ CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 
+def step_refs(config: Mapping[str, Any]) -> Iterator[StepRef]:
+    """The step ids a conditional names: each rule's ``next``, and the default."""
+    rules = config.get("rules")
+    for index, rule in enumerate(rules if isinstance(rules, list) else ()):
+        if isinstance(rule, Mapping) and isinstance(rule.get("next"), str):
+            yield ("rules", index, "next"), rule["next"]
+    if isinstance(config.get("default"), str):
+        yield ("default",), config["default"]
+
+
 def rule_matches(rule: dict[str, Any], context: Any) -> bool:
     """Whether one ``{path, op, value}`` rule holds for the context."""
     check = OPERATORS.get(rule.get("op", "eq"))
@@ -85,7 +95,7 @@ def rule_matches(rule: dict[str, Any], context: Any) -> bool:
     return check(left, rule.get("value"))
 
 
-@handler("conditional", config_schema=CONFIG_SCHEMA)
+@handler("conditional", config_schema=CONFIG_SCHEMA, step_refs=step_refs)
 async def conditional(params: HandlerParams) -> StepResult:
     """Route to the ``next`` of the first matching rule."""
     rules = params.config.get("rules") or []

@@ -14,10 +14,10 @@ from typing import Any
 
 from flowmonkey.durations import parse_duration
 from flowmonkey.errors import ErrorCode
+from flowmonkey.model import JobStatus
 from flowmonkey.params import HandlerParams
 from flowmonkey.registry import handler
 from flowmonkey.result import Result, StepResult
-from flowmonkey.stores.base import JobStatus
 
 DEFAULT_WAIT_RECHECK = timedelta(minutes=5)
 JOB_FAILED = "JOB_FAILED"

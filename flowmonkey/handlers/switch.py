@@ -8,11 +8,12 @@ Config: ``path`` (dot path into the context; without it the step's input is the 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from flowmonkey.inputs import get_path
 from flowmonkey.params import HandlerParams
-from flowmonkey.registry import handler
+from flowmonkey.registry import StepRef, handler
 from flowmonkey.result import Result, StepResult
 
 CONFIG_SCHEMA: dict[str, Any] = {
@@ -27,6 +28,16 @@ CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 
+def step_refs(config: Mapping[str, Any]) -> Iterator[StepRef]:
+    """The step ids a switch names: each case's, and the default."""
+    cases = config.get("cases")
+    for case, target in cases.items() if isinstance(cases, Mapping) else ():
+        if isinstance(target, str):
+            yield ("cases", str(case)), target
+    if isinstance(config.get("default"), str):
+        yield ("default",), config["default"]
+
+
 def case_key(value: Any) -> str:
     """The text a value matches in ``cases``."""
     if isinstance(value, str):
@@ -34,7 +45,7 @@ def case_key(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-@handler("switch", config_schema=CONFIG_SCHEMA)
+@handler("switch", config_schema=CONFIG_SCHEMA, step_refs=step_refs)
 async def switch(params: HandlerParams) -> StepResult:
     """Pick the next step by the value at ``path``."""
     path = params.config.get("path")

@@ -8,17 +8,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from flowmonkey.errors import StoreError
-from flowmonkey.stores.base import (
-    CreateResult,
-    ExecutionQuery,
-    Job,
-    JobStatus,
-    Page,
-    Store,
-    TriggerDefinition,
-    TriggerFire,
-    TriggerType,
-)
+from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page, Store
 from flowmonkey.stores.memory import MemoryStore
 
 DEFAULT_STORE_URL = "sqlite:///.flowmonkey/flowmonkey.db"
@@ -27,14 +17,9 @@ __all__ = [
     "DEFAULT_STORE_URL",
     "CreateResult",
     "ExecutionQuery",
-    "Job",
-    "JobStatus",
     "MemoryStore",
     "Page",
     "Store",
-    "TriggerDefinition",
-    "TriggerFire",
-    "TriggerType",
     "open_store",
 ]
 

@@ -19,12 +19,16 @@ from flowmonkey.model import (
     Execution,
     ExecutionError,
     ExecutionStatus,
+    Job,
+    JobStatus,
     StepRecord,
     StepStatus,
     TimeoutConfig,
+    TriggerDefinition,
+    TriggerFire,
+    TriggerType,
     WaitKind,
 )
-from flowmonkey.stores.base import Job, JobStatus, TriggerDefinition, TriggerFire, TriggerType
 
 EncodeTime = Callable[[datetime | None], Any]
 DecodeTime = Callable[[Any], datetime | None]

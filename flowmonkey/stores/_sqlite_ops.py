@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from flowmonkey.model import Execution
+from flowmonkey.model import Execution, Job
 from flowmonkey.stores import _query, _rows
 from flowmonkey.stores import _sqlite_commit as _commit
 from flowmonkey.stores._query import Params
 from flowmonkey.stores._rows import EXECUTION_COLUMNS
-from flowmonkey.stores.base import ExecutionQuery, Job
+from flowmonkey.stores.base import ExecutionQuery
 
 T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

@@ -8,13 +8,21 @@ object never changes what is stored. Driver errors are translated at this bounda
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, runtime_checkable
 
 from flowmonkey.change import Change
-from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
+from flowmonkey.model import (
+    Execution,
+    ExecutionStatus,
+    Flow,
+    Job,
+    JobStatus,
+    StepRecord,
+    TriggerDefinition,
+    TriggerFire,
+)
 
 T = TypeVar("T")
 
@@ -45,75 +53,6 @@ class Page(Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
-
-
-class TriggerType(StrEnum):
-    HTTP = "http"
-    SCHEDULE = "schedule"
-    EVENT = "event"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerDefinition:
-    """A persisted trigger. ``config`` holds the type's settings (cron, inputSchema, ...)."""
-
-    id: str
-    type: TriggerType
-    flow_id: str
-    flow_version: str | None = None
-    enabled: bool = True
-    config: dict[str, Any] = field(default_factory=dict)
-    source: str | None = None  # the flow file that declared it, or None for the API
-    created_at: datetime
-    updated_at: datetime
-    next_run_at: datetime | None = None
-    last_fired_at: datetime | None = None
-    last_status: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerFire:
-    """One firing of a trigger, successful or not."""
-
-    id: str
-    trigger_id: str
-    fired_at: datetime
-    status: str  # "ok" | "failed" | "rejected"
-    duration_ms: float = 0.0
-    execution_id: str | None = None
-    error: str | None = None
-    slot_at: datetime | None = None
-
-
-class JobStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Job:
-    """Work of a long-running handler, run outside the step with lease and heartbeat.
-
-    ``fence`` grows with every claim; a runner whose fence is stale can no longer write.
-    """
-
-    id: str
-    execution_id: str
-    step_id: str
-    attempt: int
-    type: str
-    input: Any = None
-    status: JobStatus = JobStatus.PENDING
-    owner: str | None = None
-    fence: int = 0
-    lease_expires_at: datetime | None = None
-    checkpoint: Any = None
-    result: Any = None
-    error: dict[str, Any] | None = None
-    created_at: datetime
-    updated_at: datetime
 
 
 @runtime_checkable

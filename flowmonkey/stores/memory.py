@@ -14,16 +14,19 @@ from datetime import datetime, timedelta
 from typing import Any, Self
 
 from flowmonkey.change import Change
-from flowmonkey.model import ACTIVE_STATUSES, Execution, ExecutionStatus, Flow, StepRecord, copy_json
-from flowmonkey.stores.base import (
-    CreateResult,
-    ExecutionQuery,
+from flowmonkey.model import (
+    ACTIVE_STATUSES,
+    Execution,
+    ExecutionStatus,
+    Flow,
     Job,
     JobStatus,
-    Page,
+    StepRecord,
     TriggerDefinition,
     TriggerFire,
+    copy_json,
 )
+from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
 
 
 def matches(execution: Execution, query: ExecutionQuery) -> bool:

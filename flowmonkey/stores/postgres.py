@@ -19,20 +19,22 @@ import asyncpg
 
 from flowmonkey.change import Change
 from flowmonkey.errors import ConflictError, StoreError
-from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
+from flowmonkey.model import (
+    Execution,
+    ExecutionStatus,
+    Flow,
+    Job,
+    JobStatus,
+    StepRecord,
+    TriggerDefinition,
+    TriggerFire,
+    build_flow,
+)
 from flowmonkey.stores import _pg_sql as sql
 from flowmonkey.stores import _query, _rows
 from flowmonkey.stores._batch import GroupCommitter
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
-from flowmonkey.stores.base import (
-    CreateResult,
-    ExecutionQuery,
-    Job,
-    JobStatus,
-    Page,
-    TriggerDefinition,
-    TriggerFire,
-)
+from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
@@ -242,7 +244,7 @@ class PostgresStore:
 
     async def get_definition(self, flow_hash: str) -> Flow | None:
         rows = await self._fetch("get_definition", "SELECT body FROM definitions WHERE hash = $1", flow_hash)
-        return Flow.from_dict(json.loads(rows[0][0])) if rows else None
+        return build_flow(json.loads(rows[0][0])) if rows else None  # trusted: written by to_dict
 
     # -- runtime ----------------------------------------------------------------------
 

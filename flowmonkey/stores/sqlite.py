@@ -30,20 +30,22 @@ from urllib.parse import parse_qs
 
 from flowmonkey.change import Change
 from flowmonkey.errors import ConflictError, StoreError
-from flowmonkey.model import Execution, ExecutionStatus, Flow, StepRecord
+from flowmonkey.model import (
+    Execution,
+    ExecutionStatus,
+    Flow,
+    Job,
+    JobStatus,
+    StepRecord,
+    TriggerDefinition,
+    TriggerFire,
+    build_flow,
+)
 from flowmonkey.stores import _rows
 from flowmonkey.stores import _sqlite_commit as _commit
 from flowmonkey.stores import _sqlite_ops as ops
 from flowmonkey.stores._batch import GroupCommitter
-from flowmonkey.stores.base import (
-    CreateResult,
-    ExecutionQuery,
-    Job,
-    JobStatus,
-    Page,
-    TriggerDefinition,
-    TriggerFire,
-)
+from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
 
 T = TypeVar("T")
 SYNCHRONOUS_LEVELS = ("normal", "full")
@@ -285,7 +287,7 @@ class SQLiteStore:
         rows = await self._read(
             "get_definition", _fetch, "SELECT body FROM definitions WHERE hash = ?", (flow_hash,)
         )
-        return Flow.from_dict(json.loads(rows[0][0])) if rows else None
+        return build_flow(json.loads(rows[0][0])) if rows else None  # trusted: written by to_dict
 
     # -- runtime ----------------------------------------------------------------------
 

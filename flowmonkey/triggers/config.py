@@ -16,7 +16,7 @@ from typing import Any
 import jsonschema
 
 from flowmonkey.errors import ErrorCode, FlowMonkeyError
-from flowmonkey.stores.base import TriggerType
+from flowmonkey.model import TriggerType
 from flowmonkey.triggers.schedule import CronSchedule, Misfire
 
 DEFAULT_CONTEXT_KEY = "input"

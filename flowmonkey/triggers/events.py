@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flowmonkey.stores.base import TriggerDefinition, TriggerType
+from flowmonkey.model import TriggerDefinition, TriggerType
 
 _MISSING = object()
 

@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from flowmonkey.errors import ErrorCode, ExecutionNotFoundError, FlowMonkeyError, NotWaitingError
-from flowmonkey.stores.base import TriggerDefinition, TriggerType
+from flowmonkey.model import TriggerDefinition, TriggerType
 from flowmonkey.triggers.payloads import schema_errors
 from flowmonkey.triggers.tokens import ExpiredTokenError, InvalidTokenError
 

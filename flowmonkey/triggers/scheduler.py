@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from flowmonkey.errors import FlowMonkeyError, StoreError
-from flowmonkey.stores.base import TriggerDefinition, TriggerType
+from flowmonkey.model import TriggerDefinition, TriggerType
 from flowmonkey.triggers.outcomes import FireOutcome
 from flowmonkey.triggers.schedule import (
     SLOT_KEY_MARGIN,

@@ -28,8 +28,8 @@ from flowmonkey.engine import DEFAULT_IDEMPOTENCY_TTL, Engine
 from flowmonkey.errors import ErrorCode, FlowMonkeyError, NotWaitingError, StoreError
 from flowmonkey.events import Event, EventType
 from flowmonkey.ids import new_id
-from flowmonkey.model import Execution
-from flowmonkey.stores.base import CreateResult, Store, TriggerDefinition, TriggerFire, TriggerType
+from flowmonkey.model import Execution, TriggerDefinition, TriggerFire, TriggerType
+from flowmonkey.stores.base import CreateResult, Store
 from flowmonkey.triggers.config import FLOW_HASH_KEY, TriggerError, check_id, parse_type, validate_config
 from flowmonkey.triggers.events import listeners
 from flowmonkey.triggers.http import HttpTriggers, build_app, mount_routes

@@ -17,8 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from flowmonkey.events import Event, EventType
-from flowmonkey.model import Flow
-from flowmonkey.stores.base import TriggerDefinition
+from flowmonkey.model import Flow, TriggerDefinition
 from flowmonkey.triggers.config import FLOW_HASH_KEY, Declaration, TriggerError, declared, parse_declaration
 
 if TYPE_CHECKING:

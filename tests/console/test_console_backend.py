@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from flowmonkey import ExecutionStatus, Runtime, open_store, signaler_for
-from flowmonkey.stores import TriggerDefinition, TriggerType
+from flowmonkey.model import TriggerDefinition, TriggerType
 from tests.console.support import (
     HANDLERS,
     ORDER,

@@ -14,7 +14,7 @@ import pytest
 from textual.pilot import Pilot
 
 from flowmonkey import Event, EventType
-from flowmonkey.stores import TriggerDefinition, TriggerFire, TriggerType
+from flowmonkey.model import TriggerDefinition, TriggerFire, TriggerType
 from tests.console.support import FIXED_IDS, FrozenClock, main_screen, make_app, seed_fixed, settle, wait_for
 from tui.app import ConsoleApp
 from tui.widgets.status_counts import StatusCounts

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.events import Key
 
 from flowmonkey import Change, ExecutionStatus
-from flowmonkey.stores import TriggerDefinition, TriggerType
+from flowmonkey.model import TriggerDefinition, TriggerType
 from tests.console.support import (
     FrozenClock,
     background_at,

@@ -20,21 +20,17 @@ from flowmonkey.model import (
     ExecutionError,
     ExecutionStatus,
     Flow,
+    Job,
+    JobStatus,
     StepRecord,
     StepStatus,
     TimeoutConfig,
-    WaitKind,
-)
-from flowmonkey.stores import (
-    ExecutionQuery,
-    Job,
-    JobStatus,
-    Store,
     TriggerDefinition,
     TriggerFire,
     TriggerType,
-    open_store,
+    WaitKind,
 )
+from flowmonkey.stores import ExecutionQuery, Store, open_store
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 _ms = itertools.count(int(T0.timestamp() * 1000))

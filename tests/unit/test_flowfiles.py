@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +12,7 @@ from flowmonkey import Engine, EventType, HandlerRegistry, MemoryStore
 from flowmonkey.flowdirectory import FlowDirectory
 from flowmonkey.flowfiles import FlowFileError, Severity, flow_schema, load_flow_file, parse_flow
 from flowmonkey.handlers import builtin_handlers
+from flowmonkey.model.schema import flow_validator
 
 from .helpers import BASIC
 
@@ -126,6 +128,14 @@ BROKEN = [
         'flows/order.yaml:14:22: steps.route.config.cases.a: no step "shp" (did you mean "ship"?)',
     ),
     (
+        "conditional rule to no step",
+        "order.yaml",
+        GOOD
+        + "  route:\n    type: conditional\n    config:\n      default: ship\n"
+        + "      rules: [{path: x, op: eq, value: 1, next: shp}]\n",
+        'flows/order.yaml:16:43: steps.route.config.rules.0.next: no step "shp" (did you mean "ship"?)',
+    ),
+    (
         "bad cron",
         "order.yaml",
         GOOD + "triggers:\n  - {id: t, type: schedule, cron: '0 25 * *'}\n",
@@ -209,6 +219,42 @@ def test_built_in_handler_configs_are_checked_against_their_schemas(step: str, e
         parse_flow(text, file="x.yaml", handlers=HANDLERS)
 
     assert str(raised.value.problems[0]).split(": ", 1)[1].startswith(expected)
+
+
+def test_steps_named_by_a_handler_config_are_reachable_and_must_exist() -> None:
+    text = (
+        "id: x\ninitialStepId: route\nsteps:\n"
+        "  route: {type: switch, config: {path: k, cases: {a: one}, default: two}}\n"
+        "  one: {type: echo}\n  two: {type: echo}\n  three: {type: echo}\n"
+    )
+
+    loaded = parse_flow(text, file="x.yaml", handlers=HANDLERS)
+
+    assert [str(w) for w in loaded.warnings] == [
+        'x.yaml:7:3: warning: steps.three: step "three" is unreachable: no transition leads to it'
+    ]
+    with pytest.raises(FlowFileError) as raised:
+        parse_flow(text.replace("default: two", "default: tow"), file="x.yaml", handlers=HANDLERS)
+    assert str(raised.value).startswith(
+        'x.yaml:4:60: steps.route.config.default: no step "tow" (did you mean "two"?)'
+    )
+
+
+def test_a_file_is_validated_against_the_flow_schema_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    validator = flow_validator()
+    validated: list[object] = []
+    iter_errors = type(validator).iter_errors
+
+    def counting(self: Any, instance: Any, *args: Any) -> Any:
+        if self is validator:
+            validated.append(instance)
+        return iter_errors(self, instance, *args)
+
+    monkeypatch.setattr(type(validator), "iter_errors", counting)
+
+    parse_flow(GOOD, file="order.yaml", handlers=HANDLERS)
+
+    assert len(validated) == 1
 
 
 def test_a_numeric_version_is_a_warning() -> None:

@@ -11,8 +11,8 @@ import pytest
 from flowmonkey import Engine, ExecutionStatus, Flow, HandlerParams, MemoryStore, StepResult, handler
 from flowmonkey.handlers.job import run_job
 from flowmonkey.jobs import JobContext, JobFencedError, JobRunner
+from flowmonkey.model import JobStatus
 from flowmonkey.runtime import Runtime
-from flowmonkey.stores.base import JobStatus
 
 
 class ManualClock:

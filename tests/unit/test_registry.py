@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from flowmonkey import (
     StepResult,
     handler,
 )
-from flowmonkey.registry import unreachable_steps, version_key
+from flowmonkey.registry import StepRef, unreachable_steps, version_key
 
 
 def flow(version: str = "1.0.0", **steps: Any) -> Flow:
@@ -58,8 +59,9 @@ def test_an_unknown_initial_step_is_rejected() -> None:
 
 
 def test_a_flow_without_steps_is_rejected() -> None:
+    # Flow.from_dict refuses one already (the schema); a flow built in code reaches the registry
     with pytest.raises(FlowError, match="has no steps"):
-        FlowRegistry().register(Flow.from_dict({"id": "f", "initialStepId": "a", "steps": {}}))
+        FlowRegistry().register(Flow(id="f", initial_step_id="a", steps={}))
 
 
 def test_retired_flows_are_hidden_from_new_executions_but_kept_by_hash() -> None:
@@ -75,6 +77,34 @@ def test_retired_flows_are_hidden_from_new_executions_but_kept_by_hash() -> None
 def test_unreachable_steps_are_found() -> None:
     f = flow(a={"type": "x", "transitions": {"onSuccess": "b"}}, b={"type": "x"}, orphan={"type": "x"})
     assert unreachable_steps(f) == ["orphan"]
+
+
+def test_steps_a_handler_says_its_config_names_are_reachable() -> None:
+    def named(config: Mapping[str, Any]) -> list[StepRef]:
+        return [(("to",), config["to"])]
+
+    @handler("route", step_refs=named)
+    async def route(params: HandlerParams) -> StepResult:
+        return Result.success(next_step=params.config["to"])
+
+    class Plain:
+        type = "plain"
+
+        async def execute(self, params: HandlerParams) -> StepResult:
+            return Result.success()
+
+    f = flow(
+        a={"type": "route", "config": {"to": "b"}},
+        b={"type": "plain", "config": {"to": "c"}},
+        c={"type": "x"},
+    )
+    handlers = HandlerRegistry([route, Plain()])
+
+    assert handlers.step_refs(f.steps["a"]) == [(("to",), "b")]
+    assert handlers.step_refs(f.steps["b"]) == []  # a handler without step_refs names no steps
+    assert handlers.step_refs(f.steps["c"]) == []  # nor does an unknown type
+    assert unreachable_steps(f, handlers) == ["c"]
+    assert unreachable_steps(f) == ["b", "c"]  # without handlers only transitions count
 
 
 def test_handlers_register_from_functions_and_classes() -> None:

@@ -1,0 +1,68 @@
+"""The model: plain values every other part of FlowMonkey shares.
+
+- :mod:`~flowmonkey.model.flow`: a flow definition (Flow, Step, InputSelector, ...),
+  built from a dict checked against the one JSON Schema of the format
+  (:mod:`~flowmonkey.model.schema`);
+- :mod:`~flowmonkey.model.execution`: one run of a flow and its history;
+- :mod:`~flowmonkey.model.triggers` and :mod:`~flowmonkey.model.jobs`: what the stores
+  keep for triggers and long-running handlers.
+
+The model imports nothing of FlowMonkey's but ids, errors and durations.
+"""
+
+from __future__ import annotations
+
+from flowmonkey.model._json import JSON, JsonPath, copy_json
+from flowmonkey.model.execution import (
+    ACTIVE_STATUSES,
+    Cancellation,
+    Execution,
+    ExecutionError,
+    ExecutionStatus,
+    StepRecord,
+    StepStatus,
+    TimeoutConfig,
+    WaitKind,
+    utcnow,
+)
+from flowmonkey.model.flow import (
+    Flow,
+    InputSelector,
+    RetryPolicy,
+    SelectorType,
+    Step,
+    Transitions,
+    build_flow,
+)
+from flowmonkey.model.jobs import Job, JobStatus
+from flowmonkey.model.schema import flow_schema
+from flowmonkey.model.triggers import TriggerDefinition, TriggerFire, TriggerType
+
+__all__ = [
+    "ACTIVE_STATUSES",
+    "JSON",
+    "Cancellation",
+    "Execution",
+    "ExecutionError",
+    "ExecutionStatus",
+    "Flow",
+    "InputSelector",
+    "Job",
+    "JobStatus",
+    "JsonPath",
+    "RetryPolicy",
+    "SelectorType",
+    "Step",
+    "StepRecord",
+    "StepStatus",
+    "TimeoutConfig",
+    "Transitions",
+    "TriggerDefinition",
+    "TriggerFire",
+    "TriggerType",
+    "WaitKind",
+    "build_flow",
+    "copy_json",
+    "flow_schema",
+    "utcnow",
+]

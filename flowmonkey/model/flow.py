@@ -1,0 +1,352 @@
+"""The flow model: a flow definition as immutable values.
+
+What a flow may look like is defined once, by the JSON Schema of the format
+(:mod:`flowmonkey.model.schema`). :meth:`Flow.from_dict` validates a dict in the seed's
+JSON shape (camelCase keys) against it, then :func:`build_flow` turns it into these
+values without checking types again: the tables below only say which key becomes which
+field. :meth:`Flow.to_dict` writes the same shape back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from flowmonkey.durations import format_duration, parse_duration
+from flowmonkey.errors import ErrorCode, FlowError
+from flowmonkey.model._json import JSON, JsonPath, dotted
+from flowmonkey.model.schema import SchemaProblem, flow_error, validate_flow
+
+
+class SelectorType(StrEnum):
+    KEY = "key"
+    KEYS = "keys"
+    PATH = "path"
+    TEMPLATE = "template"
+    FULL = "full"
+    STATIC = "static"
+
+
+# The fields each selector type uses; the others stay at their defaults.
+_SELECTOR_FIELDS: dict[SelectorType, tuple[str, ...]] = {
+    SelectorType.KEY: ("key",),
+    SelectorType.KEYS: ("keys",),
+    SelectorType.PATH: ("path",),
+    SelectorType.TEMPLATE: ("template",),
+    SelectorType.FULL: (),
+    SelectorType.STATIC: ("value",),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputSelector:
+    """Chooses what part of the context a step's handler receives."""
+
+    type: SelectorType = SelectorType.FULL
+    key: str | None = None
+    keys: tuple[str, ...] = ()
+    path: str | None = None
+    template: JSON = None
+    value: JSON = None
+
+    @classmethod
+    def from_dict(cls, data: Any) -> InputSelector:
+        """Parse a selector (``None`` is the default, ``full``).
+
+        Raises:
+            FlowError: naming the path of every problem.
+        """
+        if data is None:
+            return cls()
+        validate_flow(data, "input")
+        return _selector(data, ())
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type.value}
+        for name in _SELECTOR_FIELDS[self.type]:
+            value = getattr(self, name)
+            out[name] = list(value) if name == "keys" else value
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Transitions:
+    """Where an execution goes after a step: ``None`` on success means completed."""
+
+    on_success: str | None = None
+    on_failure: str | None = None
+    on_resume: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"onSuccess": self.on_success}
+        if self.on_failure is not None:
+            out["onFailure"] = self.on_failure
+        if self.on_resume is not None:
+            out["onResume"] = self.on_resume
+        return out
+
+    def targets(self) -> list[tuple[str, str]]:
+        """(camelCase name, target) pairs for every set transition."""
+        pairs = [("onSuccess", self.on_success), ("onFailure", self.on_failure), ("onResume", self.on_resume)]
+        return [(name, target) for name, target in pairs if target is not None]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPolicy:
+    """How a failed step is retried: durable backoff, growing by ``multiplier``."""
+
+    max_attempts: int = 1
+    backoff: timedelta = timedelta(seconds=1)
+    multiplier: float = 2.0
+    max_backoff: timedelta | None = None
+    retry_on: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "maxAttempts": self.max_attempts,
+            "backoff": format_duration(self.backoff),
+            "multiplier": self.multiplier,
+        }
+        if self.max_backoff is not None:
+            out["maxBackoff"] = format_duration(self.max_backoff)
+        if self.retry_on is not None:
+            out["retryOn"] = list(self.retry_on)
+        return out
+
+    def delay(self, attempt: int) -> timedelta:
+        """The backoff before ``attempt + 1``, after ``attempt`` failed (1-based)."""
+        seconds = self.backoff.total_seconds() * self.multiplier ** (attempt - 1)
+        if self.max_backoff is not None:
+            seconds = min(seconds, self.max_backoff.total_seconds())
+        return timedelta(seconds=seconds)
+
+    def allows(self, code: str, attempt: int) -> bool:
+        if attempt >= self.max_attempts:
+            return False
+        return self.retry_on is None or code in self.retry_on
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    """One node of a flow: a handler type, its config, input and transitions."""
+
+    id: str
+    type: str
+    name: str | None = None
+    config: Mapping[str, Any] = field(default_factory=dict)
+    input: InputSelector = field(default_factory=InputSelector)
+    output_key: str | None = None
+    error_key: str | None = None
+    transitions: Transitions = field(default_factory=Transitions)
+    retry: RetryPolicy | None = None
+    timeout: timedelta | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "type": self.type}
+        if self.name is not None:
+            out["name"] = self.name
+        out["config"] = dict(self.config)
+        out["input"] = self.input.to_dict()
+        if self.output_key is not None:
+            out["outputKey"] = self.output_key
+        if self.error_key is not None:
+            out["errorKey"] = self.error_key
+        out["transitions"] = self.transitions.to_dict()
+        if self.retry is not None:
+            out["retry"] = self.retry.to_dict()
+        if self.timeout is not None:
+            out["timeout"] = format_duration(self.timeout)
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Flow:
+    """A versioned flow definition. ``hash`` identifies its exact content."""
+
+    id: str
+    version: str = "1.0.0"
+    initial_step_id: str
+    steps: Mapping[str, Step]
+    name: str | None = None
+    description: str | None = None
+    timeout: timedelta | None = None
+    triggers: tuple[Mapping[str, Any], ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    hash: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), default=str)
+        object.__setattr__(self, "hash", hashlib.sha256(canonical.encode()).hexdigest())
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Flow:
+        """Parse the seed's JSON shape, validated against the flow schema.
+
+        Raises:
+            FlowError: naming the path of every problem (``steps.a.timeout: expected ...``).
+        """
+        validate_flow(data)
+        return build_flow(data)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "version": self.version}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.description is not None:
+            out["description"] = self.description
+        out["initialStepId"] = self.initial_step_id
+        if self.timeout is not None:
+            out["timeout"] = format_duration(self.timeout)
+        out["steps"] = {step_id: step.to_dict() for step_id, step in self.steps.items()}
+        if self.triggers:
+            out["triggers"] = [dict(t) for t in self.triggers]
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
+        return out
+
+    def step(self, step_id: str) -> Step:
+        """The step with that id. Raises ``STEP_NOT_FOUND``."""
+        try:
+            return self.steps[step_id]
+        except KeyError:
+            raise FlowError(
+                f"flow {self.id!r} {self.version} has no step {step_id!r}",
+                code=ErrorCode.STEP_NOT_FOUND,
+            ) from None
+
+
+def build_flow(data: Mapping[str, Any]) -> Flow:
+    """Build a :class:`Flow` from a dict that already matches the flow schema.
+
+    For a caller that validated ``data`` itself, such as the flow-file loader, which
+    reports schema problems by line and column; everyone else calls :meth:`Flow.from_dict`.
+
+    Raises:
+        FlowError: for what a schema cannot say: a step id that differs from its key or is
+            used twice, a duration too large to hold.
+    """
+    return Flow(**_fields(data, (), _FLOW_KEYS))
+
+
+# ---------------------------------------------------------------------------
+# Building from a valid dict: each table maps a camelCase key to (field, conversion);
+# a key that is absent leaves the dataclass's default.
+
+Convert = Callable[[Any, JsonPath], Any]
+
+
+def _fields(
+    data: Mapping[str, Any], path: JsonPath, keys: Mapping[str, tuple[str, Convert]]
+) -> dict[str, Any]:
+    return {name: convert(data[key], (*path, key)) for key, (name, convert) in keys.items() if key in data}
+
+
+def _same(value: Any, path: JsonPath) -> Any:
+    return value
+
+
+def _copy(value: Mapping[str, Any], path: JsonPath) -> dict[str, Any]:
+    return dict(value)
+
+
+def _text(value: Any, path: JsonPath) -> str:
+    return value if isinstance(value, str) else str(value)  # a version written as a number
+
+
+def _duration(value: Any, path: JsonPath) -> timedelta:
+    try:
+        return parse_duration(value, where=dotted(path))
+    except (ValueError, OverflowError):  # the schema lets NaN, infinity and 1e300 seconds through
+        raise flow_error([(path, f"expected a duration of at most 999999999 days, got {value!r}")]) from None
+
+
+def _selector(value: Mapping[str, Any], path: JsonPath) -> InputSelector:
+    kind = SelectorType(value["type"])
+    fields: dict[str, Any] = {name: value.get(name) for name in _SELECTOR_FIELDS[kind]}
+    if kind is SelectorType.KEYS:
+        fields["keys"] = tuple(fields["keys"])
+    return InputSelector(type=kind, **fields)
+
+
+def _transitions(value: Mapping[str, Any], path: JsonPath) -> Transitions:
+    return Transitions(**_fields(value, path, _TRANSITION_KEYS))
+
+
+def _retry(value: Mapping[str, Any], path: JsonPath) -> RetryPolicy:
+    return RetryPolicy(**_fields(value, path, _RETRY_KEYS))
+
+
+def _step(step_id: str, value: Mapping[str, Any], path: JsonPath) -> Step:
+    return Step(id=step_id, **_fields(value, path, _STEP_KEYS))
+
+
+def _triggers(value: list[Mapping[str, Any]], path: JsonPath) -> tuple[dict[str, Any], ...]:
+    return tuple(dict(trigger) for trigger in value)
+
+
+def _steps(value: Mapping[str, Any] | list[Mapping[str, Any]], path: JsonPath) -> dict[str, Step]:
+    """Steps by id, from a mapping of id to step or from a list of steps with ids."""
+    if isinstance(value, list):
+        placed = [((*path, index), str(raw["id"]), raw) for index, raw in enumerate(value)]
+    else:
+        placed = [((*path, str(key)), str(key), raw) for key, raw in value.items()]
+    problems = list(_misnamed(placed))
+    if problems:
+        raise flow_error(problems)
+    return {step_id: _step(step_id, raw, at) for at, step_id, raw in placed}
+
+
+def _misnamed(placed: list[tuple[JsonPath, str, Mapping[str, Any]]]) -> Iterator[SchemaProblem]:
+    """Step ids the schema cannot check: ``id`` must equal the key, and ids are unique."""
+    first: dict[str, JsonPath] = {}
+    for at, step_id, raw in placed:
+        declared = raw.get("id")
+        if declared is not None and declared != step_id:
+            yield (*at, "id"), f"step id {declared!r} differs from its key {step_id!r}"
+        elif step_id in first:
+            yield (*at, "id"), f"step id {step_id!r} is already used at {dotted(first[step_id])}"
+        first.setdefault(step_id, at)
+
+
+_TRANSITION_KEYS: dict[str, tuple[str, Convert]] = {
+    "onSuccess": ("on_success", _same),
+    "onFailure": ("on_failure", _same),
+    "onResume": ("on_resume", _same),
+}
+
+_RETRY_KEYS: dict[str, tuple[str, Convert]] = {
+    "maxAttempts": ("max_attempts", lambda value, _: int(value)),  # the schema's integer allows 3.0
+    "backoff": ("backoff", _duration),
+    "multiplier": ("multiplier", lambda value, _: float(value)),
+    "maxBackoff": ("max_backoff", _duration),
+    "retryOn": ("retry_on", lambda value, _: tuple(value)),
+}
+
+_STEP_KEYS: dict[str, tuple[str, Convert]] = {
+    "type": ("type", _same),
+    "name": ("name", _same),
+    "config": ("config", _copy),
+    "input": ("input", _selector),
+    "outputKey": ("output_key", _same),
+    "errorKey": ("error_key", _same),
+    "transitions": ("transitions", _transitions),
+    "retry": ("retry", _retry),
+    "timeout": ("timeout", _duration),
+}
+
+_FLOW_KEYS: dict[str, tuple[str, Convert]] = {
+    "id": ("id", _same),
+    "version": ("version", _text),
+    "name": ("name", _same),
+    "description": ("description", _same),
+    "initialStepId": ("initial_step_id", _same),
+    "timeout": ("timeout", _duration),
+    "steps": ("steps", _steps),
+    "triggers": ("triggers", _triggers),
+    "metadata": ("metadata", _copy),
+}
