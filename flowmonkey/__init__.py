@@ -67,7 +67,14 @@ if TYPE_CHECKING:
     from flowmonkey.flowdirectory import FileState, FlowDirectory
     from flowmonkey.flowfiles import FlowFileError, Problem, load_flow_file
     from flowmonkey.stores.postgres import PostgresStore, apply_schema
-    from flowmonkey.triggers import HttpTriggers, ScheduleConfig, TriggerError, TriggerService, serve_http
+    from flowmonkey.triggers import (
+        TRIGGERS_SECTION,
+        HttpTriggers,
+        ScheduleConfig,
+        TriggerError,
+        TriggerService,
+        serve_http,
+    )
 
 _LAZY = {
     "FileState": "flowmonkey.flowdirectory",
@@ -80,6 +87,7 @@ _LAZY = {
     "RedisLockManager": "flowmonkey.coordination.redis",
     "RedisWakeSignaler": "flowmonkey.coordination.redis",
     "ScheduleConfig": "flowmonkey.triggers",
+    "TRIGGERS_SECTION": "flowmonkey.triggers",
     "TriggerError": "flowmonkey.triggers",
     "TriggerService": "flowmonkey.triggers",
     "apply_schema": "flowmonkey.stores.postgres",
@@ -105,6 +113,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "TRIGGERS_SECTION",
     "CancelResult",
     "ConflictError",
     "CreateResult",

@@ -1,4 +1,8 @@
-"""The options every ``flowmonkey`` command that works on a store and flows shares."""
+"""What the ``flowmonkey`` commands take from their command line and environment.
+
+The library reads no environment variable itself; the commands (and the console) read
+them here and pass the values in.
+"""
 
 from __future__ import annotations
 
@@ -21,3 +25,8 @@ def add_store_and_flows(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("FLOWMONKEY_FLOWS", "flows"),
         help="the flows directory (env FLOWMONKEY_FLOWS; default %(default)s)",
     )
+
+
+def store_url(given: str | None) -> str:
+    """``given``, else ``FLOWMONKEY_STORE``, else the default SQLite file."""
+    return given or os.environ.get("FLOWMONKEY_STORE") or DEFAULT_STORE_URL

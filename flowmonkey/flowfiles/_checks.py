@@ -8,12 +8,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.flowfiles._problems import JsonPath, Report, Severity
 from flowmonkey.model import Flow
 from flowmonkey.registry import HandlerRegistry, unreachable_steps
@@ -167,39 +165,3 @@ def check_steps(
             f'step "{step_id}" is unreachable: no transition leads to it',
             Severity.WARNING,
         )
-
-
-def check_triggers(flow: Flow, report: Report) -> None:
-    for index, trigger in enumerate(flow.triggers):
-        before = len(report.problems)
-        _check_schedule(trigger, ("triggers", index), report)
-        if len(report.problems) == before:
-            _check_declaration(flow, index, trigger, report)
-
-
-def _check_schedule(trigger: Mapping[str, Any], at: JsonPath, report: Report) -> None:
-    from croniter import croniter  # local: only flows with schedules need it
-
-    cron = trigger.get("cron")
-    if isinstance(cron, str) and not croniter.is_valid(cron):
-        report.add((*at, "cron"), f'invalid cron expression "{cron}"')
-    zone = trigger.get("timezone")
-    if isinstance(zone, str):
-        try:
-            ZoneInfo(zone)
-        except (ValueError, OSError, ZoneInfoNotFoundError):
-            report.add((*at, "timezone"), f'unknown time zone "{zone}"')
-
-
-def _check_declaration(flow: Flow, index: int, trigger: Mapping[str, Any], report: Report) -> None:
-    """The trigger service's own checks, when it is installed (same layer, so imported late)."""
-    try:
-        from flowmonkey.triggers.config import parse_declaration
-    except ImportError:
-        return
-    try:
-        parse_declaration(flow.id, index, trigger)
-    except FlowMonkeyError as exc:
-        report.add(("triggers", index), exc.message)
-    except Exception as exc:  # e.g. an inputSchema jsonschema cannot even inspect
-        report.add(("triggers", index), f"invalid trigger: {type(exc).__name__}: {exc}")
