@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from flowmonkey.coordination.redis import RedisLockManager, RedisWakeSignaler
     from flowmonkey.flowdirectory import FileState, FlowDirectory
     from flowmonkey.flowfiles import FlowFileError, Problem, load_flow_file
+    from flowmonkey.handlers.llm import llm_handler
     from flowmonkey.stores.postgres import PostgresStore, apply_schema
     from flowmonkey.triggers import (
         TRIGGERS_SECTION,
@@ -91,6 +92,7 @@ _LAZY = {
     "TriggerError": "flowmonkey.triggers",
     "TriggerService": "flowmonkey.triggers",
     "apply_schema": "flowmonkey.stores.postgres",
+    "llm_handler": "flowmonkey.handlers.llm",
     "load_flow_file": "flowmonkey.flowfiles",
     "serve_http": "flowmonkey.triggers",
 }
@@ -184,6 +186,7 @@ __all__ = [
     "apply_schema",
     "attach_signaler",
     "handler",
+    "llm_handler",
     "load_flow_file",
     "open_store",
     "run_job",

@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from flowmonkey.cliopts import add_store_and_flows
+from flowmonkey.cliopts import add_store_and_flows, environment_handlers
 from flowmonkey.coordination import WakeSignaler, attach_signaler, signaler_for
 from flowmonkey.durations import parse_duration
 from flowmonkey.engine import Engine
@@ -262,6 +262,8 @@ def _sections() -> list[FlowSection]:
 
 async def _load_flows(directory: str, engine: Engine, *, quiet: bool) -> FlowDirectory:
     """Load the flows and handler modules; problems go to stderr but do not stop us."""
+    for configured in environment_handlers():  # before the modules: theirs win
+        engine.handlers.register(configured)
     flows = FlowDirectory(directory, engine, sections=_sections())
     if not _is_dir(directory):
         if not quiet:

@@ -33,7 +33,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flowmonkey.cliopts import add_store_and_flows
+from flowmonkey.cliopts import add_store_and_flows, environment_handlers
 from flowmonkey.coordination import LockManager, WakeSignaler, default_owner, signaler_for
 from flowmonkey.durations import parse_duration
 from flowmonkey.engine import Engine
@@ -150,6 +150,8 @@ async def serve(
         if "job" not in engine.handlers:
             # Flows with job steps load everywhere; only --jobs workers run the jobs.
             engine.handlers.register(job_handler)
+        for configured in environment_handlers():  # before the flows' modules: theirs win
+            engine.handlers.register(configured)
         if not args.quiet:
             engine.events.subscribe(_log_event)
         await _load_flows(stack, args, engine)
