@@ -70,8 +70,16 @@ if TYPE_CHECKING:
     from flowmonkey.coordination.redis import RedisLockManager, RedisWakeSignaler
     from flowmonkey.flowdirectory import FileState, FlowDirectory
     from flowmonkey.flowfiles import FlowFileError, Problem, load_flow_file
+    from flowmonkey.handlers.llm import llm_handler
     from flowmonkey.stores.postgres import PostgresStore, apply_schema
-    from flowmonkey.triggers import HttpTriggers, ScheduleConfig, TriggerError, TriggerService, serve_http
+    from flowmonkey.triggers import (
+        TRIGGERS_SECTION,
+        HttpTriggers,
+        ScheduleConfig,
+        TriggerError,
+        TriggerService,
+        serve_http,
+    )
 
 _LAZY = {
     "FileState": "flowmonkey.flowdirectory",
@@ -84,9 +92,11 @@ _LAZY = {
     "RedisLockManager": "flowmonkey.coordination.redis",
     "RedisWakeSignaler": "flowmonkey.coordination.redis",
     "ScheduleConfig": "flowmonkey.triggers",
+    "TRIGGERS_SECTION": "flowmonkey.triggers",
     "TriggerError": "flowmonkey.triggers",
     "TriggerService": "flowmonkey.triggers",
     "apply_schema": "flowmonkey.stores.postgres",
+    "llm_handler": "flowmonkey.handlers.llm",
     "load_flow_file": "flowmonkey.flowfiles",
     "serve_http": "flowmonkey.triggers",
 }
@@ -109,6 +119,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "TRIGGERS_SECTION",
     "CancelResult",
     "Change",
     "ConflictError",
@@ -182,6 +193,7 @@ __all__ = [
     "attach_signaler",
     "default_handlers",
     "handler",
+    "llm_handler",
     "load_flow_file",
     "open_store",
     "run_job",

@@ -31,12 +31,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from flowmonkey.cliopts import add_store_and_flows
+from flowmonkey.cliopts import add_store_and_flows, environment_handlers
 from flowmonkey.coordination import WakeSignaler, attach_signaler, signaler_for
 from flowmonkey.defaults import Engine
 from flowmonkey.durations import parse_duration
 from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.flowdirectory import FlowDirectory
+from flowmonkey.flowfiles import FlowSection
 from flowmonkey.model import Execution, ExecutionStatus, StepRecord
 from flowmonkey.stores import ExecutionQuery, MemoryStore, Store, open_store
 
@@ -48,7 +49,7 @@ OK, FAILED, USAGE = 0, 1, 2
 DELEGATED = {
     "worker": ("flowmonkey.worker", "run executions headless (claims work, wakes timers, fires triggers)"),
     "bench": ("flowmonkey.bench", "measure steps per second on a store"),
-    "emit": ("flowmonkey.triggers.cli", "emit an event that starts the flows listening for it"),
+    "emit": ("flowmonkey.emit", "emit an event that starts the flows listening for it"),
 }
 
 STATUS_MARKS = {
@@ -252,9 +253,18 @@ def _ignore_wakes(execution_id: str | None, wake_at: object) -> None:
     """A command only sends signals; what other processes signal is not its business."""
 
 
+def _sections() -> list[FlowSection]:
+    """The flow-file sections other packages check (imported here: only flow loading needs them)."""
+    from flowmonkey.triggers import TRIGGERS_SECTION
+
+    return [TRIGGERS_SECTION]
+
+
 async def _load_flows(directory: str, engine: Engine, *, quiet: bool) -> FlowDirectory:
     """Load the flows and handler modules; problems go to stderr but do not stop us."""
-    flows = FlowDirectory(directory, engine)
+    for configured in environment_handlers():  # before the modules: theirs win
+        engine.handlers.register(configured)
+    flows = FlowDirectory(directory, engine, sections=_sections())
     if not _is_dir(directory):
         if not quiet:
             err.print(f"[yellow]warning:[/yellow] no flows directory {escape(directory)}")
@@ -274,7 +284,7 @@ async def cmd_validate(args: argparse.Namespace) -> int:
     directory = args.directory or args.flows
     if not _is_dir(directory):
         raise UsageError(f"no flows directory {directory}")
-    flows = FlowDirectory(directory, Engine(MemoryStore()))
+    flows = FlowDirectory(directory, Engine(MemoryStore()), sections=_sections())
     states = await flows.load()
     errors = [p for s in states for p in s.errors]
     if args.json:

@@ -21,7 +21,7 @@ import re
 import sys
 import traceback
 import types
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from watchfiles import Change, DefaultFilter, awatch
 
 from flowmonkey.events import Event, EventType
-from flowmonkey.flowfiles import FLOW_SUFFIXES, FlowFileError, Problem, Severity, load_flow_file
+from flowmonkey.flowfiles import FLOW_SUFFIXES, FlowFileError, FlowSection, Problem, Severity, load_flow_file
 from flowmonkey.model import Flow, utcnow
 from flowmonkey.registry import FunctionHandler, Handler
 
@@ -123,6 +123,8 @@ class FlowDirectory:
         step_ms: how long the watcher waits for more changes once one arrived.
         debounce_ms: the longest it groups changes before reloading.
         force_polling: poll the file system instead of using OS notifications.
+        sections: checkers of flow-file sections other packages own (e.g.
+            ``flowmonkey.TRIGGERS_SECTION``); a section without one is not checked here.
     """
 
     def __init__(
@@ -133,9 +135,11 @@ class FlowDirectory:
         step_ms: int = 30,
         debounce_ms: int = 250,
         force_polling: bool | None = None,
+        sections: Sequence[FlowSection] = (),
     ) -> None:
         self.directory = Path(directory)
         self.engine = engine
+        self._sections = tuple(sections)
         self._step_ms = step_ms
         self._debounce_ms = debounce_ms
         self._force_polling = force_polling
@@ -262,7 +266,9 @@ class FlowDirectory:
         display = self._display(path)
         taken = {fid: self._display(p) for fid, p in self._owners.items() if p != path}
         try:
-            loaded = load_flow_file(path, handlers=self.engine.handlers, display=display, taken=taken)
+            loaded = load_flow_file(
+                path, handlers=self.engine.handlers, display=display, taken=taken, sections=self._sections
+            )
         except FlowFileError as exc:
             self._flow_failed(path, exc.problems)
             return

@@ -11,9 +11,11 @@ also runs the job functions of ``MODULE.JOBS`` (see :mod:`flowmonkey.jobs`). One
 line per lifecycle event. On SIGTERM/SIGINT the worker stops claiming, lets in-flight
 steps finish within ``--grace``, releases every claim and exits with code 0.
 
-Triggers run inside the worker too (the scheduler, and webhooks with ``--http
-HOST:PORT``, from :mod:`flowmonkey.triggers.worker_extension`); other services plug in
-with :func:`register_extension`.
+Triggers run inside the worker too: the scheduler (unless ``--no-schedule``), the
+triggers flow files declare, and webhooks with ``--http HOST:PORT`` (env
+``FLOWMONKEY_HTTP``; loopback unless a proxy in front needs more). Resume tokens are
+signed with ``FLOWMONKEY_SECRET``; workers and consoles that accept each other's tokens
+need the same one.
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from flowmonkey.cliopts import add_store_and_flows
+from flowmonkey.cliopts import add_store_and_flows, environment_handlers
 from flowmonkey.coordination import LockManager, WakeSignaler, default_owner, signaler_for
 from flowmonkey.defaults import Engine
 from flowmonkey.durations import parse_duration
@@ -42,37 +43,11 @@ from flowmonkey.handlers.job import job_handler
 from flowmonkey.jobs import JobRunner
 from flowmonkey.runtime import Runtime
 from flowmonkey.stores import Store, open_store
+from flowmonkey.triggers import TRIGGERS_SECTION, HttpServer, ScheduleConfig, TriggerService, serve_http
 
 log = logging.getLogger("flowmonkey.worker")
 
 LIFECYCLE_PREFIXES = ("execution.", "job.", "flow.", "trigger.")
-
-ServiceFactory = Callable[[argparse.Namespace, Engine, Runtime], AbstractAsyncContextManager[Any] | None]
-"""Builds a service to run alongside the runtime, or None when its options are off."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Extension:
-    """Options and a service that another part of FlowMonkey adds to the worker."""
-
-    configure: Callable[[argparse.ArgumentParser], None]
-    service: ServiceFactory
-
-
-_EXTENSIONS: list[Extension] = []
-
-
-def register_extension(extension: Extension) -> None:
-    """Add options and a service to ``flowmonkey worker`` (e.g. ``--http HOST:PORT``)."""
-    _EXTENSIONS.append(extension)
-
-
-def extensions() -> list[Extension]:
-    """The built-in extensions (triggers: the scheduler and ``--http``), then registered ones."""
-    # Imported here: the triggers module imports this one for ``Extension``.
-    from flowmonkey.triggers.worker_extension import TRIGGERS_EXTENSION
-
-    return [TRIGGERS_EXTENSION, *_EXTENSIONS]
 
 
 def _duration(text: str) -> timedelta:
@@ -80,6 +55,14 @@ def _duration(text: str) -> timedelta:
         return parse_duration(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def parse_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``:PORT`` means 127.0.0.1; ``[::1]:PORT`` for IPv6) as (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT like 127.0.0.1:8080, got {text!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 def _positive(text: str) -> int:
@@ -122,8 +105,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-watch", action="store_true", help="load the flows once, do not hot-reload")
     parser.add_argument("--quiet", action="store_true", help="no log line per lifecycle event")
-    for extension in extensions():
-        extension.configure(parser)
+    parser.add_argument(
+        "--http",
+        type=parse_address,
+        default=os.environ.get("FLOWMONKEY_HTTP") or None,
+        metavar="HOST:PORT",
+        help="serve webhook triggers here (env FLOWMONKEY_HTTP; off by default; use 127.0.0.1 unless "
+        "a proxy in front needs more)",
+    )
+    parser.add_argument("--no-schedule", action="store_true", help="do not fire schedule triggers here")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,6 +151,8 @@ async def serve(
         if "job" not in engine.handlers:
             # Flows with job steps load everywhere; only --jobs workers run the jobs.
             engine.handlers.register(job_handler)
+        for configured in environment_handlers():  # before the flows' modules: theirs win
+            engine.handlers.register(configured)
         if not args.quiet:
             engine.events.subscribe(_log_event)
         await _load_flows(stack, args, engine)
@@ -177,14 +169,41 @@ async def serve(
         )
         await runtime.start()
         stack.push_async_callback(_stop_runtime, runtime, args.grace)
-        for extension in extensions():
-            service = extension.service(args, engine, runtime)
-            if service is not None:
-                await stack.enter_async_context(service)
+        await stack.enter_async_context(host_triggers(args, store, engine))
         log.info("worker %s ready: store %s, concurrency %d", owner, store.url, args.concurrency)
         await stop.wait()
         log.info("worker %s stopping", owner)
     return 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HostedTriggers:
+    """What the worker runs for triggers: the service, and its HTTP server with ``--http``."""
+
+    service: TriggerService
+    server: HttpServer | None
+
+
+@asynccontextmanager
+async def host_triggers(
+    args: argparse.Namespace, store: Store, engine: Engine
+) -> AsyncIterator[HostedTriggers]:
+    """Run a :class:`TriggerService` (and, with ``--http``, its webhook server) meanwhile."""
+    schedule = None if args.no_schedule else ScheduleConfig()
+    secret = os.environ.get("FLOWMONKEY_SECRET") or None
+    triggers = TriggerService(store, engine, schedule=schedule, secret=secret)
+    if args.http is not None:
+        triggers.asgi_app()  # marks the routes as served before start() registers triggers
+    await triggers.start()
+    server = None
+    try:
+        if args.http is not None:
+            server = await serve_http(triggers, *args.http)
+        yield HostedTriggers(service=triggers, server=server)
+    finally:
+        if server is not None:
+            await server.stop()
+        await triggers.stop()
 
 
 async def _stop_runtime(runtime: Runtime, grace: timedelta) -> None:
@@ -203,7 +222,7 @@ def _on_signals(stop: asyncio.Event) -> None:
 async def _load_flows(stack: AsyncExitStack, args: argparse.Namespace, engine: Engine) -> None:
     from flowmonkey.flowdirectory import FlowDirectory
 
-    directory = FlowDirectory(args.flows, engine)
+    directory = FlowDirectory(args.flows, engine, sections=[TRIGGERS_SECTION])
     if args.no_watch:
         await directory.load()
     else:

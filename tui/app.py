@@ -21,7 +21,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from flowmonkey import FlowMonkeyError, Handler
+from flowmonkey import FlowMonkeyError, Handler, llm_handler
 from tui.backend import Backend
 from tui.commands import ConsoleCommands
 from tui.options import ConsoleOptions, parse_options
@@ -155,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"flowmonkey-console: {exc}", file=sys.stderr)
         sys.exit(2)
     log_file = send_logs_to_file(Path(os.environ.get(LOG_ENV, DEFAULT_LOG)))
-    app = ConsoleApp(options, keymap=keymap)
+    llm = llm_handler(base_url=os.environ.get("OPENAI_BASE_URL"), api_key=os.environ.get("OPENAI_API_KEY"))
+    app = ConsoleApp(options, keymap=keymap, handlers=[llm])
     app.run()
     if app.return_code:
         print(f"flowmonkey-console: the log is in {log_file}", file=sys.stderr)

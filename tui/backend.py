@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flowmonkey import (
+    TRIGGERS_SECTION,
     Engine,
     Execution,
     ExecutionStatus,
@@ -130,7 +132,7 @@ class Backend:
         if not flows_dir.is_dir():
             self.features["flows"] = f"no directory {flows_dir}"
             return
-        self.flow_directory = FlowDirectory(flows_dir, self.engine)
+        self.flow_directory = FlowDirectory(flows_dir, self.engine, sections=[TRIGGERS_SECTION])
         await self.flow_directory.start()
         self._services.append(("flow directory", self.flow_directory.stop))
         self.features["flows"] = "watching"
@@ -168,10 +170,16 @@ class Backend:
             # Observe only: fire and pause by hand, but no scheduler, no flow sync, no HTTP.
             if self.options.http is not None:
                 self.features["http"] = "off (--no-worker)"
-            self.triggers = TriggerService(self.store, self.engine, schedule=None, sync_flows=False)
+            self.triggers = TriggerService(
+                self.store,
+                self.engine,
+                schedule=None,
+                sync_flows=False,
+                secret=os.environ.get("FLOWMONKEY_SECRET"),
+            )
             self.features["triggers"] = "manual"
             return
-        self.triggers = TriggerService(self.store, self.engine)
+        self.triggers = TriggerService(self.store, self.engine, secret=os.environ.get("FLOWMONKEY_SECRET"))
         self.triggers.asgi_app()  # routes exist before start(): no "no web app" warning
         await self.triggers.start()
         self._services.append(("triggers", self.triggers.stop))

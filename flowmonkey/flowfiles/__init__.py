@@ -10,8 +10,9 @@ Validation runs in three passes, and every problem names file, line and column::
    validating a second time);
 3. its meaning holds: the initial step and every transition target exist, handler types
    are registered, each step's config matches its handler's ``config_schema`` and the step
-   ids it names (the handler's ``step_refs``) exist, triggers are well formed; unreachable
-   steps are warnings.
+   ids it names (the handler's ``step_refs``) exist, and each :class:`FlowSection` given
+   (e.g. the triggers package's ``triggers:``) accepts its section; unreachable steps are
+   warnings.
 
 Anything wrong raises :class:`FlowFileError` (a :class:`FlowError`) carrying every
 :class:`Problem`; nothing else escapes.
@@ -19,14 +20,15 @@ Anything wrong raises :class:`FlowFileError` (a :class:`FlowError`) carrying eve
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from flowmonkey.errors import FlowError
-from flowmonkey.flowfiles._checks import check_schema, check_steps, check_triggers
+from flowmonkey.flowfiles._checks import check_schema, check_steps
 from flowmonkey.flowfiles._documents import check_duplicates, parse_json, parse_yaml
 from flowmonkey.flowfiles._problems import FlowFileError, JsonPath, LoadedFlow, Problem, Report, Severity
+from flowmonkey.flowfiles._sections import FlowSection, check_sections
 from flowmonkey.model import Flow, build_flow
 from flowmonkey.model.schema import flow_schema, flow_validator
 from flowmonkey.registry import HandlerRegistry
@@ -34,6 +36,7 @@ from flowmonkey.registry import HandlerRegistry
 __all__ = [
     "FLOW_SUFFIXES",
     "FlowFileError",
+    "FlowSection",
     "JsonPath",
     "LoadedFlow",
     "Problem",
@@ -64,7 +67,11 @@ def _build(data: Mapping[str, Any], report: Report) -> Flow | None:
 
 
 def _validate(
-    data: Any, handlers: HandlerRegistry | None, taken: Mapping[str, str], report: Report
+    data: Any,
+    handlers: HandlerRegistry | None,
+    taken: Mapping[str, str],
+    sections: Sequence[FlowSection],
+    report: Report,
 ) -> Flow | None:
     check_duplicates(report)
     check_schema(data, flow_validator(), (), report)
@@ -82,7 +89,7 @@ def _validate(
         )
         report.add(("version",), message, Severity.WARNING)
     check_steps(flow, data, handlers, report)
-    check_triggers(flow, report)
+    check_sections(flow, sections, report)
     return None if report.failed else flow
 
 
@@ -93,6 +100,7 @@ def parse_flow(
     handlers: HandlerRegistry | None = None,
     json_format: bool | None = None,
     taken: Mapping[str, str] | None = None,
+    sections: Sequence[FlowSection] = (),
 ) -> LoadedFlow:
     """Parse and validate one flow document.
 
@@ -103,6 +111,7 @@ def parse_flow(
             match the handler's ``config_schema``.
         json_format: parse as JSON (True) or YAML (False); by default from ``file``'s suffix.
         taken: flow ids already defined elsewhere (id -> file); reusing one is an error.
+        sections: checkers of sections other packages own (``flowmonkey.TRIGGERS_SECTION``).
 
     Raises:
         FlowFileError: every problem found, each with file, line and column.
@@ -110,7 +119,7 @@ def parse_flow(
     report = Report(file)
     is_json = file.lower().endswith(".json") if json_format is None else json_format
     data = parse_json(text, report) if is_json else parse_yaml(text, report)
-    flow = None if report.failed else _validate(data, handlers, taken or {}, report)
+    flow = None if report.failed else _validate(data, handlers, taken or {}, sections, report)
     if flow is None:
         if not report.failed:
             report.add((), "the flow is invalid")
@@ -125,10 +134,11 @@ def load_flow_file(
     handlers: HandlerRegistry | None = None,
     display: str | None = None,
     taken: Mapping[str, str] | None = None,
+    sections: Sequence[FlowSection] = (),
 ) -> LoadedFlow:
     """Read and validate a flow file; ``display`` is the name used in messages.
 
-    ``handlers`` and ``taken`` are as for :func:`parse_flow`.
+    ``handlers``, ``taken`` and ``sections`` are as for :func:`parse_flow`.
 
     Raises:
         FlowFileError: the file cannot be read or is invalid.
@@ -141,5 +151,10 @@ def load_flow_file(
             [Problem(file=name, line=1, column=1, message=f"cannot read the file: {exc}")]
         ) from None
     return parse_flow(
-        text, file=name, handlers=handlers, json_format=name.lower().endswith(".json"), taken=taken
+        text,
+        file=name,
+        handlers=handlers,
+        json_format=name.lower().endswith(".json"),
+        taken=taken,
+        sections=sections,
     )

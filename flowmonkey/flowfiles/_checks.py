@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 
-from flowmonkey.errors import FlowMonkeyError
 from flowmonkey.flowfiles._problems import JsonPath, Report, Severity
 from flowmonkey.model import Flow, Step
 from flowmonkey.model.schema import did_you_mean, schema_problems
@@ -73,39 +71,3 @@ def _check_handler(flow: Flow, step: Step, handlers: HandlerRegistry, at: JsonPa
         check_schema(dict(step.config), Draft202012Validator(schema), (*at, "config"), report)
     for sub, target in handlers.step_refs(step):
         _check_target(flow, target, (*at, "config", *sub), report)
-
-
-def check_triggers(flow: Flow, report: Report) -> None:
-    for index, trigger in enumerate(flow.triggers):
-        before = len(report.problems)
-        _check_schedule(trigger, ("triggers", index), report)
-        if len(report.problems) == before:
-            _check_declaration(flow, index, trigger, report)
-
-
-def _check_schedule(trigger: Mapping[str, Any], at: JsonPath, report: Report) -> None:
-    from croniter import croniter  # local: only flows with schedules need it
-
-    cron = trigger.get("cron")
-    if isinstance(cron, str) and not croniter.is_valid(cron):
-        report.add((*at, "cron"), f'invalid cron expression "{cron}"')
-    zone = trigger.get("timezone")
-    if isinstance(zone, str):
-        try:
-            ZoneInfo(zone)
-        except (ValueError, OSError, ZoneInfoNotFoundError):
-            report.add((*at, "timezone"), f'unknown time zone "{zone}"')
-
-
-def _check_declaration(flow: Flow, index: int, trigger: Mapping[str, Any], report: Report) -> None:
-    """The trigger service's own checks, when it is installed (same layer, so imported late)."""
-    try:
-        from flowmonkey.triggers.config import parse_declaration
-    except ImportError:
-        return
-    try:
-        parse_declaration(flow.id, index, trigger)
-    except FlowMonkeyError as exc:
-        report.add(("triggers", index), exc.message)
-    except Exception as exc:  # e.g. an inputSchema jsonschema cannot even inspect
-        report.add(("triggers", index), f"invalid trigger: {type(exc).__name__}: {exc}")

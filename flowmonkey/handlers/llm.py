@@ -3,8 +3,9 @@
 Config: ``model`` (required), ``messages`` (a list of ``{role, content}``) or ``prompt``
 (one user message), optional ``system``; ``${...}`` templates in all of them are rendered
 against the context. ``temperature``, ``maxTokens``, ``timeout`` (default 60s).
-``baseUrl`` and ``apiKey`` default to the environment variables ``OPENAI_BASE_URL``
-(else ``https://api.openai.com/v1``) and ``OPENAI_API_KEY``.
+``baseUrl`` and ``apiKey`` default to the handler's own (:func:`llm_handler`; the
+``flowmonkey`` command, the worker and the console take them from ``OPENAI_BASE_URL`` and
+``OPENAI_API_KEY``), else ``https://api.openai.com/v1`` and no key.
 
 Output: ``{text, usage, model, finish_reason}``. Failures carry stable codes:
 ``LLM_AUTH`` (401/403), ``LLM_RATE_LIMITED`` (429), ``LLM_ERROR`` (other statuses and
@@ -13,7 +14,6 @@ network errors), ``LLM_BAD_RESPONSE`` (an answer without a message).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 from flowmonkey.handlers.http import DURATION_SCHEMA, HttpReply, send, timeout_seconds
 from flowmonkey.inputs import render
 from flowmonkey.params import HandlerParams
-from flowmonkey.registry import handler
+from flowmonkey.registry import FunctionHandler, handler
 from flowmonkey.result import Result, StepResult
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -108,18 +108,34 @@ def _output(body: Any) -> StepResult:
     )
 
 
-@handler("llm", config_schema=CONFIG_SCHEMA)
-async def llm(params: HandlerParams) -> StepResult:
-    """Ask the model; the reply text is the output."""
-    config = params.config
-    base = str(config.get("baseUrl") or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL)
-    key = config.get("apiKey") or os.environ.get("OPENAI_API_KEY")
+def llm_handler(*, base_url: str | None = None, api_key: str | None = None) -> FunctionHandler:
+    """The ``llm`` handler, with the endpoint and key of steps that name none.
+
+    Args:
+        base_url: the API's base URL (default: the OpenAI API).
+        api_key: the bearer key (default: none).
+    """
+    default_base = base_url or DEFAULT_BASE_URL
+
+    @handler("llm", config_schema=CONFIG_SCHEMA)
+    async def llm(params: HandlerParams) -> StepResult:
+        """Ask the model; the reply text is the output."""
+        config = params.config
+        base = str(config.get("baseUrl") or default_base)
+        return await _ask(config, params.execution.context, base, config.get("apiKey") or api_key)
+
+    return llm
+
+
+async def _ask(
+    config: Mapping[str, Any], context: Mapping[str, Any], base: str, key: str | None
+) -> StepResult:
     headers = {"authorization": f"Bearer {key}"} if key else {}
     reply = await send(
         "POST",
         base.rstrip("/") + "/chat/completions",
         timeout=timeout_seconds(config, 60.0),
-        json=_request(config, params.execution.context),
+        json=_request(config, context),
         headers=headers,
     )
     if isinstance(reply, StepResult):
@@ -129,3 +145,7 @@ async def llm(params: HandlerParams) -> StepResult:
     if not 200 <= reply.status < 300:
         return _status_failure(reply)
     return _output(reply.body)
+
+
+llm = llm_handler()
+"""The built-in ``llm`` handler: the OpenAI API, and only the keys steps give it."""

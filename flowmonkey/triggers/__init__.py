@@ -1,17 +1,22 @@
 """Triggers start flows: HTTP webhooks, cron schedules and named events.
 
-See :class:`TriggerService`; ``http.py`` (Starlette routes and :func:`serve_http`),
-``schedule.py`` (cron in IANA zones, DST rules, misfire policies), ``events.py`` (event
-filters), ``sync.py`` (triggers declared in flow files), ``tokens.py`` (resume tokens) and
-``cli.py`` (``flowmonkey emit``).
+See :class:`TriggerService`, a facade over ``catalog.py`` (the triggers in the store),
+``firing.py`` (starting a flow, checking its payload, recording the fire), ``scheduler.py``
+and ``schedule.py`` (cron in IANA zones, DST rules, misfire policies), ``sync.py``
+(triggers declared in flow files), ``http.py`` (Starlette routes and :func:`serve_http`),
+``resuming.py`` and ``tokens.py`` (resume tokens); ``events.py`` (event filters),
+``emitter.py`` (:func:`emit_from_store`, for ``flowmonkey emit``) and ``section.py`` (the
+flow-file ``triggers:`` checker, :data:`TRIGGERS_SECTION`).
 """
 
 from __future__ import annotations
 
 from flowmonkey.triggers.config import DEFAULT_CONTEXT_KEY, TriggerError
+from flowmonkey.triggers.emitter import emit_from_store
 from flowmonkey.triggers.http import DEFAULT_MAX_BODY, HttpServer, HttpTriggers, serve_http, sign_body
 from flowmonkey.triggers.outcomes import NO_PAYLOAD, FireOutcome, FireStatus, TriggerStats
 from flowmonkey.triggers.schedule import CronSchedule, Misfire, ScheduleConfig
+from flowmonkey.triggers.section import TRIGGERS_SECTION
 from flowmonkey.triggers.service import TriggerService
 from flowmonkey.triggers.sync import SyncReport
 from flowmonkey.triggers.tokens import (
@@ -28,6 +33,7 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "DEFAULT_RESUME_TOKEN_TTL",
     "NO_PAYLOAD",
+    "TRIGGERS_SECTION",
     "CronSchedule",
     "ExpiredTokenError",
     "FireOutcome",
@@ -41,6 +47,7 @@ __all__ = [
     "TriggerError",
     "TriggerService",
     "TriggerStats",
+    "emit_from_store",
     "resume_token",
     "serve_http",
     "sign_body",

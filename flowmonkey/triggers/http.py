@@ -10,13 +10,17 @@ A webhook request is checked in this order, and the first failure answers:
 401   the trigger has a ``secret`` and the request carries neither
       ``Authorization: Bearer <secret>`` nor ``X-FlowMonkey-Signature: sha256=<hex>``
       (HMAC-SHA256 of the raw body with the secret)
-400   the body is not JSON, or breaks the trigger's ``inputSchema`` (every error, with its path)
+400   the body is not JSON, or breaks the trigger's ``inputSchema`` (every error, with its
+      path; checked where every payload is, by ``WebhookActions.start``)
 ====  =====================================================================
 
 Otherwise the flow starts: 201 ``{"executionId": ...}``; with an ``Idempotency-Key`` header
 a repeat answers 200 with the same id. ``POST {base}/resume/{token}`` answers 200, or 401
-for a forged token, 410 for an expired one, 404 / 409 for an unknown or not-waiting execution. Authentication comes after the cheap checks so an
-unauthenticated sender learns nothing about the schema.
+for a forged token, 410 for an expired one, 404 / 409 for an unknown or not-waiting
+execution. Authentication comes after the cheap checks so an unauthenticated sender learns
+nothing about the schema.
+
+The routes know no service: they get :class:`WebhookActions`, four functions.
 """
 
 from __future__ import annotations
@@ -27,9 +31,9 @@ import hashlib
 import hmac
 import json
 import socket
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import uvicorn
 from starlette.applications import Starlette
@@ -38,13 +42,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
 from flowmonkey.errors import ErrorCode, ExecutionNotFoundError, FlowMonkeyError, NotWaitingError
-from flowmonkey.model import TriggerDefinition, TriggerType
-from flowmonkey.triggers.payloads import schema_errors
+from flowmonkey.model import Execution, TriggerDefinition
+from flowmonkey.triggers.outcomes import FireOutcome, FireStatus
 from flowmonkey.triggers.tokens import ExpiredTokenError, InvalidTokenError
-
-if TYPE_CHECKING:
-    from flowmonkey.triggers.outcomes import FireOutcome
-    from flowmonkey.triggers.service import TriggerService
 
 DEFAULT_MAX_BODY = 1024 * 1024
 # Why a flow could not start, as an HTTP status; anything else is a 500.
@@ -73,6 +73,25 @@ class HttpTriggers:
     max_body_bytes: int = DEFAULT_MAX_BODY
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookActions:
+    """What the routes do, as plain functions (the service composes them).
+
+    Attributes:
+        find: the HTTP trigger a URL names (by id, else by ``path``), or None.
+        start: start the trigger's flow with a payload and an idempotency key; the payload
+            is checked against the trigger's ``inputSchema`` there, and a mismatch comes
+            back as a rejected outcome with every error in its details.
+        reject: record a refused request (message, details).
+        resume: resume the execution a resume token names, with data.
+    """
+
+    find: Callable[[str], Awaitable[TriggerDefinition | None]]
+    start: Callable[[TriggerDefinition, Any, str | None], Awaitable[FireOutcome]]
+    reject: Callable[[TriggerDefinition, str, Any], Awaitable[FireOutcome]]
+    resume: Callable[[str, Any], Awaitable[Execution]]
+
+
 class _Rejection(Exception):
     def __init__(self, status: int, message: str, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
@@ -87,10 +106,10 @@ class _Rejection(Exception):
 
 
 class WebhookEndpoints:
-    """The request handlers, bound to one service and one size limit."""
+    """The request handlers, bound to their actions and one size limit."""
 
-    def __init__(self, service: TriggerService, max_body_bytes: int) -> None:
-        self._service = service
+    def __init__(self, actions: WebhookActions, max_body_bytes: int) -> None:
+        self._actions = actions
         self._max_body = max_body_bytes
 
     def routes(self) -> list[Route]:
@@ -100,26 +119,16 @@ class WebhookEndpoints:
         ]
 
     async def trigger(self, request: Request) -> JSONResponse:
-        trigger = await self._find(request.path_params["trigger_id"])
+        trigger = await self._actions.find(request.path_params["trigger_id"])
         if trigger is None:
             return _Rejection(404, f"no HTTP trigger {request.path_params['trigger_id']!r}").response()
         try:
             payload = await self._accept(trigger, request)
         except _Rejection as rejection:
-            await self._service.reject(trigger, rejection.message, rejection.errors)
+            await self._actions.reject(trigger, rejection.message, rejection.errors)
             return rejection.response()
         key = request.headers.get("idempotency-key") or None
-        outcome = await self._service.start_flow(trigger, payload, idempotency_key=key, checked=True)
-        return _outcome_response(outcome)
-
-    async def _find(self, key: str) -> TriggerDefinition | None:
-        trigger = await self._service.get(key)
-        if trigger is not None and trigger.type is TriggerType.HTTP:
-            return trigger
-        for candidate in await self._service.list(TriggerType.HTTP):
-            if str(candidate.config.get("path", "")).strip("/") == key:
-                return candidate
-        return None
+        return _outcome_response(await self._actions.start(trigger, payload, key))
 
     async def _accept(self, trigger: TriggerDefinition, request: Request) -> Any:
         if not trigger.enabled:
@@ -130,11 +139,7 @@ class WebhookEndpoints:
             raise _Rejection(
                 401, f"trigger {trigger.id!r} needs 'Authorization: Bearer <secret>' or '{SIGNATURE_HEADER}'"
             )
-        payload = _parse_json(body)
-        errors = schema_errors(trigger.config.get("inputSchema"), payload)
-        if errors:
-            raise _Rejection(400, f"body does not match the inputSchema of trigger {trigger.id!r}", errors)
-        return payload
+        return _parse_json(body)
 
     async def _read_json_body(self, request: Request) -> bytes:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -155,7 +160,7 @@ class WebhookEndpoints:
     async def resume(self, request: Request) -> JSONResponse:
         try:
             payload = _parse_json(await self._read_json_body(request))
-            execution = await self._service.resume_with_token(request.path_params["token"], payload)
+            execution = await self._actions.resume(request.path_params["token"], payload)
         except _Rejection as rejection:
             return rejection.response()
         except ExpiredTokenError as exc:
@@ -172,6 +177,8 @@ class WebhookEndpoints:
 
 
 def _outcome_response(outcome: FireOutcome) -> JSONResponse:
+    if outcome.status is FireStatus.REJECTED:  # the body broke the trigger's inputSchema
+        return _Rejection(400, outcome.error or "rejected", outcome.details).response()
     if outcome.execution_id is None:
         status = _FAILURE_STATUS.get(outcome.code or "", 500)
         headers = {"Retry-After": "5"} if status == 503 else None
@@ -204,16 +211,16 @@ def sign_body(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def mount_routes(service: TriggerService, app: Any, http: HttpTriggers) -> None:
+def mount_routes(actions: WebhookActions, app: Any, http: HttpTriggers) -> None:
     """Add the webhook routes under ``http.base_path`` to a Starlette or FastAPI ``app``."""
-    endpoints = WebhookEndpoints(service, http.max_body_bytes)
+    endpoints = WebhookEndpoints(actions, http.max_body_bytes)
     app.router.routes.append(Mount(_base(http.base_path), routes=endpoints.routes()))
 
 
-def build_app(service: TriggerService, http: HttpTriggers) -> Starlette:
+def build_app(actions: WebhookActions, http: HttpTriggers) -> Starlette:
     """A standalone app with only the webhook routes."""
     app = Starlette()
-    mount_routes(service, app, http)
+    mount_routes(actions, app, http)
     return app
 
 
@@ -260,8 +267,14 @@ class HttpServer:
         self._socket.close()
 
 
+class AsgiSource(Protocol):
+    """Something that builds the webhook app (a :class:`TriggerService`)."""
+
+    def asgi_app(self, base_path: str | None = None) -> Starlette: ...
+
+
 async def serve_http(
-    service: TriggerService, host: str = "127.0.0.1", port: int = 8080, *, base_path: str | None = None
+    service: AsgiSource, host: str = "127.0.0.1", port: int = 8080, *, base_path: str | None = None
 ) -> HttpServer:
     """Serve ``service.asgi_app()`` with uvicorn on ``host:port`` (``port=0`` picks a free one).
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+from flowmonkey.model import TriggerDefinition
 
 
 class _NoPayload:
@@ -74,3 +78,16 @@ class TriggerStats:
     by_type: dict[str, int]
     fires: dict[str, int]
     next_run_at: datetime | None
+
+
+def trigger_stats(triggers: Iterable[TriggerDefinition], fires: Mapping[str, int]) -> TriggerStats:
+    """Counts of ``triggers`` (enabled, by type, the next run) and of ``fires`` by status."""
+    triggers = list(triggers)
+    runs = [t.next_run_at for t in triggers if t.enabled and t.next_run_at is not None]
+    return TriggerStats(
+        total=len(triggers),
+        enabled=sum(t.enabled for t in triggers),
+        by_type=dict(Counter(t.type.value for t in triggers)),
+        fires={status.value: fires.get(status.value, 0) for status in FireStatus},
+        next_run_at=min(runs, default=None),
+    )

@@ -6,22 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import jsonschema
+from jsonschema.exceptions import ValidationError
 
 from flowmonkey.model import copy_json
 from flowmonkey.triggers.config import context_key
-
-
-def json_path(parts: Any) -> str:
-    """``$.order.items[0].id`` for the path parts ``("order", "items", 0, "id")``."""
-    out = "$"
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif str(part).isidentifier():
-            out += f".{part}"
-        else:
-            out += f"[{str(part)!r}]"
-    return out
 
 
 def schema_errors(schema: Mapping[str, Any] | bool | None, payload: Any) -> list[dict[str, str]]:
@@ -33,17 +21,19 @@ def schema_errors(schema: Mapping[str, Any] | bool | None, payload: Any) -> list
     if schema is None:
         return []
     validator = jsonschema.validators.validator_for(schema)(schema)
-    errors = []
-    for error in validator.iter_errors(payload):
-        parts = list(error.absolute_path)
-        if error.validator == "required" and isinstance(error.instance, Mapping):
-            required: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
-            missing = [
-                name for name in required if name not in error.instance and repr(name) in error.message
-            ]
-            parts += missing[:1]
-        errors.append({"path": json_path(parts), "message": error.message})
+    errors = [{"path": _where(error), "message": error.message} for error in validator.iter_errors(payload)]
     return sorted(errors, key=lambda e: (e["path"], e["message"]))
+
+
+def _where(error: ValidationError) -> str:
+    """The error's JSON path; for a missing required property, the property's own path."""
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        required: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
+        missing = [name for name in required if name not in error.instance and repr(name) in error.message]
+        if missing:
+            # An error at the child's path, so jsonschema spells the path (quoting included).
+            return ValidationError(error.message, path=[*error.absolute_path, missing[0]]).json_path
+    return error.json_path
 
 
 def starting_context(

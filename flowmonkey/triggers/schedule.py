@@ -103,17 +103,6 @@ class CronSchedule:
             if slot > instant:
                 return slot
 
-    def latest_at_or_before(self, instant: datetime) -> datetime:
-        """The last slot at or before ``instant`` (aware), in UTC."""
-        start = self._wall(instant) + timedelta(seconds=1)
-        if self._near_transition(instant):
-            start += _DST_WINDOW
-        walls = croniter(self.expression, start, second_at_beginning=True)
-        while True:
-            slot = self.to_utc(walls.get_prev(datetime))
-            if slot <= instant:
-                return slot
-
     def slots_between(self, after: datetime, until: datetime, *, limit: int) -> list[datetime]:
         """Up to ``limit`` of the *latest* slots in ``(after, until]``, oldest first."""
         # Wall times map to UTC monotonically except around a DST change, where a slot

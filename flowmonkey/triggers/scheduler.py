@@ -7,7 +7,7 @@ never polls faster than the slots require.
 Each slot fires exactly once across the instances sharing a store, crashes included:
 
 * its execution is created with the slot's idempotency key, so instances racing for it,
-  and a retry of it, converge on one execution (:meth:`TriggerService.start_slot`);
+  and a retry of it, converge on one execution (:meth:`FlowStarter.start_slot`);
 * ``next_run_at`` moves past a slot only once the slot's execution exists (or its start
   failed for good), so a process that dies in between leaves the slot for the next tick,
   here or on another instance. A store error stops the trigger's tick at the slot, which
@@ -20,15 +20,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from flowmonkey.errors import FlowMonkeyError, StoreError
 from flowmonkey.model import TriggerDefinition, TriggerType
 from flowmonkey.triggers.outcomes import FireOutcome
 from flowmonkey.triggers.schedule import (
     SLOT_KEY_MARGIN,
+    CronSchedule,
     DuePlan,
     Misfire,
     ScheduleConfig,
@@ -36,25 +38,60 @@ from flowmonkey.triggers.schedule import (
     replay_horizon,
 )
 
-if TYPE_CHECKING:
-    from flowmonkey.triggers.service import TriggerService
-
 log = logging.getLogger("flowmonkey.triggers")
 
 
-class Scheduler:
-    """Fires the schedule triggers of one :class:`TriggerService`."""
+class ScheduleStore(Protocol):
+    """The part of the store the scheduler reads triggers from and saves their next slot to."""
 
-    def __init__(self, service: TriggerService) -> None:
-        self._service = service
+    async def list_triggers(self) -> list[TriggerDefinition]: ...
+
+    async def get_trigger(self, trigger_id: str) -> TriggerDefinition | None: ...
+
+    async def save_trigger(self, trigger: TriggerDefinition) -> None: ...
+
+
+StartSlot = Callable[[TriggerDefinition, datetime, timedelta], Awaitable[FireOutcome | None]]
+"""Start a slot's run, keeping its idempotency key that long (:meth:`FlowStarter.start_slot`)."""
+
+
+class Scheduler:
+    """Fires the schedule triggers in ``store``, each slot through ``start_slot``.
+
+    Args:
+        store: where the triggers are.
+        start_slot: starts one slot's run, exactly once across instances.
+        config: the scheduler's settings.
+        clock: the current time.
+    """
+
+    def __init__(
+        self,
+        store: ScheduleStore,
+        start_slot: StartSlot,
+        *,
+        config: ScheduleConfig,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.config = config
+        self._store = store
+        self._start_slot = start_slot
+        self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._wakeup = asyncio.Event()
         self._next_due: datetime | None = None
 
-    @property
-    def config(self) -> ScheduleConfig:
-        return self._service.schedule or ScheduleConfig()
+    def cron(self, trigger: TriggerDefinition) -> CronSchedule:
+        """The trigger's cron in its zone (the scheduler's default zone if it names none)."""
+        return CronSchedule(
+            expression=str(trigger.config["cron"]),
+            timezone=str(trigger.config.get("timezone") or self.config.timezone),
+        )
+
+    def next_run(self, trigger: TriggerDefinition) -> datetime | None:
+        """The trigger's first slot from now on, or None while it is disabled."""
+        return self.cron(trigger).next_after(self._clock()) if trigger.enabled else None
 
     def wake(self) -> None:
         """Look at the triggers again now (one was added or changed)."""
@@ -65,7 +102,7 @@ class Scheduler:
         outcomes: list[FireOutcome] = []
         upcoming: list[datetime] = []
         self._next_due = now + self.config.retry_delay  # if the store fails before we know more
-        for trigger in await self._service.store.list_triggers():
+        for trigger in await self._store.list_triggers():
             if trigger.type is not TriggerType.SCHEDULE or not trigger.enabled:
                 continue
             try:
@@ -88,7 +125,7 @@ class Scheduler:
         """Fire ``trigger``'s due slots; returns what fired here and when to look again."""
         misfire = Misfire(trigger.config.get("misfire", Misfire.ONCE))
         plan = plan_due(
-            self._service.cron(trigger),
+            self.cron(trigger),
             next_run_at=trigger.next_run_at,
             now=now,
             misfire=misfire,
@@ -114,7 +151,7 @@ class Scheduler:
         if not plan.slots:
             return outcomes, plan.next_run_at
         horizon = replay_horizon(
-            self._service.cron(trigger),
+            self.cron(trigger),
             plan.slots[-1],
             misfire=misfire,
             grace=self.config.misfire_grace,
@@ -123,7 +160,7 @@ class Scheduler:
         for slot in plan.slots:
             ttl = horizon - slot + SLOT_KEY_MARGIN  # the key outlives every retry of the slot
             try:
-                outcome = await self._service.start_slot(trigger, slot, key_ttl=ttl)
+                outcome = await self._start_slot(trigger, slot, ttl)
             except StoreError:
                 log.warning(
                     "schedule trigger %r: the slot of %s could not be started (store error); retrying it",
@@ -147,17 +184,16 @@ class Scheduler:
         edit to the gap between this read and the write; closing it needs a conditional
         update in the store.
         """
-        store = self._service.store
-        fresh = await store.get_trigger(planned.id)
+        fresh = await self._store.get_trigger(planned.id)
         if fresh is None:
             return
         changes: dict[str, Any] = {}
         if fresh.next_run_at == planned.next_run_at and next_run_at != planned.next_run_at:
             changes["next_run_at"] = next_run_at
         if outcomes:
-            changes.update(last_fired_at=self._service.now(), last_status=outcomes[-1].status.value)
+            changes.update(last_fired_at=self._clock(), last_status=outcomes[-1].status.value)
         if changes:
-            await store.save_trigger(replace(fresh, **changes))
+            await self._store.save_trigger(replace(fresh, **changes))
 
     def start(self) -> None:
         if self._task is None:
@@ -175,7 +211,7 @@ class Scheduler:
         while not self._stopping:
             self._wakeup.clear()
             try:
-                await self.tick(self._service.now())
+                await self.tick(self._clock())
             except Exception:  # the loop must outlive a store hiccup
                 log.exception("scheduler tick failed; retrying after the next sleep")
             with contextlib.suppress(TimeoutError):
@@ -186,4 +222,4 @@ class Scheduler:
         cap = self.config.max_sleep.total_seconds()
         if self._next_due is None:
             return cap
-        return min(max((self._next_due - self._service.now()).total_seconds(), 0.0), cap)
+        return min(max((self._next_due - self._clock()).total_seconds(), 0.0), cap)

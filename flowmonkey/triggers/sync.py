@@ -12,16 +12,17 @@ Events are handled one at a time, in the order they were published.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
-from flowmonkey.events import Event, EventType
+from flowmonkey.events import Event, EventBus, EventType
 from flowmonkey.model import Flow, TriggerDefinition
+from flowmonkey.registry import FlowRegistry
 from flowmonkey.triggers.config import FLOW_HASH_KEY, Declaration, TriggerError, declared, parse_declaration
-
-if TYPE_CHECKING:
-    from flowmonkey.triggers.service import TriggerService
 
 log = logging.getLogger("flowmonkey.triggers")
 
@@ -38,18 +39,45 @@ class SyncReport:
     errors: list[str] = field(default_factory=list)
 
 
-class FlowSync:
-    """Subscribes a :class:`TriggerService` to the engine's flow events."""
+class TriggerWriter(Protocol):
+    """What the sync changes triggers through (a :class:`TriggerCatalog`)."""
 
-    def __init__(self, service: TriggerService) -> None:
-        self._service = service
+    async def list(self) -> builtins.list[TriggerDefinition]: ...
+
+    async def save(self, trigger: TriggerDefinition, *, reschedule: bool) -> TriggerDefinition: ...
+
+    async def delete(self, trigger_id: str) -> bool: ...
+
+
+class FlowSync:
+    """Keeps ``triggers`` in step with the flows ``events`` announce.
+
+    Args:
+        events: where flow events are published (``engine.events``).
+        flows: the flows the events name (``engine.flows``).
+        triggers: where declared triggers are saved and deleted.
+        clock: stamps ``created_at`` / ``updated_at``.
+    """
+
+    def __init__(
+        self,
+        *,
+        events: EventBus,
+        flows: FlowRegistry,
+        triggers: TriggerWriter,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._events = events
+        self._flows = flows
+        self._triggers = triggers
+        self._clock = clock
         self._unsubscribe: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
 
     def attach(self) -> None:
         if self._unsubscribe is None:
-            self._unsubscribe = self._service.engine.events.subscribe(self._on_event, _FLOW_EVENTS)
+            self._unsubscribe = self._events.subscribe(self._on_event, _FLOW_EVENTS)
 
     def detach(self) -> None:
         if self._unsubscribe is not None:
@@ -84,15 +112,14 @@ class FlowSync:
         if event.type is EventType.FLOW_RETIRED:
             await self.retire(flow_id)
             return
-        flows = self._service.engine.flows
-        flow = flows.by_hash(event.data.get("hash", "")) or flows.get(flow_id)
+        flow = self._flows.by_hash(event.data.get("hash", "")) or self._flows.get(flow_id)
         await self.sync_flow(
             flow, source=event.data.get("path"), reloaded=event.type is EventType.FLOW_RELOADED
         )
 
     async def sync_all(self) -> None:
         """Sync every flow the engine offers (at start-up)."""
-        for flow in self._service.engine.flows.latest():
+        for flow in self._flows.latest():
             if flow.triggers:
                 await self.sync_flow(flow)
 
@@ -100,10 +127,10 @@ class FlowSync:
         """Make the store hold exactly the triggers ``flow`` declares."""
         report = SyncReport()
         declarations = self._parse(flow, report)
-        existing = {t.id: t for t in await self._service.store.list_triggers()}
+        existing = {t.id: t for t in await self._triggers.list()}
         for trigger in existing.values():
             if trigger.flow_id == flow.id and trigger.source is not None and trigger.id not in declarations:
-                await self._service.delete(trigger.id)
+                await self._triggers.delete(trigger.id)
                 report.removed.append(trigger.id)
         origin = source or _source_of(flow, existing.values())
         for declaration in declarations.values():
@@ -132,11 +159,10 @@ class FlowSync:
         reloaded: bool,
         report: SyncReport,
     ) -> None:
-        service = self._service
         if current is None:
             # save, not register: another instance syncing the same file may have won the race.
-            now = service.now()
-            await service.save(
+            now = self._clock()
+            await self._triggers.save(
                 TriggerDefinition(
                     id=declaration.id,
                     type=declaration.type,
@@ -166,7 +192,7 @@ class FlowSync:
         enabled = declaration.enabled if (reloaded or changed) else current.enabled
         if not changed and enabled == current.enabled and current.source == source:
             if current.config.get(FLOW_HASH_KEY) != flow.hash:
-                await service.save(current, reschedule=False)  # re-stamps the flow hash
+                await self._triggers.save(current, reschedule=False)  # re-stamps the flow hash
             return
         fresh = replace(
             current,
@@ -175,9 +201,9 @@ class FlowSync:
             flow_version=declaration.flow_version,
             enabled=enabled,
             source=source,
-            updated_at=service.now(),
+            updated_at=self._clock(),
         )
-        await service.save(fresh, reschedule=changed or (enabled and not current.enabled))
+        await self._triggers.save(fresh, reschedule=changed or (enabled and not current.enabled))
         report.updated.append(declaration.id)
 
     async def _refresh_api_triggers(self, flow: Flow, triggers: Any) -> None:
@@ -189,14 +215,14 @@ class FlowSync:
                 and trigger.flow_version is None
                 and trigger.config.get(FLOW_HASH_KEY) != flow.hash
             ):
-                await self._service.save(trigger, reschedule=False)
+                await self._triggers.save(trigger, reschedule=False)
 
     async def retire(self, flow_id: str) -> list[str]:
         """Delete the triggers a retired flow declared; returns their ids."""
         removed = []
-        for trigger in await self._service.store.list_triggers():
+        for trigger in await self._triggers.list():
             if trigger.flow_id == flow_id and trigger.source is not None:
-                await self._service.delete(trigger.id)
+                await self._triggers.delete(trigger.id)
                 removed.append(trigger.id)
         return removed
 

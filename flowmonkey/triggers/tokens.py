@@ -8,8 +8,8 @@ over the first part; ``expires`` is a Unix time in seconds, empty for a token th
 expires. The expiry is inside the signed part, so a holder cannot extend it. Tokens issued
 before expiries existed (two fields) are still accepted and never expire.
 
-Every instance that must accept a token needs the same secret (``TriggerService(secret=...)``
-or ``FLOWMONKEY_SECRET``).
+Every instance that must accept a token needs the same secret (``TriggerService(secret=...)``;
+``flowmonkey worker`` and the console pass ``FLOWMONKEY_SECRET``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -52,21 +51,20 @@ def resume_token(
     execution_id: str,
     step_id: str | None = None,
     *,
-    secret: str | bytes | None = None,
+    secret: str | bytes,
     ttl: timedelta | None = DEFAULT_RESUME_TOKEN_TTL,
     now: datetime | None = None,
 ) -> str:
-    """A token for a handler to hand out (e.g. an approval link), signed with ``secret`` or
-    ``FLOWMONKEY_SECRET``, the secret a :class:`TriggerService` uses by default.
+    """A token for a handler to hand out (e.g. an approval link), signed with ``secret``:
+    the secret the accepting :class:`TriggerService` was given.
 
     It expires ``ttl`` after ``now`` (default: the current time); ``ttl=None`` never expires.
 
     Raises:
-        InvalidTokenError: no secret is given and ``FLOWMONKEY_SECRET`` is not set.
+        InvalidTokenError: ``secret`` is empty.
     """
-    secret = secret or os.environ.get("FLOWMONKEY_SECRET")
     if not secret:
-        raise InvalidTokenError("set FLOWMONKEY_SECRET (or pass secret=) to issue resume tokens")
+        raise InvalidTokenError("resume tokens need a secret: pass the TriggerService's secret=")
     key = secret.encode() if isinstance(secret, str) else secret
     expires_at = (now or datetime.now(UTC)) + ttl if ttl is not None else None
     return sign_resume_token(key, execution_id, step_id, expires_at=expires_at)

@@ -8,9 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from flowmonkey import ExecutionStatus, Runtime, open_store, signaler_for
 from flowmonkey.model import TriggerDefinition, TriggerType
+from flowmonkey.triggers import verify_resume_token
 from tests.console.support import (
     HANDLERS,
     ORDER,
@@ -47,6 +49,21 @@ async def test_without_a_worker_nothing_runs_here(clock: FrozenClock, tmp_path: 
         assert backend.features["triggers"] == "manual"  # fire and pause by hand only
     finally:
         await backend.stop()
+
+
+async def test_the_console_signs_resume_tokens_with_the_secret_of_its_environment(
+    clock: FrozenClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOWMONKEY_SECRET", "console-secret")
+    backend = Backend(make_engine(clock), options=ConsoleOptions(worker=False, flows_dir=tmp_path))
+    await backend.start()
+    try:
+        assert backend.triggers is not None
+        token = backend.triggers.resume_token("exec-1", "approve")
+    finally:
+        await backend.stop()
+    target = verify_resume_token(b"console-secret", token, now=clock.now)
+    assert (target.execution_id, target.step_id) == ("exec-1", "approve")
 
 
 async def test_with_a_worker_it_runs_executions_and_serves_webhooks(

@@ -230,27 +230,39 @@ async def test_routes_mount_on_an_existing_app_under_a_custom_base() -> None:
         assert (await client.post("/webhooks/h", json={})).status_code == 404
 
 
-async def test_worker_extension_serves_webhooks_and_runs_the_scheduler() -> None:
+async def test_the_worker_hosts_the_triggers_with_the_secret_of_its_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import argparse
 
-    from flowmonkey.triggers.worker_extension import TRIGGERS_EXTENSION, parse_address
+    from flowmonkey import worker
 
+    monkeypatch.setenv("FLOWMONKEY_SECRET", "worker-secret")
     parser = argparse.ArgumentParser()
-    TRIGGERS_EXTENSION.configure(parser)
+    worker.configure_parser(parser)
     args = parser.parse_args(["--http", "127.0.0.1:0"])
-    assert parse_address(":8080") == ("127.0.0.1", 8080) and parse_address("[::1]:9") == ("::1", 9)
+    assert worker.parse_address(":8080") == ("127.0.0.1", 8080) and worker.parse_address("[::1]:9") == (
+        "::1",
+        9,
+    )
     with pytest.raises(argparse.ArgumentTypeError, match="HOST:PORT"):
-        parse_address("localhost")
+        worker.parse_address("localhost")
     declared = Flow.from_dict({**chain("orders", ["echo"]), "triggers": [{"id": "in", "type": "http"}]})
-    engine = Engine(MemoryStore(), BASIC, [declared])
-    context = TRIGGERS_EXTENSION.service(args, engine, None)
-    assert context is not None
-    async with context as hosted:
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [declared, Flow.from_dict(chain("approve", ["wait", "echo"]))])
+    waiting, _ = await engine.create("approve", {})
+    await engine.run(waiting.id)
+    token = resume_token(waiting.id, "s0", secret="worker-secret")  # e.g. issued by another worker
+    async with worker.host_triggers(args, store, engine) as hosted:
         assert hosted.service.scheduler_enabled and hosted.server is not None
         async with httpx.AsyncClient(base_url=hosted.server.url) as client:
-            response = await client.post("/webhooks/in", json={"x": 1})
-        assert response.status_code == 201
+            started = await client.post("/webhooks/in", json={"x": 1})
+            resumed = await client.post(f"/webhooks/resume/{token}", json={"ok": True})
+        assert (started.status_code, resumed.status_code) == (201, 200)
     assert hosted.server.task.done()
+    quiet = parser.parse_args(["--no-schedule"])
+    async with worker.host_triggers(quiet, store, engine) as hosted:
+        assert not hosted.service.scheduler_enabled and hosted.server is None
 
 
 async def test_a_flow_that_cannot_start_is_503_and_recorded_as_failed(site: Site) -> None:

@@ -134,7 +134,7 @@ async def test_emit_from_another_process_starts_the_declared_flow(postgres_datab
         command = [
             sys.executable,
             "-m",
-            "flowmonkey.triggers.cli",
+            "flowmonkey.emit",
             "order.paid",
             "--store",
             postgres_database,

@@ -13,6 +13,7 @@ from flowmonkey.flowdirectory import FlowDirectory
 from flowmonkey.flowfiles import FlowFileError, Severity, flow_schema, load_flow_file, parse_flow
 from flowmonkey.handlers import builtin_handlers
 from flowmonkey.model.schema import flow_validator
+from flowmonkey.triggers import TRIGGERS_SECTION
 
 from .helpers import BASIC
 
@@ -174,7 +175,7 @@ def test_each_error_names_file_line_column_and_what_was_expected(
     case: str, name: str, text: str, expected: str
 ) -> None:
     with pytest.raises(FlowFileError) as raised:
-        parse_flow(text, file=f"flows/{name}", handlers=HANDLERS)
+        parse_flow(text, file=f"flows/{name}", handlers=HANDLERS, sections=[TRIGGERS_SECTION])
 
     first = str(raised.value.problems[0])
     assert first.startswith(expected), f"{case}: {first}"

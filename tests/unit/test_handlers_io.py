@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from flowmonkey import Execution, ExecutionStatus, StepStatus
+from flowmonkey import Execution, ExecutionStatus, StepStatus, llm_handler
+from flowmonkey.cliopts import environment_handlers
 from flowmonkey.handlers.webhook import signature
 from flowmonkey.testing import TestHarness
 
@@ -252,15 +253,28 @@ async def test_llm_returns_text_usage_model_and_finish_reason(server: Server) ->
     }
 
 
-async def test_llm_takes_its_endpoint_and_key_from_the_environment(
+async def test_llm_takes_the_endpoint_and_key_the_commands_read_from_the_environment(
     server: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_BASE_URL", server.url + "/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "good-key")
     messages = [{"role": "user", "content": "hi ${name}"}]
-    _, done = await run(one_step("llm", {"model": "m-2", "messages": messages}), {"name": "Bo"})
+    flow = one_step("llm", {"model": "m-2", "messages": messages})
+    harness = TestHarness(handlers=environment_handlers(), flows=[flow])  # what the worker registers
+
+    done = await harness.run("f", {"name": "Bo"})
 
     assert done.context["out"]["text"] == "user: hi Bo"
+
+
+async def test_the_built_in_llm_reads_no_environment(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "good-key")
+    config = {"model": "m-2", "prompt": "hi", "baseUrl": server.url + "/v1"}
+
+    harness, done = await run(one_step("llm", config))
+    harness.assert_failed(done, "LLM_AUTH")  # no key: the environment is the edges' business
+    keyed = TestHarness(handlers=[llm_handler(api_key="good-key")], flows=[one_step("llm", config)])
+    assert (await keyed.run("f", {})).context["out"]["text"] == "user: hi"
 
 
 @pytest.mark.parametrize(

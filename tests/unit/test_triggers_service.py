@@ -465,21 +465,34 @@ async def test_an_idle_scheduler_sleeps_instead_of_polling() -> None:
     assert 1 <= looks <= 2
 
 
-async def test_a_handler_issues_tokens_the_service_accepts_through_the_shared_secret(
+async def test_a_handler_issues_tokens_the_service_accepts_through_the_shared_secret() -> None:
+    from flowmonkey.triggers import resume_token
+
+    with pytest.raises(InvalidTokenError, match="secret"):
+        resume_token("exec-1", secret="")
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
+    service = TriggerService(store, engine, schedule=None, secret="shared")
+    execution, _ = await engine.create("approve", {})
+    await engine.run(execution.id)
+    resumed = await service.resume_with_token(resume_token(execution.id, "s0", secret="shared"), {"ok": 1})
+    assert resumed.status is ExecutionStatus.RUNNING
+
+
+async def test_the_service_never_reads_its_secret_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from flowmonkey.triggers import resume_token
 
-    monkeypatch.delenv("FLOWMONKEY_SECRET", raising=False)
-    with pytest.raises(InvalidTokenError, match="FLOWMONKEY_SECRET"):
-        resume_token("exec-1")
-    monkeypatch.setenv("FLOWMONKEY_SECRET", "from-env")
+    monkeypatch.setenv("FLOWMONKEY_SECRET", "from-env")  # the edges read it, not the library
     store = MemoryStore()
     engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
-    service = TriggerService(store, engine, schedule=None)  # secret from the environment
+    service = TriggerService(store, engine, schedule=None)  # no secret: a random one
     execution, _ = await engine.create("approve", {})
     await engine.run(execution.id)
-    resumed = await service.resume_with_token(resume_token(execution.id, "s0"), {"ok": 1})
+    with pytest.raises(InvalidTokenError, match="signature"):
+        await service.resume_with_token(resume_token(execution.id, "s0", secret="from-env"), {})
+    resumed = await service.resume_with_token(service.resume_token(execution.id, "s0"), {})
     assert resumed.status is ExecutionStatus.RUNNING
 
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from flowmonkey import Engine, Event, EventType, Flow, MemoryStore
-from flowmonkey.triggers import TriggerService
-from flowmonkey.triggers import cli as emit_cli
+from flowmonkey import emit as emit_cli
+from flowmonkey.triggers import TriggerService, emit_from_store
 from tests.unit.conftest import FakeClock
 from tests.unit.helpers import BASIC, chain
 
@@ -131,7 +131,7 @@ async def test_emit_from_the_store_alone_starts_the_declared_flow() -> None:
     announce(engine, EventType.FLOW_REGISTERED, flow("1.0.0", V1))
     await service.flow_sync.settle()
     # A separate process: a fresh engine that never saw the flow files, on the same store.
-    outcomes = await emit_cli.emit_from_store(service.store, "order.paid", {"id": 3})
+    outcomes = await emit_from_store(service.store, "order.paid", {"id": 3})
     assert [o.trigger_id for o in outcomes] == ["orders-event-2"]
     execution = await service.store.get_execution(outcomes[0].execution_id)  # type: ignore[arg-type]
     assert execution is not None and execution.context == {"input": {"id": 3}}

@@ -1,8 +1,9 @@
 """``flowmonkey emit NAME [--data JSON]``: publish a named event from the command line.
 
-The command opens the store, finds the enabled event triggers listening for ``NAME`` and
-creates their executions itself; workers sharing the store run them. It needs no flow
-files: each trigger remembers the hash of the definition it starts, which the store keeps.
+The command opens the store (``--store``, else ``FLOWMONKEY_STORE``), finds the enabled
+event triggers listening for ``NAME`` and creates their executions itself
+(:func:`flowmonkey.triggers.emit_from_store`); workers sharing the store run them. It needs
+no flow files.
 
 Exit codes: 0 when every listening flow started (or none listens), 1 when one failed,
 2 on bad usage (e.g. ``--data`` that is not JSON).
@@ -14,18 +15,13 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import sys
 from typing import Any
 
-from flowmonkey.engine import Engine
+from flowmonkey.cliopts import store_url
 from flowmonkey.errors import FlowMonkeyError
-from flowmonkey.registry import FlowRegistry
-from flowmonkey.stores import DEFAULT_STORE_URL, Store, open_store
-from flowmonkey.triggers.config import FLOW_HASH_KEY
-from flowmonkey.triggers.events import listeners
-from flowmonkey.triggers.outcomes import FireOutcome, FireStatus
-from flowmonkey.triggers.service import TriggerService
+from flowmonkey.stores import open_store
+from flowmonkey.triggers import FireOutcome, FireStatus, emit_from_store
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -50,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     except json.JSONDecodeError as exc:
         print(f"error: --data is not valid JSON: {exc}", file=sys.stderr)
         return 2
-    url = getattr(args, "store", None) or os.environ.get("FLOWMONKEY_STORE") or DEFAULT_STORE_URL
+    url = store_url(getattr(args, "store", None))
     try:
-        outcomes = asyncio.run(emit_from_store(url, args.name, payload, idempotency_key=args.idempotency_key))
+        outcomes = asyncio.run(_emit(url, args.name, payload, idempotency_key=args.idempotency_key))
     except FlowMonkeyError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
@@ -60,29 +56,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if all(o.status is FireStatus.OK for o in outcomes) else 1
 
 
-async def emit_from_store(
-    url: str | Store, name: str, payload: Any, *, idempotency_key: str | None = None
-) -> list[FireOutcome]:
-    """Start every flow listening for event ``name``, using only what the store holds."""
-    store = open_store(url) if isinstance(url, str) else url
-    await store.open()
-    try:
-        engine = Engine(store, flows=await _stored_flows(store, name, payload))
-        service = TriggerService(store, engine, schedule=None, sync_flows=False)
-        return await service.emit(name, payload, idempotency_key=idempotency_key)
-    finally:
-        if isinstance(url, str):
-            await store.close()
-
-
-async def _stored_flows(store: Store, name: str, payload: Any) -> FlowRegistry:
-    registry = FlowRegistry()
-    for trigger in listeners(await store.list_triggers(), name, payload):
-        flow_hash = trigger.config.get(FLOW_HASH_KEY)
-        flow = await store.get_definition(str(flow_hash)) if flow_hash else None
-        if flow is not None:
-            registry.register(flow)
-    return registry
+async def _emit(url: str, name: str, payload: Any, *, idempotency_key: str | None) -> list[FireOutcome]:
+    async with open_store(url) as store:
+        return await emit_from_store(store, name, payload, idempotency_key=idempotency_key)
 
 
 def _report(name: str, outcomes: list[FireOutcome], *, as_json: bool) -> None:
@@ -110,7 +86,7 @@ def _report(name: str, outcomes: list[FireOutcome], *, as_json: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m flowmonkey.triggers.cli NAME --data JSON`` (same as ``flowmonkey emit``)."""
+    """``python -m flowmonkey.emit NAME --data JSON`` (same as ``flowmonkey emit``)."""
     parser = argparse.ArgumentParser(prog="flowmonkey emit", description="Publish a named event.")
     configure_parser(parser)
     return run(parser.parse_args(argv))
