@@ -12,7 +12,8 @@ message text::
     ├── InputError           INPUT_ERROR (a selector or template could not be resolved)
     ├── ContextLimitError    CONTEXT_LIMIT
     └── StoreError           STORE_ERROR (driver failures, translated at the boundary)
-        └── ConflictError    CONFLICT (a compare-and-set or unique constraint lost)
+        ├── ConflictError    CONFLICT (a compare-and-set or unique constraint lost)
+        └── SchemaVersionError SCHEMA_VERSION (the database is newer than this FlowMonkey)
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "CONFLICT"
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     TRIGGER_NOT_FOUND = "TRIGGER_NOT_FOUND"
+    SCHEMA_VERSION = "SCHEMA_VERSION"
 
 
 class FlowMonkeyError(Exception):
@@ -116,3 +118,9 @@ class ConflictError(StoreError):
     """Another writer changed the record first."""
 
     code = ErrorCode.CONFLICT
+
+
+class SchemaVersionError(StoreError):
+    """The database's schema is newer than this FlowMonkey understands: upgrade FlowMonkey."""
+
+    code = ErrorCode.SCHEMA_VERSION
