@@ -20,7 +20,7 @@ from flowmonkey.errors import FlowMonkeyError, StoreError
 from flowmonkey.events import Event, EventBus, EventType
 from flowmonkey.ids import new_id
 from flowmonkey.model import TriggerDefinition, TriggerFire
-from flowmonkey.stores.base import CreateResult
+from flowmonkey.stores.base import CreateResult, TriggerStore
 from flowmonkey.triggers.outcomes import (
     NO_PAYLOAD,
     FireOutcome,
@@ -50,14 +50,6 @@ class CreateExecution(Protocol):
     ) -> Awaitable[CreateResult]: ...
 
 
-class FireLog(Protocol):
-    """The part of the store that keeps fires and schedule slots."""
-
-    async def record_fire(self, fire: TriggerFire) -> None: ...
-
-    async def claim_slot(self, *, trigger_id: str, slot_at: datetime) -> bool: ...
-
-
 class FlowStarter:
     """Starts triggers' flows through ``create`` and records each fire in ``fires``.
 
@@ -69,7 +61,7 @@ class FlowStarter:
     """
 
     def __init__(
-        self, *, create: CreateExecution, fires: FireLog, events: EventBus, clock: Callable[[], datetime]
+        self, *, create: CreateExecution, fires: TriggerStore, events: EventBus, clock: Callable[[], datetime]
     ) -> None:
         self._create_execution = create
         self._fires = fires
