@@ -25,6 +25,7 @@ from flowmonkey.errors import (
     HandlerNotFoundError,
     InputError,
     NotWaitingError,
+    SchemaVersionError,
     StoreError,
 )
 from flowmonkey.events import Event, EventBus, EventType
@@ -171,6 +172,7 @@ __all__ = [
     "RuntimeStats",
     "SQLiteStore",
     "ScheduleConfig",
+    "SchemaVersionError",
     "SelectorType",
     "Step",
     "StepOutcome",

@@ -10,7 +10,8 @@
 
 Each takes ``--store URL`` (env ``FLOWMONKEY_STORE``), ``--flows DIR`` (env
 ``FLOWMONKEY_FLOWS``) and ``--json``. Exit codes: 0 ok, 1 a reported failure (an invalid
-flow, a failed execution, an unknown id), 2 bad usage.
+flow, a failed execution, an unknown id), 2 bad usage, or a database newer than this
+FlowMonkey.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from flowmonkey.cliopts import add_store_and_flows, environment_handlers
 from flowmonkey.coordination import WakeSignaler, attach_signaler, signaler_for
 from flowmonkey.defaults import Engine
 from flowmonkey.durations import parse_duration
-from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.errors import FlowMonkeyError, SchemaVersionError
 from flowmonkey.flowdirectory import FlowDirectory
 from flowmonkey.flowfiles import FlowSection
 from flowmonkey.model import Execution, ExecutionStatus, StepRecord
@@ -165,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(asyncio.run(args.handler(args)))
     except UsageError as exc:
         err.print(f"flowmonkey {args.command}: {escape(str(exc))}")
+        return USAGE
+    except SchemaVersionError as exc:  # this version cannot read the database: not a failure of it
+        err.print(f"flowmonkey {args.command}: {escape(exc.message)}")
         return USAGE
     except FlowMonkeyError as exc:
         _fail(args, f"{exc.code}: {exc.message}")

@@ -8,8 +8,9 @@ once it is held, so two processes opening a new file at once apply each migratio
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 
-from flowmonkey.stores._sql import check_version, migrations
+from flowmonkey.stores._sql import Migration, check_version, migrations
 
 MIGRATIONS = migrations("sqlite")
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -20,21 +21,22 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return version
 
 
-def apply_schema(conn: sqlite3.Connection) -> None:
+def apply_schema(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> None:
     """Apply the migrations this file lacks; refuse a file newer than this code."""
+    latest = migrations[-1].version
     version = schema_version(conn)
-    check_version(version, SCHEMA_VERSION)
-    if version == SCHEMA_VERSION:
+    check_version(version, latest)
+    if version == latest:
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
         version = schema_version(conn)  # another process may have migrated meanwhile
-        check_version(version, SCHEMA_VERSION)
-        for migration in MIGRATIONS:
+        check_version(version, latest)
+        for migration in migrations:
             if migration.version > version:
                 for statement in statements(migration.sql):
                     conn.execute(statement)
-        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute(f"PRAGMA user_version = {latest}")
     except BaseException:
         conn.execute("ROLLBACK")
         raise

@@ -225,7 +225,7 @@ class PostgresStore:
         params = _query.Params("numbered")
         where = _query.execution_filter(query, params, as_is, "ILIKE")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        query_sql = f"{Q['count_by_status']} {clause} GROUP BY status"
+        query_sql = f"SELECT status, count(*) FROM executions {clause} GROUP BY status"
         rows = await self._fetch("count_executions", query_sql, *params.values)
         counts = dict.fromkeys(ExecutionStatus, 0)
         for status, n in rows:

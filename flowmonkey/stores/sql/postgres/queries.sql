@@ -21,10 +21,6 @@ WHERE id = (SELECT execution_id FROM idempotency_keys WHERE tenant_id = $1 AND f
 -- name: history
 SELECT {step_records} FROM step_records WHERE execution_id = $1 ORDER BY sequence
 
--- name: count_by_status
--- The filter is appended, then GROUP BY status.
-SELECT status, count(*) FROM executions
-
 -- name: save_definition
 INSERT INTO definitions (hash, flow_id, version, body) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING
 

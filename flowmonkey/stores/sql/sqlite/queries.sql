@@ -29,10 +29,6 @@ INSERT OR IGNORE INTO definitions (hash, flow_id, version, body) VALUES (?, ?, ?
 -- name: definition
 SELECT body FROM definitions WHERE hash = ?
 
--- name: count_by_counters
--- The per (flow, status) counts of migration 2; the filter and GROUP BY status are appended.
-SELECT status, SUM(n) FROM execution_counts
-
 -- name: claimable_ready
 -- Claims read two index-friendly scans (ready by status, due waits by wake time) instead
 -- of one OR; INDEXED BY because without ANALYZE statistics SQLite prefers the status index.
