@@ -29,7 +29,7 @@ R = TypeVar("R")
 EncodeTime = Callable[[datetime | None], Any]
 DecodeTime = Callable[[Any], datetime | None]
 Encoder = Callable[[Any, EncodeTime], Any]
-"""A field's value (never None) -> its column's value, given the store's time encoder."""
+"""A field's value -> its column's value, given the store's time encoder."""
 
 
 def as_is(value: Any) -> Any:
@@ -94,8 +94,8 @@ def _delta(value: Any) -> timedelta:
     return timedelta(seconds=value)
 
 
-def _constructor(cls: Any) -> Callable[[Any], Any]:
-    return cls  # type: ignore[no-any-return]
+def _constructor(cls: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return cls
 
 
 def _from_object(cls: Any) -> Callable[[Any], Any]:
@@ -233,7 +233,7 @@ class Table(Generic[R]):
     def values(self, record: R, enc: EncodeTime) -> tuple[Any, ...]:
         """The row of ``record``, in column order. A value JSON cannot hold is a
         StoreError naming the column and the record."""
-        encode = self._encoders.get(enc) or self._compile_encoder(enc)
+        encode = self._encoders.get(enc) or self._encoder_for(enc)
         try:
             return encode(record)
         except StoreError as exc:
@@ -247,19 +247,19 @@ class Table(Generic[R]):
 
     def from_row(self, row: Sequence[Any], dec: DecodeTime) -> R:
         """The record of ``row``, whose columns are :attr:`names`, in order."""
-        decode = self._decoders.get(dec) or self._compile(dec)
+        decode = self._decoders.get(dec) or self._decoder_for(dec)
         return decode(row)
 
     # Both directions are generated once per time codec, as dataclasses generate
     # __init__: decoding runs on every read, and a loop over the columns measured a
     # quarter slower than the code it writes.
 
-    def _compile(self, dec: DecodeTime) -> Callable[[Sequence[Any]], R]:
+    def _decoder_for(self, dec: DecodeTime) -> Callable[[Sequence[Any]], R]:
         decode = _compile_decoder(self.record, self.columns, dec)
         self._decoders[dec] = decode
         return decode
 
-    def _compile_encoder(self, enc: EncodeTime) -> Callable[[R], tuple[Any, ...]]:
+    def _encoder_for(self, enc: EncodeTime) -> Callable[[R], tuple[Any, ...]]:
         encode = _compile_encoder(self.columns, enc)
         self._encoders[enc] = encode
         return encode
