@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,7 +20,7 @@ STORE_COLUMNS = {"trigger_fires": {("seq", "INTEGER", "bigint", True)}}
 _POSTGRES_NAMES = {"timestamptz": "timestamp with time zone"}
 
 
-def expected_columns(table: Table[object], sqlite: bool) -> set[tuple[str, str, bool]]:
+def expected_columns(table: Table[Any], sqlite: bool) -> set[tuple[str, str, bool]]:
     derived = {
         (
             c.name,
