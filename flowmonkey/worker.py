@@ -37,7 +37,7 @@ from flowmonkey.cliopts import add_store_and_flows, environment_handlers
 from flowmonkey.coordination import LockManager, WakeSignaler, default_owner, signaler_for
 from flowmonkey.defaults import Engine
 from flowmonkey.durations import parse_duration
-from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.errors import FlowMonkeyError, InvalidArgumentError
 from flowmonkey.events import Event
 from flowmonkey.handlers.job import job_handler
 from flowmonkey.jobs import JobRunner
@@ -252,10 +252,12 @@ def _job_runner(args: argparse.Namespace, engine: Engine, owner: str) -> JobRunn
     try:
         module = importlib.import_module(args.jobs)
     except ImportError as exc:
-        raise FlowMonkeyError(f"--jobs {args.jobs}: cannot import it: {exc}") from exc
+        raise InvalidArgumentError(f"--jobs {args.jobs}: cannot import it: {exc}") from exc
     functions = getattr(module, "JOBS", None)
     if not isinstance(functions, Mapping):
-        raise FlowMonkeyError(f"--jobs {args.jobs}: the module has no JOBS mapping of job type -> function")
+        raise InvalidArgumentError(
+            f"--jobs {args.jobs}: the module has no JOBS mapping of job type -> function"
+        )
     log.info("running jobs of type %s", ", ".join(sorted(functions)) or "(none)")
     return JobRunner(engine, functions, owner=owner)
 

@@ -26,6 +26,7 @@ from flowmonkey import (
     Handler,
     Runtime,
     Store,
+    TriggerError,
     TriggerService,
     WakeSignaler,
     attach_signaler,
@@ -294,9 +295,7 @@ class Backend:
     async def fire_trigger(self, trigger_id: str) -> str:
         """Fire a trigger now (even a paused one) with an empty payload; says what happened."""
         if self.triggers is None:
-            raise FlowMonkeyError(
-                f"firing needs the trigger service ({self.features.get('triggers', 'off')})"
-            )
+            raise TriggerError(f"firing needs the trigger service ({self.features.get('triggers', 'off')})")
         outcome = await self.triggers.fire(trigger_id)
         status = str(getattr(outcome.status, "value", outcome.status))
         if outcome.execution_id is not None:

@@ -13,10 +13,10 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from flowmonkey.errors import ErrorCode, FlowMonkeyError
+from flowmonkey.errors import FlowMonkeyError, TriggerError, TriggerNotFoundError
 from flowmonkey.model import Flow, TriggerDefinition, TriggerFire, TriggerType
 from flowmonkey.registry import FlowRegistry
-from flowmonkey.triggers.config import FLOW_HASH_KEY, TriggerError, check_id, parse_type, validate_config
+from flowmonkey.triggers.config import FLOW_HASH_KEY, check_id, parse_type, validate_config
 
 
 class TriggerStore(Protocol):
@@ -123,7 +123,7 @@ class TriggerCatalog:
         """The trigger, or a ``TRIGGER_NOT_FOUND`` :class:`TriggerError`."""
         trigger = await self._store.get_trigger(trigger_id)
         if trigger is None:
-            raise TriggerError(f"no trigger {trigger_id!r}", code=ErrorCode.TRIGGER_NOT_FOUND)
+            raise TriggerNotFoundError(f"no trigger {trigger_id!r}")
         return trigger
 
     async def list(self, type: TriggerType | str | None = None) -> builtins.list[TriggerDefinition]:

@@ -20,17 +20,19 @@ PACKAGES = ("flowmonkey", "tui")
 # layers below it, never from a layer above. Names are inside the flowmonkey package (a
 # package's name covers everything in it; "__init__" is the package's own module, the
 # public API); "tui" is the console package.
+# fmt: off
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("ids", "errors", "durations", "result")),
-    ("model", ("model", "change")),
-    ("stores", ("stores", "inputs", "events")),
+    ("base",     ("ids", "errors", "durations", "result")),
+    ("model",    ("model", "change")),
+    ("stores",   ("stores", "inputs", "events")),
     ("registry", ("registry", "state", "params")),
-    ("engine", ("engine",)),
+    ("engine",   ("engine",)),
     ("services", ("handlers", "runtime", "jobs", "triggers", "flowfiles", "flowdirectory", "coordination")),
-    ("edges", ("cli", "cliopts", "worker", "defaults", "testing", "bench", "bench_scaleout", "emit",
-               "__init__", "__main__")),  # fmt: skip
-    ("console", ("tui",)),
+    ("edges",    ("cli", "cliopts", "worker", "defaults", "testing", "bench", "bench_scaleout", "emit",
+                  "__init__", "__main__")),
+    ("console",  ("tui",)),
 )
+# fmt: on
 LAYER_OF_NAME = {name: index for index, (_, names) in enumerate(LAYERS) for name in names}
 
 
@@ -66,7 +68,9 @@ def _absolute(node: ast.ImportFrom, module: str, is_package: bool) -> str:
     return ".".join([*anchor, node.module] if node.module else anchor)
 
 
-def _targets(node: ast.Import | ast.ImportFrom, module: str, path: Path, known: dict[str, Path]) -> Iterator[str]:
+def _targets(
+    node: ast.Import | ast.ImportFrom, module: str, path: Path, known: dict[str, Path]
+) -> Iterator[str]:
     if isinstance(node, ast.Import):
         yield from (alias.name for alias in node.names)
         return
