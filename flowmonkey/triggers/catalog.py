@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from flowmonkey.errors import FlowMonkeyError, TriggerError, TriggerNotFoundError
+from flowmonkey.errors import FlowNotFoundError, TriggerError, TriggerNotFoundError
 from flowmonkey.model import Flow, TriggerDefinition, TriggerFire, TriggerType
 from flowmonkey.registry import FlowRegistry
 from flowmonkey.triggers.config import FLOW_HASH_KEY, check_id, parse_type, validate_config
@@ -161,7 +161,7 @@ class TriggerCatalog:
         """Remember the definition the trigger starts, and store that definition."""
         try:
             flow = self._flows.get(trigger.flow_id, trigger.flow_version)
-        except FlowMonkeyError:
+        except FlowNotFoundError:
             return trigger
         if trigger.config.get(FLOW_HASH_KEY) == flow.hash:
             return trigger
