@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from textual.app import App
 from textual.binding import Binding
 
-from tui.backend import ActionReport, Backend
-from tui.format import short_id
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.json_editor import JsonEditorScreen
-from tui.screens.raw_json import RawJsonScreen
+from .backend import ActionReport, Backend
+from .format import short_id
+from .screens.confirm import ConfirmScreen
+from .screens.json_editor import JsonEditorScreen
+from .screens.raw_json import RawJsonScreen
 
 # Actions that change state: disabled (shown dimmed) with --readonly.
 MUTATING_ACTIONS = frozenset({"resume", "cancel", "retry", "start", "fire", "pause"})

@@ -31,10 +31,11 @@ from flowmonkey import (
     serve_http,
     signaler_for,
 )
-from tui.flowfiles_state import FlowFileState, from_directory
-from tui.options import ConsoleOptions
 
-log = logging.getLogger("tui.backend")
+from .flowfiles_state import FlowFileState, from_directory
+from .options import ConsoleOptions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

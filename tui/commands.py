@@ -10,7 +10,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from flowmonkey import ExecutionQuery, Flow
 
 if TYPE_CHECKING:
-    from tui.backend import Backend
+    from .backend import Backend
 
 _EXECUTION_HITS = 10
 
@@ -61,12 +61,12 @@ class ConsoleCommands(Provider):
             )
 
     def _open_flow(self, flow: Flow) -> None:
-        from tui.screens.flow_detail import FlowDetailScreen
+        from .screens.flow_detail import FlowDetailScreen
 
         self.app.push_screen(FlowDetailScreen(flow))
 
     def _open_execution(self, execution_id: str) -> None:
-        from tui.screens.execution_detail import ExecutionDetailScreen
+        from .screens.execution_detail import ExecutionDetailScreen
 
         backend = self._backend()
         if backend is not None:

@@ -11,6 +11,9 @@ import httpx
 
 from flowmonkey import ExecutionStatus, Runtime, open_store, signaler_for
 from flowmonkey.stores import TriggerDefinition, TriggerType
+from flowmonkey_console.app import ConsoleApp
+from flowmonkey_console.backend import Backend
+from flowmonkey_console.options import ConsoleOptions, parse_options
 from tests.console.support import (
     HANDLERS,
     ORDER,
@@ -21,9 +24,6 @@ from tests.console.support import (
     start,
     wait_for,
 )
-from tui.app import ConsoleApp
-from tui.backend import Backend
-from tui.options import ConsoleOptions, parse_options
 
 
 def test_options_default_to_the_documented_values() -> None:

@@ -15,9 +15,9 @@ from textual.pilot import Pilot
 
 from flowmonkey import Event, EventType
 from flowmonkey.stores import TriggerDefinition, TriggerFire, TriggerType
+from flowmonkey_console.app import ConsoleApp
+from flowmonkey_console.widgets.status_counts import StatusCounts
 from tests.console.support import FIXED_IDS, FrozenClock, main_screen, make_app, seed_fixed, settle, wait_for
-from tui.app import ConsoleApp
-from tui.widgets.status_counts import StatusCounts
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 

@@ -32,11 +32,11 @@ from textual.app import App
 from textual.errors import NoWidget
 
 from flowmonkey import Engine, open_store
-from tui.app import ConsoleApp
-from tui.options import ConsoleOptions
-from tui.screens.main import MainScreen
-from tui.widgets.execution_list import ExecutionListView
-from tui.widgets.view_title import ViewTitle
+from flowmonkey_console.app import ConsoleApp
+from flowmonkey_console.options import ConsoleOptions
+from flowmonkey_console.screens.main import MainScreen
+from flowmonkey_console.widgets.execution_list import ExecutionListView
+from flowmonkey_console.widgets.view_title import ViewTitle
 
 SPIN_FLOW = """\
 id: spin

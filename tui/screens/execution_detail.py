@@ -13,10 +13,11 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from flowmonkey import Event, Execution, FlowMonkeyError, StepRecord
-from tui import actions
-from tui.backend import Backend
-from tui.format import DASH, STATUS_STYLES, STATUS_SYMBOLS, ago, cell, duration_ms, status_text
-from tui.screens.raw_json import json_syntax
+
+from .. import actions
+from ..backend import Backend
+from ..format import DASH, STATUS_STYLES, STATUS_SYMBOLS, ago, cell, duration_ms, status_text
+from .raw_json import json_syntax
 
 
 class ExecutionDetailScreen(Screen[None]):

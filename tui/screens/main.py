@@ -11,20 +11,21 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher
 
 from flowmonkey import Event, ExecutionQuery
-from tui.backend import Backend
-from tui.screens.help import HelpScreen
-from tui.widgets.command_prompt import CommandPrompt
-from tui.widgets.console_header import ConsoleHeader
-from tui.widgets.console_view import ConsoleView
-from tui.widgets.events_view import EventsView
-from tui.widgets.execution_list import ExecutionListView
-from tui.widgets.executions_view import ExecutionsView
-from tui.widgets.flows_view import FlowsView
-from tui.widgets.key_bar import KeyBar
-from tui.widgets.status_counts import StatusCounts
-from tui.widgets.triggers_view import TriggersView
-from tui.widgets.view_tabs import VIEWS, ViewTabs
-from tui.widgets.waits_view import WaitsView
+
+from ..backend import Backend
+from ..widgets.command_prompt import CommandPrompt
+from ..widgets.console_header import ConsoleHeader
+from ..widgets.console_view import ConsoleView
+from ..widgets.events_view import EventsView
+from ..widgets.execution_list import ExecutionListView
+from ..widgets.executions_view import ExecutionsView
+from ..widgets.flows_view import FlowsView
+from ..widgets.key_bar import KeyBar
+from ..widgets.status_counts import StatusCounts
+from ..widgets.triggers_view import TriggersView
+from ..widgets.view_tabs import VIEWS, ViewTabs
+from ..widgets.waits_view import WaitsView
+from .help import HelpScreen
 
 # What ``:name`` may say for each view.
 COMMAND_NAMES = {
@@ -206,8 +207,8 @@ class MainScreen(Screen[None]):
             self.active_view.request_reload()
 
     def action_help(self) -> None:
-        from tui.actions import EXECUTION_BINDINGS
-        from tui.widgets.execution_list import ExecutionListView
+        from ..actions import EXECUTION_BINDINGS
+        from ..widgets.execution_list import ExecutionListView
 
         sections = [
             ("Everywhere", [*self.BINDINGS, *self.app.BINDINGS]),

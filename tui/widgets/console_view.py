@@ -10,9 +10,10 @@ from textual.containers import Vertical
 from textual.widgets import DataTable
 
 from flowmonkey import Event
-from tui.actions import MUTATING_ACTIONS
-from tui.backend import Backend
-from tui.widgets.view_title import ViewTitle
+
+from ..actions import MUTATING_ACTIONS
+from ..backend import Backend
+from .view_title import ViewTitle
 
 
 class ConsoleView(Vertical):

@@ -20,13 +20,14 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from flowmonkey import Event, EventType, Execution, ExecutionQuery, ExecutionStatus
-from tui import actions
-from tui.backend import Backend
-from tui.filters import ExecutionFilter, FilterError, parse_filter
-from tui.format import cell, short_id
-from tui.widgets.columns import Cell, Column, column_widths
-from tui.widgets.console_table import ConsoleTable
-from tui.widgets.console_view import ConsoleView
+
+from .. import actions
+from ..backend import Backend
+from ..filters import ExecutionFilter, FilterError, parse_filter
+from ..format import cell, short_id
+from .columns import Cell, Column, column_widths
+from .console_table import ConsoleTable
+from .console_view import ConsoleView
 
 _SORTS: tuple[tuple[str, str | None], ...] = (
     ("newest", None),
@@ -308,7 +309,7 @@ class ExecutionListView(ConsoleView):
     def action_open(self) -> None:
         current = self.current_id()
         if current is not None:
-            from tui.screens.execution_detail import ExecutionDetailScreen
+            from ..screens.execution_detail import ExecutionDetailScreen
 
             self.app.push_screen(ExecutionDetailScreen(self.backend, current))
 

@@ -11,12 +11,13 @@ from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from flowmonkey import Event, EventType, ExecutionQuery, Flow
-from tui.backend import Backend
-from tui.flowfiles_state import FLOW_FILE_EVENTS, FlowFileState
-from tui.format import DASH, cell, count_text
-from tui.screens.json_editor import JsonEditorScreen
-from tui.widgets.console_table import ConsoleTable
-from tui.widgets.console_view import ConsoleView
+
+from ..backend import Backend
+from ..flowfiles_state import FLOW_FILE_EVENTS, FlowFileState
+from ..format import DASH, cell, count_text
+from ..screens.json_editor import JsonEditorScreen
+from .console_table import ConsoleTable
+from .console_view import ConsoleView
 
 _BROKEN = "file:"  # row keys of files that never loaded
 _COUNT_INTERVAL = 2.0  # seconds between recounts caused by execution events
@@ -143,7 +144,7 @@ class FlowsView(ConsoleView):
     def action_open(self) -> None:
         flow = self._current_flow()
         if flow is not None:
-            from tui.screens.flow_detail import FlowDetailScreen
+            from ..screens.flow_detail import FlowDetailScreen
 
             self.app.push_screen(FlowDetailScreen(flow))
 

@@ -12,9 +12,10 @@ from textual.binding import Binding
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from flowmonkey import Event, EventType, FlowMonkeyError, TriggerDefinition, TriggerFire
-from tui.format import DASH, ago, cell
-from tui.widgets.console_table import ConsoleTable
-from tui.widgets.console_view import ConsoleView
+
+from ..format import DASH, ago, cell
+from .console_table import ConsoleTable
+from .console_view import ConsoleView
 
 
 class TriggersView(ConsoleView):
