@@ -1,8 +1,9 @@
 """How the console is installed and what it may import.
 
 It lives in ``tui/`` but installs as ``flowmonkey_console`` (an unrelated PyPI project is
-called ``tui``) and imports itself relatively and FlowMonkey only by its public names. The
-imports are read from the source, so ``TYPE_CHECKING`` and function-level imports count too.
+called ``tui``), imports itself relatively and FlowMonkey only by its public names, and its
+widgets and screens reach FlowMonkey only through the ``Backend``. The imports are read
+from the source, so ``TYPE_CHECKING`` and function-level imports count too.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ from pathlib import Path
 
 import flowmonkey
 from flowmonkey_console import app
+from flowmonkey_console.backend import Backend
 
 REPO = Path(__file__).resolve().parents[2]
 CONSOLE = REPO / "tui"
 INSTALLED_AS = "flowmonkey_console"
+# What only the Backend may hold: the engine, its store and the services it embeds.
+BACKEND_ONLY = {"Engine", "Store", "Runtime", "FlowDirectory", "TriggerService", "serve_http"}
 
 
 def _package_folders(root: Path) -> Iterator[Path]:
@@ -87,6 +91,35 @@ def test_the_console_imports_itself_relatively_and_flowmonkey_by_public_names() 
                     f"{_where(path, node)} imports {name} (not in flowmonkey.__all__)" for name in private
                 ]
     assert offenders == []
+
+
+def test_only_the_backend_holds_the_engine_and_its_services() -> None:
+    offenders = [
+        f"{_where(path, node)} imports {alias.name}"
+        for path in sorted(CONSOLE.rglob("*.py"))
+        if path.name != "backend.py"
+        for node in _imports(path)
+        if isinstance(node, ast.ImportFrom) and node.module == "flowmonkey"
+        for alias in node.names
+        if alias.name in BACKEND_ONLY
+    ]
+    assert offenders == []
+
+
+def test_widgets_and_screens_use_only_the_backends_public_methods() -> None:
+    public = {name for name in dir(Backend) if not name.startswith("_")} | {"options"}  # set in __init__
+    offenders = []
+    for path in sorted(CONSOLE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Attribute) and _is_backend(node.value) and node.attr not in public:
+                offenders.append(f"{_where(path, node)} uses backend.{node.attr}")
+    assert offenders == []
+
+
+def _is_backend(node: ast.expr) -> bool:
+    return (isinstance(node, ast.Name) and node.id == "backend") or (
+        isinstance(node, ast.Attribute) and node.attr == "backend"
+    )
 
 
 def test_tests_import_the_console_by_its_installed_name() -> None:
