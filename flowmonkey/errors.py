@@ -44,6 +44,7 @@ its ``error``. An error raised while a step runs becomes its code (``INPUT_ERROR
     WAIT_EXPIRED        a wait's deadline passed first (the approval handler)
     CANCELLED           the execution was cancelled (its ``error``)
     CHILD_FAILED        a sub-flow's child execution failed or was cancelled
+    OUTPUT_NOT_JSON     a handler's output is not JSON a store can keep (its path in details)
     HTTP_ERROR          the http handler got no answer, or a non-2xx one
 
 Handlers may fail with codes of their own too (``Result.failure("OUT_OF_STOCK", ...)``).
@@ -75,6 +76,7 @@ class ErrorCode(StrEnum):
     CANCELLED = "CANCELLED"
     INVALID_FLOW = "INVALID_FLOW"
     CHILD_FAILED = "CHILD_FAILED"
+    OUTPUT_NOT_JSON = "OUTPUT_NOT_JSON"
     HTTP_ERROR = "HTTP_ERROR"
     STORE_ERROR = "STORE_ERROR"
     CONFLICT = "CONFLICT"

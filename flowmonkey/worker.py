@@ -26,7 +26,6 @@ import contextlib
 import importlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -42,6 +41,7 @@ from flowmonkey.events import Event
 from flowmonkey.handlers.job import job_handler
 from flowmonkey.jobs import JobRunner
 from flowmonkey.runtime import Runtime
+from flowmonkey.shutdown import STOP_SIGNALS, hold_stop_signals, stop_requested
 from flowmonkey.stores import Store, open_store
 from flowmonkey.triggers import TRIGGERS_SECTION, HttpServer, ScheduleConfig, TriggerService, serve_http
 
@@ -118,6 +118,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the worker until SIGTERM/SIGINT; 0 on a clean stop, 1 on a failure."""
+    hold_stop_signals()  # until serve() installs the loop's handlers
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -213,10 +214,13 @@ async def _stop_runtime(runtime: Runtime, grace: timedelta) -> None:
 
 
 def _on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM/SIGINT set ``stop``, also one that arrived while the worker started."""
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):  # e.g. Windows, threads
             loop.add_signal_handler(signum, stop.set)
+    if stop_requested():
+        stop.set()
 
 
 async def _load_flows(stack: AsyncExitStack, args: argparse.Namespace, engine: Engine) -> None:

@@ -22,14 +22,14 @@ PACKAGES = ("flowmonkey", "tui")
 # public API); "tui" is the console package.
 # fmt: off
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base",     ("ids", "errors", "durations", "result")),
+    ("base",     ("ids", "errors", "durations", "result", "jsonvalues")),
     ("model",    ("model", "change")),
     ("stores",   ("stores", "inputs", "events")),
     ("registry", ("registry", "state", "params")),
     ("engine",   ("engine",)),
     ("services", ("handlers", "runtime", "jobs", "triggers", "flowfiles", "flowdirectory", "coordination")),
     ("edges",    ("cli", "cliopts", "worker", "defaults", "testing", "bench", "bench_scaleout", "emit",
-                  "__init__", "__main__")),
+                  "shutdown", "__init__", "__main__")),
     ("console",  ("tui",)),
 )
 # fmt: on
