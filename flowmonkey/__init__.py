@@ -1,9 +1,9 @@
 """FlowMonkey: a durable workflow engine for Python (asyncio).
 
 The names in ``__all__`` are the public API; the console and the CLI use nothing else.
-Subsystems with heavy or optional dependencies (flow files, triggers, PostgreSQL, Redis)
-are imported on first use of their names, so ``import flowmonkey`` stays fast and works
-without the optional drivers.
+Every name is imported on its first use (PEP 562), so ``import flowmonkey`` costs nothing,
+works without the optional drivers, and a command such as ``flowmonkey worker`` can take
+charge of its signals before the engine is even loaded.
 """
 
 from __future__ import annotations
@@ -11,100 +11,176 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from flowmonkey.change import Change
-from flowmonkey.coordination import LockManager, WakeSignaler, attach_signaler, signaler_for
-from flowmonkey.defaults import Engine, default_handlers
-from flowmonkey.engine import CancelResult, StepOutcome
-from flowmonkey.errors import (
-    ConflictError,
-    ContextLimitError,
-    ErrorCode,
-    ExecutionNotFoundError,
-    FlowError,
-    FlowMonkeyError,
-    HandlerNotFoundError,
-    InputError,
-    NotWaitingError,
-    SchemaVersionError,
-    StoreError,
-)
-from flowmonkey.events import Event, EventBus, EventType
-from flowmonkey.handlers.job import run_job
-from flowmonkey.jobs import JobContext, JobFencedError, JobRunner
-from flowmonkey.model import (
-    Execution,
-    ExecutionError,
-    ExecutionStatus,
-    Flow,
-    InputSelector,
-    Job,
-    JobStatus,
-    RetryPolicy,
-    SelectorType,
-    Step,
-    StepRecord,
-    StepStatus,
-    TimeoutConfig,
-    Transitions,
-    TriggerDefinition,
-    TriggerFire,
-    TriggerType,
-    WaitKind,
-)
-from flowmonkey.params import ExecutionView, HandlerParams
-from flowmonkey.registry import FlowRegistry, FunctionHandler, Handler, HandlerRegistry, handler
-from flowmonkey.result import Result, StepResult
-from flowmonkey.runtime import Runtime, RuntimeStats
-from flowmonkey.stores import (
-    DEFAULT_STORE_URL,
-    CreateResult,
-    ExecutionQuery,
-    MemoryStore,
-    Page,
-    Store,
-    open_store,
-)
-from flowmonkey.stores.sqlite import SQLiteStore
-
 if TYPE_CHECKING:
+    from flowmonkey.change import Change
+    from flowmonkey.coordination import LockManager, WakeSignaler, attach_signaler, signaler_for
     from flowmonkey.coordination.postgres import PostgresWakeSignaler
     from flowmonkey.coordination.redis import RedisLockManager, RedisWakeSignaler
+    from flowmonkey.defaults import Engine, default_handlers
+    from flowmonkey.engine import CancelResult, StepOutcome
+    from flowmonkey.errors import (
+        ConflictError,
+        ContextLimitError,
+        ErrorCode,
+        ExecutionNotFoundError,
+        ExpiredTokenError,
+        FlowError,
+        FlowMonkeyError,
+        FlowNotFoundError,
+        HandlerNotFoundError,
+        InputError,
+        InvalidArgumentError,
+        InvalidTokenError,
+        JobFencedError,
+        NotWaitingError,
+        SchemaVersionError,
+        StepNotFoundError,
+        StoreError,
+        TriggerError,
+        TriggerNotFoundError,
+    )
+    from flowmonkey.events import Event, EventBus, EventType
     from flowmonkey.flowdirectory import FileState, FlowDirectory
     from flowmonkey.flowfiles import FlowFileError, Problem, load_flow_file
+    from flowmonkey.handlers.job import run_job
     from flowmonkey.handlers.llm import llm_handler
+    from flowmonkey.jobs import JobContext, JobRunner
+    from flowmonkey.model import (
+        Execution,
+        ExecutionError,
+        ExecutionStatus,
+        Flow,
+        InputSelector,
+        Job,
+        JobStatus,
+        RetryPolicy,
+        SelectorType,
+        Step,
+        StepRecord,
+        StepStatus,
+        TimeoutConfig,
+        Transitions,
+        TriggerDefinition,
+        TriggerFire,
+        TriggerType,
+        WaitKind,
+    )
+    from flowmonkey.params import ExecutionView, HandlerParams
+    from flowmonkey.registry import FlowRegistry, FunctionHandler, Handler, HandlerRegistry, handler
+    from flowmonkey.result import Result, StepResult
+    from flowmonkey.runtime import Runtime, RuntimeStats
+    from flowmonkey.stores import (
+        DEFAULT_STORE_URL,
+        CreateResult,
+        ExecutionQuery,
+        MemoryStore,
+        Page,
+        Store,
+        open_store,
+    )
     from flowmonkey.stores.postgres import PostgresStore, apply_schema
+    from flowmonkey.stores.sqlite import SQLiteStore
     from flowmonkey.triggers import (
         TRIGGERS_SECTION,
         HttpTriggers,
         ScheduleConfig,
-        TriggerError,
         TriggerService,
         serve_http,
     )
 
-_LAZY = {
+_EXPORTS = {
+    "CancelResult": "flowmonkey.engine",
+    "Change": "flowmonkey.change",
+    "ConflictError": "flowmonkey.errors",
+    "ContextLimitError": "flowmonkey.errors",
+    "CreateResult": "flowmonkey.stores",
+    "DEFAULT_STORE_URL": "flowmonkey.stores",
+    "Engine": "flowmonkey.defaults",
+    "ErrorCode": "flowmonkey.errors",
+    "Event": "flowmonkey.events",
+    "EventBus": "flowmonkey.events",
+    "EventType": "flowmonkey.events",
+    "Execution": "flowmonkey.model",
+    "ExecutionError": "flowmonkey.model",
+    "ExecutionNotFoundError": "flowmonkey.errors",
+    "ExecutionQuery": "flowmonkey.stores",
+    "ExecutionStatus": "flowmonkey.model",
+    "ExecutionView": "flowmonkey.params",
+    "ExpiredTokenError": "flowmonkey.errors",
     "FileState": "flowmonkey.flowdirectory",
+    "Flow": "flowmonkey.model",
     "FlowDirectory": "flowmonkey.flowdirectory",
+    "FlowError": "flowmonkey.errors",
     "FlowFileError": "flowmonkey.flowfiles",
+    "FlowMonkeyError": "flowmonkey.errors",
+    "FlowNotFoundError": "flowmonkey.errors",
+    "FlowRegistry": "flowmonkey.registry",
+    "FunctionHandler": "flowmonkey.registry",
+    "Handler": "flowmonkey.registry",
+    "HandlerNotFoundError": "flowmonkey.errors",
+    "HandlerParams": "flowmonkey.params",
+    "HandlerRegistry": "flowmonkey.registry",
     "HttpTriggers": "flowmonkey.triggers",
+    "InputError": "flowmonkey.errors",
+    "InputSelector": "flowmonkey.model",
+    "InvalidArgumentError": "flowmonkey.errors",
+    "InvalidTokenError": "flowmonkey.errors",
+    "Job": "flowmonkey.model",
+    "JobContext": "flowmonkey.jobs",
+    "JobFencedError": "flowmonkey.errors",
+    "JobRunner": "flowmonkey.jobs",
+    "JobStatus": "flowmonkey.model",
+    "LockManager": "flowmonkey.coordination",
+    "MemoryStore": "flowmonkey.stores",
+    "NotWaitingError": "flowmonkey.errors",
+    "Page": "flowmonkey.stores",
     "PostgresStore": "flowmonkey.stores.postgres",
     "PostgresWakeSignaler": "flowmonkey.coordination.postgres",
     "Problem": "flowmonkey.flowfiles",
     "RedisLockManager": "flowmonkey.coordination.redis",
     "RedisWakeSignaler": "flowmonkey.coordination.redis",
+    "Result": "flowmonkey.result",
+    "RetryPolicy": "flowmonkey.model",
+    "Runtime": "flowmonkey.runtime",
+    "RuntimeStats": "flowmonkey.runtime",
+    "SQLiteStore": "flowmonkey.stores.sqlite",
     "ScheduleConfig": "flowmonkey.triggers",
+    "SchemaVersionError": "flowmonkey.errors",
+    "SelectorType": "flowmonkey.model",
+    "Step": "flowmonkey.model",
+    "StepNotFoundError": "flowmonkey.errors",
+    "StepOutcome": "flowmonkey.engine",
+    "StepRecord": "flowmonkey.model",
+    "StepResult": "flowmonkey.result",
+    "StepStatus": "flowmonkey.model",
+    "Store": "flowmonkey.stores",
+    "StoreError": "flowmonkey.errors",
     "TRIGGERS_SECTION": "flowmonkey.triggers",
-    "TriggerError": "flowmonkey.triggers",
+    "TimeoutConfig": "flowmonkey.model",
+    "Transitions": "flowmonkey.model",
+    "TriggerDefinition": "flowmonkey.model",
+    "TriggerError": "flowmonkey.errors",
+    "TriggerFire": "flowmonkey.model",
+    "TriggerNotFoundError": "flowmonkey.errors",
     "TriggerService": "flowmonkey.triggers",
+    "TriggerType": "flowmonkey.model",
+    "WaitKind": "flowmonkey.model",
+    "WakeSignaler": "flowmonkey.coordination",
     "apply_schema": "flowmonkey.stores.postgres",
+    "attach_signaler": "flowmonkey.coordination",
+    "default_handlers": "flowmonkey.defaults",
+    "handler": "flowmonkey.registry",
     "llm_handler": "flowmonkey.handlers.llm",
     "load_flow_file": "flowmonkey.flowfiles",
+    "open_store": "flowmonkey.stores",
+    "run_job": "flowmonkey.handlers.job",
     "serve_http": "flowmonkey.triggers",
+    "signaler_for": "flowmonkey.coordination",
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'flowmonkey' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
@@ -113,7 +189,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_EXPORTS))
 
 
 __version__ = "0.1.0"
@@ -137,12 +213,14 @@ __all__ = [
     "ExecutionQuery",
     "ExecutionStatus",
     "ExecutionView",
+    "ExpiredTokenError",
     "FileState",
     "Flow",
     "FlowDirectory",
     "FlowError",
     "FlowFileError",
     "FlowMonkeyError",
+    "FlowNotFoundError",
     "FlowRegistry",
     "FunctionHandler",
     "Handler",
@@ -152,6 +230,8 @@ __all__ = [
     "HttpTriggers",
     "InputError",
     "InputSelector",
+    "InvalidArgumentError",
+    "InvalidTokenError",
     "Job",
     "JobContext",
     "JobFencedError",
@@ -175,6 +255,7 @@ __all__ = [
     "SchemaVersionError",
     "SelectorType",
     "Step",
+    "StepNotFoundError",
     "StepOutcome",
     "StepRecord",
     "StepResult",
@@ -186,6 +267,7 @@ __all__ = [
     "TriggerDefinition",
     "TriggerError",
     "TriggerFire",
+    "TriggerNotFoundError",
     "TriggerService",
     "TriggerType",
     "WaitKind",

@@ -37,6 +37,11 @@ from flowmonkey.stores import Store, open_store
 SCENARIOS = ("steps", "resume")
 
 
+class BenchmarkError(Exception):
+    """A benchmark execution did not complete, so the numbers would mean nothing. Not a
+    FlowMonkeyError: the library worked; the measurement is what failed."""
+
+
 @handler("bench.noop")
 async def _noop(params: HandlerParams) -> StepResult:
     return Result.success(None)
@@ -98,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=sys.stderr.isatty(),
             )
         )
-    except FlowMonkeyError as exc:
+    except (FlowMonkeyError, BenchmarkError) as exc:
         print(f"flowmonkey bench: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(asdict(result)) if args.json else _describe(result))
@@ -199,7 +204,7 @@ async def _resume_scenario(
 
 def _expect_completed(status: ExecutionStatus, execution_id: str) -> None:
     if status is not ExecutionStatus.COMPLETED:
-        raise FlowMonkeyError(f"benchmark execution {execution_id} ended {status.value}, not completed")
+        raise BenchmarkError(f"benchmark execution {execution_id} ended {status.value}, not completed")
 
 
 async def _drive(

@@ -1,19 +1,55 @@
-"""FlowMonkey's exceptions.
+"""FlowMonkey's exceptions, and the one place where their tree is drawn.
 
-Every error FlowMonkey raises is a :class:`FlowMonkeyError` carrying a stable
-:class:`ErrorCode`, so callers and operators can match on the code rather than on
-message text::
+Every exception FlowMonkey raises is a :class:`FlowMonkeyError` subclass carrying a stable
+:class:`ErrorCode`, so callers and operators match on the class or on the code, never on
+message text. A class without a code of its own has its parent's (in brackets)::
 
-    FlowMonkeyError
-    ├── FlowError            flow definitions: INVALID_FLOW, FLOW_NOT_FOUND, STEP_NOT_FOUND
-    ├── HandlerNotFoundError HANDLER_NOT_FOUND
-    ├── ExecutionNotFoundError EXECUTION_NOT_FOUND
-    ├── NotWaitingError      NOT_WAITING
-    ├── InputError           INPUT_ERROR (a selector or template could not be resolved)
-    ├── ContextLimitError    CONTEXT_LIMIT
-    └── StoreError           STORE_ERROR (driver failures, translated at the boundary)
-        ├── ConflictError    CONFLICT (a compare-and-set or unique constraint lost)
-        └── SchemaVersionError SCHEMA_VERSION (the database is newer than this FlowMonkey)
+    FlowMonkeyError                  ERROR                the root; FlowMonkey raises only subclasses
+    ├── FlowError                    INVALID_FLOW         a flow definition is invalid (FlowRegistry.register)
+    │   ├── FlowFileError            [INVALID_FLOW]       a flow file is invalid; ``.problems`` says why
+    │   │                                                 (defined in flowmonkey.flowfiles)
+    │   ├── FlowNotFoundError        FLOW_NOT_FOUND       no such flow or version (FlowRegistry.get,
+    │   │                                                 Engine.create), or an execution's definition
+    │   │                                                 is neither registered nor stored (step, resume)
+    │   └── StepNotFoundError        STEP_NOT_FOUND       the flow has no step with that id (Flow.step)
+    ├── HandlerNotFoundError         HANDLER_NOT_FOUND    no handler is registered for a step's type
+    ├── ExecutionNotFoundError       EXECUTION_NOT_FOUND  no execution has that id (step, run, resume)
+    ├── NotWaitingError              NOT_WAITING          resume of an execution that waits for no resume
+    ├── InputError                   INPUT_ERROR          a step's input selector finds nothing
+    ├── ContextLimitError            CONTEXT_LIMIT        a context would grow past ``max_context_bytes``
+    │                                                     (Engine.create, Engine.resume)
+    ├── InvalidArgumentError         INVALID_ARGUMENT     an argument or setting is unusable (--jobs)
+    │   ├── TriggerError             [INVALID_ARGUMENT]   a trigger declaration is invalid or its id is
+    │   │   │                                             taken; firing while triggers are off
+    │   │   └── TriggerNotFoundError TRIGGER_NOT_FOUND    no trigger has that id (TriggerService)
+    │   └── InvalidTokenError        [INVALID_ARGUMENT]   a resume token is malformed or forged
+    │       └── ExpiredTokenError    [INVALID_ARGUMENT]   a genuine resume token has expired
+    └── StoreError                   STORE_ERROR          a store or coordination backend failed
+        │                                                 (driver errors, translated at the boundary)
+        ├── ConflictError            CONFLICT             another writer changed the record first: a
+        │   │                                             lost compare-and-set, a unique constraint,
+        │   │                                             a resume that kept losing (Engine.resume)
+        │   └── JobFencedError       [CONFLICT]           a newer claim took the job over (JobContext)
+        └── SchemaVersionError       SCHEMA_VERSION       the database's schema is newer than this
+                                                          FlowMonkey understands (opening a store)
+
+A failed *step* raises nothing: its outcome is a :class:`~flowmonkey.result.StepResult`
+whose ``error_code`` is stored in the step's record and, when the execution fails, in
+its ``error``. An error raised while a step runs becomes its code (``INPUT_ERROR``,
+``HANDLER_NOT_FOUND``, ``CONTEXT_LIMIT``, ...). These codes only a step outcome has::
+
+    HANDLER_ERROR       the handler raised another exception, or returned no StepResult
+    STEP_FAILED         a handler's failure gave no code
+    STEP_TIMEOUT        the step ran past its ``timeout`` (retryable)
+    INVALID_TRANSITION  a handler chose a next step the flow does not have
+    MAX_STEPS           the execution took ``max_steps`` steps
+    WAIT_EXPIRED        a wait's deadline passed first (the approval handler)
+    CANCELLED           the execution was cancelled (its ``error``)
+    CHILD_FAILED        a sub-flow's child execution failed or was cancelled
+    OUTPUT_NOT_JSON     a handler's output is not JSON a store can keep (its path in details)
+    HTTP_ERROR          the http handler got no answer, or a non-2xx one
+
+Handlers may fail with codes of their own too (``Result.failure("OUT_OF_STOCK", ...)``).
 """
 
 from __future__ import annotations
@@ -23,8 +59,9 @@ from typing import Any
 
 
 class ErrorCode(StrEnum):
-    """Stable machine-readable error codes; part of the public API."""
+    """Stable machine-readable error codes; part of the public API and of stored data."""
 
+    ERROR = "ERROR"
     FLOW_NOT_FOUND = "FLOW_NOT_FOUND"
     EXECUTION_NOT_FOUND = "EXECUTION_NOT_FOUND"
     STEP_NOT_FOUND = "STEP_NOT_FOUND"
@@ -39,9 +76,9 @@ class ErrorCode(StrEnum):
     CONTEXT_LIMIT = "CONTEXT_LIMIT"
     WAIT_EXPIRED = "WAIT_EXPIRED"
     CANCELLED = "CANCELLED"
-    TIMEOUT = "TIMEOUT"
     INVALID_FLOW = "INVALID_FLOW"
     CHILD_FAILED = "CHILD_FAILED"
+    OUTPUT_NOT_JSON = "OUTPUT_NOT_JSON"
     HTTP_ERROR = "HTTP_ERROR"
     STORE_ERROR = "STORE_ERROR"
     CONFLICT = "CONFLICT"
@@ -53,7 +90,7 @@ class ErrorCode(StrEnum):
 class FlowMonkeyError(Exception):
     """FlowMonkey failed."""
 
-    code: ErrorCode = ErrorCode.STEP_FAILED
+    code: ErrorCode = ErrorCode.ERROR
 
     def __init__(
         self,
@@ -76,6 +113,18 @@ class FlowError(FlowMonkeyError):
     """The flow definition is invalid."""
 
     code = ErrorCode.INVALID_FLOW
+
+
+class FlowNotFoundError(FlowError):
+    """No flow (or no such version of it) is registered."""
+
+    code = ErrorCode.FLOW_NOT_FOUND
+
+
+class StepNotFoundError(FlowError):
+    """The flow has no step with that id."""
+
+    code = ErrorCode.STEP_NOT_FOUND
 
 
 class HandlerNotFoundError(FlowMonkeyError):
@@ -108,6 +157,30 @@ class ContextLimitError(FlowMonkeyError):
     code = ErrorCode.CONTEXT_LIMIT
 
 
+class InvalidArgumentError(FlowMonkeyError):
+    """An argument or setting cannot be used as given."""
+
+    code = ErrorCode.INVALID_ARGUMENT
+
+
+class TriggerError(InvalidArgumentError):
+    """The trigger declaration is invalid, or the trigger operation cannot be done."""
+
+
+class TriggerNotFoundError(TriggerError):
+    """No trigger has that id."""
+
+    code = ErrorCode.TRIGGER_NOT_FOUND
+
+
+class InvalidTokenError(InvalidArgumentError):
+    """The resume token is malformed or its signature does not match."""
+
+
+class ExpiredTokenError(InvalidTokenError):
+    """The resume token is genuine but has expired; its holder needs a new one."""
+
+
 class StoreError(FlowMonkeyError):
     """The store failed."""
 
@@ -120,7 +193,34 @@ class ConflictError(StoreError):
     code = ErrorCode.CONFLICT
 
 
+class JobFencedError(ConflictError):
+    """A newer claim took this job over; this runner may no longer write to it."""
+
+
 class SchemaVersionError(StoreError):
     """The database's schema is newer than this FlowMonkey understands: upgrade FlowMonkey."""
 
     code = ErrorCode.SCHEMA_VERSION
+
+
+__all__ = [
+    "ConflictError",
+    "ContextLimitError",
+    "ErrorCode",
+    "ExecutionNotFoundError",
+    "ExpiredTokenError",
+    "FlowError",
+    "FlowMonkeyError",
+    "FlowNotFoundError",
+    "HandlerNotFoundError",
+    "InputError",
+    "InvalidArgumentError",
+    "InvalidTokenError",
+    "JobFencedError",
+    "NotWaitingError",
+    "SchemaVersionError",
+    "StepNotFoundError",
+    "StoreError",
+    "TriggerError",
+    "TriggerNotFoundError",
+]

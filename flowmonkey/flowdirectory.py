@@ -23,7 +23,6 @@ import traceback
 import types
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +31,7 @@ from watchfiles import Change, DefaultFilter, awatch
 
 from flowmonkey.events import Event, EventType
 from flowmonkey.flowfiles import FLOW_SUFFIXES, FlowFileError, FlowSection, Problem, Severity, load_flow_file
-from flowmonkey.model import Flow, utcnow
+from flowmonkey.model import Flow
 from flowmonkey.registry import FunctionHandler, Handler
 
 if TYPE_CHECKING:
@@ -59,7 +58,6 @@ class FileState:
     path: Path
     kind: FileKind
     ok: bool
-    loaded_at: datetime
     flow_id: str | None = None
     version: str | None = None
     flow_hash: str | None = None
@@ -291,7 +289,6 @@ class FlowDirectory:
             path=path,
             kind=FileKind.FLOW,
             ok=True,
-            loaded_at=utcnow(),
             flow_id=flow.id,
             version=flow.version,
             flow_hash=flow.hash,
@@ -308,7 +305,6 @@ class FlowDirectory:
             path=path,
             kind=FileKind.FLOW,
             ok=False,
-            loaded_at=utcnow(),
             flow_id=live.id if live else None,
             version=live.version if live else None,
             flow_hash=live.hash if live else None,
@@ -371,16 +367,13 @@ class FlowDirectory:
                 self._shadowed[item.type] = self.engine.handlers.get(item.type)
             self.engine.handlers.register(item)
         self._module_types[path] = new_types
-        self._states[path] = FileState(
-            path=path, kind=FileKind.HANDLERS, ok=True, loaded_at=utcnow(), handler_types=new_types
-        )
+        self._states[path] = FileState(path=path, kind=FileKind.HANDLERS, ok=True, handler_types=new_types)
 
     def _module_failed(self, path: Path, problem: Problem) -> None:
         self._states[path] = FileState(
             path=path,
             kind=FileKind.HANDLERS,
             ok=False,
-            loaded_at=utcnow(),
             handler_types=self._module_types.get(path, ()),
             problems=(problem,),
         )

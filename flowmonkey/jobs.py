@@ -35,7 +35,7 @@ from typing import Any
 
 from flowmonkey.coordination import default_owner
 from flowmonkey.engine import Engine
-from flowmonkey.errors import ErrorCode, FlowMonkeyError
+from flowmonkey.errors import FlowMonkeyError, JobFencedError
 from flowmonkey.events import Event, EventType
 from flowmonkey.handlers.job import JOB_FAILED, job_handler
 from flowmonkey.model import Job, JobStatus, WaitKind
@@ -46,12 +46,6 @@ log = logging.getLogger("flowmonkey.jobs")
 DEFAULT_JOB_LEASE = timedelta(seconds=30)
 DEFAULT_JOB_RECHECK = timedelta(seconds=60)
 _WAKE_RETRIES = 6
-
-
-class JobFencedError(FlowMonkeyError):
-    """A newer claim took this job over; this runner may no longer write to it."""
-
-    code = ErrorCode.CONFLICT
 
 
 class JobContext:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from flowmonkey.errors import ErrorCode, FlowError, HandlerNotFoundError
+from flowmonkey.errors import FlowError, FlowNotFoundError, HandlerNotFoundError
 from flowmonkey.model import Flow, JsonPath, Step
 from flowmonkey.result import StepResult
 
@@ -106,17 +106,14 @@ class FlowRegistry:
         """The requested version, or the latest. Raises ``FLOW_NOT_FOUND``."""
         versions = self._versions.get(flow_id)
         if not versions or (version is None and flow_id in self._retired):
-            raise FlowError(f"flow {flow_id!r} is not registered", code=ErrorCode.FLOW_NOT_FOUND)
+            raise FlowNotFoundError(f"flow {flow_id!r} is not registered")
         if version is None:
             return versions[max(versions, key=version_key)]
         try:
             return versions[version]
         except KeyError:
             known = ", ".join(sorted(versions, key=version_key))
-            raise FlowError(
-                f"flow {flow_id!r} has no version {version!r} (known: {known})",
-                code=ErrorCode.FLOW_NOT_FOUND,
-            ) from None
+            raise FlowNotFoundError(f"flow {flow_id!r} has no version {version!r} (known: {known})") from None
 
     def by_hash(self, flow_hash: str) -> Flow | None:
         return self._by_hash.get(flow_hash)

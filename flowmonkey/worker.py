@@ -26,7 +26,6 @@ import contextlib
 import importlib
 import logging
 import os
-import signal
 import sys
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -37,11 +36,12 @@ from flowmonkey.cliopts import add_store_and_flows, environment_handlers
 from flowmonkey.coordination import LockManager, WakeSignaler, default_owner, signaler_for
 from flowmonkey.defaults import Engine
 from flowmonkey.durations import parse_duration
-from flowmonkey.errors import FlowMonkeyError, SchemaVersionError
+from flowmonkey.errors import FlowMonkeyError, InvalidArgumentError, SchemaVersionError
 from flowmonkey.events import Event
 from flowmonkey.handlers.job import job_handler
 from flowmonkey.jobs import JobRunner
 from flowmonkey.runtime import Runtime
+from flowmonkey.shutdown import STOP_SIGNALS, hold_stop_signals, stop_requested
 from flowmonkey.stores import Store, open_store
 from flowmonkey.triggers import TRIGGERS_SECTION, HttpServer, ScheduleConfig, TriggerService, serve_http
 
@@ -119,6 +119,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the worker until SIGTERM/SIGINT; 0 on a clean stop, 1 on a failure, 2 when the
     database is newer than this FlowMonkey."""
+    hold_stop_signals()  # until serve() installs the loop's handlers
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -217,10 +218,13 @@ async def _stop_runtime(runtime: Runtime, grace: timedelta) -> None:
 
 
 def _on_signals(stop: asyncio.Event) -> None:
+    """SIGTERM/SIGINT set ``stop``, also one that arrived while the worker started."""
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         with contextlib.suppress(NotImplementedError, RuntimeError):  # e.g. Windows, threads
             loop.add_signal_handler(signum, stop.set)
+    if stop_requested():
+        stop.set()
 
 
 async def _load_flows(stack: AsyncExitStack, args: argparse.Namespace, engine: Engine) -> None:
@@ -256,10 +260,12 @@ def _job_runner(args: argparse.Namespace, engine: Engine, owner: str) -> JobRunn
     try:
         module = importlib.import_module(args.jobs)
     except ImportError as exc:
-        raise FlowMonkeyError(f"--jobs {args.jobs}: cannot import it: {exc}") from exc
+        raise InvalidArgumentError(f"--jobs {args.jobs}: cannot import it: {exc}") from exc
     functions = getattr(module, "JOBS", None)
     if not isinstance(functions, Mapping):
-        raise FlowMonkeyError(f"--jobs {args.jobs}: the module has no JOBS mapping of job type -> function")
+        raise InvalidArgumentError(
+            f"--jobs {args.jobs}: the module has no JOBS mapping of job type -> function"
+        )
     log.info("running jobs of type %s", ", ".join(sorted(functions)) or "(none)")
     return JobRunner(engine, functions, owner=owner)
 

@@ -1,6 +1,7 @@
 """The FlowMonkey operator console (``flowmonkey-console``), a keyboard-first Textual app.
 
-It imports only FlowMonkey's public API (``flowmonkey.__all__``).
+Installed as ``flowmonkey_console`` (the repository keeps it in ``tui/``), so its modules
+import each other relatively. It imports only FlowMonkey's public API (``flowmonkey.__all__``).
 """
 
 from __future__ import annotations
@@ -9,13 +10,13 @@ __all__ = ["ConsoleApp", "ConsoleOptions", "main"]
 
 
 def __getattr__(name: str) -> object:
-    # Lazy: importing ``tui`` must not pull in Textual for users of the engine alone.
+    # Lazy: importing the console package must not pull in Textual for users of the engine alone.
     if name in ("ConsoleApp", "main"):
-        from tui import app
+        from . import app
 
         return getattr(app, name)
     if name == "ConsoleOptions":
-        from tui.options import ConsoleOptions
+        from .options import ConsoleOptions
 
         return ConsoleOptions
     raise AttributeError(name)

@@ -1,21 +1,25 @@
-"""The operator's actions on executions, shared by the list views and the detail screen.
+"""The operator's actions on executions and flows, shared by the main and the detail screen.
 
 Each runs in a Textual worker (it waits on modal screens) and reports the outcome as a
 notification. Bulk actions show how many executions they will touch before doing anything.
+Widgets do not call these: they post a message, and their screen runs the action.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 from textual.app import App
 from textual.binding import Binding
 
-from tui.backend import ActionReport, Backend
-from tui.format import short_id
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.json_editor import JsonEditorScreen
-from tui.screens.raw_json import RawJsonScreen
+from flowmonkey import Execution, Flow
+
+from .backend import ActionReport, Backend
+from .format import short_id
+from .screens.confirm import ConfirmScreen
+from .screens.json_editor import JsonEditorScreen
+from .screens.raw_json import RawJsonScreen
 
 # Actions that change state: disabled (shown dimmed) with --readonly.
 MUTATING_ACTIONS = frozenset({"resume", "cancel", "retry", "start", "fire", "pause"})
@@ -92,9 +96,38 @@ def copy_id(app: App[object], execution_id: str) -> None:
     app.notify(f"copied {execution_id}", markup=False)
 
 
-async def show_raw(app: App[object], backend: Backend, execution_id: str) -> None:
+async def show_raw(app: App[object], backend: Backend, ids: Sequence[str]) -> None:
+    """Show the first execution in ``ids`` as JSON."""
+    if not ids:
+        return
+    execution_id = ids[0]
     execution = await backend.execution(execution_id)
     if execution is None:
         app.notify(f"no execution {execution_id}", severity="error", markup=False)
         return
     app.push_screen(RawJsonScreen(f"execution {execution_id}", execution.to_dict()))
+
+
+async def start(app: App[object], backend: Backend, flow: Flow) -> Execution | None:
+    """Ask for the context (a JSON object), then start an execution of ``flow``."""
+    editor = JsonEditorScreen(
+        f"Start {flow.id} {flow.version} — context (JSON object)", require_object=True, ok_label="Start"
+    )
+    answer = await app.push_screen_wait(editor)
+    if answer is None:
+        return None
+    execution = await backend.start_execution(flow.id, answer.value)
+    app.notify(f"started {execution.id}", markup=False)
+    return execution
+
+
+ExecutionActionName = Literal["resume", "cancel", "retry", "raw"]
+ExecutionAction = Callable[[App[object], Backend, Sequence[str]], Awaitable[ActionReport | None]]
+"""An action on executions; the report is None when the operator backed out (or for ``raw``)."""
+
+EXECUTION_ACTIONS: dict[ExecutionActionName, ExecutionAction] = {
+    "resume": resume,
+    "cancel": cancel,
+    "retry": retry,
+    "raw": show_raw,
+}

@@ -22,10 +22,11 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from flowmonkey import FlowMonkeyError, Handler, llm_handler
-from tui.backend import Backend
-from tui.commands import ConsoleCommands
-from tui.options import ConsoleOptions, parse_options
-from tui.screens.main import MainScreen
+
+from .backend import Backend
+from .commands import ConsoleCommands
+from .options import ConsoleOptions, parse_options
+from .screens.main import MainScreen
 
 
 class ConsoleApp(App[None], inherit_bindings=False):

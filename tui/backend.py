@@ -1,15 +1,15 @@
-"""The console's seam to FlowMonkey: the engine, its store and the embedded services.
+"""The console's one door to FlowMonkey: the engine, its store and the embedded services.
 
-Widgets never call the engine directly; they call these methods, which are all async,
-so nothing blocks the event loop, and which report per-execution outcomes for bulk actions.
+Widgets and screens never touch the engine, the store or a service: every read and every
+action they need is a method here. Store calls are async, so nothing blocks the event
+loop, and bulk actions report their outcome per execution.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -18,14 +18,22 @@ from typing import Any
 from flowmonkey import (
     TRIGGERS_SECTION,
     Engine,
+    Event,
     Execution,
+    ExecutionQuery,
     ExecutionStatus,
+    Flow,
     FlowDirectory,
     FlowError,
     FlowMonkeyError,
     Handler,
+    Page,
     Runtime,
+    StepRecord,
     Store,
+    TriggerDefinition,
+    TriggerError,
+    TriggerFire,
     TriggerService,
     WakeSignaler,
     attach_signaler,
@@ -33,10 +41,11 @@ from flowmonkey import (
     serve_http,
     signaler_for,
 )
-from tui.flowfiles_state import FlowFileState, from_directory
-from tui.options import ConsoleOptions
 
-log = logging.getLogger("tui.backend")
+from .flowfiles_state import FlowFileState, from_directory
+from .options import ConsoleOptions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,23 +64,31 @@ class ActionReport:
         return text
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerState:
+    """A trigger and its last fire (None when it never fired)."""
+
+    definition: TriggerDefinition
+    last_fire: TriggerFire | None
+
+
 class Backend:
     """The engine the console shows, plus whatever runtime, watcher and triggers it hosts."""
 
     def __init__(
         self, engine: Engine, *, options: ConsoleOptions | None = None, owns_store: bool = False
     ) -> None:
-        self.engine = engine
-        self.store: Store = engine.store
         self.options = options or ConsoleOptions(worker=False)
-        self.features: dict[str, str] = {}
-        self.runtime: Runtime | None = None
-        self.flow_directory: FlowDirectory | None = None
-        self.triggers: TriggerService | None = None
-        self.http_url: str | None = None
+        self._engine = engine
+        self._store: Store = engine.store
+        self._features: dict[str, str] = {}
+        self._runtime: Runtime | None = None
+        self._flow_directory: FlowDirectory | None = None
+        self._triggers: TriggerService | None = None
+        self._http_url: str | None = None
         self._owns_store = owns_store
-        self._services: list[tuple[str, Callable[[], Coroutine[Any, Any, Any]]]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._services: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self._signaler: WakeSignaler | None = None
 
     @classmethod
@@ -80,25 +97,47 @@ class Backend:
         options: ConsoleOptions,
         *,
         handlers: Iterable[Handler] = (),
+        flows: Iterable[Flow] = (),
         clock: Callable[[], datetime] | None = None,
     ) -> Backend:
         """Open the store named by ``options`` and build an engine on it (not started)."""
         _ensure_sqlite_dir(options.store_url)
         store = open_store(options.store_url)
         await store.open()
-        engine = (
-            Engine(store, list(handlers), [], clock=clock) if clock else Engine(store, list(handlers), [])
-        )
+        parts = (store, list(handlers), list(flows))
+        engine = Engine(*parts, clock=clock) if clock else Engine(*parts)
         return cls(engine, options=options, owns_store=True)
 
-    # -- lifecycle --------------------------------------------------------------------
+    # -- what the console runs ----------------------------------------------------------
+
+    @property
+    def readonly(self) -> bool:
+        """Every action that changes state is refused (``--readonly``)."""
+        return self.options.readonly
+
+    @property
+    def store_url(self) -> str:
+        """The store's URL as shown to a person (the password masked)."""
+        return self._store.url
 
     @property
     def worker_label(self) -> str:
         """``on`` (embedded runtime), ``inline`` (the console runs what it starts), ``off``."""
         if not self.options.worker:
             return "off"
-        return "on" if self.runtime is not None else "inline"
+        return "on" if self._runtime is not None else "inline"
+
+    @property
+    def features(self) -> Mapping[str, str]:
+        """What each embedded service is doing (``flows: watching``, ``triggers: manual``)."""
+        return self._features
+
+    @property
+    def http_url(self) -> str | None:
+        """Where the webhook triggers are served (``--http``), once started."""
+        return self._http_url
+
+    # -- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> None:
         """Load (and watch) the flows; with a worker, run the runtime and the triggers.
@@ -125,17 +164,17 @@ class Backend:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._owns_store:
-            await self.store.close()
+            await self._store.close()
 
     async def _start_flows(self) -> None:
         flows_dir = self.options.flows_dir
         if not flows_dir.is_dir():
-            self.features["flows"] = f"no directory {flows_dir}"
+            self._features["flows"] = f"no directory {flows_dir}"
             return
-        self.flow_directory = FlowDirectory(flows_dir, self.engine, sections=[TRIGGERS_SECTION])
-        await self.flow_directory.start()
-        self._services.append(("flow directory", self.flow_directory.stop))
-        self.features["flows"] = "watching"
+        self._flow_directory = FlowDirectory(flows_dir, self._engine, sections=[TRIGGERS_SECTION])
+        await self._flow_directory.start()
+        self._services.append(("flow directory", self._flow_directory.stop))
+        self._features["flows"] = "watching"
 
     async def _start_signals(self) -> None:
         signaler = signaler_for(self.options.store_url)
@@ -148,57 +187,51 @@ class Backend:
             await signaler.start(lambda execution_id, wake_at: None)
         except Exception as exc:  # the console still works; other processes notice later
             log.warning("no cross-process signals: %s", exc)
-            self.features["signals"] = f"off ({exc})"
+            self._features["signals"] = f"off ({exc})"
             return
-        detach = attach_signaler(self.engine, signaler)
+        detach = attach_signaler(self._engine, signaler)
 
         async def stop() -> None:
             detach()
             await signaler.stop()
 
         self._services.append(("signals", stop))
-        self.features["signals"] = "on"
+        self._features["signals"] = "on"
 
     async def _start_runtime(self) -> None:
-        self.runtime = Runtime(self.engine, signaler=self._signaler)
-        await self.runtime.start()
-        self._services.append(("runtime", self.runtime.stop))
-        self.features["runtime"] = "on"
+        self._runtime = Runtime(self._engine, signaler=self._signaler)
+        await self._runtime.start()
+        self._services.append(("runtime", self._runtime.stop))
+        self._features["runtime"] = "on"
 
     async def _start_triggers(self) -> None:
         if not self.options.worker:
             # Observe only: fire and pause by hand, but no scheduler, no flow sync, no HTTP.
             if self.options.http is not None:
-                self.features["http"] = "off (--no-worker)"
-            self.triggers = TriggerService(
-                self.store,
-                self.engine,
+                self._features["http"] = "off (--no-worker)"
+            self._triggers = TriggerService(
+                self._store,
+                self._engine,
                 schedule=None,
                 sync_flows=False,
-                secret=os.environ.get("FLOWMONKEY_SECRET"),
+                secret=self.options.secret,
             )
-            self.features["triggers"] = "manual"
+            self._features["triggers"] = "manual"
             return
-        self.triggers = TriggerService(self.store, self.engine, secret=os.environ.get("FLOWMONKEY_SECRET"))
-        self.triggers.asgi_app()  # routes exist before start(): no "no web app" warning
-        await self.triggers.start()
-        self._services.append(("triggers", self.triggers.stop))
-        self.features["triggers"] = "on"
+        self._triggers = TriggerService(self._store, self._engine, secret=self.options.secret)
+        self._triggers.asgi_app()  # routes exist before start(): no "no web app" warning
+        await self._triggers.start()
+        self._services.append(("triggers", self._triggers.stop))
+        self._features["triggers"] = "on"
         if self.options.http is not None:
             host, port = self.options.http
-            server = await serve_http(self.triggers, host, port)
+            server = await serve_http(self._triggers, host, port)
             self._services.append(("http", server.stop))
-            self.http_url = server.url
-
-    def file_states(self) -> list[FlowFileState]:
-        """Every flow file and the result of its last load (empty without a flows dir)."""
-        if self.flow_directory is None:
-            return []
-        return from_directory(self.flow_directory.files())
+            self._http_url = server.url
 
     def _run_inline(self, execution_id: str) -> None:
         """Without a runtime, a console with a worker runs what it starts or resumes itself."""
-        if self.runtime is not None or not self.options.worker:
+        if self._runtime is not None or not self.options.worker:
             return
         task = asyncio.create_task(self._run_quietly(execution_id))
         self._tasks.add(task)
@@ -206,28 +239,90 @@ class Backend:
 
     async def _run_quietly(self, execution_id: str) -> None:
         try:
-            await self.engine.run(execution_id)
+            await self._engine.run(execution_id)
         except FlowMonkeyError:
             log.exception("running %s failed", execution_id)
 
-    # -- reads ------------------------------------------------------------------------
+    # -- live -------------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        """The engine's clock (frozen in tests, so relative times are stable)."""
+        return self._engine.now()
+
+    def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
+        """Call ``listener`` with every engine event; returns the unsubscribe."""
+        return self._engine.events.subscribe(listener)
+
+    # -- flows ------------------------------------------------------------------------
+
+    def flows(self) -> list[Flow]:
+        """The live version of every flow, by id."""
+        return self._engine.flows.latest()
+
+    def flow(self, flow_id: str) -> Flow | None:
+        """The live version of ``flow_id``; None when there is none (unknown or retired)."""
+        if flow_id not in self._engine.flows:
+            return None
+        return self._engine.flows.get(flow_id)
+
+    def file_states(self) -> list[FlowFileState]:
+        """Every flow file and the result of its last load (empty without a flows dir)."""
+        if self._flow_directory is None:
+            return []
+        return from_directory(self._flow_directory.files())
+
+    # -- executions -------------------------------------------------------------------
 
     async def execution(self, execution_id: str) -> Execution | None:
-        return await self.store.get_execution(execution_id)
+        return await self._store.get_execution(execution_id)
+
+    async def history(self, execution_id: str) -> list[StepRecord]:
+        """The execution's step records in commit order."""
+        return await self._store.history(execution_id)
+
+    async def executions(
+        self, query: ExecutionQuery, *, limit: int, cursor: str | None = None
+    ) -> Page[Execution]:
+        """One page of matching executions, newest first; ``next_cursor`` pages on."""
+        return await self._store.list_executions(query, limit=limit, cursor=cursor)
+
+    async def count(self, query: ExecutionQuery | None = None) -> dict[ExecutionStatus, int]:
+        """How many executions match ``query`` (default: all), by status."""
+        return await self._store.count_executions(query or ExecutionQuery())
+
+    # -- triggers ---------------------------------------------------------------------
+
+    async def trigger(self, trigger_id: str) -> TriggerDefinition | None:
+        return await self._store.get_trigger(trigger_id)
+
+    async def triggers(self) -> list[TriggerState]:
+        """Every trigger with its last fire.
+
+        The last fire comes from the fire history: recording a fire never rewrites the
+        trigger (it could undo an operator's edit), so webhooks and events keep no
+        last-fired time on it.
+        """
+        definitions = await self._store.list_triggers()
+        histories = await asyncio.gather(*(self._store.trigger_history(t.id, limit=1) for t in definitions))
+        return [
+            TriggerState(definition=definition, last_fire=fires[0] if fires else None)
+            for definition, fires in zip(definitions, histories, strict=True)
+        ]
 
     # -- actions ----------------------------------------------------------------------
 
     async def start_execution(self, flow_id: str, context: dict[str, Any]) -> Execution:
         """Create an execution of the flow's live version (and run it when we are the worker)."""
-        execution, _ = await self.engine.create(flow_id, context)
+        execution, _ = await self._engine.create(flow_id, context)
         self._run_inline(execution.id)
         return execution
 
     async def resume(self, execution_ids: Iterable[str], data: Any) -> ActionReport:
+        """Resume each waiting execution with ``data`` (any JSON value)."""
         report = ActionReport(verb="resumed")
         for execution_id in execution_ids:
             try:
-                await self.engine.resume(execution_id, data)
+                await self._engine.resume(execution_id, data)
             except FlowMonkeyError as exc:
                 report.failed.append((execution_id, str(exc)))
                 continue
@@ -238,7 +333,7 @@ class Backend:
     async def cancel(self, execution_ids: Iterable[str], reason: str | None) -> ActionReport:
         report = ActionReport(verb="cancelled")
         for execution_id in execution_ids:
-            result = await self.engine.cancel(execution_id, source="console", reason=reason or None)
+            result = await self._engine.cancel(execution_id, source="console", reason=reason or None)
             if result.cancelled:
                 report.done.append(execution_id)
             else:
@@ -261,17 +356,17 @@ class Backend:
         return report
 
     async def _retry_one(self, execution_id: str) -> str:
-        failed = await self.store.get_execution(execution_id)
+        failed = await self._store.get_execution(execution_id)
         if failed is None:
             raise ValueError("no such execution")
         if failed.status is not ExecutionStatus.FAILED:
             raise ValueError(f"is {failed.status.value}, not failed")
         try:
-            self.engine.flows.get(failed.flow_id, failed.flow_version)
+            self._engine.flows.get(failed.flow_id, failed.flow_version)
         except FlowError:
             # The version is no longer registered: bring back its stored definition.
-            self.engine.flows.register(await self.engine.flow_of(failed))
-        created, _ = await self.engine.create(
+            self._engine.flows.register(await self._engine.flow_of(failed))
+        created, _ = await self._engine.create(
             failed.flow_id, failed.context, version=failed.flow_version, metadata={"retry_of": failed.id}
         )
         self._run_inline(created.id)
@@ -279,30 +374,27 @@ class Backend:
 
     async def set_trigger_enabled(self, trigger_id: str, enabled: bool) -> bool:
         """Pause or unpause a trigger; False when it does not exist."""
-        if self.triggers is not None:
+        if self._triggers is not None:
             try:
-                await (self.triggers.enable(trigger_id) if enabled else self.triggers.disable(trigger_id))
+                await (self._triggers.enable(trigger_id) if enabled else self._triggers.disable(trigger_id))
             except FlowMonkeyError:
                 return False
             return True
-        trigger = await self.store.get_trigger(trigger_id)
+        trigger = await self._store.get_trigger(trigger_id)
         if trigger is None:
             return False
-        await self.store.save_trigger(replace(trigger, enabled=enabled, updated_at=self.engine.now()))
+        await self._store.save_trigger(replace(trigger, enabled=enabled, updated_at=self._engine.now()))
         return True
 
     async def fire_trigger(self, trigger_id: str) -> str:
         """Fire a trigger now (even a paused one) with an empty payload; says what happened."""
-        if self.triggers is None:
-            raise FlowMonkeyError(
-                f"firing needs the trigger service ({self.features.get('triggers', 'off')})"
-            )
-        outcome = await self.triggers.fire(trigger_id)
-        status = str(getattr(outcome.status, "value", outcome.status))
+        if self._triggers is None:
+            raise TriggerError(f"firing needs the trigger service ({self._features.get('triggers', 'off')})")
+        outcome = await self._triggers.fire(trigger_id)
         if outcome.execution_id is not None:
             self._run_inline(outcome.execution_id)
-            return f"{status}, started {outcome.execution_id}"
-        return f"{status}: {outcome.error or 'no execution'}"
+            return f"{outcome.status.value}, started {outcome.execution_id}"
+        return f"{outcome.status.value}: {outcome.error or 'no execution'}"
 
 
 def _ensure_sqlite_dir(url: str) -> None:

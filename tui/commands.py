@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from flowmonkey import ExecutionQuery, Flow
 
-if TYPE_CHECKING:
-    from tui.backend import Backend
+from .backend import Backend
+from .screens.execution_detail import ExecutionDetailScreen
+from .screens.flow_detail import FlowDetailScreen
+from .screens.main import MainScreen
 
 _EXECUTION_HITS = 10
 
@@ -19,14 +20,17 @@ class ConsoleCommands(Provider):
     """Flows (by id, from the registry) and executions (by id, from the store)."""
 
     def _backend(self) -> Backend | None:
-        backend: Backend | None = getattr(self.app, "backend", None)
-        return backend
+        # The palette opens over any screen; the main screen, under them all, has the backend.
+        for screen in self.app.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen.backend
+        return None
 
     async def discover(self) -> Hits:
         backend = self._backend()
         if backend is None:
             return
-        for flow in backend.engine.flows.latest():
+        for flow in backend.flows():
             yield DiscoveryHit(
                 f"flow {flow.id}",
                 partial(self._open_flow, flow),
@@ -38,7 +42,7 @@ class ConsoleCommands(Provider):
         if backend is None:
             return
         matcher = self.matcher(query)
-        for flow in backend.engine.flows.latest():
+        for flow in backend.flows():
             score = matcher.match(f"flow {flow.id}")
             if score > 0:
                 yield Hit(
@@ -50,24 +54,18 @@ class ConsoleCommands(Provider):
         needle = query.strip()
         if len(needle) < 3:
             return  # an id search on a big store wants a few characters first
-        page = await backend.store.list_executions(ExecutionQuery(id_contains=needle), limit=_EXECUTION_HITS)
+        page = await backend.executions(ExecutionQuery(id_contains=needle), limit=_EXECUTION_HITS)
         for execution in page.items:
             text = f"execution {execution.id}"
             yield Hit(
                 1.0,
                 matcher.highlight(text),
-                partial(self._open_execution, execution.id),
+                partial(self._open_execution, backend, execution.id),
                 help=f"{execution.flow_id} {execution.status.value}",
             )
 
     def _open_flow(self, flow: Flow) -> None:
-        from tui.screens.flow_detail import FlowDetailScreen
-
         self.app.push_screen(FlowDetailScreen(flow))
 
-    def _open_execution(self, execution_id: str) -> None:
-        from tui.screens.execution_detail import ExecutionDetailScreen
-
-        backend = self._backend()
-        if backend is not None:
-            self.app.push_screen(ExecutionDetailScreen(backend, execution_id))
+    def _open_execution(self, backend: Backend, execution_id: str) -> None:
+        self.app.push_screen(ExecutionDetailScreen(backend, execution_id))

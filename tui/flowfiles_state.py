@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from flowmonkey import EventType
+
+if TYPE_CHECKING:  # at run time they come with the flow directory, loaded on first use
+    from flowmonkey import FileState, Problem
 
 FLOW_FILE_EVENTS = (
     EventType.FLOW_REGISTERED,
@@ -34,11 +37,11 @@ class FlowFileState:
         return Path(self.file).name
 
 
-def from_directory(files: Iterable[Any]) -> list[FlowFileState]:
+def from_directory(files: Iterable[FileState]) -> list[FlowFileState]:
     """Adapt ``FlowDirectory.files()`` (flow files only) to what the console shows."""
     states = []
     for state in files:
-        if getattr(state.kind, "value", state.kind) != "flow":
+        if state.kind != "flow":  # a handlers module
             continue
         errors = list(state.errors)
         first = errors[0] if errors else None
@@ -55,7 +58,7 @@ def from_directory(files: Iterable[Any]) -> list[FlowFileState]:
     return states
 
 
-def _problem_text(problem: Any) -> str:
+def _problem_text(problem: Problem) -> str:
     # Relative to the directory: the same text on every machine (and in snapshots).
     where = f"{Path(problem.file).name}:{problem.line}:{problem.column}"
     path = ".".join(str(part) for part in problem.path)

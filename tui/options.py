@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ class ConsoleOptions:
     readonly: bool = False
     worker: bool = True
     http: tuple[str, int] | None = None
+    secret: str | None = None
+    """Signs and checks resume tokens (``FLOWMONKEY_SECRET``); shared with the workers."""
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -58,4 +61,5 @@ def parse_options(argv: Sequence[str] | None = None) -> ConsoleOptions:
         readonly=args.readonly,
         worker=not args.no_worker,
         http=args.http,
+        secret=os.environ.get("FLOWMONKEY_SECRET") or None,
     )

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from flowmonkey.coordination import WakeCallback
+from flowmonkey.coordination.protocols import WakeCallback
 
 log = logging.getLogger("flowmonkey.coordination")
 

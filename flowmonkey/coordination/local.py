@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from flowmonkey.coordination import WakeCallback
+from flowmonkey.coordination.protocols import WakeCallback
 
 log = logging.getLogger("flowmonkey.coordination")
 

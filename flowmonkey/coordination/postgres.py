@@ -14,8 +14,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from flowmonkey.coordination import WakeCallback
 from flowmonkey.coordination.batching import SignalBatcher, decode
+from flowmonkey.coordination.protocols import WakeCallback
 from flowmonkey.errors import StoreError
 
 log = logging.getLogger("flowmonkey.coordination")

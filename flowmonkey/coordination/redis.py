@@ -19,9 +19,9 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from flowmonkey.coordination import WakeCallback
 from flowmonkey.coordination.batching import SignalBatcher, decode
 from flowmonkey.coordination.local import RenewingLock
+from flowmonkey.coordination.protocols import WakeCallback
 from flowmonkey.errors import StoreError
 
 log = logging.getLogger("flowmonkey.coordination")

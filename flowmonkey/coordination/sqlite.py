@@ -19,8 +19,8 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from flowmonkey.coordination import WakeCallback
 from flowmonkey.coordination.batching import SignalBatcher, decode, encode
+from flowmonkey.coordination.protocols import WakeCallback
 from flowmonkey.errors import StoreError
 
 log = logging.getLogger("flowmonkey.coordination")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flowmonkey import jsonvalues
 from flowmonkey.change import Change
 from flowmonkey.engine.limits import Limits, is_small
 from flowmonkey.errors import ErrorCode
@@ -73,6 +74,8 @@ def success(run: StepRun, result: StepResult, finished: datetime, limits: Limits
     if target is not None and target not in run.flow.steps:
         message = f"step {step.id!r} chose next step {target!r}, which flow {run.flow.id!r} does not have"
         return failure(run, Result.failure(ErrorCode.INVALID_TRANSITION, message), finished, final=True)
+    if (poison := output_problem(step, result.output)) is not None:
+        return failure(run, poison, finished)
     fields: Fields = {}
     if step.output_key:
         context = with_value(execution.context, step.output_key, result.output)
@@ -87,11 +90,25 @@ def success(run: StepRun, result: StepResult, finished: datetime, limits: Limits
     return seal(execution, fields, finished, record)
 
 
+def output_problem(step: Step, output: Any) -> StepResult | None:
+    """``OUTPUT_NOT_JSON`` (a failure like any other) if the output cannot be stored; the
+    path names the offending value where it would have gone in the context."""
+    if output is None or output is True or output is False:
+        return None
+    root = jsonvalues.dotted(step.output_key) if step.output_key else "$"
+    found = jsonvalues.problem(output, root)
+    if found is None:
+        return None
+    message = f"the output of step {step.id!r} is not JSON: {found}"
+    return Result.failure(ErrorCode.OUTPUT_NOT_JSON, message, {"path": found.path, "reason": found.reason})
+
+
 def wait(run: StepRun, result: StepResult, finished: datetime) -> Change:
     """Park at this step until ``wake_at`` or a resume."""
     execution, step = run.execution, run.step
-    fields = waiting(execution, result.wake_at, result.wait_reason, finished)
-    record = run.record(StepStatus.WAITING, finished, next_step=step.id, note=result.wait_reason)
+    reason = jsonvalues.storable_text(result.wait_reason)
+    fields = waiting(execution, result.wake_at, reason, finished)
+    record = run.record(StepStatus.WAITING, finished, next_step=step.id, note=reason)
     return seal(execution, fields, finished, record)
 
 
@@ -100,10 +117,10 @@ def failure(run: StepRun, result: StepResult, finished: datetime, *, final: bool
     ``onFailure``, else fail the execution. ``final`` failures skip retry and onFailure."""
     execution, step = run.execution, run.step
     error = ExecutionError(
-        code=result.error_code or ErrorCode.STEP_FAILED,
-        message=result.error_message or "",
+        code=jsonvalues.storable_text(result.error_code) or ErrorCode.STEP_FAILED,
+        message=jsonvalues.storable_text(result.error_message) or "",
         step_id=step.id,
-        details=result.error_details,
+        details=_storable_details(result.error_details),
     )
     retry = step.retry
     if not final and retry is not None and retry.allows(error.code, execution.attempt):
@@ -121,6 +138,12 @@ def failure(run: StepRun, result: StepResult, finished: datetime, *, final: bool
         failed(execution, error, finished, fields)
     record = run.record(StepStatus.FAILED, finished, error=error, next_step=target)
     return seal(execution, fields, finished, record)
+
+
+def _storable_details(details: Any) -> Any:
+    """A failure's details as given, or, if a store could not hold them, what was wrong."""
+    found = jsonvalues.problem(details, "$.details") if details is not None else None
+    return details if found is None else {"unstorable": str(found)}
 
 
 def resumed(run: StepRun, data: Any, limits: Limits) -> Change:

@@ -3,7 +3,7 @@ hot reload replaced it, saved to the store once per process and cached."""
 
 from __future__ import annotations
 
-from flowmonkey.errors import ErrorCode, FlowError
+from flowmonkey.errors import FlowNotFoundError
 from flowmonkey.model import Execution, Flow
 from flowmonkey.registry import FlowRegistry
 from flowmonkey.stores.base import DefinitionStore
@@ -33,10 +33,9 @@ class Definitions:
         if flow is None:
             flow = await self._store.get_definition(execution.flow_hash)
         if flow is None:
-            raise FlowError(
+            raise FlowNotFoundError(
                 f"definition {execution.flow_hash[:12]} of flow {execution.flow_id!r} "
-                f"{execution.flow_version} is neither registered nor stored",
-                code=ErrorCode.FLOW_NOT_FOUND,
+                f"{execution.flow_version} is neither registered nor stored"
             )
         self._by_hash[flow.hash] = flow
         return flow

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flowmonkey.errors import ErrorCode
 from flowmonkey.model import ExecutionStatus
 from flowmonkey.params import HandlerParams
 from flowmonkey.registry import handler
@@ -44,7 +45,7 @@ async def subflow(params: HandlerParams) -> StepResult:
     if child.is_terminal:
         error = child.error.to_dict() if child.error else None
         return Result.failure(
-            "CHILD_FAILED",
+            ErrorCode.CHILD_FAILED,
             f"child {child.id} ({child.flow_id}) {child.status.value}: {error and error['message']}",
             {"child_execution_id": child.id, "error": error},
         )

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from flowmonkey.durations import format_duration, parse_duration
-from flowmonkey.errors import ErrorCode, FlowError
+from flowmonkey.errors import StepNotFoundError
 from flowmonkey.model._json import JSON, JsonPath, dotted
 from flowmonkey.model.schema import SchemaProblem, flow_error, validate_flow
 
@@ -214,10 +214,7 @@ class Flow:
         try:
             return self.steps[step_id]
         except KeyError:
-            raise FlowError(
-                f"flow {self.id!r} {self.version} has no step {step_id!r}",
-                code=ErrorCode.STEP_NOT_FOUND,
-            ) from None
+            raise StepNotFoundError(f"flow {self.id!r} {self.version} has no step {step_id!r}") from None
 
 
 def build_flow(data: Mapping[str, Any]) -> Flow:

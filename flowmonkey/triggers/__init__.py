@@ -11,7 +11,8 @@ flow-file ``triggers:`` checker, :data:`TRIGGERS_SECTION`).
 
 from __future__ import annotations
 
-from flowmonkey.triggers.config import DEFAULT_CONTEXT_KEY, TriggerError
+from flowmonkey.errors import ExpiredTokenError, InvalidTokenError, TriggerError, TriggerNotFoundError
+from flowmonkey.triggers.config import DEFAULT_CONTEXT_KEY
 from flowmonkey.triggers.emitter import emit_from_store
 from flowmonkey.triggers.http import DEFAULT_MAX_BODY, HttpServer, HttpTriggers, serve_http, sign_body
 from flowmonkey.triggers.outcomes import NO_PAYLOAD, FireOutcome, FireStatus, TriggerStats
@@ -21,8 +22,6 @@ from flowmonkey.triggers.service import TriggerService
 from flowmonkey.triggers.sync import SyncReport
 from flowmonkey.triggers.tokens import (
     DEFAULT_RESUME_TOKEN_TTL,
-    ExpiredTokenError,
-    InvalidTokenError,
     resume_token,
     sign_resume_token,
     verify_resume_token,
@@ -45,6 +44,7 @@ __all__ = [
     "ScheduleConfig",
     "SyncReport",
     "TriggerError",
+    "TriggerNotFoundError",
     "TriggerService",
     "TriggerStats",
     "emit_from_store",

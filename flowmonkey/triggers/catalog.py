@@ -13,11 +13,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from flowmonkey.errors import ErrorCode, FlowMonkeyError
+from flowmonkey.errors import FlowNotFoundError, TriggerError, TriggerNotFoundError
 from flowmonkey.model import TriggerDefinition, TriggerFire, TriggerType
 from flowmonkey.registry import FlowRegistry
 from flowmonkey.stores.base import DefinitionStore, TriggerStore
-from flowmonkey.triggers.config import FLOW_HASH_KEY, TriggerError, check_id, parse_type, validate_config
+from flowmonkey.triggers.config import FLOW_HASH_KEY, check_id, parse_type, validate_config
 
 
 class CatalogStore(TriggerStore, DefinitionStore, Protocol):
@@ -112,7 +112,7 @@ class TriggerCatalog:
         """The trigger, or a ``TRIGGER_NOT_FOUND`` :class:`TriggerError`."""
         trigger = await self._store.get_trigger(trigger_id)
         if trigger is None:
-            raise TriggerError(f"no trigger {trigger_id!r}", code=ErrorCode.TRIGGER_NOT_FOUND)
+            raise TriggerNotFoundError(f"no trigger {trigger_id!r}")
         return trigger
 
     async def list(self, type: TriggerType | str | None = None) -> builtins.list[TriggerDefinition]:
@@ -150,7 +150,7 @@ class TriggerCatalog:
         """Remember the definition the trigger starts, and store that definition."""
         try:
             flow = self._flows.get(trigger.flow_id, trigger.flow_version)
-        except FlowMonkeyError:
+        except FlowNotFoundError:
             return trigger
         if trigger.config.get(FLOW_HASH_KEY) == flow.hash:
             return trigger

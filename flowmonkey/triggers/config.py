@@ -15,7 +15,7 @@ from typing import Any
 
 import jsonschema
 
-from flowmonkey.errors import ErrorCode, FlowMonkeyError
+from flowmonkey.errors import TriggerError
 from flowmonkey.model import TriggerType
 from flowmonkey.triggers.schedule import CronSchedule, Misfire
 
@@ -36,12 +36,6 @@ _ALLOWED: dict[TriggerType, set[str]] = {
 _ITEM_KEYS = {"id", "type", "enabled", "flowVersion"}
 # Bookkeeping the service adds to ``config``; never declared by users.
 FLOW_HASH_KEY = "flowHash"
-
-
-class TriggerError(FlowMonkeyError):
-    """The trigger is unknown or its declaration is invalid."""
-
-    code = ErrorCode.INVALID_ARGUMENT
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

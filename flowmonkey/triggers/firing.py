@@ -163,7 +163,7 @@ class FlowStarter:
         self._publish(trigger, outcome, now)
         try:
             await self._fires.record_fire(fire)
-        except FlowMonkeyError:
+        except StoreError:
             log.exception("could not record a fire of trigger %r", trigger.id)
         return outcome
 

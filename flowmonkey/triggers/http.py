@@ -41,10 +41,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
 
-from flowmonkey.errors import ErrorCode, ExecutionNotFoundError, FlowMonkeyError, NotWaitingError
+from flowmonkey.errors import (
+    ErrorCode,
+    ExecutionNotFoundError,
+    ExpiredTokenError,
+    FlowMonkeyError,
+    InvalidTokenError,
+    NotWaitingError,
+)
 from flowmonkey.model import Execution, TriggerDefinition
 from flowmonkey.triggers.outcomes import FireOutcome, FireStatus
-from flowmonkey.triggers.tokens import ExpiredTokenError, InvalidTokenError
 
 DEFAULT_MAX_BODY = 1024 * 1024
 # Why a flow could not start, as an HTTP status; anything else is a 500.

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 
-from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.errors import TriggerError
 from flowmonkey.model import Flow
 from flowmonkey.triggers.config import parse_declaration
 
@@ -56,7 +56,7 @@ def _schedule_problems(item: Mapping[str, Any], index: int) -> Iterator[Finding]
 def _declaration_problems(flow: Flow, index: int, item: Any) -> Iterator[Finding]:
     try:
         parse_declaration(flow.id, index, item)
-    except FlowMonkeyError as exc:
+    except TriggerError as exc:
         yield (index,), exc.message
     except Exception as exc:  # e.g. an inputSchema jsonschema cannot even inspect
         yield (index,), f"invalid trigger: {type(exc).__name__}: {exc}"

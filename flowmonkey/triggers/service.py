@@ -198,16 +198,6 @@ class TriggerService:
         trigger = await self._catalog.require(trigger_id)
         return await self._starter.start(trigger, payload, idempotency_key)
 
-    async def start_flow(
-        self, trigger: TriggerDefinition, payload: Any = NO_PAYLOAD, *, idempotency_key: str | None = None
-    ) -> FireOutcome:
-        """Start ``trigger``'s flow with ``payload`` at its ``contextKey``; record the fire.
-
-        The payload is checked against the trigger's ``inputSchema`` (JSON ``null`` is a
-        payload; ``NO_PAYLOAD`` is none): a mismatch is a rejected outcome.
-        """
-        return await self._starter.start(trigger, payload, idempotency_key)
-
     async def emit(
         self, name: str, payload: Any = None, *, idempotency_key: str | None = None
     ) -> builtins.list[FireOutcome]:

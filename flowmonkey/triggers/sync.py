@@ -19,10 +19,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from flowmonkey.errors import TriggerError
 from flowmonkey.events import Event, EventBus, EventType
 from flowmonkey.model import Flow, TriggerDefinition
 from flowmonkey.registry import FlowRegistry
-from flowmonkey.triggers.config import FLOW_HASH_KEY, Declaration, TriggerError, declared, parse_declaration
+from flowmonkey.triggers.config import FLOW_HASH_KEY, Declaration, declared, parse_declaration
 
 log = logging.getLogger("flowmonkey.triggers")
 

@@ -21,20 +21,10 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from flowmonkey.errors import ErrorCode, FlowMonkeyError
+from flowmonkey.errors import ExpiredTokenError, InvalidTokenError
 
 DEFAULT_RESUME_TOKEN_TTL = timedelta(days=30)
 """How long a resume token works unless ``TriggerService(resume_token_ttl=...)`` says otherwise."""
-
-
-class InvalidTokenError(FlowMonkeyError):
-    """The resume token is malformed or its signature does not match."""
-
-    code = ErrorCode.INVALID_ARGUMENT
-
-
-class ExpiredTokenError(InvalidTokenError):
-    """The resume token is genuine but has expired; its holder needs a new one."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

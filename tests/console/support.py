@@ -12,10 +12,10 @@ from typing import Any
 from textual.pilot import Pilot
 
 from flowmonkey import Change, Engine, Flow, HandlerParams, MemoryStore, Result, StepResult, Store, handler
-from tui.app import ConsoleApp
-from tui.backend import Backend
-from tui.options import ConsoleOptions
-from tui.screens.main import MainScreen
+from flowmonkey_console.app import ConsoleApp
+from flowmonkey_console.backend import Backend
+from flowmonkey_console.options import ConsoleOptions
+from flowmonkey_console.screens.main import MainScreen
 
 T0 = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 

@@ -7,6 +7,10 @@ from pathlib import Path
 from textual.widgets import Input, TextArea
 
 from flowmonkey import ExecutionStatus
+from flowmonkey_console.app import load_keymap
+from flowmonkey_console.screens.confirm import ConfirmScreen
+from flowmonkey_console.screens.json_editor import JsonEditorScreen
+from flowmonkey_console.screens.raw_json import RawJsonScreen
 from tests.console.support import (
     FrozenClock,
     main_screen,
@@ -16,10 +20,6 @@ from tests.console.support import (
     start,
     wait_for,
 )
-from tui.app import load_keymap
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.json_editor import JsonEditorScreen
-from tui.screens.raw_json import RawJsonScreen
 
 
 async def status_of(engine: object, execution_id: str) -> ExecutionStatus:

@@ -12,7 +12,10 @@ import pytest
 
 from flowmonkey import ExecutionStatus, Runtime, open_store, signaler_for
 from flowmonkey.model import TriggerDefinition, TriggerType
-from flowmonkey.triggers import verify_resume_token
+from flowmonkey.triggers import sign_resume_token
+from flowmonkey_console.app import ConsoleApp
+from flowmonkey_console.backend import Backend
+from flowmonkey_console.options import ConsoleOptions, parse_options
 from tests.console.support import (
     HANDLERS,
     ORDER,
@@ -23,9 +26,6 @@ from tests.console.support import (
     start,
     wait_for,
 )
-from tui.app import ConsoleApp
-from tui.backend import Backend
-from tui.options import ConsoleOptions, parse_options
 
 
 def test_options_default_to_the_documented_values() -> None:
@@ -45,25 +45,44 @@ async def test_without_a_worker_nothing_runs_here(clock: FrozenClock, tmp_path: 
     backend = Backend(engine, options=ConsoleOptions(worker=False, flows_dir=tmp_path))
     await backend.start()
     try:
-        assert backend.runtime is None and backend.worker_label == "off"
+        assert backend.worker_label == "off"  # no embedded runtime
         assert backend.features["triggers"] == "manual"  # fire and pause by hand only
     finally:
         await backend.stop()
 
 
-async def test_the_console_signs_resume_tokens_with_the_secret_of_its_environment(
-    clock: FrozenClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_console_reads_its_secret_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FLOWMONKEY_SECRET", "console-secret")
-    backend = Backend(make_engine(clock), options=ConsoleOptions(worker=False, flows_dir=tmp_path))
+    assert parse_options([]).secret == "console-secret"
+    monkeypatch.delenv("FLOWMONKEY_SECRET")
+    assert parse_options([]).secret is None
+
+
+async def test_the_console_accepts_resume_tokens_signed_with_its_secret(tmp_path: Path) -> None:
+    engine = make_engine()
+    waiting_id = await start(engine, "process-order")
+    waiting = await engine.get(waiting_id)
+    assert waiting is not None and waiting.status is ExecutionStatus.WAITING
+    options = ConsoleOptions(worker=True, flows_dir=tmp_path, http=("127.0.0.1", 0), secret="console-secret")
+    backend = Backend(engine, options=options)
     await backend.start()
     try:
-        assert backend.triggers is not None
-        token = backend.triggers.resume_token("exec-1", "approve")
+        assert backend.http_url is not None
+        step = waiting.current_step_id or ""
+        good = sign_resume_token(b"console-secret", waiting_id, step)
+        forged = sign_resume_token(b"another-secret", waiting_id, step)
+        async with httpx.AsyncClient() as client:
+            refused = await client.post(
+                f"{backend.http_url}/webhooks/resume/{forged}", json={"approved": True}
+            )
+            accepted = await client.post(
+                f"{backend.http_url}/webhooks/resume/{good}", json={"approved": True}
+            )
     finally:
         await backend.stop()
-    target = verify_resume_token(b"console-secret", token, now=clock.now)
-    assert (target.execution_id, target.step_id) == ("exec-1", "approve")
+    assert refused.status_code == 401 and accepted.status_code == 200, (refused.text, accepted.text)
+    resumed = await engine.get(waiting_id)
+    assert resumed is not None and resumed.status is not ExecutionStatus.WAITING
 
 
 async def test_with_a_worker_it_runs_executions_and_serves_webhooks(
@@ -87,9 +106,11 @@ async def test_with_a_worker_it_runs_executions_and_serves_webhooks(
             answer = await client.post(f"{backend.http_url}/webhooks/report-hook", json={"day": "today"})
         assert answer.status_code == 201, answer.text
         execution_id = answer.json()["executionId"]
-        await backend.runtime.run_until_idle(timeout=10)
-        execution = await engine.get(execution_id)
-        assert execution is not None and execution.status.value == "failed"  # the boom handler ran here
+        deadline = time.monotonic() + 10
+        while (execution := await engine.get(execution_id)) is None or not execution.is_terminal:
+            assert time.monotonic() < deadline, f"the embedded runtime did not run {execution_id}"
+            await asyncio.sleep(0.01)
+        assert execution.status is ExecutionStatus.FAILED  # the boom handler ran here
     finally:
         await backend.stop()
 
@@ -120,9 +141,10 @@ async def test_an_observing_console_signals_the_workers_sharing_its_sqlite_store
         async with runtime:
             await runtime.run_until_idle(timeout=10)
             console = await Backend.from_options(
-                ConsoleOptions(worker=False, store_url=url, flows_dir=tmp_path), handlers=HANDLERS
+                ConsoleOptions(worker=False, store_url=url, flows_dir=tmp_path),
+                handlers=HANDLERS,
+                flows=[ORDER],
             )
-            console.engine.flows.register(ORDER)
             steps_before = runtime.stats.steps
             await console.start()
             try:

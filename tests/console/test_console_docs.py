@@ -6,18 +6,18 @@ from pathlib import Path
 
 from textual.binding import Binding
 
-from tui.app import ConsoleApp
-from tui.screens.confirm import ConfirmScreen
-from tui.screens.execution_detail import ExecutionDetailScreen
-from tui.screens.flow_detail import FlowDetailScreen
-from tui.screens.help import HelpScreen
-from tui.screens.json_editor import JsonEditorScreen
-from tui.screens.main import MainScreen
-from tui.screens.raw_json import RawJsonScreen
-from tui.widgets.command_prompt import CommandPrompt
-from tui.widgets.execution_list import ExecutionListView
-from tui.widgets.flows_view import FlowsView
-from tui.widgets.triggers_view import TriggersView
+from flowmonkey_console.app import ConsoleApp
+from flowmonkey_console.screens.confirm import ConfirmScreen
+from flowmonkey_console.screens.execution_detail import ExecutionDetailScreen
+from flowmonkey_console.screens.flow_detail import FlowDetailScreen
+from flowmonkey_console.screens.help import HelpScreen
+from flowmonkey_console.screens.json_editor import JsonEditorScreen
+from flowmonkey_console.screens.main import MainScreen
+from flowmonkey_console.screens.raw_json import RawJsonScreen
+from flowmonkey_console.widgets.command_prompt import CommandPrompt
+from flowmonkey_console.widgets.execution_list import ExecutionListView
+from flowmonkey_console.widgets.flows_view import FlowsView
+from flowmonkey_console.widgets.triggers_view import TriggersView
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 CLASSES = [

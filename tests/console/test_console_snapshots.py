@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from textual.pilot import Pilot
 
-from flowmonkey import Event, EventType
+from flowmonkey import Engine, Event, EventType
 from flowmonkey.model import TriggerDefinition, TriggerFire, TriggerType
+from flowmonkey_console.app import ConsoleApp
+from flowmonkey_console.widgets.status_counts import StatusCounts
 from tests.console.support import FIXED_IDS, FrozenClock, main_screen, make_app, seed_fixed, settle, wait_for
-from tui.app import ConsoleApp
-from tui.widgets.status_counts import StatusCounts
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 
@@ -40,7 +40,13 @@ steps:
 """
 
 
-def seeded_app(tmp_path: Path, *, with_flows: bool = True) -> tuple[ConsoleApp, FrozenClock]:
+class Seeded(NamedTuple):
+    app: ConsoleApp
+    clock: FrozenClock
+    engine: Engine
+
+
+def seeded_app(tmp_path: Path, *, with_flows: bool = True) -> Seeded:
     clock = FrozenClock()
     engine = asyncio.run(seed_fixed(clock))
     for trigger in _triggers(clock):
@@ -50,12 +56,12 @@ def seeded_app(tmp_path: Path, *, with_flows: bool = True) -> tuple[ConsoleApp, 
     )
     asyncio.run(engine.store.record_fire(last_fire))
     if not with_flows:  # flow files bring flow.* events stamped with the real time
-        return make_app(engine), clock
+        return Seeded(make_app(engine), clock, engine)
     flows = tmp_path / "flows"
     flows.mkdir()
     (flows / "greeting.yaml").write_text(GOOD_FLOW)
     (flows / "refund.yaml").write_text(BROKEN_FLOW)
-    return make_app(engine, flows_dir=flows), clock
+    return Seeded(make_app(engine, flows_dir=flows), clock, engine)
 
 
 def _triggers(clock: FrozenClock) -> list[TriggerDefinition]:
@@ -96,35 +102,35 @@ def ready(*keys: str) -> Any:
 
 @pytest.mark.parametrize("size", SIZES)
 def test_flows_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
-    app, _ = seeded_app(tmp_path)
+    app = seeded_app(tmp_path).app
     assert snap_compare(app, terminal_size=size, run_before=ready("1"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_executions_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
-    app, _ = seeded_app(tmp_path)
+    app = seeded_app(tmp_path).app
     assert snap_compare(app, terminal_size=size, run_before=ready("space", "down", "space"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_waits_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
-    app, _ = seeded_app(tmp_path)
+    app = seeded_app(tmp_path).app
     assert snap_compare(app, terminal_size=size, run_before=ready("3"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_triggers_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
-    app, _ = seeded_app(tmp_path)
+    app = seeded_app(tmp_path).app
     assert snap_compare(app, terminal_size=size, run_before=ready("4"))
 
 
 @pytest.mark.parametrize("size", SIZES)
 def test_events_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
-    app, clock = seeded_app(tmp_path, with_flows=False)
+    app, clock, engine = seeded_app(tmp_path, with_flows=False)
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await ready("5")(pilot)
-        bus = app.backend.engine.events  # type: ignore[union-attr]
+        bus = engine.events
         for kind, step in ((EventType.EXECUTION_RESUMED, "approve"), (EventType.STEP_COMPLETED, "ship")):
             bus.emit(
                 Event(
@@ -139,7 +145,7 @@ def test_events_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -
 
 @pytest.mark.parametrize("size", SIZES)
 def test_execution_detail(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
-    app, _ = seeded_app(tmp_path)
+    app = seeded_app(tmp_path).app
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await ready()(pilot)

@@ -22,8 +22,9 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def console_command() -> list[str]:
+    """The installed ``flowmonkey-console`` command, as a user runs it (else ``python -m``)."""
     script = Path(sys.executable).parent / "flowmonkey-console"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "tui.app"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "flowmonkey_console"]
 
 
 class Tmux:
@@ -48,7 +49,7 @@ class Tmux:
                 shell,
             ],
             check=True,
-            # PYTHONPATH: the console runs from this checkout even if installed elsewhere.
+            # PYTHONPATH: the engine comes from this checkout, as in this test run (pytest puts it first).
             env={**os.environ, "TERM": "xterm-256color", "PYTHONPATH": str(REPO)},
         )
         subprocess.run(["tmux", "set-option", "-t", self.name, "remain-on-exit", "on"], check=True)

@@ -8,6 +8,12 @@ from textual.events import Key
 
 from flowmonkey import Change, ExecutionStatus
 from flowmonkey.model import TriggerDefinition, TriggerType
+from flowmonkey_console.screens.execution_detail import ExecutionDetailScreen
+from flowmonkey_console.screens.flow_detail import FlowDetailScreen
+from flowmonkey_console.screens.help import HelpScreen
+from flowmonkey_console.screens.json_editor import JsonEditorScreen
+from flowmonkey_console.widgets.execution_list import ExecutionListView
+from flowmonkey_console.widgets.key_bar import KeyBar
 from tests.console.support import (
     FrozenClock,
     background_at,
@@ -18,12 +24,6 @@ from tests.console.support import (
     start,
     wait_for,
 )
-from tui.screens.execution_detail import ExecutionDetailScreen
-from tui.screens.flow_detail import FlowDetailScreen
-from tui.screens.help import HelpScreen
-from tui.screens.json_editor import JsonEditorScreen
-from tui.widgets.execution_list import ExecutionListView
-from tui.widgets.key_bar import KeyBar
 
 
 async def test_executions_view_lists_newest_first_with_symbols_and_counts(clock: FrozenClock) -> None:

@@ -31,12 +31,13 @@ from textual import events
 from textual.app import App
 from textual.errors import NoWidget
 
-from flowmonkey import Engine, open_store
-from tui.app import ConsoleApp
-from tui.options import ConsoleOptions
-from tui.screens.main import MainScreen
-from tui.widgets.execution_list import ExecutionListView
-from tui.widgets.view_title import ViewTitle
+from flowmonkey import Engine, Event, EventType, open_store
+from flowmonkey_console.app import ConsoleApp
+from flowmonkey_console.backend import Backend
+from flowmonkey_console.options import ConsoleOptions
+from flowmonkey_console.screens.main import MainScreen
+from flowmonkey_console.widgets.execution_list import ExecutionListView
+from flowmonkey_console.widgets.view_title import ViewTitle
 
 SPIN_FLOW = """\
 id: spin
@@ -226,16 +227,26 @@ async def load(engine: Engine, per_second: float, stop: asyncio.Event) -> None:
 
 async def measure_under_load(url: str, flows: Path, steps_per_second: int, seconds: float) -> None:
     options = ConsoleOptions(store_url=url, flows_dir=flows, worker=True)
-    app = ConsoleApp(options, poll_interval=2.0)
+    store = open_store(url)
+    await store.open()
+    engine = Engine(store)  # the console's engine: its embedded runtime commits the steps
+    committed = 0
+
+    def count(event: Event) -> None:
+        nonlocal committed
+        committed += 1
+
+    engine.events.subscribe(count, [EventType.STEP_COMPLETED])
+    app = ConsoleApp(backend=Backend(engine, options=options, owns_store=True), poll_interval=2.0)
     async with app.run_test(size=(80, 24)):
         await wait_until(app, lambda: isinstance(app.screen, MainScreen))
         screen = app.screen
-        assert isinstance(screen, MainScreen) and app.backend is not None
-        backend = app.backend
+        assert isinstance(screen, MainScreen)
+        await wait_until(app, lambda: screen.backend.worker_label == "on")
         stop = asyncio.Event()
-        loader = asyncio.create_task(load(backend.engine, steps_per_second / STEPS, stop))
+        loader = asyncio.create_task(load(engine, steps_per_second / STEPS, stop))
         await asyncio.sleep(2.0)  # warm up
-        steps_before = backend.runtime.stats.steps
+        steps_before = committed
         t_start = time.perf_counter()
         moves: list[float] = []
         switches: list[float] = []
@@ -253,10 +264,9 @@ async def measure_under_load(url: str, flows: Path, steps_per_second: int, secon
                     switches.append(switch)
                     await asyncio.sleep(0.05)
         elapsed = time.perf_counter() - t_start
-        steps = backend.runtime.stats.steps - steps_before
+        steps = committed - steps_before
         stop.set()
         await loader
-        await backend.runtime.run_until_idle(timeout=30)
         print(f"under load: the runtime committed {steps / elapsed:.0f} steps/s (target {steps_per_second})")
         print(f"  cursor key -> row moved and drawn ({len(moves)} keys): {percentiles(moves)}")
         print(f"  view key (1/2) -> other view drawn ({len(switches)} keys): {percentiles(switches)}")

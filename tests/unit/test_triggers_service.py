@@ -24,6 +24,7 @@ from flowmonkey.triggers import (
     InvalidTokenError,
     ScheduleConfig,
     TriggerError,
+    TriggerNotFoundError,
     TriggerService,
 )
 from tests.unit.conftest import FakeClock
@@ -198,9 +199,9 @@ async def test_an_unknown_trigger_is_trigger_not_found() -> None:
         lambda: service.disable("ghost"),
     ]
     for attempt in attempts:
-        with pytest.raises(TriggerError, match="no trigger 'ghost'") as raised:
+        with pytest.raises(TriggerNotFoundError, match="no trigger 'ghost'") as raised:
             await attempt()
-        assert raised.value.code is ErrorCode.TRIGGER_NOT_FOUND
+        assert isinstance(raised.value, TriggerError) and raised.value.code is ErrorCode.TRIGGER_NOT_FOUND
     assert await service.last_fire("ghost") is None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -13,10 +14,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from flowmonkey import Event, Execution, FlowMonkeyError, StepRecord
-from tui import actions
-from tui.backend import Backend
-from tui.format import DASH, STATUS_STYLES, STATUS_SYMBOLS, ago, cell, duration_ms, status_text
-from tui.screens.raw_json import json_syntax
+
+from .. import actions
+from ..actions import ExecutionAction
+from ..backend import ActionReport, Backend
+from ..format import DASH, STATUS_STYLES, STATUS_SYMBOLS, ago, cell, duration_ms, status_text
+from .raw_json import json_syntax
 
 
 class ExecutionDetailScreen(Screen[None]):
@@ -41,12 +44,17 @@ class ExecutionDetailScreen(Screen[None]):
         self.execution_id = execution_id
         self.execution: Execution | None = None
         self.history: list[StepRecord] = []
-        self._unsubscribe: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
         self._stale = True
+        # Kept, not queried: a reload that ends while the screen closes must find them.
+        self._summary_line = Static("loading…", id="detail-summary")
+        self._timeline: DataTable[str | Text] = DataTable(cursor_type="row", id="timeline")
+        self._step_detail = Static("", id="step-detail")
+        self._context_json = Static("", id="context")
 
     def compose(self) -> ComposeResult:
-        yield Static("loading…", id="detail-summary")
-        table: DataTable[str | Text] = DataTable(cursor_type="row", id="timeline")
+        yield self._summary_line
+        table = self._timeline
         table.add_column("#", key="seq", width=3)
         table.add_column("OUTCOME", key="outcome", width=12)
         table.add_column("STEP", key="step", width=14)
@@ -55,16 +63,16 @@ class ExecutionDetailScreen(Screen[None]):
         table.add_column("AT", key="at", width=8)
         yield table
         with VerticalScroll(id="detail-body"):
-            yield Static("", id="step-detail")
+            yield self._step_detail
             yield Static("Context", classes="section")
-            yield Static("", id="context")
+            yield self._context_json
         yield Footer()
 
     def on_mount(self) -> None:
-        self._unsubscribe = self.backend.engine.events.subscribe(self._on_event)
+        self._unsubscribe = self.backend.subscribe(self._on_event)
         self.set_interval(0.1, self._flush)
         self._flush()
-        self.query_one("#timeline", DataTable).focus()
+        self._timeline.focus()
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -80,22 +88,22 @@ class ExecutionDetailScreen(Screen[None]):
             self.run_worker(self.reload(), exclusive=True, group="reload")
 
     async def reload(self) -> None:
-        execution = await self.backend.store.get_execution(self.execution_id)
+        execution = await self.backend.execution(self.execution_id)
         if execution is None:
-            self.query_one("#detail-summary", Static).update(Text(f"✘ no execution {self.execution_id}"))
+            self._summary_line.update(Text(f"✘ no execution {self.execution_id}"))
             return
         self.execution = execution
-        self.history = await self.backend.store.history(self.execution_id)
-        self.query_one("#detail-summary", Static).update(self._summary(execution))
+        self.history = await self.backend.history(self.execution_id)
+        self._summary_line.update(self._summary(execution))
         self._show_timeline()
-        self.query_one("#context", Static).update(json_syntax(execution.context))
+        self._context_json.update(json_syntax(execution.context))
 
     def _summary(self, execution: Execution) -> Text:
         text = Text(f"Execution {execution.id}\n", style="bold")
         text.append(f"{execution.flow_id} {execution.flow_version}  hash {execution.flow_hash[:12]}  ")
         text.append_text(status_text(execution.status))
         text.append(f"  at {execution.current_step_id or DASH}")
-        text.append(f"  started {ago(execution.created_at, self.backend.engine.now())}")
+        text.append(f"  started {ago(execution.created_at, self.backend.now())}")
         if execution.wait_reason:
             text.append(f"\nwaiting: {execution.wait_reason}")
         if execution.error is not None:
@@ -105,10 +113,10 @@ class ExecutionDetailScreen(Screen[None]):
         return text
 
     def _show_timeline(self) -> None:
-        table: DataTable[str | Text] = self.query_one("#timeline", DataTable)
+        table = self._timeline
         row = table.cursor_row
         table.clear()
-        now = self.backend.engine.now()
+        now = self.backend.now()
         for record in self.history:
             outcome = Text(f"{STATUS_SYMBOLS.get(record.outcome, '?')} {record.outcome.value}")
             outcome.stylize(STATUS_STYLES.get(record.outcome, ""))
@@ -125,7 +133,7 @@ class ExecutionDetailScreen(Screen[None]):
             table.move_cursor(row=min(row, len(self.history) - 1) if row >= 0 else 0, animate=False)
             self._show_step(table.cursor_row)
         else:
-            self.query_one("#step-detail", Static).update(Text("no steps yet", style="dim"))
+            self._step_detail.update(Text("no steps yet", style="dim"))
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_step(event.cursor_row)
@@ -145,20 +153,20 @@ class ExecutionDetailScreen(Screen[None]):
         if record.error is not None:
             parts.append(Text("error", style="bold"))
             parts.append(json_syntax(record.error.to_dict()))
-        self.query_one("#step-detail", Static).update(Group(*parts))
+        self._step_detail.update(Group(*parts))
 
     def check_action(self, action: str, parameters: tuple[Any, ...]) -> bool | None:
-        if self.backend.options.readonly and action in actions.MUTATING_ACTIONS:
+        if self.backend.readonly and action in actions.MUTATING_ACTIONS:
             return None
         return True
 
     def action_back(self) -> None:
         self.dismiss(None)
 
-    def _run(self, action: Any) -> None:
+    def _run(self, action: ExecutionAction) -> None:
         self.run_worker(self._after(action(self.app, self.backend, [self.execution_id])), group="action")
 
-    async def _after(self, pending: Any) -> None:
+    async def _after(self, pending: Awaitable[ActionReport | None]) -> None:
         try:
             await pending
         except FlowMonkeyError as exc:
@@ -178,4 +186,4 @@ class ExecutionDetailScreen(Screen[None]):
         actions.copy_id(self.app, self.execution_id)
 
     def action_raw(self) -> None:
-        self.run_worker(actions.show_raw(self.app, self.backend, self.execution_id), group="action")
+        self.run_worker(actions.show_raw(self.app, self.backend, [self.execution_id]), group="action")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rich.table import Table
 from rich.text import Text
@@ -24,11 +24,11 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
 
     def __init__(
-        self, sections: Iterable[tuple[str, Iterable[Binding]]], services: dict[str, str] | None = None
+        self, sections: Iterable[tuple[str, Iterable[Binding]]], services: Mapping[str, str] | None = None
     ) -> None:
         super().__init__()
         self._sections = list(sections)
-        self._services = services or {}
+        self._services = dict(services or {})
 
     def compose(self) -> ComposeResult:
         with VerticalScroll() as scroll:

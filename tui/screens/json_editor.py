@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static, TextArea
 
-from tui.jsoninput import JsonInputError, parse_json
+from ..jsoninput import JsonInputError, parse_json
 
 
 @dataclass(frozen=True, slots=True)

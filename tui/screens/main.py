@@ -3,28 +3,32 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher
 
-from flowmonkey import Event, ExecutionQuery
-from tui.backend import Backend
-from tui.screens.help import HelpScreen
-from tui.widgets.command_prompt import CommandPrompt
-from tui.widgets.console_header import ConsoleHeader
-from tui.widgets.console_view import ConsoleView
-from tui.widgets.events_view import EventsView
-from tui.widgets.execution_list import ExecutionListView
-from tui.widgets.executions_view import ExecutionsView
-from tui.widgets.flows_view import FlowsView
-from tui.widgets.key_bar import KeyBar
-from tui.widgets.status_counts import StatusCounts
-from tui.widgets.triggers_view import TriggersView
-from tui.widgets.view_tabs import VIEWS, ViewTabs
-from tui.widgets.waits_view import WaitsView
+from flowmonkey import Event, Flow
+
+from .. import actions
+from ..backend import ActionReport, Backend
+from ..widgets.command_prompt import CommandPrompt
+from ..widgets.console_header import ConsoleHeader
+from ..widgets.console_view import ConsoleView
+from ..widgets.events_view import EventsView
+from ..widgets.execution_list import ExecutionListView
+from ..widgets.executions_view import ExecutionsView
+from ..widgets.flows_view import FlowsView
+from ..widgets.key_bar import KeyBar
+from ..widgets.status_counts import StatusCounts
+from ..widgets.triggers_view import TriggersView
+from ..widgets.view_tabs import VIEWS, ViewTabs
+from ..widgets.waits_view import WaitsView
+from .execution_detail import ExecutionDetailScreen
+from .flow_detail import FlowDetailScreen
+from .help import HelpScreen
 
 # What ``:name`` may say for each view.
 COMMAND_NAMES = {
@@ -46,7 +50,8 @@ _FIRST_COUNT_AFTER = 0.2
 
 
 class MainScreen(Screen[None]):
-    """Owns the live event subscription and the refresh tick of the views."""
+    """Owns the live event subscription and the refresh tick of the views, and runs what
+    the views ask for by message (open an execution or a flow, the execution actions)."""
 
     BINDINGS = [
         *(
@@ -71,7 +76,7 @@ class MainScreen(Screen[None]):
         # The first count waits a moment: the first page must not queue behind it.
         self._counts_at = time.monotonic() - _COUNTS_EVERY + _FIRST_COUNT_AFTER
         self._counts_every = _COUNTS_EVERY
-        self._unsubscribe: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
         # Kept at compose time: events arrive thousands of times a second under load,
         # and querying the DOM for each would cost more than the work itself.
         self.views: dict[str, ConsoleView] = {
@@ -87,10 +92,10 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         header = self._header
-        header.store_url = self.backend.store.url
+        header.store_url = self.backend.store_url
         header.worker = self.backend.worker_label
-        header.readonly = self.backend.options.readonly
-        header.now = self.backend.engine.now()
+        header.readonly = self.backend.readonly
+        header.now = self.backend.now()
         yield header
         yield ViewTabs()
         with ContentSwitcher(initial=self.current):
@@ -100,7 +105,7 @@ class MainScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self._unsubscribe = self.backend.engine.events.subscribe(self._on_event)
+        self._unsubscribe = self.backend.subscribe(self._on_event)
         self.set_interval(_TICK, self._tick)
         if self._live_clock:
             self.set_interval(1.0, self._tick_clock)
@@ -139,7 +144,7 @@ class MainScreen(Screen[None]):
 
     async def _count(self) -> None:
         started = time.monotonic()
-        counts = await self.backend.store.count_executions(ExecutionQuery())
+        counts = await self.backend.count()
         # Counting a big store is slow and shares the store's reader with everything
         # else: the slower it is, the less often it runs (at most 1/40 of the time).
         self._counts_every = max(_COUNTS_EVERY, 40 * (time.monotonic() - started))
@@ -154,7 +159,7 @@ class MainScreen(Screen[None]):
         self.active_view.request_reload()
 
     def _tick_clock(self) -> None:
-        self._header.now = self.backend.engine.now()
+        self._header.now = self.backend.now()
 
     def _poll(self) -> None:
         """Catch what other processes wrote (no events reach us from them)."""
@@ -206,17 +211,43 @@ class MainScreen(Screen[None]):
             self.active_view.request_reload()
 
     def action_help(self) -> None:
-        from tui.actions import EXECUTION_BINDINGS
-        from tui.widgets.execution_list import ExecutionListView
-
+        shared = actions.EXECUTION_BINDINGS
         sections = [
             ("Everywhere", [*self.BINDINGS, *self.app.BINDINGS]),
-            (
-                "Executions and Waits",
-                [*EXECUTION_BINDINGS, *ExecutionListView.BINDINGS[len(EXECUTION_BINDINGS) :]],
-            ),
+            ("Executions and Waits", [*shared, *ExecutionListView.BINDINGS[len(shared) :]]),
             ("Flows", FlowsView.BINDINGS),
             ("Triggers", TriggersView.BINDINGS),
         ]
         bindings = [(title, [b for b in group if isinstance(b, Binding)]) for title, group in sections]
         self.app.push_screen(HelpScreen(bindings, self.backend.features))
+
+    # -- what the views ask for -------------------------------------------------------
+
+    def on_execution_list_view_open_requested(self, message: ExecutionListView.OpenRequested) -> None:
+        message.stop()
+        self.app.push_screen(ExecutionDetailScreen(self.backend, message.execution_id))
+
+    def on_execution_list_view_action_requested(self, message: ExecutionListView.ActionRequested) -> None:
+        message.stop()
+        action = actions.EXECUTION_ACTIONS[message.action]
+        pending = action(self.app, self.backend, message.execution_ids)
+        self.run_worker(self._report_to(message.view, pending), group="action")
+
+    async def _report_to(self, view: ExecutionListView, pending: Awaitable[ActionReport | None]) -> None:
+        view.finish_action(await pending)
+
+    def on_execution_list_view_copy_requested(self, message: ExecutionListView.CopyRequested) -> None:
+        message.stop()
+        actions.copy_id(self.app, message.execution_id)
+
+    def on_flows_view_open_requested(self, message: FlowsView.OpenRequested) -> None:
+        message.stop()
+        self.app.push_screen(FlowDetailScreen(message.flow))
+
+    def on_flows_view_start_requested(self, message: FlowsView.StartRequested) -> None:
+        message.stop()
+        self.run_worker(self._start(message.view, message.flow), group="action")
+
+    async def _start(self, view: FlowsView, flow: Flow) -> None:
+        if await actions.start(self.app, self.backend, flow) is not None:
+            view.request_reload()

@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from tui.format import to_json
+from ..format import to_json
 
 
 class RawJsonScreen(ModalScreen[None]):

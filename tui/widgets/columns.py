@@ -9,7 +9,8 @@ from datetime import datetime
 from rich.text import Text
 
 from flowmonkey import Execution
-from tui.format import DASH, ago, status_text
+
+from ..format import DASH, ago, status_text
 
 Cell = str | Text
 

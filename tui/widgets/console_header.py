@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from tui.format import clock_time
+from ..format import clock_time
 
 
 class ConsoleHeader(Widget):

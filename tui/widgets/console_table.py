@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from rich.text import Text
 from textual import events
 from textual.geometry import Size
 from textual.widgets import DataTable
@@ -27,15 +27,13 @@ class ConsoleTable(DataTable[CellType]):
     - at an unchanged size nothing drawn changes; a real resize still clears everything.
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._styled_with_focus = False
-        self._sized: Size | None = None
+    _styled_with_focus = False
+    _sized: Size | None = None
 
     @classmethod
-    def with_columns(cls, table_id: str, columns: Iterable[tuple[str, str, int]]) -> ConsoleTable[Any]:
-        """A row-cursor table with ``(key, label, width)`` columns."""
-        table: ConsoleTable[Any] = cls(cursor_type="row", id=table_id)
+    def with_columns(cls, table_id: str, columns: Iterable[tuple[str, str, int]]) -> ConsoleTable[str | Text]:
+        """A row-cursor table of text cells with ``(key, label, width)`` columns."""
+        table: ConsoleTable[str | Text] = ConsoleTable(cursor_type="row", id=table_id)
         for key, label, width in columns:
             table.add_column(label, key=key, width=width)
         return table

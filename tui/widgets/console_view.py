@@ -7,12 +7,13 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable
 
 from flowmonkey import Event
-from tui.actions import MUTATING_ACTIONS
-from tui.backend import Backend
-from tui.widgets.view_title import ViewTitle
+
+from ..actions import MUTATING_ACTIONS
+from ..backend import Backend
+from .console_table import ConsoleTable
+from .view_title import ViewTitle
 
 
 class ConsoleView(Vertical):
@@ -27,7 +28,7 @@ class ConsoleView(Vertical):
     """
 
     label = "View"
-    table: DataTable[Any]
+    table: ConsoleTable[str | Text]
     """The view's table, kept at compose time: hot paths must not query the DOM."""
 
     def __init__(self, backend: Backend, *, id: str) -> None:
@@ -82,6 +83,6 @@ class ConsoleView(Vertical):
 
     def check_action(self, action: str, parameters: tuple[Any, ...]) -> bool | None:
         # None, not False: the footer shows the key dimmed, so readonly is visible.
-        if self.backend.options.readonly and action in MUTATING_ACTIONS:
+        if self.backend.readonly and action in MUTATING_ACTIONS:
             return None
         return True

@@ -9,10 +9,11 @@ from textual.app import ComposeResult
 from textual.coordinate import Coordinate
 
 from flowmonkey import Event
-from tui.backend import Backend
-from tui.format import DASH, cell, clock_time, short_id
-from tui.widgets.console_table import ConsoleTable
-from tui.widgets.console_view import ConsoleView
+
+from ..backend import Backend
+from ..format import DASH, cell, clock_time, short_id
+from .console_table import ConsoleTable
+from .console_view import ConsoleView
 
 KEEP = 1000  # events remembered for filtering
 SHOW = 300  # rows in the table

@@ -8,25 +8,27 @@ Only one page is ever held, so a store of a million executions costs the same as
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
 from flowmonkey import Event, EventType, Execution, ExecutionQuery, ExecutionStatus
-from tui import actions
-from tui.backend import Backend
-from tui.filters import ExecutionFilter, FilterError, parse_filter
-from tui.format import cell, short_id
-from tui.widgets.columns import Cell, Column, column_widths
-from tui.widgets.console_table import ConsoleTable
-from tui.widgets.console_view import ConsoleView
+
+from .. import actions
+from ..actions import ExecutionActionName
+from ..backend import ActionReport, Backend
+from ..filters import ExecutionFilter, FilterError, parse_filter
+from ..format import cell, short_id
+from .columns import Cell, Column, column_widths
+from .console_table import ConsoleTable
+from .console_view import ConsoleView
 
 _SORTS: tuple[tuple[str, str | None], ...] = (
     ("newest", None),
@@ -41,7 +43,51 @@ MARK = "●"
 
 
 class ExecutionListView(ConsoleView):
-    """A page of executions with marks, paging, client-side sort and the execution actions."""
+    """A page of executions with marks, paging, client-side sort and the execution actions.
+
+    The actions are asked of the screen (it opens the dialogs): the view posts
+    :class:`OpenRequested`, :class:`ActionRequested` or :class:`CopyRequested`, and the
+    screen calls :meth:`finish_action` with the outcome.
+    """
+
+    class OpenRequested(Message):
+        """The operator asked to open ``execution_id`` (``enter``)."""
+
+        def __init__(self, view: ExecutionListView, execution_id: str) -> None:
+            super().__init__()
+            self.view = view
+            self.execution_id = execution_id
+
+        @property
+        def control(self) -> ExecutionListView:
+            return self.view
+
+    class ActionRequested(Message):
+        """The operator asked for ``action`` on ``execution_ids`` (the marked, else the cursor's)."""
+
+        def __init__(
+            self, view: ExecutionListView, action: ExecutionActionName, execution_ids: list[str]
+        ) -> None:
+            super().__init__()
+            self.view = view
+            self.action = action
+            self.execution_ids = execution_ids
+
+        @property
+        def control(self) -> ExecutionListView:
+            return self.view
+
+    class CopyRequested(Message):
+        """The operator asked to copy ``execution_id`` to the clipboard (``c``)."""
+
+        def __init__(self, view: ExecutionListView, execution_id: str) -> None:
+            super().__init__()
+            self.view = view
+            self.execution_id = execution_id
+
+        @property
+        def control(self) -> ExecutionListView:
+            return self.view
 
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
     VIEW_STATUSES: ClassVar[tuple[ExecutionStatus, ...]] = ()
@@ -116,10 +162,10 @@ class ExecutionListView(ConsoleView):
         return self.filter.query(now, statuses=self.VIEW_STATUSES)
 
     async def reload(self) -> None:
-        now = self.backend.engine.now()
+        now = self.backend.now()
         query = self.store_query(now)
         size = self.page_size or max(5, self.app.size.height - _PAGE_CHROME)
-        page = await self.backend.store.list_executions(query, limit=size, cursor=self._cursors[-1])
+        page = await self.backend.executions(query, limit=size, cursor=self._cursors[-1])
         self._next_cursor = page.next_cursor
         self._show(page.items, now)
         if self._total is None or time.monotonic() - self._counted_at > _RECOUNT_AFTER:
@@ -129,18 +175,18 @@ class ExecutionListView(ConsoleView):
     async def recount(self) -> None:
         """Refresh the total shown as ``1-18 of 1,284``."""
         self._counted_at = time.monotonic()
-        query = self.store_query(self.backend.engine.now())
+        query = self.store_query(self.backend.now())
         if self._global_counts is not None and _by_status_only(query):
             counts = self._global_counts
         else:
-            counts = await self.backend.store.count_executions(query)
+            counts = await self.backend.count(query)
         self._total = _total(counts, query)
         self._show_title()
 
     def use_global_counts(self, counts: dict[ExecutionStatus, int]) -> None:
         """Take the total from the status bar's counts when the filter allows (no query)."""
         self._global_counts = counts
-        query = self.store_query(self.backend.engine.now())
+        query = self.store_query(self.backend.now())
         if _by_status_only(query):
             self._total = _total(counts, query)
             self._counted_at = time.monotonic()
@@ -230,9 +276,9 @@ class ExecutionListView(ConsoleView):
             self.run_worker(self._refresh_rows(dirty), group="rows")
 
     async def _refresh_rows(self, ids: set[str]) -> None:
-        now = self.backend.engine.now()
+        now = self.backend.now()
         for execution_id in ids:
-            execution = await self.backend.store.get_execution(execution_id)
+            execution = await self.backend.execution(execution_id)
             if execution is not None and execution_id in self.rows:
                 self._update_row(execution, now)
 
@@ -297,7 +343,7 @@ class ExecutionListView(ConsoleView):
     def _redraw_mark(self, execution_id: str) -> None:
         execution = self.rows.get(execution_id)
         if execution is not None:
-            self._update_row(execution, self.backend.engine.now())
+            self._update_row(execution, self.backend.now())
 
     # -- actions ----------------------------------------------------------------------
 
@@ -308,39 +354,38 @@ class ExecutionListView(ConsoleView):
     def action_open(self) -> None:
         current = self.current_id()
         if current is not None:
-            from tui.screens.execution_detail import ExecutionDetailScreen
+            self.post_message(self.OpenRequested(self, current))
 
-            self.app.push_screen(ExecutionDetailScreen(self.backend, current))
-
-    def _run_action(self, action: Callable[..., Any]) -> None:
+    def _request(self, action: ExecutionActionName) -> None:
         ids = self.target_ids()
-        self.run_worker(self._after(action(self.app, self.backend, ids)), group="action")
+        if ids:
+            self.post_message(self.ActionRequested(self, action, ids))
 
-    async def _after(self, pending: Any) -> None:
-        report = await pending
+    def finish_action(self, report: ActionReport | None) -> None:
+        """What an action asked by this view did: changes clear the marks and reload."""
         if report is not None and report.done:
             self.marked.clear()
             self.request_reload()
             self.flush()
 
     def action_resume(self) -> None:
-        self._run_action(actions.resume)
+        self._request("resume")
 
     def action_cancel(self) -> None:
-        self._run_action(actions.cancel)
+        self._request("cancel")
 
     def action_retry(self) -> None:
-        self._run_action(actions.retry)
+        self._request("retry")
 
     def action_copy(self) -> None:
         current = self.current_id()
         if current is not None:
-            actions.copy_id(self.app, current)
+            self.post_message(self.CopyRequested(self, current))
 
     def action_raw(self) -> None:
         current = self.current_id()
         if current is not None:
-            self.run_worker(actions.show_raw(self.app, self.backend, current), group="action")
+            self.post_message(self.ActionRequested(self, "raw", [current]))
 
 
 _ARRIVALS = frozenset({EventType.EXECUTION_CREATED, EventType.EXECUTION_WAITING})

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tui.widgets.columns import EXECUTION_COLUMNS
-from tui.widgets.execution_list import ExecutionListView
+from .columns import EXECUTION_COLUMNS
+from .execution_list import ExecutionListView
 
 
 class ExecutionsView(ExecutionListView):

@@ -7,23 +7,51 @@ import time
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import CellDoesNotExist
 
 from flowmonkey import Event, EventType, ExecutionQuery, Flow
-from tui.backend import Backend
-from tui.flowfiles_state import FLOW_FILE_EVENTS, FlowFileState
-from tui.format import DASH, cell, count_text
-from tui.screens.json_editor import JsonEditorScreen
-from tui.widgets.console_table import ConsoleTable
-from tui.widgets.console_view import ConsoleView
+
+from ..backend import Backend
+from ..flowfiles_state import FLOW_FILE_EVENTS, FlowFileState
+from ..format import DASH, cell, count_text
+from .console_table import ConsoleTable
+from .console_view import ConsoleView
 
 _BROKEN = "file:"  # row keys of files that never loaded
 _COUNT_INTERVAL = 2.0  # seconds between recounts caused by execution events
 
 
 class FlowsView(ConsoleView):
-    """Flows; a file that failed to (re)load shows its error in place, with file:line."""
+    """Flows; a file that failed to (re)load shows its error in place, with file:line.
+
+    Opening a flow and starting an execution are asked of the screen, by message.
+    """
+
+    class OpenRequested(Message):
+        """The operator asked to see ``flow``'s steps (``enter``)."""
+
+        def __init__(self, view: FlowsView, flow: Flow) -> None:
+            super().__init__()
+            self.view = view
+            self.flow = flow
+
+        @property
+        def control(self) -> FlowsView:
+            return self.view
+
+    class StartRequested(Message):
+        """The operator asked to start an execution of ``flow`` (``n``)."""
+
+        def __init__(self, view: FlowsView, flow: Flow) -> None:
+            super().__init__()
+            self.view = view
+            self.flow = flow
+
+        @property
+        def control(self) -> FlowsView:
+            return self.view
 
     DEFAULT_CSS = """
     FlowsView #flow-problem { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
@@ -69,9 +97,9 @@ class FlowsView(ConsoleView):
         needle = self.filter_text.lower()
         states = self.backend.file_states()
         by_flow = {state.flow_id: state for state in states if state.flow_id is not None}
-        for flow in self.backend.engine.flows.latest():
+        for flow in self.backend.flows():
             if needle in flow.id.lower():
-                counts = await self.backend.store.count_executions(ExecutionQuery(flow_id=flow.id))
+                counts = await self.backend.count(ExecutionQuery(flow_id=flow.id))
                 state = by_flow.get(flow.id)
                 rows.append(
                     (
@@ -131,10 +159,9 @@ class FlowsView(ConsoleView):
 
     def _current_flow(self) -> Flow | None:
         key = self._current_key()
-        if key is None or key.startswith(_BROKEN) or key not in self.backend.engine.flows:
+        if key is None or key.startswith(_BROKEN):
             return None
-        flow: Flow = self.backend.engine.flows.get(key)
-        return flow
+        return self.backend.flow(key)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -143,27 +170,14 @@ class FlowsView(ConsoleView):
     def action_open(self) -> None:
         flow = self._current_flow()
         if flow is not None:
-            from tui.screens.flow_detail import FlowDetailScreen
-
-            self.app.push_screen(FlowDetailScreen(flow))
+            self.post_message(self.OpenRequested(self, flow))
 
     def action_start(self) -> None:
         flow = self._current_flow()
         if flow is None:
             self.app.bell()
             return
-        self.run_worker(self._start(flow), group="action")
-
-    async def _start(self, flow: Flow) -> None:
-        editor = JsonEditorScreen(
-            f"Start {flow.id} {flow.version} — context (JSON object)", require_object=True, ok_label="Start"
-        )
-        answer = await self.app.push_screen_wait(editor)
-        if answer is None:
-            return
-        execution = await self.backend.start_execution(flow.id, answer.value)
-        self.app.notify(f"started {execution.id}", markup=False)
-        self.request_reload()
+        self.post_message(self.StartRequested(self, flow))
 
 
 def _file(state: FlowFileState | None) -> str:

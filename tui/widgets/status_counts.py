@@ -7,7 +7,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from flowmonkey import ExecutionStatus
-from tui.format import count_text
+
+from ..format import count_text
 
 
 class StatusCounts(Widget):

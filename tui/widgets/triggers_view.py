@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from typing import Any
+from datetime import datetime
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
-from flowmonkey import Event, EventType, FlowMonkeyError, TriggerDefinition, TriggerFire
-from tui.format import DASH, ago, cell
-from tui.widgets.console_table import ConsoleTable
-from tui.widgets.console_view import ConsoleView
+from flowmonkey import Event, EventType, FlowMonkeyError
+
+from ..backend import TriggerState
+from ..format import DASH, ago, cell
+from .console_table import ConsoleTable
+from .console_view import ConsoleView
 
 
 class TriggersView(ConsoleView):
@@ -47,23 +48,18 @@ class TriggersView(ConsoleView):
             self.stale = True
 
     async def reload(self) -> None:
-        store = self.backend.store
-        triggers = await store.list_triggers()
-        # The last fire comes from the fire history: recording a fire never rewrites the
-        # trigger (it could undo an operator's edit), so webhooks and events keep no
-        # last-fired time on it.
-        histories = await asyncio.gather(*(store.trigger_history(t.id, limit=1) for t in triggers))
-        last_fires = {t.id: fires[0] if fires else None for t, fires in zip(triggers, histories, strict=True)}
+        triggers = await self.backend.triggers()
         needle = self.filter_text.lower()
-        now = self.backend.engine.now()
+        now = self.backend.now()
         table = self.table
         keep = self._current_id()
         table.clear()
         shown = 0
-        for trigger in sorted(triggers, key=lambda t: t.id):
+        for state in sorted(triggers, key=lambda s: s.definition.id):
+            trigger = state.definition
             if needle and needle not in f"{trigger.id} {trigger.flow_id} {trigger.type}".lower():
                 continue
-            table.add_row(*map(cell, _cells(trigger, last_fires[trigger.id], now)), key=trigger.id)
+            table.add_row(*map(cell, _cells(state, now)), key=trigger.id)
             shown += 1
         if keep is not None and shown:
             with contextlib.suppress(RowDoesNotExist):  # the kept trigger is gone
@@ -91,9 +87,9 @@ class TriggersView(ConsoleView):
         try:
             outcome = await self.backend.fire_trigger(trigger_id)
         except FlowMonkeyError as exc:
-            self.app.notify(str(exc), severity="error", markup=False)
+            self.notify(str(exc), severity="error", markup=False)
             return
-        self.app.notify(f"fired {trigger_id}: {outcome}", markup=False)
+        self.notify(f"fired {trigger_id}: {outcome}", markup=False)
         self.request_reload()
 
     def action_pause(self) -> None:
@@ -102,16 +98,17 @@ class TriggersView(ConsoleView):
             self.run_worker(self._toggle(trigger_id), group="action")
 
     async def _toggle(self, trigger_id: str) -> None:
-        trigger = await self.backend.store.get_trigger(trigger_id)
+        trigger = await self.backend.trigger(trigger_id)
         if trigger is None:
             return
         await self.backend.set_trigger_enabled(trigger_id, not trigger.enabled)
-        self.app.notify(f"{trigger_id} {'paused' if trigger.enabled else 'enabled'}", markup=False)
+        self.notify(f"{trigger_id} {'paused' if trigger.enabled else 'enabled'}", markup=False)
         self.request_reload()
         self.flush()
 
 
-def _cells(trigger: TriggerDefinition, last_fire: TriggerFire | None, now: Any) -> list[str | Text]:
+def _cells(row: TriggerState, now: datetime) -> list[str | Text]:
+    trigger, last_fire = row.definition, row.last_fire
     when = (
         trigger.config.get("cron")
         or trigger.config.get("schedule")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from flowmonkey import ExecutionStatus
-from tui.widgets.columns import WAIT_COLUMNS
-from tui.widgets.execution_list import ExecutionListView
+
+from .columns import WAIT_COLUMNS
+from .execution_list import ExecutionListView
 
 
 class WaitsView(ExecutionListView):

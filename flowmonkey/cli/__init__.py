@@ -1,0 +1,69 @@
+"""The ``flowmonkey`` command.
+
+    flowmonkey validate [DIR]
+    flowmonkey run FLOW [--input JSON|@file] [--wait]
+    flowmonkey list [--status S] [--flow F] [--limit N]
+    flowmonkey show ID
+    flowmonkey resume ID [--data JSON|@file] [--wait]
+    flowmonkey cancel ID [--reason R]
+    flowmonkey worker | bench | emit ...
+
+Each takes ``--store URL`` (env ``FLOWMONKEY_STORE``), ``--flows DIR`` (env
+``FLOWMONKEY_FLOWS``) and ``--json``. Exit codes: 0 ok, 1 a reported failure (an invalid
+flow, a failed execution, an unknown id), 2 bad usage, or a database newer than this
+FlowMonkey.
+
+The commands are grouped by what they work on: :mod:`.validate` (flow files),
+:mod:`.running` (run, resume), :mod:`.executions` (list, show, cancel). :mod:`.parser`
+builds the arguments, :mod:`.common` holds what the commands share (the store, the flows,
+wake signals) and :mod:`.output` how they print.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from rich.markup import escape
+
+from flowmonkey.cli.common import FAILED, USAGE, UsageError
+from flowmonkey.cli.output import err, fail
+from flowmonkey.cli.parser import DELEGATED, build_parser
+from flowmonkey.errors import FlowMonkeyError, SchemaVersionError
+
+__all__ = ["build_parser", "main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    selected = _selected(args_list)
+    try:
+        parser = build_parser(selected if selected in DELEGATED else None)
+    except ImportError as exc:
+        # Delegated commands load on use (the rest of the CLI starts without their deps).
+        err.print(f"flowmonkey {selected}: cannot load it, a dependency is missing ({escape(str(exc))})")
+        return USAGE
+    args = parser.parse_args(args_list)
+    if getattr(args, "module", None) is not None:
+        module: ModuleType = args.module
+        return int(module.run(args))
+    try:
+        return int(asyncio.run(args.handler(args)))
+    except UsageError as exc:
+        err.print(f"flowmonkey {args.command}: {escape(str(exc))}")
+        return USAGE
+    except SchemaVersionError as exc:  # this version cannot read the database: not a failure of it
+        err.print(f"flowmonkey {args.command}: {escape(exc.message)}")
+        return USAGE
+    except FlowMonkeyError as exc:
+        fail(args, f"{exc.code}: {exc.message}")
+        return FAILED
+    except KeyboardInterrupt:
+        return 130  # the shell's convention for SIGINT
+
+
+def _selected(argv: Sequence[str]) -> str | None:
+    return next((arg for arg in argv if not arg.startswith("-")), None)

@@ -1,0 +1,191 @@
+"""Strict JSON: the one encoding of everything FlowMonkey stores.
+
+A value is stored only if it is JSON that every store keeps the same way: objects with
+string keys, arrays, strings without NUL or lone surrogates (PostgreSQL's ``jsonb``
+refuses both), finite numbers, integers Python can print (at most
+``sys.get_int_max_str_digits()`` digits), ``true``/``false``/``null``, nested at most
+:data:`MAX_DEPTH` deep. Tuples are arrays.
+
+:func:`encode` is the fast path every store uses; :func:`problem` walks a value and names
+the first thing that is not JSON by its JSON path (``$.result.items[3]``), for messages
+that say what was wrong and where.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+MAX_DEPTH = 256
+"""How deeply arrays and objects may nest (a guard against values built to exhaust the stack)."""
+
+_encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SCALARS = bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class JsonProblem:
+    """What is not JSON (``reason``) and where (``path``, a JSON path from ``$``)."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class NotJsonError(ValueError):
+    """A value is not strict JSON; ``problem`` says what and where."""
+
+    def __init__(self, problem: JsonProblem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def encode(value: Any, root: str = "$") -> str:
+    """Compact JSON text of ``value``, or :class:`NotJsonError` naming the first problem
+    (its path starts at ``root``).
+
+    The fast path for values already checked: keys that are not strings are written as
+    JSON writes them (``1`` becomes ``"1"``). Values taken in from outside (a handler's
+    output, resume data, a payload) go through :func:`check` first, which refuses them.
+    """
+    try:
+        text = _encoder.encode(value)
+    except (TypeError, ValueError, RecursionError):
+        text = None
+    if text is not None and _clean(text):
+        return text
+    found = problem(value, root)
+    if found is None:  # pragma: no cover - the encoder and the walk disagree
+        found = JsonProblem(root, "cannot be encoded as JSON")
+    raise NotJsonError(found)
+
+
+def _clean(text: str) -> bool:
+    """No NUL escape and no lone surrogate in encoded text (the encoder lets both through)."""
+    if "\\u0000" in text and _has_nul_escape(text):
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _has_nul_escape(text: str) -> bool:
+    # "\\u0000" may be the text of an escaped backslash followed by "u0000": count the
+    # backslashes before each match; an odd number means a real \u0000 escape.
+    return any(len(match.group(1)) % 2 for match in re.finditer(r"(\\+)u0000", text))
+
+
+def check(value: Any, root: str = "$") -> None:
+    """Raise :class:`NotJsonError` unless ``value`` is strict JSON."""
+    found = problem(value, root)
+    if found is not None:
+        raise NotJsonError(found)
+
+
+def problem(value: Any, root: str = "$") -> JsonProblem | None:
+    """The first part of ``value`` that is not strict JSON, or None."""
+    stack: list[tuple[Any, str, int]] = [(value, root, 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        reason = _scalar_problem(item)
+        if reason is not None:
+            return JsonProblem(path, reason)
+        if isinstance(item, dict | list | tuple):
+            if depth >= MAX_DEPTH:
+                return JsonProblem(f"{root}…", f"is nested deeper than {MAX_DEPTH} levels")
+            found = _children(item, path, depth, stack)
+            if found is not None:
+                return found
+    return None
+
+
+def _children(item: Any, path: str, depth: int, stack: list[tuple[Any, str, int]]) -> JsonProblem | None:
+    children: list[tuple[Any, str, int]] = []
+    if isinstance(item, dict):
+        for key, child in item.items():
+            if not isinstance(key, str):
+                return JsonProblem(
+                    path, f"has a key that is not a string: {key!r:.40} ({type(key).__name__})"
+                )
+            reason = _string_problem(key)
+            if reason is not None:
+                return JsonProblem(path, f"has a key that {reason}")
+            children.append((child, join(path, key), depth + 1))
+    else:
+        children = [(child, f"{path}[{index}]", depth + 1) for index, child in enumerate(item)]
+    stack.extend(reversed(children))  # depth first, in document order
+    return None
+
+
+def _scalar_problem(item: Any) -> str | None:
+    if isinstance(item, str):
+        return _string_problem(item)
+    if isinstance(item, _SCALARS | dict | list | tuple):
+        return None
+    if isinstance(item, int):
+        return _integer_problem(item)
+    if isinstance(item, float):
+        return None if math.isfinite(item) else f"is {item!r}, which JSON cannot hold"
+    return f"is {_kind(item)}, which is not JSON"
+
+
+def _integer_problem(item: int) -> str | None:
+    limit = sys.get_int_max_str_digits()
+    if not limit or item.bit_length() < limit * 3.3:  # fewer digits than the limit: cheap to know
+        return None
+    try:
+        str(item)
+    except ValueError:
+        return f"is an integer of more than {limit} digits, which cannot be written as JSON"
+    return None
+
+
+def _string_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character (\\u0000)"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"contains a lone surrogate (\\u{ord(text[exc.start]):04x})"
+    return None
+
+
+def _kind(item: Any) -> str:
+    name = type(item).__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return f"{article} {name}"
+
+
+def storable_text(text: str | None) -> str | None:
+    """``text`` with what no store can hold replaced (a NUL by the two characters ``\\0``,
+    a lone surrogate by ``?``). For free text a handler hands over: messages, reasons."""
+    if text is None or _string_problem(text) is None:
+        return text
+    return text.replace("\x00", "\\0").encode("utf-8", "replace").decode("utf-8")
+
+
+def join(path: str, key: str) -> str:
+    """``path`` followed by object key ``key`` (``$.a`` or ``$['a b']``)."""
+    if _IDENTIFIER.match(key):
+        return f"{path}.{key}"
+    return f"{path}[{json.dumps(key, ensure_ascii=True)}]"
+
+
+def dotted(key: str, root: str = "$") -> str:
+    """The JSON path of a dot path such as an ``outputKey`` (``order.total`` -> ``$.order.total``)."""
+    path = root
+    for part in key.split("."):
+        path = join(path, part)
+    return path

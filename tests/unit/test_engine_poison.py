@@ -1,0 +1,121 @@
+"""A handler output no store can hold fails that step (``OUTPUT_NOT_JSON``), once.
+
+Collected again on SQLite and PostgreSQL by tests/integration/test_engine_on_stores.py.
+Before, the store's commit raised, the runtime kept the claim until the lease lapsed and
+ran the handler again, for ever.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from flowmonkey import (
+    Engine,
+    ErrorCode,
+    ExecutionStatus,
+    Flow,
+    HandlerParams,
+    Result,
+    Runtime,
+    StepResult,
+    StepStatus,
+    Store,
+    handler,
+)
+
+POISON: dict[str, Any] = {
+    "object": object(),
+    "set": {1, 2},
+    "bytes": b"\x00\x01",
+    "huge-int": 10**5000,
+    "nan": float("nan"),
+    "nul": "a\x00b",
+    "lone-surrogate": "\ud800",
+    "nested": {"items": [1, 2, 3, {4}]},
+}
+WHERE = {"nested": "$.result.items[3]"}
+
+
+def _flow(**step: Any) -> Flow:
+    return Flow.from_dict(
+        {
+            "id": "poison",
+            "initialStepId": "emit",
+            "steps": {
+                "emit": {"type": "emit", "outputKey": "result", "errorKey": "problem", **step},
+                "recover": {"type": "emit-ok"},
+            },
+        }
+    )
+
+
+def _engine(store: Store, value: Any, calls: list[int], **step: Any) -> Engine:
+    @handler("emit")
+    async def emit(params: HandlerParams) -> StepResult:
+        calls.append(params.attempt)
+        return Result.success(value)
+
+    @handler("emit-ok")
+    async def emit_ok(params: HandlerParams) -> StepResult:
+        return Result.success("fine")
+
+    return Engine(store, [emit, emit_ok], [_flow(**step)])
+
+
+@pytest.mark.parametrize("kind", sorted(POISON))
+async def test_a_poison_output_fails_its_step_and_follows_on_failure(store: Store, kind: str) -> None:
+    calls: list[int] = []
+    engine = _engine(store, POISON[kind], calls, transitions={"onSuccess": None, "onFailure": "recover"})
+    execution, _ = await engine.create("poison")
+    done = await engine.run(execution.id)
+    assert done.status is ExecutionStatus.COMPLETED and calls == [1]
+    problem = done.context["problem"]
+    assert problem["code"] == ErrorCode.OUTPUT_NOT_JSON and problem["step_id"] == "emit"
+    assert problem["details"]["path"] == WHERE.get(kind, "$.result")
+    assert "result" not in done.context  # nothing of the poison was stored
+    history = await store.history(done.id)
+    assert [(r.step_id, r.outcome) for r in history] == [
+        ("emit", StepStatus.FAILED),
+        ("recover", StepStatus.COMPLETED),
+    ]
+    assert history[0].error is not None and history[0].error.code == ErrorCode.OUTPUT_NOT_JSON
+
+
+async def test_a_poison_output_is_retried_only_when_retry_on_names_it(store: Store) -> None:
+    calls: list[int] = []
+    retry = {"maxAttempts": 3, "backoff": 0, "retryOn": ["OUTPUT_NOT_JSON"]}
+    engine = _engine(store, {"when": float("inf")}, calls, retry=retry)
+    execution, _ = await engine.create("poison")
+    done = await engine.run(execution.id, simulate_time=True)
+    assert done.status is ExecutionStatus.FAILED and calls == [1, 2, 3]
+    assert done.error is not None and done.error.code == ErrorCode.OUTPUT_NOT_JSON
+    assert "$.result.when" in done.error.message
+
+
+async def test_a_runtime_runs_a_poison_step_once_not_once_per_lease(store: Store) -> None:
+    calls: list[int] = []
+    engine = _engine(store, {1, 2}, calls)
+    execution, _ = await engine.create("poison")
+    async with Runtime(engine, lease=timedelta(milliseconds=200)) as runtime:
+        await runtime.run_until_idle(timeout=10)
+    final = await engine.get(execution.id)
+    assert final is not None and final.status is ExecutionStatus.FAILED and calls == [1]
+
+
+async def test_a_failure_with_unstorable_details_and_text_still_fails_cleanly(store: Store) -> None:
+    @handler("complain")
+    async def complain(params: HandlerParams) -> StepResult:
+        return Result.failure("BAD\x00CODE", "bytes \x00 and \ud800 in a message", {"raw": b"\x00"})
+
+    flow = Flow.from_dict({"id": "complain", "initialStepId": "c", "steps": {"c": {"type": "complain"}}})
+    engine = Engine(store, [complain], [flow])
+    execution, _ = await engine.create("complain")
+    done = await engine.run(execution.id)
+    assert done.status is ExecutionStatus.FAILED and done.error is not None
+    assert done.error.message == "bytes \\0 and ? in a message" and done.error.code == "BAD\\0CODE"
+    assert done.error.details == {"unstorable": "$.details.raw: is a bytes, which is not JSON"}
+    stored = await store.get_execution(execution.id)
+    assert stored is not None and stored.error == done.error
