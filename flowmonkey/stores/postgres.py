@@ -43,6 +43,7 @@ from flowmonkey.stores._columns import (
     dumps,
     dumps_optional,
 )
+from flowmonkey.stores._errors import classify_pg
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
 
@@ -98,7 +99,8 @@ class PostgresStore:
             try:
                 self._pool = await asyncpg.create_pool(self._dsn, reset=_keep_session, **self._pool_options)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
+                message = f"cannot connect to PostgreSQL at {self.url}: {exc}"
+                raise StoreError(message, transient=classify_pg(exc)) from exc
             self._owns_pool = True
         try:
             async with self._translate("apply_schema"):
@@ -131,7 +133,7 @@ class PostgresStore:
         except asyncpg.UniqueViolationError as exc:
             raise ConflictError(f"{what} on {self.url} conflicted: {exc}") from exc
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreError(f"{what} failed on {self.url}: {exc}") from exc
+            raise StoreError(f"{what} failed on {self.url}: {exc}", transient=classify_pg(exc)) from exc
 
     async def _fetch(self, what: str, query: str, *args: Any) -> list[Any]:
         async with self._translate(what):

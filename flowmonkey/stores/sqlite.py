@@ -54,6 +54,7 @@ from flowmonkey.stores._columns import (
     dumps,
     dumps_optional,
 )
+from flowmonkey.stores._errors import classify_sqlite
 from flowmonkey.stores._sqlite_schema import apply_schema
 from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
 
@@ -193,7 +194,8 @@ class SQLiteStore:
                 await self._reader.open(self.path, ["PRAGMA query_only = ON", *pragmas])
         except (OSError, sqlite3.Error) as exc:
             await self.close()
-            raise StoreError(f"cannot open the SQLite database {self.url}: {exc}") from exc
+            message = f"cannot open the SQLite database {self.url}: {exc}"
+            raise StoreError(message, transient=classify_sqlite(exc)) from exc
         except StoreError:  # a schema newer than this code
             await self.close()
             raise
@@ -241,7 +243,7 @@ class SQLiteStore:
     def _translated(self, what: str, exc: sqlite3.Error) -> StoreError:
         if isinstance(exc, sqlite3.IntegrityError):
             return ConflictError(f"{what} on {self.url} conflicted: {exc}")
-        return StoreError(f"{what} failed on {self.url}: {exc}")
+        return StoreError(f"{what} failed on {self.url}: {exc}", transient=classify_sqlite(exc))
 
     # -- executions -------------------------------------------------------------------
 
