@@ -25,10 +25,8 @@ message text. A class without a code of its own has its parent's (in brackets)::
     │   ├── TriggerError             [INVALID_ARGUMENT]   a trigger declaration is invalid or its id is
     │   │   │                                             taken; firing while triggers are off
     │   │   └── TriggerNotFoundError TRIGGER_NOT_FOUND    no trigger has that id (TriggerService)
-    │   ├── InvalidTokenError        [INVALID_ARGUMENT]   a resume token is malformed or forged
-    │   │   └── ExpiredTokenError    [INVALID_ARGUMENT]   a genuine resume token has expired
-    │   └── StoreURLError            [INVALID_ARGUMENT]   a store URL is malformed, names no known store
-    │                                                     or an unknown option (open_store)
+    │   └── InvalidTokenError        [INVALID_ARGUMENT]   a resume token is malformed or forged
+    │       └── ExpiredTokenError    [INVALID_ARGUMENT]   a genuine resume token has expired
     └── StoreError                   STORE_ERROR          a store or coordination backend failed
         │                                                 (driver errors, translated at the boundary);
         │                                                 ``.transient``: whether trying again may succeed
@@ -36,8 +34,11 @@ message text. A class without a code of its own has its parent's (in brackets)::
         │   │                                             lost compare-and-set, a unique constraint,
         │   │                                             a resume that kept losing (Engine.resume)
         │   └── JobFencedError       [CONFLICT]           a newer claim took the job over (JobContext)
-        └── SchemaVersionError       SCHEMA_VERSION       the database's schema is newer than this
-                                                          FlowMonkey understands (opening a store)
+        ├── SchemaVersionError       SCHEMA_VERSION       the database's schema is newer than this
+        │                                                 FlowMonkey understands (opening a store)
+        └── StoreURLError            [STORE_ERROR]        a store URL is malformed, names no known
+                                                          store, or an option it does not take
+                                                          (open_store, the stores' constructors)
 
 A failed *step* raises nothing: its outcome is a :class:`~flowmonkey.result.StepResult`
 whose ``error_code`` is stored in the step's record and, when the execution fails, in
@@ -192,10 +193,6 @@ class ExpiredTokenError(InvalidTokenError):
     """The resume token is genuine but has expired; its holder needs a new one."""
 
 
-class StoreURLError(InvalidArgumentError):
-    """The store URL cannot be used: it is malformed, or names no known store or an unknown option."""
-
-
 class StoreError(FlowMonkeyError):
     """The store failed."""
 
@@ -227,6 +224,11 @@ class ConflictError(StoreError):
 
 class JobFencedError(ConflictError):
     """A newer claim took this job over; this runner may no longer write to it."""
+
+
+class StoreURLError(StoreError):
+    """The store URL cannot be used: it is malformed, or names no known store or an option
+    the store does not take."""
 
 
 class SchemaVersionError(StoreError):

@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.markup import escape
 
+from flowmonkey import jsonvalues
 from flowmonkey.cli.output import err
 from flowmonkey.cliopts import environment_handlers
 from flowmonkey.coordination import WakeSignaler, attach_signaler, signaler_for
@@ -29,16 +30,19 @@ class UsageError(Exception):
 
 
 def json_arg(text: str, option: str) -> Any:
-    """JSON from the command line, or from a file with ``@path``."""
+    """Strict JSON from the command line, or from a file with ``@path`` (no ``NaN``, no
+    ``Infinity``, no integer too long to keep: what every store keeps the same way)."""
     if text.startswith("@"):
         try:
             text = Path(text[1:]).read_text("utf-8")
         except OSError as exc:
             raise UsageError(f"{option}: cannot read {text[1:]}: {exc.strerror}") from None
     try:
-        return json.loads(text)
+        return jsonvalues.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{option} is not valid JSON: {exc}") from None
+    except jsonvalues.NotJsonError as exc:
+        raise UsageError(f"{option} is not JSON a store can keep: {exc}") from None
 
 
 def is_dir(path: str) -> bool:

@@ -45,6 +45,7 @@ from flowmonkey.stores._columns import (
 )
 from flowmonkey.stores._errors import classify_pg
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
+from flowmonkey.stores._urls import check_postgres_url
 from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
@@ -77,6 +78,7 @@ class PostgresStore:
         if isinstance(url_or_pool, str):
             self._dsn: str | None = url_or_pool
             self._pool: Any = None
+            check_postgres_url(url_or_pool)
             self.url = _query.mask_url(url_or_pool)
         else:
             self._dsn, self._pool = None, url_or_pool

@@ -26,10 +26,9 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Self, TypeVar
-from urllib.parse import parse_qs
 
 from flowmonkey.change import Change
-from flowmonkey.errors import ConflictError, StoreError
+from flowmonkey.errors import ConflictError, StoreError, StoreURLError
 from flowmonkey.model import (
     Execution,
     ExecutionStatus,
@@ -56,6 +55,7 @@ from flowmonkey.stores._columns import (
 )
 from flowmonkey.stores._errors import classify_sqlite
 from flowmonkey.stores._sqlite_schema import apply_schema
+from flowmonkey.stores._urls import sqlite_url
 from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
 
 T = TypeVar("T")
@@ -65,14 +65,7 @@ _MEMORY = ":memory:"
 
 def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
     """The database path and query options of a ``sqlite:///...`` URL."""
-    if not url.lower().startswith("sqlite:///"):
-        raise StoreError(f"not a SQLite URL: {url!r} (expected sqlite:///relative.db or sqlite:////abs.db)")
-    rest = url[len("sqlite:///") :]
-    path, _, query = rest.partition("?")
-    if not path:
-        raise StoreError(f"the SQLite URL {url!r} names no file")
-    options = {key: values[-1] for key, values in parse_qs(query).items()}
-    return path, options
+    return sqlite_url(url)
 
 
 class _Connection:
@@ -162,7 +155,7 @@ class SQLiteStore:
         self.path, options = parse_sqlite_url(url)
         level = (synchronous or options.get("synchronous") or "normal").lower()
         if level not in SYNCHRONOUS_LEVELS:
-            raise StoreError(
+            raise StoreURLError(
                 f"synchronous={level!r} in {url!r}: expected one of {', '.join(SYNCHRONOUS_LEVELS)}"
             )
         self.synchronous = level
