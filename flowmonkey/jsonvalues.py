@@ -18,6 +18,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -226,6 +227,14 @@ def join(path: str, key: str) -> str:
     if _IDENTIFIER.match(key):
         return f"{path}.{key}"
     return f"{path}[{json.dumps(key, ensure_ascii=True)}]"
+
+
+def path_of(parts: Iterable[str | int], root: str = "$") -> str:
+    """The JSON path of a sequence of keys and indexes (``("a", 0, "b")`` -> ``$.a[0].b``)."""
+    path = root
+    for part in parts:
+        path = f"{path}[{part}]" if isinstance(part, int) else join(path, part)
+    return path
 
 
 def dotted(key: str, root: str = "$") -> str:

@@ -33,13 +33,16 @@ class TrustingRegistry(HandlerRegistry):
         self.trusted: set[str] = set()
 
     def __contains__(self, handler_type: object) -> bool:
-        return isinstance(handler_type, str)
+        if not isinstance(handler_type, str):
+            return False
+        if not super().__contains__(handler_type):
+            self.trusted.add(handler_type)
+        return True
 
     def get(self, handler_type: str) -> Handler:
-        if super().__contains__(handler_type):
-            return super().get(handler_type)
-        self.trusted.add(handler_type)
-        return _unchecked(handler_type)
+        if handler_type in self.trusted:
+            return _unchecked(handler_type)
+        return super().get(handler_type)
 
 
 def _unchecked(handler_type: str) -> Handler:
