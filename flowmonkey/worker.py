@@ -125,6 +125,9 @@ def run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # asyncpg's pool logs a traceback each time it fails to reconnect its floor of
+    # connections; the runtime says when the store is lost and when it is back.
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
     try:
         return asyncio.run(serve(args))
     except (SchemaVersionError, StoreURLError) as exc:  # a newer database, a malformed URL: do not start

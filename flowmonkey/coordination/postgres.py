@@ -2,8 +2,9 @@
 
 One dedicated asyncpg connection LISTENs on a channel (``flowmonkey_wake`` by default)
 and sends the coalesced ``pg_notify`` calls. An idle listener issues no queries. If the
-connection drops, signals are lost until it reconnects; the runtime's safety re-check
-still finds the work, so correctness never depends on a signal arriving.
+connection drops, signals are lost until it reconnects (backing off from 0.5 s to 10 s
+while the server is away, quietly: the runtime tells of the outage); the runtime's
+safety re-check still finds the work, so correctness never depends on a signal arriving.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from typing import Any
 from flowmonkey.coordination.batching import SignalBatcher, decode
 from flowmonkey.coordination.protocols import WakeCallback
 from flowmonkey.errors import StoreError
+from flowmonkey.outage import Backoff
+from flowmonkey.stores._errors import classify_pg
 
 log = logging.getLogger("flowmonkey.coordination")
 
 DEFAULT_CHANNEL = "flowmonkey_wake"
-_RECONNECT_DELAY = 1.0
 
 
 class PostgresWakeSignaler:
@@ -72,8 +74,10 @@ class PostgresWakeSignaler:
             connection = await asyncpg.connect(self.dsn)
             connection.add_termination_listener(self._on_terminated)
             await connection.add_listener(self.channel, self._on_notification)
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise StoreError(f"could not LISTEN on {self.channel!r}: {exc}") from exc
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(
+                f"could not LISTEN on {self.channel!r}: {exc}", transient=classify_pg(exc)
+            ) from exc
         self._connection = connection
 
     def _on_notification(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
@@ -85,12 +89,13 @@ class PostgresWakeSignaler:
             self._watchdog = asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
+        backoff = Backoff()
         while not self._closing:
-            await asyncio.sleep(_RECONNECT_DELAY)
+            await asyncio.sleep(backoff.next())
             try:
                 await self._connect()
-            except StoreError:
-                log.warning("LISTEN connection lost; retrying", exc_info=True)
+            except StoreError as exc:
+                log.debug("LISTEN on %r: reconnecting failed: %s", self.channel, exc.message)
                 continue
             self._watchdog = None
             if self._on_wake is not None:
