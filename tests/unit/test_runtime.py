@@ -425,7 +425,6 @@ def test_bad_settings_are_refused_with_a_clear_message() -> None:
 async def test_an_unreachable_lock_manager_does_not_stop_the_work() -> None:
     class DownLocks(LocalLockManager):
         async def acquire(self, key: str, *, ttl: float, renew: bool = True) -> Any:
-            from flowmonkey import StoreError
 
             raise StoreError("redis is down")
 
