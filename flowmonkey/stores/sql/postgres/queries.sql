@@ -92,6 +92,10 @@ SELECT {trigger_fires} FROM trigger_fires WHERE trigger_id = $1 ORDER BY seq DES
 -- name: job
 SELECT {jobs} FROM jobs WHERE id = $1
 
+-- name: forget_job
+-- A finished (or abandoned) job of an earlier visit of the step, making way for a revisit's.
+DELETE FROM jobs WHERE id = $1
+
 -- name: job_of_step
 SELECT {jobs} FROM jobs WHERE execution_id = $1 AND step_id = $2 AND attempt = $3
 

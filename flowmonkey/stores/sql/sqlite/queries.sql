@@ -95,6 +95,10 @@ SELECT {trigger_fires} FROM trigger_fires WHERE trigger_id = ? ORDER BY seq DESC
 -- name: job
 SELECT {jobs} FROM jobs WHERE id = ?
 
+-- name: forget_job
+-- A finished (or abandoned) job of an earlier visit of the step, making way for a revisit's.
+DELETE FROM jobs WHERE id = ?
+
 -- name: job_of_step
 SELECT {jobs} FROM jobs WHERE execution_id = ? AND step_id = ? AND attempt = ?
 
