@@ -26,6 +26,7 @@ from flowmonkey.engine.definitions import Definitions
 from flowmonkey.engine.limits import DEFAULT_MAX_CONTEXT_BYTES, DEFAULT_MAX_STEPS, Limits
 from flowmonkey.engine.notify import Emitter, WakeListener, WakeListeners
 from flowmonkey.engine.pipeline import StepOutcome, StepPipeline
+from flowmonkey.engine.takeovers import takeover
 from flowmonkey.errors import ConflictError, ExecutionNotFoundError, NotWaitingError
 from flowmonkey.events import EventBus
 from flowmonkey.model import (
@@ -39,7 +40,7 @@ from flowmonkey.model import (
 )
 from flowmonkey.registry import FlowRegistry, Handler, HandlerRegistry
 from flowmonkey.state import timeout_reason
-from flowmonkey.stores.base import CreateResult, ExecutionQuery, Store
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Store
 
 _CHILDREN_PAGE = 100
 
@@ -255,6 +256,13 @@ class Engine:
         """Re-run a waiting step now (its handler sees ``woken_by == "timer"``), e.g.
         because the child or job it waited on finished. False if it is not waiting."""
         return await self._committer.wake(execution_id)
+
+    async def take_over(self, claim: Claim) -> Execution | None:
+        """Record that ``claim`` took the execution over from a lost owner (its step runs
+        again, with ``params.delivery`` one higher). The execution as committed, or None
+        if another writer was first."""
+        change = takeover(claim, self.now())
+        return change.base if await self._committer.commit(change) else None
 
     # -- cancel -----------------------------------------------------------------------
 
