@@ -72,9 +72,6 @@ async def test_three_workers_complete_every_execution_exactly_once_despite_a_kil
         # lapse too on a loaded machine: that is a takeover as well).
         assert any("worker w0 was lost" in note for note in lost_notes), lost_notes
         assert all(re.search(r"worker w[012] was lost", note) for note in lost_notes), lost_notes
-        print(
-            "\n".join(line for w in workers for line in w.lines if "took" in line or "failed" in line)[-3000:]
-        )
         leftovers = await store.list_executions(ExecutionQuery(), limit=EXECUTIONS + 1)
         assert len(leftovers.items) == EXECUTIONS
         # Gracefully stopped workers release every claim; the killed one could not (its
