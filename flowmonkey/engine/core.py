@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from flowmonkey import jsonvalues
 from flowmonkey.engine.cancellation import Canceller, CancelResult
 from flowmonkey.engine.clock import Clock
 from flowmonkey.engine.commits import COMMIT_RETRIES, Committer
@@ -219,15 +220,23 @@ class Engine:
 
     # -- resume, wake -----------------------------------------------------------------
 
-    async def resume(self, execution_id: str, data: Any = None) -> Execution:
+    async def resume(self, execution_id: str, data: Any = None, *, visit: int | None = None) -> Execution:
         """Resume a waiting execution: ``data`` becomes the waiting step's output.
 
-        Follows the step's ``onResume`` transition, else ``onSuccess``. Raises
+        Follows the step's ``onResume`` transition, else ``onSuccess``. With ``visit``,
+        only the wait of that step visit is resumed (a resume token names the wait it was
+        made for): the check and the resume are one compare-and-set. Raises
         :class:`NotWaitingError` (changing nothing) when the execution is not waiting for
-        a resume, and :class:`ConflictError` if it kept changing under the resume.
+        that resume, and :class:`ConflictError` if it kept changing under the resume.
         """
+        jsonvalues.check(data, what="the resume data")  # refused before anything is stored
         for _ in range(COMMIT_RETRIES):
             execution = await self._waiting_for_resume(execution_id)
+            if visit is not None and execution.visit != visit:
+                raise NotWaitingError(
+                    f"execution {execution_id} no longer waits at the visit this resume was for "
+                    f"(it waits at visit {execution.visit} of step {execution.current_step_id!r}, not {visit})"
+                )
             flow = await self._definitions.flow_of(execution)
             assert execution.current_step_id is not None
             run = StepRun(execution, flow, flow.step(execution.current_step_id), self.now())
