@@ -66,6 +66,7 @@ from flowmonkey.stores import (
 from flowmonkey.stores.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
+    from flowmonkey.cliopts import missing_store
     from flowmonkey.coordination.postgres import PostgresWakeSignaler
     from flowmonkey.coordination.redis import RedisLockManager, RedisWakeSignaler
     from flowmonkey.flowdirectory import FileState, FlowDirectory
@@ -97,6 +98,7 @@ _LAZY = {
     "TriggerService": "flowmonkey.triggers",
     "apply_schema": "flowmonkey.stores.postgres",
     "llm_handler": "flowmonkey.handlers.llm",
+    "missing_store": "flowmonkey.cliopts",
     "load_flow_file": "flowmonkey.flowfiles",
     "serve_http": "flowmonkey.triggers",
 }
@@ -195,6 +197,7 @@ __all__ = [
     "handler",
     "llm_handler",
     "load_flow_file",
+    "missing_store",
     "open_store",
     "run_job",
     "serve_http",

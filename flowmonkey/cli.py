@@ -31,7 +31,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from flowmonkey.cliopts import add_store_and_flows, environment_handlers
+from flowmonkey.cliopts import add_store_and_flows, environment_handlers, refused_store
 from flowmonkey.coordination import WakeSignaler, attach_signaler, signaler_for
 from flowmonkey.defaults import Engine
 from flowmonkey.durations import parse_duration
@@ -158,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"flowmonkey {selected}: cannot load it, a dependency is missing ({escape(str(exc))})")
         return USAGE
     args = parser.parse_args(args_list)
+    if refused := refused_store(args):
+        err.print(f"flowmonkey {args.command}: {escape(refused)}")
+        return USAGE
     if getattr(args, "module", None) is not None:
         module: ModuleType = args.module
         return int(module.run(args))
