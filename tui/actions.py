@@ -111,9 +111,11 @@ async def retry(app: App[object], backend: Backend, ids: Sequence[str]) -> Actio
     :meth:`Backend.retry`)."""
     if not ids:
         return None
-    what = f"execution {short_id(ids[0], 14)}" if len(ids) == 1 else f"{len(ids)} executions"
+    what, each = (
+        (f"execution {short_id(ids[0], 14)}", "It") if len(ids) == 1 else (f"{len(ids)} executions", "Each")
+    )
     question = (
-        f"Retry {what}? Each starts anew at the first step of the same flow version, "
+        f"Retry {what}? {each} starts anew at the first step of the same flow version, "
         "with its last context (metadata retry_of)."
     )
     if await _confirmed(app, question, ids) is None:

@@ -25,11 +25,14 @@ class ActionReport:
         return next(iter(self.created or self.done), None)
 
     def summary(self) -> str:
-        """``cancelled 01KC…`` / ``retried 01KC… as 01KD…`` / ``resumed 3, 1 refused (…)``."""
+        """``cancelled 01KC…`` / ``retried 01KC…`` and ``as 01KD…`` / ``resumed 3, 1 refused (…)``.
+
+        Ids in full, one to a line: a toast is narrow, and an id cut in two is no id.
+        """
         if len(self.done) == 1:
             text = f"{self.verb} {self.done[0]}"
             if self.created:
-                text += f" as {self.created[0]}"
+                text += f"\nas {self.created[0]}"
         else:
             text = f"{self.verb} {len(self.done)} executions"
         if self.failed:

@@ -83,6 +83,10 @@ async def test_the_sequence_that_once_cancelled_an_execution_switches_the_view(c
         typed_ahead(pilot, ":", "w", "a", "enter")  # a prefix that names one command runs it
         await pilot.pause(0.2)
         assert app.screen is screen and not isinstance(app.screen, ExecutionDetailScreen)
+        typed_ahead(pilot, ":", "f", "l", "enter", ":", "e", "x", "e", "c", "enter", "x")  # two in one burst
+        await wait_for(pilot, lambda: screen.active_view.id == "executions", what="the second command")
+        await pilot.pause(0.2)
+        assert app.screen is screen, "the x typed past the last enter reached the table"
     assert await stored(engine, waiting) == before
 
 

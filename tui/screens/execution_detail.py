@@ -24,11 +24,20 @@ from ..availability import USABLE, Availability, for_statuses, readonly_gate
 from ..backend import Backend
 from ..format import DASH, STATUS_STYLES, STATUS_SYMBOLS, ago, cell, duration_ms, short_id, status_text
 from ..outcomes import ActionReport
+from ..widgets.columns import Column, column_widths
 from ..widgets.key_bar import KeyBar
 from .raw_json import json_syntax
 from .times import TimesScreen
 
 _TICK = 1.0  # seconds between redraws of the relative times
+TIMELINE = (
+    Column(key="seq", label="#", width=3),
+    Column(key="outcome", label="OUTCOME", width=12),
+    Column(key="step", label="STEP", width=14, stretch=1.0, max_width=40),
+    Column(key="attempt", label="ATT", width=3),
+    Column(key="duration", label="DURATION", width=8),
+    Column(key="at", label="AT", width=8),
+)
 
 
 class ExecutionDetailScreen(Screen[None]):
@@ -65,12 +74,8 @@ class ExecutionDetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield self._summary_line
         table = self._timeline
-        table.add_column("#", key="seq", width=3)
-        table.add_column("OUTCOME", key="outcome", width=12)
-        table.add_column("STEP", key="step", width=14)
-        table.add_column("ATT", key="attempt", width=3)
-        table.add_column("DURATION", key="duration", width=8)
-        table.add_column("AT", key="at", width=8)
+        for column, width in zip(TIMELINE, column_widths(TIMELINE, self.app.size.width), strict=True):
+            table.add_column(column.label, key=column.key, width=width)
         yield table
         with VerticalScroll(id="detail-body"):
             yield self._step_detail

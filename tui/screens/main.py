@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -36,6 +37,7 @@ from .flow_detail import FlowDetailScreen
 from .times import TimesScreen
 
 _TICK = 0.1  # at most ten refreshes a second, however many events arrive
+_OBVIOUS = frozenset({"cursor_up", "cursor_down", "cursor_left", "cursor_right", "page_up", "page_down"})
 _COUNTS_EVERY = 1.0  # seconds between status-count refreshes caused by events
 _FIRST_COUNT_AFTER = 0.2
 
@@ -140,7 +142,7 @@ class MainScreen(Screen[None]):
         if any(state.file == path for state in self.backend.file_states()):
             return
         self.notify(
-            f"{path} was deleted: flow {event.flow_id} is retired "
+            f"{Path(path).name} was deleted: flow {event.flow_id} is retired "
             "(executions already running keep their version)",
             severity="warning",
             markup=False,
@@ -225,12 +227,17 @@ class MainScreen(Screen[None]):
                 self.notify(error, title="filter", severity="error", markup=False)
         else:
             self._command(message.text.lstrip(":"))
-        self.active_view.focus_body()
+        self._back_to_the_view()
 
     def on_command_prompt_closed(self, message: CommandPrompt.Closed) -> None:
         if message.kind == "/":
             self.active_view.apply_filter("")
-        self.active_view.focus_body()
+        self._back_to_the_view()
+
+    def _back_to_the_view(self) -> None:
+        # Unless a prompt typed ahead (``:exec⏎:wa``) is open again already.
+        if not self.prompt.is_open:
+            self.active_view.focus_body()
 
     def _command(self, text: str) -> None:
         resolved = resolve(text)
@@ -270,7 +277,11 @@ class MainScreen(Screen[None]):
         view = self.active_view
         own = [b for b in [*type(view).BINDINGS, *ConsoleView.BINDINGS] if isinstance(b, Binding)]
         everywhere = [*self.BINDINGS, *ConsoleTable.BINDINGS, *self.app.BINDINGS]
-        sections = [(view.label, own), ("Everywhere", [b for b in everywhere if isinstance(b, Binding)])]
+        # The table's arrows need no telling; what has an id can be remapped, so is listed.
+        sections = [
+            (view.label, own),
+            ("Everywhere", [b for b in everywhere if isinstance(b, Binding) and b.id]),
+        ]
         is_list = isinstance(view, ExecutionListView)
         notes = [
             ("Filter /", help_text.EXECUTION_FILTER if is_list else help_text.TEXT_FILTER),

@@ -2,7 +2,9 @@
 
 While it is open it has every key: ``tab`` completes (it never moves the focus to what is
 behind), and should the focus leave it anyway (a click), it closes, so what it shows is
-always what the keys go to.
+always what the keys go to. Its input takes ``tab``, ``enter`` and ``escape`` in the order
+they were typed with the characters around them (not as bindings, which are looked up
+later), so a burst like ``:e<tab>xec<enter>`` means what it says.
 """
 
 from __future__ import annotations
@@ -22,6 +24,28 @@ _PLACEHOLDERS = {
     ":": " ".join(SHOWN) + "  or part of an execution id",
     "/": "status:failed flow:ID since:1h TEXT",
 }
+
+
+class PromptInput(Input):
+    """The prompt's text; its control keys act in their place among the characters."""
+
+    def __init__(self, prompt: CommandPrompt) -> None:
+        super().__init__(id="prompt-input", compact=True)
+        self._prompt = prompt
+
+    async def _on_key(self, event: events.Key) -> None:
+        prompt = self._prompt
+        action = _IN_ORDER.get(event.key) if prompt.is_open else None
+        if prompt.is_open and action is None:
+            await super()._on_key(event)
+            return
+        event.stop()
+        event.prevent_default()
+        if action is not None:
+            action(prompt)
+        elif event.key in ("colon", "slash"):  # typed ahead past enter: the next prompt
+            prompt.open(event.character or ":")
+        # Anything else typed ahead past enter is dropped: it must not reach the table.
 
 
 class CommandPrompt(Horizontal):
@@ -65,7 +89,7 @@ class CommandPrompt(Horizontal):
     def __init__(self) -> None:
         super().__init__(id="prompt")
         self.kind = ":"
-        self.input = Input(id="prompt-input", compact=True)
+        self.input = PromptInput(self)
         self._hint = Static("", id="prompt-hint")
 
     def compose(self) -> ComposeResult:
@@ -92,9 +116,15 @@ class CommandPrompt(Horizontal):
         """Say something right of the text: a filter's problem, or the names to complete."""
         self._hint.update(Text(text, style="bold red" if problem else ""))
 
-    def _close(self) -> None:
+    def _hide(self) -> None:
         self.remove_class("-open")
         self.screen.remove_class("-prompting")
+
+    def _close(self) -> None:
+        self._hide()
+        # Keys that arrive before the screen puts the focus back go to the screen alone,
+        # never to the input of a closed prompt.
+        self.screen.set_focus(None)
 
     def action_close(self) -> None:
         self._close()
@@ -118,12 +148,19 @@ class CommandPrompt(Horizontal):
         if self.is_open:
             self.post_message(self.Edited(self.kind, event.value))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
+    def action_submit(self) -> None:
         self._close()
-        self.post_message(self.Entered(self.kind, event.value.strip()))
+        self.post_message(self.Entered(self.kind, self.input.value.strip()))
 
     def on_descendant_blur(self, event: events.DescendantBlur) -> None:
         # The keys go elsewhere now (a click): a prompt left open would only mislead.
         if self.is_open:
-            self._close()
+            self._hide()
+
+
+_IN_ORDER = {
+    "tab": CommandPrompt.action_complete,
+    "shift+tab": CommandPrompt.action_complete,
+    "enter": CommandPrompt.action_submit,
+    "escape": CommandPrompt.action_close,
+}

@@ -29,12 +29,12 @@ class ConsoleTable(DataTable[CellType], inherit_bindings=False):
 
     # DataTable's keys but enter: that is the view's (open, with its own name in the key bar).
     BINDINGS = [
-        Binding("up", "cursor_up", "Cursor up", show=False),
-        Binding("down", "cursor_down", "Cursor down", show=False),
-        Binding("right", "cursor_right", "Cursor right", show=False),
-        Binding("left", "cursor_left", "Cursor left", show=False),
-        Binding("pageup", "page_up", "Page up", show=False),
-        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("up", "cursor_up", "Cursor up", id="table.up", show=False),
+        Binding("down", "cursor_down", "Cursor down", id="table.down", show=False),
+        Binding("right", "cursor_right", "Cursor right", id="table.right", show=False),
+        Binding("left", "cursor_left", "Cursor left", id="table.left", show=False),
+        Binding("pageup", "page_up", "Page up", id="table.page_up", show=False),
+        Binding("pagedown", "page_down", "Page down", id="table.page_down", show=False),
         Binding("home,g", "scroll_top", "First row", id="table.first", show=False),
         Binding("end,G", "scroll_bottom", "Last row", id="table.last", show=False),
     ]

@@ -242,6 +242,7 @@ class ExecutionListView(ConsoleView):
         self._apply_sort()
         if keep in self.rows:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
+        self.screen.refresh_bindings()  # the row under the cursor may be another one now
 
     def _update_row(self, execution: Execution, now: datetime) -> None:
         table = self.table

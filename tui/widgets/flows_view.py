@@ -147,6 +147,7 @@ class FlowsView(ConsoleView):
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         self.set_title(f"{len(rows)} flows")
         self._show_problem()
+        self.screen.refresh_bindings()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_problem()

@@ -66,6 +66,7 @@ class TriggersView(ConsoleView):
         if keep is not None and shown:
             with contextlib.suppress(RowDoesNotExist):  # the kept trigger is gone
                 table.move_cursor(row=table.get_row_index(keep), animate=False)
+        self.screen.refresh_bindings()
         unavailable = self.backend.features.get("triggers")
         self.set_title(
             f"{shown} triggers", "" if unavailable in (None, "on") else f"(service: {unavailable})"
