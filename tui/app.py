@@ -17,12 +17,11 @@ from datetime import datetime
 from pathlib import Path
 
 from rich.text import Text
-from textual import events
 from textual.actions import ActionParseResult, parse
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.dom import DOMNode
-from textual.widgets import Input, Static, TextArea
+from textual.widgets import Static
 
 from flowmonkey import FlowMonkeyError, Handler, llm_handler, missing_store
 
@@ -130,16 +129,6 @@ class ConsoleApp(App[None], inherit_bindings=False):
             return True
         return await super().run_action(action, default_namespace, namespaces)
 
-    def on_key(self, event: events.Key) -> None:
-        """A character typed right behind the key that opened a prompt or a dialog (``:``
-        then ``x``) was sent where the focus was, before it moved; keys are matched to
-        bindings by where the focus is now, so it did nothing on its way here. It belongs
-        in the text field that has the focus now, and goes there, in order."""
-        focused = self.focused
-        if event.is_printable and not isinstance(event, RetypedKey) and isinstance(focused, Input | TextArea):
-            event.stop()
-            focused.post_message(RetypedKey(event.key, event.character))
-
     def on_affected_execution(self, message: AffectedExecution) -> None:
         self.affected = message.execution_id
 
@@ -153,13 +142,6 @@ class ConsoleApp(App[None], inherit_bindings=False):
         # Stops what start() started; the store is closed only if the backend opened it.
         if self.backend is not None:
             await self.backend.stop()
-
-
-class RetypedKey(events.Key):
-    """A key handed on to the text field that now has the focus (never handed on twice)."""
-
-
-RetypedKey.handler_name = events.Key.handler_name  # handled as the key it is: ``on_key``
 
 
 def _refusal(node: object, action: str) -> str | None:

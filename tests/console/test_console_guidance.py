@@ -10,6 +10,7 @@ from pathlib import Path
 from textual.widgets import Input
 
 from flowmonkey import ExecutionStatus, Flow
+from flowmonkey.model import TriggerDefinition, TriggerType
 from flowmonkey_console.app import send_logs_to_file
 from flowmonkey_console.screens.execution_detail import ExecutionDetailScreen
 from flowmonkey_console.screens.flow_detail import FlowDetailScreen
@@ -106,15 +107,51 @@ async def test_relative_times_in_the_detail_tick_and_t_shows_them_in_full(clock:
         await pilot.press("T")
         await wait_for(pilot, lambda: isinstance(app.screen, TimesScreen), what="the times")
         await pilot.pause()
+        assert f"execution {waiting}" in screen_text(app)
         assert "created" in screen_text(app) and "2026-01-02 12:00:00 UTC" in screen_text(app)
-        await pilot.press("escape", "escape")
-        for view_key in ("2", "3", "4", "5", "1"):  # one key away in every view
+
+
+async def test_t_shows_the_selected_rows_times_in_full_in_every_view(
+    clock: FrozenClock, tmp_path: Path
+) -> None:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "greeting.yaml").write_text(
+        "id: greeting\nversion: 1.0.0\ninitialStepId: hi\nsteps:\n  hi: {type: work}\n"
+    )
+    engine = make_engine(clock)
+    trigger = TriggerDefinition(
+        id="nightly",
+        type=TriggerType.SCHEDULE,
+        flow_id="daily-report",
+        created_at=clock.now,
+        updated_at=clock.now,
+    )
+    await engine.store.save_trigger(trigger)
+    app = make_app(engine, flows_dir=flows)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await main_screen(pilot)
+        await start(engine, "process-order")  # events for the Events view
+        expected = {
+            "2": "execution ",
+            "3": "execution ",
+            "4": "trigger nightly",
+            "5": "event ",
+            "1": "flow file ",
+        }
+        for view_key, title in expected.items():
             await pilot.press(view_key)
-            await pilot.pause(0.05)
-        await pilot.press("2", "T")
-        await wait_for(pilot, lambda: isinstance(app.screen, TimesScreen), what="the times of a row")
-        await pilot.pause()
-        assert f"execution {waiting}" in screen_text(app) and " UTC" in screen_text(app)
+            await wait_for(pilot, lambda: app.screen.active_view.table.row_count > 0, what=view_key)  # type: ignore[attr-defined]
+            if view_key == "1":
+                await pilot.press("down")  # daily-report, greeting (the one with a file)
+            await pilot.press("T")
+            await wait_for(
+                pilot, lambda: isinstance(app.screen, TimesScreen), what=f"the times in {view_key}"
+            )
+            await pilot.pause()
+            assert title in screen_text(app) and " UTC" in screen_text(app), screen_text(app)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: not isinstance(app.screen, TimesScreen), what="the times to close")
 
 
 async def test_the_flow_tree_draws_a_switch_with_its_targets(clock: FrozenClock) -> None:

@@ -21,13 +21,14 @@ from flowmonkey import Event, EventType, Execution, ExecutionQuery, ExecutionSta
 
 from .. import actions
 from ..actions import ExecutionActionName
-from ..availability import APPLIES_TO, Availability, for_statuses, hidden
+from ..availability import Availability
 from ..backend import Backend
 from ..filters import ExecutionFilter, FilterError, parse_filter
 from ..format import cell, short_id
 from ..outcomes import ActionReport
 from .columns import Cell, Column
 from .console_view import ConsoleView, RowTimes
+from .selection import applicability, targets
 
 _SORTS: tuple[tuple[str, str | None], ...] = (
     ("newest", None),
@@ -132,38 +133,11 @@ class ExecutionListView(ConsoleView):
 
     def target_ids(self, action: str | None = None) -> list[str]:
         """The marked executions that ``action`` applies to, else the one under the cursor."""
-        if self.marked:
-            applies = APPLIES_TO.get(action or "")
-            return sorted(
-                (
-                    i
-                    for i in self.marked
-                    if applies is None or i not in self.rows or self.rows[i].status in applies
-                ),
-                reverse=True,
-            )
-        current = self.current_id()
-        return [current] if current else []
+        return targets(action, self.current_id(), self.rows, self.marked)
 
     def availability(self, action: str) -> Availability:
-        current = self.current_id()
-        if action in ("open", "copy", "raw", "mark", "times") and current is None:
-            return hidden("no execution here")
-        if action == "unmark" and not self.marked:
-            return hidden("nothing is marked")
-        if action in APPLIES_TO:
-            if self.marked:
-                known = [self.rows[i].status for i in self.marked if i in self.rows]
-                if len(known) < len(self.marked):
-                    known.extend(APPLIES_TO[action])  # marks on other pages: let the store decide
-                applicable = for_statuses(action, known, "every marked execution")
-            elif current is None or current not in self.rows:
-                applicable = hidden("no execution here")
-            else:
-                applicable = for_statuses(action, [self.rows[current].status], short_id(current, 14))
-            if not applicable.usable:
-                return applicable
-        return super().availability(action)
+        applicable = applicability(action, self.current_id(), self.rows, self.marked)
+        return applicable if not applicable.usable else super().availability(action)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.screen.refresh_bindings()  # the keys that apply follow the selected row
