@@ -67,6 +67,15 @@ def parse_filter(text: str, *, flow_ids: Collection[str] = ()) -> ExecutionFilte
     return result
 
 
+def typing_a_key(text: str) -> bool:
+    """Whether the last word is a filter key still being typed (``sta``, ``flow``): while
+    a filter applies as it is typed, that word is not yet a part of an id to look for."""
+    words = text.split()
+    if not words or text[-1:].isspace() or ":" in words[-1]:
+        return False
+    return any(key.startswith(words[-1]) for key in ("status", "flow", "since"))
+
+
 def _statuses(result: ExecutionFilter, value: str) -> ExecutionFilter:
     statuses: list[ExecutionStatus] = []
     for name in value.split(","):

@@ -218,6 +218,8 @@ class MainScreen(Screen[None]):
         self.prompt.hint(f"✘ {problem}" if problem else "", problem=bool(problem))
         if problem is None:
             self.active_view.apply_filter(message.text)
+        elif problem == "":
+            self.prompt.hint("…")  # a filter key being typed: nothing to apply yet
 
     def on_command_prompt_entered(self, message: CommandPrompt.Entered) -> None:
         if message.kind == "/":
@@ -277,11 +279,9 @@ class MainScreen(Screen[None]):
         view = self.active_view
         own = [b for b in [*type(view).BINDINGS, *ConsoleView.BINDINGS] if isinstance(b, Binding)]
         everywhere = [*self.BINDINGS, *ConsoleTable.BINDINGS, *self.app.BINDINGS]
-        # The table's arrows need no telling; what has an id can be remapped, so is listed.
-        sections = [
-            (view.label, own),
-            ("Everywhere", [b for b in everywhere if isinstance(b, Binding) and b.id]),
-        ]
+        # The table's arrows need no telling (the README's key map lists their ids).
+        listed = [b for b in everywhere if isinstance(b, Binding) and b.action not in _OBVIOUS]
+        sections = [(view.label, own), ("Everywhere", listed)]
         is_list = isinstance(view, ExecutionListView)
         notes = [
             ("Filter /", help_text.EXECUTION_FILTER if is_list else help_text.TEXT_FILTER),

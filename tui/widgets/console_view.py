@@ -123,7 +123,8 @@ class ConsoleView(Vertical):
         """Remember what an engine event makes stale (cheap; the work happens in flush)."""
 
     def check_filter(self, text: str) -> str | None:
-        """What is wrong with the filter ``text``, or None when it can be applied."""
+        """What is wrong with the filter ``text`` (``""``: not yet complete), or None when
+        it can be applied."""
         return None
 
     def apply_filter(self, text: str) -> str | None:

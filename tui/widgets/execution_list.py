@@ -23,7 +23,7 @@ from .. import actions
 from ..actions import ExecutionActionName
 from ..availability import Availability
 from ..backend import Backend
-from ..filters import ExecutionFilter, FilterError, parse_filter
+from ..filters import ExecutionFilter, FilterError, parse_filter, typing_a_key
 from ..format import cell, short_id
 from ..outcomes import ActionReport
 from .columns import Cell, Column
@@ -300,6 +300,8 @@ class ExecutionListView(ConsoleView):
         return parsed
 
     def check_filter(self, text: str) -> str | None:
+        if typing_a_key(text):
+            return ""
         parsed = self._parse(text)
         return parsed if isinstance(parsed, str) else None
 
