@@ -63,6 +63,7 @@ class Tmux:
         )
         subprocess.run(["tmux", "set-option", "-t", self.name, "remain-on-exit", "on"], check=True)
         self.seen: list[str] = []  # what each wait saw, for the failure message
+        self.log = cwd / ".flowmonkey" / "console.log"  # why it stopped, if it did
 
     def keys(self, *keys: str) -> None:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
@@ -84,10 +85,12 @@ class Tmux:
             if text in screen:
                 self.seen.append(f"--- {text!r} appeared:\n{screen}")
                 return screen
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline or self.dead():
                 before = "\n".join(self.seen[-2:])
+                log = self.log.read_text()[-3000:] if self.log.exists() else "(no log)"
                 raise AssertionError(
                     f"{before}\n--- {text!r} did not appear within {timeout}s; the screen:\n{screen}"
+                    f"\n--- the end of {self.log}:\n{log}"
                 )
             time.sleep(0.1)  # polling the terminal, with a deadline
 

@@ -15,6 +15,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellDoesNotExist, ColumnDoesNotExist, RowDoesNotExist
 
 from flowmonkey import Event, Execution, FlowMonkeyError, StepRecord
 
@@ -126,7 +127,7 @@ class ExecutionDetailScreen(Screen[None]):
         for record in self.history:
             try:
                 self._timeline.update_cell(str(record.sequence), "at", ago(record.finished_at, now))
-            except (KeyError, LookupError):
+            except (CellDoesNotExist, RowDoesNotExist, ColumnDoesNotExist):
                 return  # a reload is redrawing the table
 
     def _summary(self, execution: Execution) -> Text:

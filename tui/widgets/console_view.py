@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.message import Message
+from textual.widgets.data_table import CellDoesNotExist
 
 from flowmonkey import Event
 
@@ -139,11 +140,14 @@ class ConsoleView(Vertical):
         self.screen.set_focus(self.table, scroll_visible=False)
 
     def current_key(self) -> str | None:
-        """The row key under the cursor (None in an empty table)."""
+        """The row key under the cursor (None in an empty table, or one being redrawn)."""
         table = self.table
         if table.row_count == 0 or not table.is_valid_row_index(table.cursor_row):
             return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate)[0].value
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate)[0].value
+        except CellDoesNotExist:
+            return None
 
     def availability(self, action: str) -> Availability:
         """Whether ``action`` can be used now (see :mod:`..availability`)."""

@@ -6,7 +6,6 @@ from collections import deque
 
 from rich.text import Text
 from textual.coordinate import Coordinate
-from textual.widgets.data_table import CellDoesNotExist
 
 from flowmonkey import Event
 
@@ -45,10 +44,7 @@ class EventsView(ConsoleView):
         self.flush()
 
     def row_times(self) -> RowTimes | None:
-        try:
-            event = self._shown.get(self.current_key() or "")
-        except CellDoesNotExist:
-            return None
+        event = self._shown.get(self.current_key() or "")
         if event is None:
             return None
         return f"event {event.type.value}", [("at", event.at)]

@@ -126,10 +126,7 @@ class ExecutionListView(ConsoleView):
     # -- what is selected, and what can be done with it ---------------------------------
 
     def current_id(self) -> str | None:
-        try:
-            return self.current_key()
-        except CellDoesNotExist:
-            return None
+        return self.current_key()
 
     def target_ids(self, action: str | None = None) -> list[str]:
         """The marked executions that ``action`` applies to, else the one under the cursor."""

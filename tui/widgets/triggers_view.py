@@ -9,7 +9,7 @@ from typing import Any
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import RowDoesNotExist
 
 from flowmonkey import Event, EventType, FlowMonkeyError
 
@@ -73,10 +73,7 @@ class TriggersView(ConsoleView):
         )
 
     def _current_id(self) -> str | None:
-        try:
-            return self.current_key()
-        except CellDoesNotExist:
-            return None
+        return self.current_key()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self.screen.refresh_bindings()
