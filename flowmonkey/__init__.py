@@ -98,8 +98,8 @@ _LAZY = {
     "TriggerService": "flowmonkey.triggers",
     "apply_schema": "flowmonkey.stores.postgres",
     "llm_handler": "flowmonkey.handlers.llm",
-    "missing_store": "flowmonkey.cliopts",
     "load_flow_file": "flowmonkey.flowfiles",
+    "missing_store": "flowmonkey.cliopts",
     "serve_http": "flowmonkey.triggers",
 }
 
