@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flowmonkey.change import Change
+    from flowmonkey.cliopts import missing_store
     from flowmonkey.coordination import LockManager, WakeSignaler, attach_signaler, signaler_for
     from flowmonkey.coordination.postgres import PostgresWakeSignaler
     from flowmonkey.coordination.redis import RedisLockManager, RedisWakeSignaler
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         InvalidArgumentError,
         InvalidTokenError,
         JobFencedError,
+        NotJsonError,
         NotWaitingError,
         SchemaVersionError,
         StepConfigError,
@@ -134,6 +136,7 @@ _EXPORTS = {
     "JobStatus": "flowmonkey.model",
     "LockManager": "flowmonkey.coordination",
     "MemoryStore": "flowmonkey.stores",
+    "NotJsonError": "flowmonkey.errors",
     "NotWaitingError": "flowmonkey.errors",
     "Page": "flowmonkey.stores",
     "PostgresStore": "flowmonkey.stores.postgres",
@@ -178,6 +181,7 @@ _EXPORTS = {
     "load_flow_file": "flowmonkey.flowfiles",
     "open_store": "flowmonkey.stores",
     "run_job": "flowmonkey.handlers.job",
+    "missing_store": "flowmonkey.cliopts",
     "serve_http": "flowmonkey.triggers",
     "signaler_for": "flowmonkey.coordination",
 }
@@ -243,6 +247,7 @@ __all__ = [
     "JobStatus",
     "LockManager",
     "MemoryStore",
+    "NotJsonError",
     "NotWaitingError",
     "Page",
     "PostgresStore",
@@ -285,6 +290,7 @@ __all__ = [
     "handler",
     "llm_handler",
     "load_flow_file",
+    "missing_store",
     "open_store",
     "run_job",
     "serve_http",

@@ -20,7 +20,7 @@ from typing import Any
 
 from flowmonkey import jsonvalues
 from flowmonkey.cliopts import store_url
-from flowmonkey.errors import FlowMonkeyError, StoreURLError
+from flowmonkey.errors import FlowMonkeyError, NotJsonError, StoreURLError
 from flowmonkey.stores import open_store
 from flowmonkey.triggers import FireOutcome, FireStatus, emit_from_store
 
@@ -32,6 +32,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idempotency-key", default=None, help="emit at most once per key and flow")
     _add_shared(parser, "--store", help="store URL (default: $FLOWMONKEY_STORE or SQLite)")
     _add_shared(parser, "--json", action="store_true", help="print the result as JSON")
+    _add_shared(parser, "--create", action="store_true", help="create the SQLite database if missing")
 
 
 def _add_shared(parser: argparse.ArgumentParser, flag: str, **options: Any) -> None:
@@ -43,12 +44,12 @@ def _add_shared(parser: argparse.ArgumentParser, flag: str, **options: Any) -> N
 def run(args: argparse.Namespace) -> int:
     """Run ``flowmonkey emit``; returns the exit code."""
     try:
-        payload = jsonvalues.loads(args.data)
+        payload = jsonvalues.loads(args.data, what="--data")
     except json.JSONDecodeError as exc:
         print(f"error: --data is not valid JSON: {exc}", file=sys.stderr)
         return 2
-    except jsonvalues.NotJsonError as exc:
-        print(f"error: --data is not JSON a store can keep: {exc}", file=sys.stderr)
+    except NotJsonError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
     url = store_url(getattr(args, "store", None))
     try:

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from flowmonkey.errors import NotJsonError
+
 MAX_DEPTH = 256
 """How deeply arrays and objects may nest (a guard against values built to exhaust the stack)."""
 
@@ -41,12 +43,9 @@ class JsonProblem:
         return f"{self.path}: {self.reason}"
 
 
-class NotJsonError(ValueError):
-    """A value is not strict JSON; ``problem`` says what and where."""
-
-    def __init__(self, problem: JsonProblem) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
+def refused(found: JsonProblem, what: str = "the value") -> NotJsonError:
+    """The error that refuses a value: ``{what} is not JSON: {path}: {reason}``."""
+    return NotJsonError(f"{what} is not JSON: {found}", details={"path": found.path, "reason": found.reason})
 
 
 def encode(value: Any, root: str = "$") -> str:
@@ -66,7 +65,7 @@ def encode(value: Any, root: str = "$") -> str:
     found = problem(value, root)
     if found is None:  # pragma: no cover - the encoder and the walk disagree
         found = JsonProblem(root, "cannot be encoded as JSON")
-    raise NotJsonError(found)
+    raise refused(found)
 
 
 def _clean(text: str) -> bool:
@@ -114,7 +113,7 @@ def _float(text: str) -> float | _Refused:
     return value if math.isfinite(value) else _Refused(f"is {text}, too large for a number")
 
 
-def loads(text: str, root: str = "$") -> Any:
+def loads(text: str, root: str = "$", what: str = "the value") -> Any:
     """Parse strict JSON text: what :func:`check` accepts, and nothing else.
 
     Raises:
@@ -125,16 +124,16 @@ def loads(text: str, root: str = "$") -> Any:
     try:
         value = json.loads(text, parse_constant=_constant, parse_int=_integer, parse_float=_float)
     except RecursionError:
-        raise NotJsonError(JsonProblem(f"{root}…", f"is nested deeper than {MAX_DEPTH} levels")) from None
-    check(value, root)
+        raise refused(JsonProblem(f"{root}…", f"is nested deeper than {MAX_DEPTH} levels"), what) from None
+    check(value, root, what)
     return value
 
 
-def check(value: Any, root: str = "$") -> None:
+def check(value: Any, root: str = "$", what: str = "the value") -> None:
     """Raise :class:`NotJsonError` unless ``value`` is strict JSON."""
     found = problem(value, root)
     if found is not None:
-        raise NotJsonError(found)
+        raise refused(found, what)
 
 
 def problem(value: Any, root: str = "$") -> JsonProblem | None:

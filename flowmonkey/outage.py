@@ -22,12 +22,15 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 from flowmonkey.errors import StoreError
 
 __all__ = ["Backoff", "StoreWatch"]
+
+T = TypeVar("T")
 
 REMIND_EVERY = 10.0
 """Seconds between the lines that say the store is still lost."""
@@ -112,6 +115,17 @@ class StoreWatch:
             raise
         if epoch == self._epoch:
             self.answered()
+
+    async def attempt(self, call: Awaitable[T]) -> T | None:
+        """Await ``call`` through :meth:`call`; None if a transient error interrupted it
+        (anything else it raises goes on)."""
+        try:
+            async with self.call():
+                return await call
+        except StoreError as exc:
+            if exc.transient:
+                return None
+            raise
 
     def lost(self, exc: StoreError) -> None:
         """A call failed with a transient error: the store is lost (or still is)."""

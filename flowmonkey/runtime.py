@@ -39,13 +39,13 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from flowmonkey.coordination import Lock, LockManager, WakeSignaler, default_owner
-from flowmonkey.engine import Engine, StepOutcome
+from flowmonkey.coordination import Lock, LockManager, WakeSignaler, default_owner, lock_execution
+from flowmonkey.engine import Engine
 from flowmonkey.errors import StoreError
 from flowmonkey.leases import Leases
 from flowmonkey.model import Execution, ExecutionStatus
 from flowmonkey.outage import Backoff, StoreWatch
-from flowmonkey.stores.base import ClaimStore
+from flowmonkey.stores.base import Claim, ClaimStore
 
 if TYPE_CHECKING:
     from flowmonkey.jobs import JobRunner
@@ -68,6 +68,8 @@ class RuntimeStats:
     """Steps whose commit lost to another writer (their outcome was discarded)."""
     claimed: int
     """Executions claimed in total."""
+    takeovers: int
+    """Claims of executions another runtime held until its lease lapsed (it was lost)."""
     in_flight: int
     """Executions being stepped right now."""
     timeouts: int
@@ -137,7 +139,9 @@ class Runtime:
         self._stopping = False
         self._background: list[asyncio.Task[None]] = []
         self._detach: list[Callable[[], None]] = []
-        self._counts = dict.fromkeys(("steps", "conflicts", "claimed", "timeouts", "lock_skips", "passes"), 0)
+        self._counts = dict.fromkeys(
+            ("steps", "conflicts", "claimed", "takeovers", "timeouts", "lock_skips", "passes"), 0
+        )
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -270,18 +274,17 @@ class Runtime:
                     await self._wake.wait()
 
     async def _safe_pass(self) -> float | None:
-        """A pass; None if it failed. A failure never ends the loop: it backs off."""
+        """A pass; None if it failed (the watch tells of outages). The loop outlives it."""
         try:
-            async with self._watch.call():
-                delay = await self._pass()
+            delay = await self._watch.attempt(self._pass())
         except StoreError as exc:
-            if not exc.transient:  # the watch tells of outages; this is something else
-                log.error("runtime %s: a look at the store failed: %s", self.owner, exc.message)
+            log.error("runtime %s: a look at the store failed: %s", self.owner, exc.message)
             return None
         except Exception:
             log.exception("runtime %s: a pass failed", self.owner)
             return None
-        self._backoff.reset()
+        if delay is not None:
+            self._backoff.reset()
         return delay
 
     async def _pass(self) -> float:
@@ -290,13 +293,13 @@ class Runtime:
         if self._sweep_due(now):
             await self._sweep(now)
         free = self.concurrency - len(self._tasks)
-        claimed: list[Execution] = []
+        claimed: list[Claim] = []
         if free > 0:
             found = await self.store.claim(owner=self.owner, now=now, lease=self.lease, limit=free)
-            claimed = [e for e in found if self._leases.claimed(e.id)]  # not the parked: held, not run
+            claimed = [c for c in found if self._leases.claimed(c.execution.id)]  # the parked stay put
             self._counts["claimed"] += len(claimed)
-            for execution in claimed:
-                self._spawn(execution.id)
+            for claim in claimed:
+                self._spawn(claim)
         self._claimed_last = len(claimed)
         if (free <= 0 or len(claimed) == free) and not self._watch.down:
             return self.recheck.total_seconds()  # a finished task wakes the loop
@@ -335,19 +338,23 @@ class Runtime:
 
     # -- stepping one execution -------------------------------------------------------
 
-    def _spawn(self, execution_id: str) -> None:
+    def _spawn(self, claim: Claim) -> None:
+        execution_id = claim.execution.id
         self._tasks[execution_id] = asyncio.create_task(
-            self._drive(execution_id), name=f"flowmonkey-step-{execution_id}"
+            self._drive(claim), name=f"flowmonkey-step-{execution_id}"
         )
 
-    async def _drive(self, execution_id: str) -> None:
+    async def _drive(self, claim: Claim) -> None:
         """Step a claimed execution while it stays runnable, then give the claim back."""
+        execution_id = claim.execution.id
         lock: Lock | None = None
         busy = failed = False
         try:
-            busy, lock = await self._lock(execution_id)
+            busy, lock = await lock_execution(self.lock_manager, execution_id, self.lease.total_seconds())
+            self._counts["lock_skips"] += busy
             if not busy:
-                await self._step_while_runnable(execution_id, lock)
+                current = await self._take_over(claim)
+                await self._step_while_runnable(execution_id, lock, current)
         except StoreError as exc:  # not transient (those are waited out): never run it again
             failed = True
             self._leases.park(execution_id, exc)
@@ -361,30 +368,29 @@ class Runtime:
             # failure the claim is kept until it lapses: a back-off, not a hot loop.
             await self._finish(execution_id, lock, wake_after=not busy, release=not failed)
 
-    async def _lock(self, execution_id: str) -> tuple[bool, Lock | None]:
-        """(busy, lock): busy when another runtime holds the execution's lock; no lock
-        without a lock manager or when it is unreachable (compare-and-set still protects)."""
-        if self.lock_manager is None:
-            return False, None
-        try:
-            lock = await self.lock_manager.acquire(
-                f"execution:{execution_id}", ttl=self.lease.total_seconds()
-            )
-        except StoreError:
-            log.warning("lock manager unavailable; stepping %s without a lock", execution_id)
-            return False, None
-        if lock is None:
-            self._counts["lock_skips"] += 1
-            return True, None
-        return False, lock
+    async def _take_over(self, claim: Claim) -> Execution | None:
+        """Record a takeover from another (lost) owner; our own lapsed back-off is none."""
+        if claim.taken_from is None or claim.taken_from == self.owner:
+            return None
+        self._counts["takeovers"] += 1
+        log.warning(
+            "runtime %s took %s over from %s (lease lapsed); step %r runs again",
+            self.owner,
+            claim.execution.id,
+            claim.taken_from,
+            claim.execution.current_step_id,
+        )
+        return await self.engine.take_over(claim)
 
-    async def _step_while_runnable(self, execution_id: str, lock: Lock | None) -> None:
+    async def _step_while_runnable(
+        self, execution_id: str, lock: Lock | None, current: Execution | None
+    ) -> None:
         conflicts = 0
-        current: Execution | None = None  # as we last committed it: saves a read per step
+        # ``current``: the execution as we last committed it, which saves a read per step.
         while not self._stopping and execution_id not in self._leases.lost:
             if lock is not None and lock.lost:
                 return
-            outcome = await self._step(execution_id, current)
+            outcome = await self._watch.attempt(self.engine.step(execution_id, current=current))
             if outcome is None:  # the store was lost: wait for it, then go on if still ours
                 if not await self._leases.held_after_outage(execution_id, self._stopped):
                     return
@@ -403,16 +409,6 @@ class Runtime:
                 continue
             if not self._still_runnable(outcome.execution):
                 return
-
-    async def _step(self, execution_id: str, current: Execution | None) -> StepOutcome | None:
-        """One step; None when a transient store error interrupted it."""
-        try:
-            async with self._watch.call():
-                return await self.engine.step(execution_id, current=current)
-        except StoreError as exc:
-            if exc.transient:
-                return None
-            raise
 
     def _still_runnable(self, execution: Execution) -> bool:
         if execution.is_terminal:

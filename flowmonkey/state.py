@@ -48,11 +48,20 @@ def seal(
     fields["updated_at"] = now
     if step:
         fields["step_count"] = execution.step_count + 1
-    change = Change(execution, fields, record)
+    change = Change(execution, fields, record, _parent_to_wake(execution, fields))
     deadline = timeout_at(change)
     if deadline != execution.timeout_at:
         fields["timeout_at"] = deadline
     return change
+
+
+def _parent_to_wake(execution: Execution, fields: Fields) -> str | None:
+    """The parent a change wakes: it ends a child (but not one its parent cancels)."""
+    parent = execution.parent_execution_id
+    if parent is None or fields.get("status") not in _TERMINAL:
+        return None
+    cancellation = fields.get("cancellation")
+    return None if cancellation is not None and cancellation.source == "parent" else parent
 
 
 def timeout_at(change: Change) -> datetime | None:
@@ -101,14 +110,16 @@ def moved(execution: Execution, target: str | None, now: datetime, fields: Field
     fields = _clear_wait(execution, fields if fields is not None else {})
     if execution.attempt != 1:
         fields["attempt"] = 1
+    if execution.delivery != 1:
+        fields["delivery"] = 1
     if target is None:
         fields["status"] = ExecutionStatus.COMPLETED
         fields["completed_at"] = now
         return fields
     if execution.status is not ExecutionStatus.RUNNING:
         fields["status"] = ExecutionStatus.RUNNING
-    if execution.current_step_id != target:
-        fields["current_step_id"] = target
+    fields["current_step_id"] = target
+    fields["visit"] = next_revision(execution)  # a new visit, even of the same step
     return fields
 
 
@@ -129,6 +140,7 @@ def retrying(execution: Execution, retry: RetryPolicy, now: datetime) -> tuple[F
     delay = retry.delay(failed_attempt)
     fields: Fields = {
         "attempt": failed_attempt + 1,
+        "delivery": 1,
         "status": ExecutionStatus.WAITING,
         "wait_kind": WaitKind.RETRY,
         "wake_at": now + delay,

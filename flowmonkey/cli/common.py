@@ -17,7 +17,7 @@ from flowmonkey.cli.output import err
 from flowmonkey.cliopts import environment_handlers
 from flowmonkey.coordination import WakeSignaler, attach_signaler, signaler_for
 from flowmonkey.defaults import Engine
-from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.errors import FlowMonkeyError, NotJsonError
 from flowmonkey.flowdirectory import FlowDirectory
 from flowmonkey.flowfiles import FlowSection
 from flowmonkey.stores import Store, open_store
@@ -38,11 +38,11 @@ def json_arg(text: str, option: str) -> Any:
         except OSError as exc:
             raise UsageError(f"{option}: cannot read {text[1:]}: {exc.strerror}") from None
     try:
-        return jsonvalues.loads(text)
+        return jsonvalues.loads(text, what=option)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{option} is not valid JSON: {exc}") from None
-    except jsonvalues.NotJsonError as exc:
-        raise UsageError(f"{option} is not JSON a store can keep: {exc}") from None
+    except NotJsonError as exc:
+        raise UsageError(exc.message) from None
 
 
 def is_dir(path: str) -> bool:

@@ -40,6 +40,7 @@ from typing import Any, cast
 from flowmonkey.errors import StoreError
 from flowmonkey.stores._urls import store_kind
 from flowmonkey.stores.base import (
+    Claim,
     ClaimStore,
     CreateResult,
     DefinitionStore,
@@ -56,6 +57,7 @@ DEFAULT_STORE_URL = "sqlite:///.flowmonkey/flowmonkey.db"
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "Claim",
     "ClaimStore",
     "CreateResult",
     "DefinitionStore",
@@ -78,19 +80,26 @@ def check_store_url(url: str) -> None:
     store_kind(url)
 
 
-def open_store(url: str | Any = DEFAULT_STORE_URL, **options: Any) -> Store:
+def open_store(url: str | Any = DEFAULT_STORE_URL, *, readonly: bool = False, **options: Any) -> Store:
     """A store for ``memory://``, ``sqlite:///path.db`` or ``postgresql://...``.
 
     Use it as ``async with open_store(url) as store:``. An asyncpg pool may be passed
-    instead of a URL; the store then never closes it. A URL that cannot work (malformed,
-    an unknown scheme or option) raises :class:`~flowmonkey.errors.StoreURLError`.
+    instead of a URL; the store then never closes it. ``readonly=True`` opens an existing
+    SQLite or PostgreSQL store read-only at the driver (SQLite ``mode=ro``, PostgreSQL
+    ``default_transaction_read_only``): writes are refused there, nothing is created. A URL
+    that cannot work (malformed, an unknown scheme or option) raises
+    :class:`~flowmonkey.errors.StoreURLError`.
     """
+    if readonly:
+        options["readonly"] = True
     if not isinstance(url, str):
         from flowmonkey.stores.postgres import PostgresStore
 
         return cast(Store, PostgresStore(url, **options))
     kind = store_kind(url)  # a malformed URL fails here, before anything connects
     if kind == "memory":
+        if readonly:
+            raise StoreError("memory:// cannot be read-only: it starts empty, nothing else can fill it")
         return MemoryStore()
     if kind == "sqlite":
         from flowmonkey.stores.sqlite import SQLiteStore

@@ -5,6 +5,8 @@
 the schema (:func:`apply_schema`: versioned, idempotent, safe from many processes at once).
 Work is claimed with ``FOR UPDATE SKIP LOCKED`` and a lease that lapses if its owner dies.
 Step commits of concurrent executions share one statement through a :class:`GroupCommitter`.
+``PostgresStore(url, readonly=True)`` opens sessions with ``default_transaction_read_only``,
+so the server refuses every write, and applies no schema.
 """
 
 from __future__ import annotations
@@ -45,12 +47,13 @@ from flowmonkey.stores._columns import (
 )
 from flowmonkey.stores._errors import classify_pg
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
+from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._urls import check_postgres_url
-from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
-_Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None]
+_Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None, tuple[str, datetime] | None]
 """One queued commit: (id, expected revision, *COMMIT_COLUMNS values) and its history row."""
 Q = sql.SQL
 
@@ -70,10 +73,17 @@ class PostgresStore:
         min_size: smallest pool size when the store opens its own pool.
         max_size: largest pool size when the store opens its own pool.
         connect_timeout: seconds to wait for the server when opening.
+        readonly: read-only sessions (``default_transaction_read_only``); needs a URL.
     """
 
     def __init__(
-        self, url_or_pool: str | Any, *, min_size: int = 2, max_size: int = 10, connect_timeout: float = 10.0
+        self,
+        url_or_pool: str | Any,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        connect_timeout: float = 10.0,
+        readonly: bool = False,
     ) -> None:
         if isinstance(url_or_pool, str):
             self._dsn: str | None = url_or_pool
@@ -83,8 +93,17 @@ class PostgresStore:
         else:
             self._dsn, self._pool = None, url_or_pool
             self.url = "postgresql://(existing asyncpg pool)"
+            if readonly:
+                raise StoreError("a read-only PostgresStore needs a URL: it makes its sessions read-only")
+        self.readonly = readonly
         self._owns_pool = False
-        self._pool_options = {"min_size": min_size, "max_size": max_size, "timeout": connect_timeout}
+        self._pool_options: dict[str, Any] = {
+            "min_size": min_size,
+            "max_size": max_size,
+            "timeout": connect_timeout,
+        }
+        if readonly:
+            self._pool_options["server_settings"] = {"default_transaction_read_only": "on"}
         self._commits, self._creates = self._batchers()
 
     def _batchers(self) -> tuple[GroupCommitter[_Commit, bool], GroupCommitter[tuple[Any, ...], bool]]:
@@ -96,7 +115,7 @@ class PostgresStore:
     # -- lifecycle --------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Connect (unless given a pool) and apply the schema."""
+        """Connect (unless given a pool) and apply the schema (read-only: check it)."""
         if self._dsn is not None and self._pool is None:
             try:
                 self._pool = await asyncpg.create_pool(self._dsn, reset=_keep_session, **self._pool_options)
@@ -105,11 +124,32 @@ class PostgresStore:
                 raise StoreError(message, transient=classify_pg(exc)) from exc
             self._owns_pool = True
         try:
-            async with self._translate("apply_schema"):
-                await apply_schema(self._pool)
+            if self.readonly:
+                await self._check_schema()
+            else:
+                async with self._translate("apply_schema"):
+                    await apply_schema(self._pool)
         except StoreError:
             await self.close()
             raise
+
+    async def _check_schema(self) -> None:
+        """A read-only store migrates nothing: the schema must be there already."""
+        try:
+            rows = await self._fetch("open", "SELECT max(version) FROM flowmonkey_schema_version")
+        except StoreError as exc:
+            if isinstance(exc.__cause__, asyncpg.UndefinedTableError):
+                raise StoreError(
+                    f"{self.url} has no FlowMonkey schema (a read-only store creates none)"
+                ) from exc
+            raise
+        version = rows[0][0] or 0
+        check_version(version, SCHEMA_VERSION)
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.url} has schema version {version}, this FlowMonkey needs {SCHEMA_VERSION}: "
+                "a read-only store does not migrate"
+            )
 
     async def close(self) -> None:
         await self._commits.close()
@@ -195,18 +235,34 @@ class PostgresStore:
         update = (change.execution_id, change.expected_revision, *_changes.commit_values(change, as_is))
         record = change.record
         row = STEP_RECORDS.values(record, as_is) if record is not None else None
-        return await self._commits.submit((update, row))
+        wake = (change.wake_parent, change.at) if change.wake_parent is not None else None
+        return await self._commits.submit((update, row, wake))
 
     async def _flush(self, batch: list[_Commit]) -> list[bool]:
         # Column-major arrays for unnest(): one round trip for the whole batch.
-        updates = [list(column) for column in zip(*(update for update, _ in batch), strict=True)]
-        records = [row for _, row in batch if row is not None]
+        updates = [list(column) for column in zip(*(update for update, _, _ in batch), strict=True)]
+        records = [row for _, row, _ in batch if row is not None]
         record_arrays = [list(column) for column in zip(*records, strict=True)] if records else []
         if not record_arrays:
             record_arrays = [[] for _ in STEP_RECORDS.names]
-        rows = await self._fetch("commit", sql.COMMIT_BATCH, *updates, *record_arrays)
+        arguments = (*updates, *record_arrays)
+        if all(wake is None for _, _, wake in batch):
+            rows = await self._fetch("commit", sql.COMMIT_BATCH, *arguments)
+        else:
+            rows = await self._commit_waking(batch, arguments)
         won = {row[0] for row in rows}
-        return [update[0] in won for update, _ in batch]
+        return [update[0] in won for update, _, _ in batch]
+
+    async def _commit_waking(self, batch: list[_Commit], arguments: tuple[Any, ...]) -> list[Any]:
+        """The batch, and the wakes of the parents whose children it ended, in one transaction."""
+        async with self._translate("commit"), self._pool.acquire() as conn, conn.transaction():
+            rows = list(await conn.fetch(sql.COMMIT_BATCH, *arguments))
+            won = {row[0] for row in rows}
+            wakes = [wake for update, _, wake in batch if wake is not None and update[0] in won]
+            if wakes:
+                parents, times = zip(*wakes, strict=True)
+                await conn.execute(Q["wake_parents"], list(parents), list(times))
+            return rows
 
     async def history(self, execution_id: str) -> list[StepRecord]:
         rows = await self._fetch("history", Q["history"], execution_id)
@@ -248,9 +304,10 @@ class PostgresStore:
 
     # -- runtime ----------------------------------------------------------------------
 
-    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Execution]:
+    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
         rows = await self._fetch("claim", Q["claim"], owner, now + lease, now, limit)
-        return sorted((EXECUTIONS.from_row(row, as_is) for row in rows), key=lambda e: e.id)
+        claims = [Claim(EXECUTIONS.from_row(row[:-2], as_is), row[-2], row[-1]) for row in rows]
+        return sorted(claims, key=lambda claim: claim.execution.id)
 
     async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:
         rows = await self._fetch("renew_leases", Q["renew_leases"], owner, list(execution_ids), until)
@@ -300,11 +357,18 @@ class PostgresStore:
     # -- jobs -------------------------------------------------------------------------
 
     async def enqueue_job(self, job: Job) -> tuple[Job, bool]:
-        if await self._fetch("enqueue_job", Q["enqueue_job"], *JOBS.values(job, as_is)):
-            return job, True
         step = (job.execution_id, job.step_id, job.attempt)
-        rows = await self._fetch("enqueue_job", Q["job_of_step"], *step)
-        return JOBS.from_row(rows[0], as_is), False
+        for _ in range(3):  # a job of an earlier visit of the step makes way: that visit is over
+            if await self._fetch("enqueue_job", Q["enqueue_job"], *JOBS.values(job, as_is)):
+                return job, True
+            rows = await self._fetch("enqueue_job", Q["job_of_step"], *step)
+            if not rows:
+                continue  # it was just forgotten by another enqueue of this visit
+            existing = JOBS.from_row(rows[0], as_is)
+            if existing.visit == job.visit:
+                return existing, False
+            await self._execute("enqueue_job", Q["forget_job"], existing.id)
+        raise ConflictError(f"could not enqueue job {job.id} for step {job.step_id!r}: it kept changing")
 
     async def get_job(self, job_id: str) -> Job | None:
         rows = await self._fetch("get_job", Q["job"], job_id)

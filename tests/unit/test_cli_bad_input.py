@@ -38,6 +38,7 @@ COMMANDS = [
 
 def flowmonkey(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     (root / "flows").mkdir(exist_ok=True)
+    (root / "fm.db").touch()  # an existing store: commands refuse a missing SQLite file
     return subprocess.run(
         [sys.executable, "-m", "flowmonkey", *args],
         cwd=root,
@@ -93,7 +94,7 @@ def test_a_malformed_url_from_the_environment_is_refused_too(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("args", "where"),
     [
-        (["resume", "01ABC", "--data", "NaN"], "--data is not JSON a store can keep: $: is NaN"),
+        (["resume", "01ABC", "--data", "NaN"], "--data is not JSON: $: is NaN, which strict JSON does not allow"),
         (["run", "greeting", "--input", '{"a": {"b": NaN}}'], "$.a.b: is NaN"),
         (["run", "greeting", "--input", '{"a": [1, Infinity]}'], "$.a[1]: is Infinity"),
         (["run", "greeting", "--input", '{"a": -Infinity}'], "$.a: is -Infinity"),
