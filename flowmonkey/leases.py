@@ -4,7 +4,7 @@ A claim's lease is renewed every ``lease / 3`` while its execution is stepped; i
 given back when the stepping ends, and after a failure it is kept, to lapse: that is the
 failure's back-off (tracked here, as the store leaves a runtime's own leases out of
 ``next_wake_at``). An execution *parked* after a store error that would repeat is renewed
-and never stepped again while the runtime runs. While the store is lost nothing is
+and never stepped again while the runtime runs (a graceful stop gives it back). While the store is lost nothing is
 renewed or given back: the leases lapse on their own if the outage outlasts them, and
 each step renews its own when the store answers again.
 """
@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
-from flowmonkey.errors import StoreError
+from flowmonkey.errors import ConflictError, StoreError
 from flowmonkey.outage import StoreWatch
 from flowmonkey.stores.base import ClaimStore
 
@@ -108,7 +108,17 @@ class Leases:
             self._backing_off[execution_id] = self._now() + self.lease
 
     def park(self, execution_id: str, exc: StoreError) -> None:
-        """Hold the execution, never stepping it again here: ``exc`` would repeat."""
+        """Hold the execution, never stepping it again here: ``exc`` would repeat. A lost
+        race (:class:`ConflictError`) is no such error: that claim is kept to lapse."""
+        if isinstance(exc, ConflictError):
+            log.warning(
+                "runtime %s: execution %s: %s; retrying after its lease",
+                self.owner,
+                execution_id,
+                exc.message,
+            )
+            self.keep(execution_id)
+            return
         self.parked.add(execution_id)
         log.error(
             "runtime %s: execution %s: %s; this would fail the same way again, so it stays claimed "
@@ -129,8 +139,10 @@ class Leases:
         return min((t for t in self._backing_off.values() if t > now), default=None)
 
     async def release_kept(self) -> None:
-        """Give back the claims kept as a back-off (shutting down). Parked ones lapse."""
-        ids, self._backing_off = sorted(self._backing_off), {}
+        """Give back the claims kept as a back-off, and the parked (shutting down: a
+        graceful stop leaves no claim behind)."""
+        ids = sorted({*self._backing_off, *self.parked})
+        self._backing_off, self.parked = {}, set()
         if ids:
             with contextlib.suppress(StoreError):
                 await self.store.release(owner=self.owner, execution_ids=ids)

@@ -357,7 +357,7 @@ class Runtime:
                 await self._step_while_runnable(execution_id, lock, current)
         except StoreError as exc:  # not transient (those are waited out): never run it again
             failed = True
-            self._leases.park(execution_id, exc)
+            self._leases.park(execution_id, exc)  # (a lost race, ConflictError, backs off)
         except Exception:
             failed = True
             log.exception(

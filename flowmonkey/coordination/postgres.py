@@ -2,9 +2,10 @@
 
 One dedicated asyncpg connection LISTENs on a channel (``flowmonkey_wake`` by default)
 and sends the coalesced ``pg_notify`` calls. An idle listener issues no queries. If the
-connection drops, signals are lost until it reconnects (backing off from 0.5 s to 10 s
-while the server is away, quietly: the runtime tells of the outage); the runtime's
-safety re-check still finds the work, so correctness never depends on a signal arriving.
+connection drops, it reconnects (backing off from 0.5 s to 10 s while the server is away,
+quietly: the runtime tells of the outage); signals queued meanwhile are sent once it is
+back, and those other processes sent meanwhile are lost. The runtime's safety re-check
+still finds the work, so correctness never depends on a signal arriving.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class PostgresWakeSignaler:
         self._on_wake: WakeCallback | None = None
         self._lock = asyncio.Lock()
         self._watchdog: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
         self._closing = False
 
     async def start(self, on_wake: WakeCallback) -> None:
@@ -79,12 +81,14 @@ class PostgresWakeSignaler:
                 f"could not LISTEN on {self.channel!r}: {exc}", transient=classify_pg(exc)
             ) from exc
         self._connection = connection
+        self._connected.set()
 
     def _on_notification(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
         if self._on_wake is not None:
             decode(payload, self._batcher.sender_id, self._on_wake)
 
     def _on_terminated(self, _connection: Any) -> None:
+        self._connected.clear()
         if not self._closing and self._watchdog is None:
             self._watchdog = asyncio.get_running_loop().create_task(self._reconnect())
 
@@ -104,10 +108,19 @@ class PostgresWakeSignaler:
             return
 
     async def _send(self, payload: str) -> None:
+        import asyncpg
+
+        if not self._closing:
+            await self._connected.wait()  # reconnecting: send it once back (stop() cancels this)
         async with self._lock:
             if self._connection is None or self._connection.is_closed():
                 return
-            await self._connection.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+            try:
+                await self._connection.execute("SELECT pg_notify($1, $2)", self.channel, payload)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                raise StoreError(
+                    f"NOTIFY on {self.channel!r} failed: {exc}", transient=classify_pg(exc)
+                ) from exc
 
 
 __all__ = ["DEFAULT_CHANNEL", "PostgresWakeSignaler"]

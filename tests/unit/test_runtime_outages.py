@@ -255,6 +255,8 @@ async def test_a_store_error_that_would_repeat_never_runs_the_handler_again(
             held = await store.get_execution(execution.id)
     assert runs == 1
     assert held is not None and held.status is ExecutionStatus.PENDING and held.lease_owner == runtime.owner
+    released = await store.get_execution(execution.id)
+    assert released is not None and released.lease_owner is None  # a graceful stop gives it back
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "value too long" in errors[0] and "not stepped again" in errors[0]
     assert all(record.exc_info is None for record in caplog.records)
