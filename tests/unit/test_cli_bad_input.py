@@ -94,7 +94,10 @@ def test_a_malformed_url_from_the_environment_is_refused_too(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("args", "where"),
     [
-        (["resume", "01ABC", "--data", "NaN"], "--data is not JSON: $: is NaN, which strict JSON does not allow"),
+        (
+            ["resume", "01ABC", "--data", "NaN"],
+            "--data is not JSON: $: is NaN, which strict JSON does not allow",
+        ),
         (["run", "greeting", "--input", '{"a": {"b": NaN}}'], "$.a.b: is NaN"),
         (["run", "greeting", "--input", '{"a": [1, Infinity]}'], "$.a[1]: is Infinity"),
         (["run", "greeting", "--input", '{"a": -Infinity}'], "$.a: is -Infinity"),
