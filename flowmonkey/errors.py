@@ -18,6 +18,10 @@ message text. A class without a code of its own has its parent's (in brackets)::
     ├── HandlerNotFoundError         HANDLER_NOT_FOUND    no handler is registered for a step's type
     ├── ExecutionNotFoundError       EXECUTION_NOT_FOUND  no execution has that id (step, run, resume)
     ├── NotWaitingError              NOT_WAITING          resume of an execution that waits for no resume
+    ├── NotRepairableError           NOT_REPAIRABLE       retry, skip, fail or fork cannot be done to the
+    │                                                     execution as it is (Engine.retry, skip, fail, fork)
+    ├── NotMigratableError           NOT_MIGRATABLE       an execution cannot move to that definition:
+    │                                                     ``details["problems"]`` says why (Engine.migrate)
     ├── InputError                   INPUT_ERROR          a step's input selector finds nothing
     ├── ContextLimitError            CONTEXT_LIMIT        a context would grow past ``max_context_bytes``
     │                                                     (Engine.create, Engine.resume)
@@ -87,6 +91,8 @@ class ErrorCode(StrEnum):
     STEP_TIMEOUT = "STEP_TIMEOUT"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     NOT_WAITING = "NOT_WAITING"
+    NOT_REPAIRABLE = "NOT_REPAIRABLE"
+    NOT_MIGRATABLE = "NOT_MIGRATABLE"
     MAX_STEPS = "MAX_STEPS"
     CONTEXT_LIMIT = "CONTEXT_LIMIT"
     WAIT_EXPIRED = "WAIT_EXPIRED"
@@ -164,6 +170,18 @@ class NotWaitingError(FlowMonkeyError):
     """The execution is not waiting, so it cannot be resumed."""
 
     code = ErrorCode.NOT_WAITING
+
+
+class NotRepairableError(FlowMonkeyError):
+    """The execution cannot be retried, skipped, failed or forked as it is now."""
+
+    code = ErrorCode.NOT_REPAIRABLE
+
+
+class NotMigratableError(FlowMonkeyError):
+    """The execution cannot move to that definition; ``details["problems"]`` lists why."""
+
+    code = ErrorCode.NOT_MIGRATABLE
 
 
 class InputError(FlowMonkeyError):
@@ -269,6 +287,8 @@ __all__ = [
     "InvalidTokenError",
     "JobFencedError",
     "NotJsonError",
+    "NotMigratableError",
+    "NotRepairableError",
     "NotWaitingError",
     "ResumeDataError",
     "SchemaVersionError",

@@ -52,6 +52,40 @@ def with_value(data: Mapping[str, Any], path: str, value: Any) -> dict[str, Any]
     return fresh
 
 
+def undo_of(data: Mapping[str, Any], path: str) -> dict[str, Any]:
+    """How to take back ``with_value(data, path, ...)``: the old value at the shallowest
+    part of the dot path that the write replaces (``{"path": p, "was": old}``), or that
+    nothing was there (``{"path": p}``)."""
+    current: Any = data
+    parts = path.split(".")
+    for depth, part in enumerate(parts):
+        prefix = ".".join(parts[: depth + 1])
+        if part not in current:
+            return {"path": prefix}
+        value = current[part]
+        if depth + 1 == len(parts) or not isinstance(value, Mapping):
+            return {"path": prefix, "was": copy_json(value)}
+        current = value
+    raise AssertionError("unreachable: the loop returns")  # pragma: no cover
+
+
+def undone(data: Mapping[str, Any], undo: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with the change ``undo`` describes taken back (a copy; ``data`` is kept)."""
+    path = undo["path"]
+    if not path:  # the whole context (a retry restores one)
+        was: dict[str, Any] = copy_json(undo["was"])
+        return was
+    if "was" in undo:
+        return with_value(data, path, copy_json(undo["was"]))
+    head, _, rest = path.partition(".")
+    fresh = dict(data)
+    if not rest:
+        fresh.pop(head, None)
+    elif isinstance(fresh.get(head), Mapping):
+        fresh[head] = undone(fresh[head], {"path": rest})
+    return fresh
+
+
 def render(template: Any, context: Mapping[str, Any]) -> Any:
     """Substitute ``${...}`` placeholders through strings, dicts and lists."""
     if isinstance(template, str):

@@ -161,6 +161,14 @@ def failed(
     return fields
 
 
+def held(execution: Execution, error: ExecutionError) -> Fields:
+    """Park the execution at its failed step for an operator, with ``error``."""
+    fields = _clear_wait(execution, {})
+    fields["status"] = ExecutionStatus.HELD
+    fields["error"] = error
+    return fields
+
+
 def cancelled(execution: Execution, source: str, reason: str | None, now: datetime) -> tuple[Fields, str]:
     """End the execution as cancelled by ``source``; also returns the history note."""
     note = f"cancelled by {source}" + (f": {reason}" if reason else "")

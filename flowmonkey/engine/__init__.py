@@ -6,6 +6,7 @@ from flowmonkey.engine.cancellation import CancelResult
 from flowmonkey.engine.core import Engine
 from flowmonkey.engine.creation import DEFAULT_IDEMPOTENCY_TTL, Start
 from flowmonkey.engine.limits import DEFAULT_MAX_CONTEXT_BYTES, DEFAULT_MAX_STEPS, Limits
+from flowmonkey.engine.migrations import MigrationCheck
 from flowmonkey.engine.pipeline import StepOutcome
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "CancelResult",
     "Engine",
     "Limits",
+    "MigrationCheck",
     "Start",
     "StepOutcome",
 ]

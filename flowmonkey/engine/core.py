@@ -25,9 +25,12 @@ from flowmonkey.engine.commits import COMMIT_RETRIES, Committer
 from flowmonkey.engine.creation import DEFAULT_IDEMPOTENCY_TTL, Creator, Start
 from flowmonkey.engine.decide import StepRun, resumed
 from flowmonkey.engine.definitions import Definitions
+from flowmonkey.engine.forks import Forks
 from flowmonkey.engine.limits import DEFAULT_MAX_CONTEXT_BYTES, DEFAULT_MAX_STEPS, Limits
+from flowmonkey.engine.migrations import MigrationCheck, Migrations
 from flowmonkey.engine.notify import Emitter, WakeListener, WakeListeners
 from flowmonkey.engine.pipeline import StepOutcome, StepPipeline
+from flowmonkey.engine.repairs import Repairs
 from flowmonkey.engine.takeovers import takeover
 from flowmonkey.errors import ConflictError, ExecutionNotFoundError, NotWaitingError, ResumeDataError
 from flowmonkey.events import EventBus
@@ -99,6 +102,11 @@ class Engine:
         self._pipeline = StepPipeline(
             self._definitions, self.handlers, self._committer, self.limits, services
         )
+        self._repairs = Repairs(store, self._definitions, self._committer, self._clock)
+        self._forks = Forks(
+            store, self._definitions, self.flows, self._committer, (self._clock, self._creator.create)
+        )
+        self._migrations = Migrations(store, self._definitions, self._committer, self._clock)
 
     @property
     def max_steps(self) -> int:
@@ -283,6 +291,56 @@ class Engine:
         if another writer was first."""
         change = takeover(claim, self.now())
         return change.base if await self._committer.commit(change) else None
+
+    # -- fix and continue ---------------------------------------------------------------
+
+    async def retry(self, execution_id: str, *, by: str = "api") -> Execution:
+        """Continue a failed, cancelled or held execution from the step that stopped it,
+        with the context as it was when that step started; steps that succeeded do not run
+        again. The history records the retry (``by`` and when). Raises
+        :class:`NotRepairableError` if it is not failed, cancelled or held."""
+        execution = await self._repairs.retry(execution_id, by)
+        self._wakes.signal(execution_id)
+        return execution
+
+    async def skip(self, execution_id: str, output: Any, *, by: str = "api") -> Execution:
+        """Give a held step ``output`` (checked against its ``outputSchema``) and continue
+        along ``onSuccess``."""
+        execution = await self._repairs.skip(execution_id, output, by)
+        self._wakes.signal(execution_id)
+        return execution
+
+    async def fail(self, execution_id: str, *, by: str = "api") -> Execution:
+        """Fail a held step as if it had not been held: ``errorKey``, then ``onFailure``,
+        else the execution fails."""
+        execution = await self._repairs.fail(execution_id, by)
+        self._wakes.signal(execution_id)
+        return execution
+
+    async def fork(
+        self,
+        execution_id: str,
+        step_id: str,
+        *,
+        visit: int | None = None,
+        context: dict[str, Any] | None = None,
+        definition: str = "pinned",
+    ) -> Execution:
+        """A new execution that starts at ``step_id`` of the given one (its last visit of
+        it, or ``visit``) with the context as it was before that step (or ``context``), on
+        the same definition (``pinned``) or the flow's ``live`` one; linked both ways."""
+        return await self._forks.fork(execution_id, step_id, visit, context, definition)
+
+    async def check_migration(self, execution: Execution, target: Flow) -> MigrationCheck:
+        """Whether ``execution`` could move to the definition ``target`` (and why not)."""
+        return await self._migrations.check(execution, target)
+
+    async def migrate(self, execution_id: str, target: Flow, *, by: str = "api") -> Execution:
+        """Move the execution to ``target`` (another definition of its flow, e.g. the live
+        one after a fix), if :meth:`check_migration` allows; recorded with both hashes."""
+        execution = await self._migrations.migrate(execution_id, target, by)
+        self._wakes.signal(execution_id)
+        return execution
 
     # -- cancel -----------------------------------------------------------------------
 

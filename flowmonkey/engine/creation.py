@@ -36,6 +36,10 @@ class Start:
     parent_step_id: str | None = None
     timeout: TimeoutConfig | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    definition: Flow | None = None
+    """The exact definition to run (a fork's pinned one), instead of a registered version."""
+    step_id: str | None = None
+    """Where to start (a fork's step), instead of the flow's first step."""
 
 
 class Creator:
@@ -63,7 +67,7 @@ class Creator:
         With an idempotency key, a second create in the same (tenant, flow) within the
         key's TTL returns the first execution with ``created=False``.
         """
-        flow = self._flows.get(start.flow_id, start.version)
+        flow = start.definition or self._flows.get(start.flow_id, start.version)
         jsonvalues.check(start.context, what="the context")  # refused before anything is stored
         jsonvalues.check(start.metadata, what="the metadata")
         context = dict(start.context)
@@ -87,7 +91,7 @@ class Creator:
             flow_version=flow.version,
             flow_hash=flow.hash,
             status=ExecutionStatus.PENDING,
-            current_step_id=flow.initial_step_id,
+            current_step_id=start.step_id or flow.initial_step_id,
             context=context,
             created_at=now,
             updated_at=now,

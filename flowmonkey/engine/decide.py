@@ -15,10 +15,10 @@ from flowmonkey import jsonvalues
 from flowmonkey.change import Change
 from flowmonkey.engine.limits import Limits, is_small
 from flowmonkey.errors import ErrorCode
-from flowmonkey.inputs import with_value
+from flowmonkey.inputs import undo_of, with_value
 from flowmonkey.model import Execution, ExecutionError, Flow, Step, StepRecord, StepStatus
 from flowmonkey.result import Result, ResultKind, StepResult
-from flowmonkey.state import Fields, failed, moved, next_revision, retrying, seal, waiting
+from flowmonkey.state import Fields, failed, held, moved, next_revision, retrying, seal, waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class StepRun:
         error: ExecutionError | None = None,
         next_step: str | None = None,
         note: str | None = None,
+        undo: Any = None,
     ) -> StepRecord:
         execution = self.execution
         return StepRecord(
@@ -56,6 +57,7 @@ class StepRun:
             next_step_id=next_step,
             note=note,
             visit=execution.visit,
+            undo=undo,
         )
 
 
@@ -78,17 +80,26 @@ def success(run: StepRun, result: StepResult, finished: datetime, limits: Limits
     if (poison := output_problem(step, result.output)) is not None:
         return failure(run, poison, finished)
     fields: Fields = {}
+    undo = None
     if step.output_key:
-        context = with_value(execution.context, step.output_key, result.output)
-        if not is_small(result.output) and not limits.fits(context):
+        undo = store_at(execution, step.output_key, result.output, fields)
+        if not is_small(result.output) and not limits.fits(fields["context"]):
             message = (
                 f"output of step {step.id!r} would grow the context past {limits.max_context_bytes} bytes"
             )
             return failure(run, Result.failure(ErrorCode.CONTEXT_LIMIT, message), finished, final=True)
-        fields["context"] = context
     moved(execution, target, finished, fields)
-    record = run.record(StepStatus.COMPLETED, finished, output=result.output, next_step=target)
+    record = run.record(StepStatus.COMPLETED, finished, output=result.output, next_step=target, undo=undo)
     return seal(execution, fields, finished, record)
+
+
+def store_at(execution: Execution, key: str, value: Any, fields: Fields) -> dict[str, Any]:
+    """Put ``value`` at the dot path ``key`` of the context (in ``fields``); returns how to
+    take it back (the record keeps it, so a retry or a fork can rebuild earlier contexts)."""
+    context = fields.get("context", execution.context)
+    undo = undo_of(context, key)
+    fields["context"] = with_value(context, key, value)
+    return undo
 
 
 def output_problem(step: Step, output: Any) -> StepResult | None:
@@ -129,15 +140,28 @@ def failure(run: StepRun, result: StepResult, finished: datetime, *, final: bool
         note = f"{fields['wait_reason']} in {delay.total_seconds():g}s"
         record = run.record(StepStatus.RETRY, finished, error=error, next_step=step.id, note=note)
         return seal(execution, fields, finished, record)
-    fields = {}
-    if step.error_key:
-        fields["context"] = with_value(execution.context, step.error_key, error.to_dict())
+    if run.flow.holds(step):
+        record = run.record(
+            StepStatus.HELD, finished, error=error, next_step=step.id, note="held for an operator"
+        )
+        return seal(execution, held(execution, error), finished, record)
+    return given_up(run, error, finished, final=final)
+
+
+def given_up(
+    run: StepRun, error: ExecutionError, finished: datetime, *, final: bool = False, note: str | None = None
+) -> Change:
+    """Store the error at ``errorKey`` and follow ``onFailure`` (unless ``final``), else
+    fail the execution: what a failure does once nothing will retry or hold it."""
+    execution, step = run.execution, run.step
+    fields: Fields = {}
+    undo = store_at(execution, step.error_key, error.to_dict(), fields) if step.error_key else None
     target = None if final else step.transitions.on_failure
     if target is not None:
         moved(execution, target, finished, fields)
     else:
         failed(execution, error, finished, fields)
-    record = run.record(StepStatus.FAILED, finished, error=error, next_step=target)
+    record = run.record(StepStatus.FAILED, finished, error=error, next_step=target, undo=undo, note=note)
     return seal(execution, fields, finished, record)
 
 
@@ -153,8 +177,10 @@ def resumed(run: StepRun, data: Any, limits: Limits) -> Change:
     execution, step, now = run.execution, run.step, run.started
     target = step.transitions.on_resume or step.transitions.on_success
     fields: Fields = {}
+    undo = None
     if step.output_key:
-        fields["context"] = context = with_value(execution.context, step.output_key, data)
-        limits.check(context)
+        undo = store_at(execution, step.output_key, data, fields)
+        limits.check(fields["context"])
     moved(execution, target, now, fields)
-    return seal(execution, fields, now, run.record(StepStatus.RESUMED, now, output=data, next_step=target))
+    record = run.record(StepStatus.RESUMED, now, output=data, next_step=target, undo=undo)
+    return seal(execution, fields, now, record)

@@ -81,6 +81,8 @@ class StepPipeline:
         now = self._clock.now()
         if execution.timeout_at is not None and execution.timeout_at <= now:
             return StepOutcome(await self._time_out(execution, now), None, True)
+        if execution.status is ExecutionStatus.HELD:
+            return StepOutcome(execution, None, False)  # an operator's move
         woken_by: WokenBy = None
         if execution.status is ExecutionStatus.WAITING:
             if execution.wake_at is None or execution.wake_at > now:

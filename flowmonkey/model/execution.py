@@ -24,6 +24,9 @@ class ExecutionStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
     WAITING = "waiting"
+    HELD = "held"
+    """Parked at a failed step whose retries ran out (``onExhausted: hold``), with its
+    error, until an operator retries, skips or fails it. Not claimed; its timeout runs."""
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -34,7 +37,12 @@ class ExecutionStatus(StrEnum):
 
 
 _TERMINAL = frozenset({ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
-ACTIVE_STATUSES = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING)
+ACTIVE_STATUSES = (
+    ExecutionStatus.PENDING,
+    ExecutionStatus.RUNNING,
+    ExecutionStatus.WAITING,
+    ExecutionStatus.HELD,
+)
 
 
 class WaitKind(StrEnum):
@@ -53,6 +61,16 @@ class StepStatus(StrEnum):
     RETRY = "retry"
     RESUMED = "resumed"
     CANCELLED = "cancelled"
+    HELD = "held"
+    """The step's retries ran out and its ``onExhausted`` said hold: the execution waits
+    for an operator (``error`` says why)."""
+    RETRIED = "retried"
+    """An operator retried the step that failed (or was held): the execution continues
+    from it, with the context as it was when it started (``note``: who)."""
+    SKIPPED = "skipped"
+    """An operator skipped a held step with an output of their own (``note``: who)."""
+    MIGRATED = "migrated"
+    """The execution moved to another definition of its flow (``note``: old and new hash)."""
     TAKEOVER = "takeover"
     """A runtime took the execution over from one whose lease lapsed (it stopped, or was
     lost): the step in flight runs again (``note`` says which worker was lost)."""
@@ -114,8 +132,8 @@ class Execution:
 
     id: str = field(metadata=FIXED)
     flow_id: str = field(metadata=FIXED)
-    flow_version: str = field(metadata=FIXED)
-    flow_hash: str = field(metadata=FIXED)
+    flow_version: str  # a migration moves an execution to another definition of its flow
+    flow_hash: str
     status: ExecutionStatus
     current_step_id: str | None
     context: dict[str, Any]
@@ -188,6 +206,10 @@ class StepRecord:
     note: str | None = None
     visit: int | None = None
     """The step visit the record belongs to (None in histories written before visits)."""
+    undo: JSON = None
+    """How to take back the record's change of the context: ``{"path": "a.b", "was": x}``
+    (the old value) or ``{"path": "a.b"}`` (there was none); None if it changed nothing.
+    The context before any step is the current one with the later records' undos applied."""
 
     @property
     def duration_ms(self) -> float:

@@ -145,6 +145,9 @@ class Step:
     transitions: Transitions = field(default_factory=Transitions)
     retry: RetryPolicy | None = None
     timeout: timedelta | None = None
+    on_exhausted: str | None = None
+    """``"hold"`` or ``"fail"`` when retries run out; None: the flow's default (fail)."""
+    output_schema: Mapping[str, Any] | None = None
     resume_schema: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,6 +165,10 @@ class Step:
             out["retry"] = self.retry.to_dict()
         if self.timeout is not None:
             out["timeout"] = format_duration(self.timeout)
+        if self.on_exhausted is not None:
+            out["onExhausted"] = self.on_exhausted
+        if self.output_schema is not None:
+            out["outputSchema"] = dict(self.output_schema)
         if self.resume_schema is not None:
             out["resumeSchema"] = dict(self.resume_schema)
         return out
@@ -178,6 +185,8 @@ class Flow:
     name: str | None = None
     description: str | None = None
     timeout: timedelta | None = None
+    on_exhausted: str = "fail"
+    """What a step whose retries run out does unless it says: ``fail`` or ``hold``."""
     triggers: tuple[Mapping[str, Any], ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
     hash: str = field(init=False, compare=False, repr=False)
@@ -205,12 +214,18 @@ class Flow:
         out["initialStepId"] = self.initial_step_id
         if self.timeout is not None:
             out["timeout"] = format_duration(self.timeout)
+        if self.on_exhausted != "fail":  # the default stays out: hashes of older flows hold
+            out["onExhausted"] = self.on_exhausted
         out["steps"] = {step_id: step.to_dict() for step_id, step in self.steps.items()}
         if self.triggers:
             out["triggers"] = [dict(t) for t in self.triggers]
         if self.metadata:
             out["metadata"] = dict(self.metadata)
         return out
+
+    def holds(self, step: Step) -> bool:
+        """Whether ``step`` holds (rather than fails) when its retries run out."""
+        return (step.on_exhausted or self.on_exhausted) == "hold"
 
     def step(self, step_id: str) -> Step:
         """The step with that id. Raises ``STEP_NOT_FOUND``."""
@@ -351,6 +366,8 @@ _STEP_KEYS: dict[str, tuple[str, Convert]] = {
     "transitions": ("transitions", _transitions),
     "retry": ("retry", _retry),
     "timeout": ("timeout", _duration),
+    "onExhausted": ("on_exhausted", _same),
+    "outputSchema": ("output_schema", _json_schema),
     "resumeSchema": ("resume_schema", _json_schema),
 }
 
@@ -361,6 +378,7 @@ _FLOW_KEYS: dict[str, tuple[str, Convert]] = {
     "description": ("description", _same),
     "initialStepId": ("initial_step_id", _same),
     "timeout": ("timeout", _duration),
+    "onExhausted": ("on_exhausted", _same),
     "steps": ("steps", _steps),
     "triggers": ("triggers", _triggers),
     "metadata": ("metadata", _copy),

@@ -64,7 +64,7 @@ SELECT least(
     (SELECT min(wake_at) FROM executions
         WHERE status = 'waiting' AND wake_at IS NOT NULL AND lease_owner IS NULL),
     (SELECT min(timeout_at) FROM executions
-        WHERE status IN ('pending', 'running', 'waiting') AND timeout_at IS NOT NULL),
+        WHERE status IN ('pending', 'running', 'waiting', 'held') AND timeout_at IS NOT NULL),
     (SELECT min(CASE WHEN status = 'waiting' THEN greatest(wake_at, lease_expires_at) ELSE lease_expires_at END)
         FROM executions
         WHERE lease_owner IS NOT NULL AND status IN ('pending', 'running', 'waiting')
@@ -74,7 +74,7 @@ SELECT least(
 
 -- name: timed_out
 SELECT {executions} FROM executions
-WHERE status IN ('pending', 'running', 'waiting') AND timeout_at <= $1 ORDER BY timeout_at LIMIT $2
+WHERE status IN ('pending', 'running', 'waiting', 'held') AND timeout_at <= $1 ORDER BY timeout_at LIMIT $2
 
 -- name: insert_trigger
 -- ON CONFLICT (id) DO UPDATE of every other column is appended (_pg_sql.SAVE_TRIGGER).

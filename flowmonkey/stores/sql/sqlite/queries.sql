@@ -63,8 +63,8 @@ SELECT MIN(wake_at) FROM executions INDEXED BY executions_wake
 WHERE status = 'waiting' AND wake_at IS NOT NULL AND lease_owner IS NULL
 
 -- name: next_timeout
-SELECT MIN(timeout_at) FROM executions INDEXED BY executions_timeout
-WHERE status IN ('pending', 'running', 'waiting') AND timeout_at IS NOT NULL
+SELECT MIN(timeout_at) FROM executions INDEXED BY executions_deadline
+WHERE status IN ('pending', 'running', 'waiting', 'held') AND timeout_at IS NOT NULL
 
 -- name: next_lease_lapse
 -- When another owner's lease lapses (for a waiting execution, the later of that and its
@@ -75,8 +75,8 @@ WHERE lease_owner IS NOT NULL AND status IN ('pending', 'running', 'waiting') AN
   AND (status <> 'waiting' OR wake_at IS NOT NULL)
 
 -- name: timed_out
-SELECT {executions} FROM executions INDEXED BY executions_timeout
-WHERE status IN ('pending', 'running', 'waiting') AND timeout_at <= ? ORDER BY timeout_at LIMIT ?
+SELECT {executions} FROM executions INDEXED BY executions_deadline
+WHERE status IN ('pending', 'running', 'waiting', 'held') AND timeout_at <= ? ORDER BY timeout_at LIMIT ?
 
 -- name: save_trigger
 INSERT OR REPLACE INTO triggers ({triggers}) VALUES ({triggers_params})
