@@ -97,6 +97,7 @@ class TriggerService:
             start=self._starter.start,
             reject=self._starter.reject,
             resume=self._tokens.resume,
+            now=clock,
         )
         if sync_flows:
             self.flow_sync.attach()
