@@ -26,10 +26,12 @@ message text. A class without a code of its own has its parent's (in brackets)::
     │       └── ExpiredTokenError    [INVALID_ARGUMENT]   a genuine resume token has expired
     └── StoreError                   STORE_ERROR          a store or coordination backend failed
         │                                                 (driver errors, translated at the boundary)
-        └── ConflictError            CONFLICT             another writer changed the record first: a
-            │                                             lost compare-and-set, a unique constraint,
-            │                                             a resume that kept losing (Engine.resume)
-            └── JobFencedError       [CONFLICT]           a newer claim took the job over (JobContext)
+        ├── ConflictError            CONFLICT             another writer changed the record first: a
+        │   │                                             lost compare-and-set, a unique constraint,
+        │   │                                             a resume that kept losing (Engine.resume)
+        │   └── JobFencedError       [CONFLICT]           a newer claim took the job over (JobContext)
+        └── SchemaVersionError       SCHEMA_VERSION       the database's schema is newer than this
+                                                          FlowMonkey understands (opening a store)
 
 A failed *step* raises nothing: its outcome is a :class:`~flowmonkey.result.StepResult`
 whose ``error_code`` is stored in the step's record and, when the execution fails, in
@@ -82,6 +84,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "CONFLICT"
     INVALID_ARGUMENT = "INVALID_ARGUMENT"
     TRIGGER_NOT_FOUND = "TRIGGER_NOT_FOUND"
+    SCHEMA_VERSION = "SCHEMA_VERSION"
 
 
 class FlowMonkeyError(Exception):
@@ -194,6 +197,12 @@ class JobFencedError(ConflictError):
     """A newer claim took this job over; this runner may no longer write to it."""
 
 
+class SchemaVersionError(StoreError):
+    """The database's schema is newer than this FlowMonkey understands: upgrade FlowMonkey."""
+
+    code = ErrorCode.SCHEMA_VERSION
+
+
 __all__ = [
     "ConflictError",
     "ContextLimitError",
@@ -209,6 +218,7 @@ __all__ = [
     "InvalidTokenError",
     "JobFencedError",
     "NotWaitingError",
+    "SchemaVersionError",
     "StepNotFoundError",
     "StoreError",
     "TriggerError",

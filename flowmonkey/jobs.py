@@ -39,6 +39,7 @@ from flowmonkey.errors import FlowMonkeyError, JobFencedError
 from flowmonkey.events import Event, EventType
 from flowmonkey.handlers.job import JOB_FAILED, job_handler
 from flowmonkey.model import Job, JobStatus, WaitKind
+from flowmonkey.stores.base import JobStore
 
 log = logging.getLogger("flowmonkey.jobs")
 
@@ -117,7 +118,7 @@ class JobRunner:
         recheck: timedelta = DEFAULT_JOB_RECHECK,
     ) -> None:
         self.engine = engine
-        self.store = engine.store
+        self.store: JobStore = engine.store
         self.functions: dict[str, JobFunction] = dict(functions or {})
         self.concurrency = concurrency
         self.lease = lease
@@ -277,7 +278,7 @@ class JobRunner:
         for attempt in range(_WAKE_RETRIES):
             if await self.engine.wake(execution_id):
                 return
-            execution = await self.store.get_execution(execution_id)
+            execution = await self.engine.get(execution_id)
             if execution is None or execution.is_terminal or execution.wait_kind is WaitKind.RETRY:
                 return
             await asyncio.sleep(0.05 * 2**attempt)

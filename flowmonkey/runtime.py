@@ -37,6 +37,7 @@ from flowmonkey.coordination import Lock, LockManager, WakeSignaler, default_own
 from flowmonkey.engine import Engine
 from flowmonkey.errors import StoreError
 from flowmonkey.model import Execution, ExecutionStatus
+from flowmonkey.stores.base import ClaimStore
 
 if TYPE_CHECKING:
     from flowmonkey.jobs import JobRunner
@@ -106,7 +107,7 @@ class Runtime:
         if lease <= timedelta(0) or recheck <= timedelta(0):
             raise ValueError(f"Runtime lease and recheck must be positive, got {lease} and {recheck}")
         self.engine = engine
-        self.store = engine.store
+        self.store: ClaimStore = engine.store
         self.concurrency = concurrency
         self.lease = lease
         self.owner = owner or default_owner()

@@ -36,7 +36,7 @@ from flowmonkey.cliopts import add_store_and_flows, environment_handlers
 from flowmonkey.coordination import LockManager, WakeSignaler, default_owner, signaler_for
 from flowmonkey.defaults import Engine
 from flowmonkey.durations import parse_duration
-from flowmonkey.errors import FlowMonkeyError, InvalidArgumentError
+from flowmonkey.errors import FlowMonkeyError, InvalidArgumentError, SchemaVersionError
 from flowmonkey.events import Event
 from flowmonkey.handlers.job import job_handler
 from flowmonkey.jobs import JobRunner
@@ -117,7 +117,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the worker until SIGTERM/SIGINT; 0 on a clean stop, 1 on a failure."""
+    """Run the worker until SIGTERM/SIGINT; 0 on a clean stop, 1 on a failure, 2 when the
+    database is newer than this FlowMonkey."""
     hold_stop_signals()  # until serve() installs the loop's handlers
     logging.basicConfig(
         level=logging.INFO,
@@ -126,6 +127,9 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         return asyncio.run(serve(args))
+    except SchemaVersionError as exc:  # an older worker meeting a newer database: do not start
+        print(f"flowmonkey worker: {exc.message}", file=sys.stderr)
+        return 2
     except FlowMonkeyError as exc:
         print(f"flowmonkey worker: {exc.message}", file=sys.stderr)
         return 1

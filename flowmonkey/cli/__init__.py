@@ -10,7 +10,8 @@
 
 Each takes ``--store URL`` (env ``FLOWMONKEY_STORE``), ``--flows DIR`` (env
 ``FLOWMONKEY_FLOWS``) and ``--json``. Exit codes: 0 ok, 1 a reported failure (an invalid
-flow, a failed execution, an unknown id), 2 bad usage.
+flow, a failed execution, an unknown id), 2 bad usage, or a database newer than this
+FlowMonkey.
 
 The commands are grouped by what they work on: :mod:`.validate` (flow files),
 :mod:`.running` (run, resume), :mod:`.executions` (list, show, cancel). :mod:`.parser`
@@ -30,7 +31,7 @@ from rich.markup import escape
 from flowmonkey.cli.common import FAILED, USAGE, UsageError
 from flowmonkey.cli.output import err, fail
 from flowmonkey.cli.parser import DELEGATED, build_parser
-from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.errors import FlowMonkeyError, SchemaVersionError
 
 __all__ = ["build_parser", "main"]
 
@@ -53,6 +54,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(asyncio.run(args.handler(args)))
     except UsageError as exc:
         err.print(f"flowmonkey {args.command}: {escape(str(exc))}")
+        return USAGE
+    except SchemaVersionError as exc:  # this version cannot read the database: not a failure of it
+        err.print(f"flowmonkey {args.command}: {escape(exc.message)}")
         return USAGE
     except FlowMonkeyError as exc:
         fail(args, f"{exc.code}: {exc.message}")

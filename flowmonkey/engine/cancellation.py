@@ -9,7 +9,7 @@ from flowmonkey.engine.clock import Clock
 from flowmonkey.engine.commits import COMMIT_RETRIES, Committer
 from flowmonkey.model import ACTIVE_STATUSES, Execution, ExecutionStatus, StepRecord, StepStatus
 from flowmonkey.state import cancelled, next_revision, seal
-from flowmonkey.stores.base import ExecutionQuery, Store
+from flowmonkey.stores.base import ExecutionQuery, ExecutionStore
 
 _CHILDREN_PAGE = 100
 
@@ -26,7 +26,7 @@ class Canceller:
 
     __slots__ = ("_clock", "_committer", "_store")
 
-    def __init__(self, store: Store, committer: Committer, clock: Clock) -> None:
+    def __init__(self, store: ExecutionStore, committer: Committer, clock: Clock) -> None:
         self._store = store
         self._committer = committer
         self._clock = clock

@@ -13,7 +13,7 @@ from flowmonkey.events import Event, EventType
 from flowmonkey.ids import new_id
 from flowmonkey.model import Execution, Job
 from flowmonkey.params import CHILD_KEY_TTL, HandlerParams
-from flowmonkey.stores.base import CreateResult, Store
+from flowmonkey.stores.base import CreateResult, JobStore
 
 CreateFn = Callable[[Start], Awaitable[CreateResult]]
 
@@ -23,7 +23,7 @@ class EngineServices:
 
     __slots__ = ("_create", "_emitter", "_store")
 
-    def __init__(self, create: CreateFn, store: Store, emitter: Emitter) -> None:
+    def __init__(self, create: CreateFn, store: JobStore, emitter: Emitter) -> None:
         self._create = create
         self._store = store
         self._emitter = emitter

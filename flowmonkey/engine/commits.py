@@ -13,7 +13,7 @@ from flowmonkey.engine.notify import Emitter, WakeListeners
 from flowmonkey.events import EventType
 from flowmonkey.model import Execution, ExecutionStatus, StepRecord, StepStatus, WaitKind
 from flowmonkey.state import seal, woken
-from flowmonkey.stores.base import Store
+from flowmonkey.stores.base import ExecutionStore
 
 COMMIT_RETRIES = 20
 """How often an operation re-reads and retries after losing a compare-and-set."""
@@ -26,7 +26,7 @@ class Committer:
 
     __slots__ = ("_clock", "_emitter", "_store", "_wakes")
 
-    def __init__(self, store: Store, clock: Clock, emitter: Emitter, wakes: WakeListeners) -> None:
+    def __init__(self, store: ExecutionStore, clock: Clock, emitter: Emitter, wakes: WakeListeners) -> None:
         self._store = store
         self._clock = clock
         self._emitter = emitter

@@ -16,7 +16,7 @@ from flowmonkey.ids import new_id
 from flowmonkey.model import Execution, ExecutionStatus, Flow, TimeoutConfig
 from flowmonkey.registry import FlowRegistry
 from flowmonkey.state import initial_timeout_at
-from flowmonkey.stores.base import CreateResult, Store
+from flowmonkey.stores.base import CreateResult, ExecutionStore
 
 DEFAULT_IDEMPOTENCY_TTL = timedelta(hours=24)
 
@@ -44,7 +44,7 @@ class Creator:
 
     def __init__(
         self,
-        store: Store,
+        store: ExecutionStore,
         flows: FlowRegistry,
         definitions: Definitions,
         limits: Limits,

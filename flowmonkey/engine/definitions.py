@@ -6,7 +6,7 @@ from __future__ import annotations
 from flowmonkey.errors import FlowNotFoundError
 from flowmonkey.model import Execution, Flow
 from flowmonkey.registry import FlowRegistry
-from flowmonkey.stores.base import Store
+from flowmonkey.stores.base import DefinitionStore
 
 
 class Definitions:
@@ -14,7 +14,7 @@ class Definitions:
 
     __slots__ = ("_by_hash", "_flows", "_saved", "_store")
 
-    def __init__(self, store: Store, flows: FlowRegistry) -> None:
+    def __init__(self, store: DefinitionStore, flows: FlowRegistry) -> None:
         self._store = store
         self._flows = flows
         self._saved: set[str] = set()

@@ -30,7 +30,7 @@ from flowmonkey.model import Execution, ExecutionStatus, Step, StepRecord, WaitK
 from flowmonkey.params import WokenBy
 from flowmonkey.registry import HandlerRegistry
 from flowmonkey.result import Result
-from flowmonkey.stores.base import Store
+from flowmonkey.stores.base import JobStore
 
 TimeOut = Callable[[Execution, datetime], Awaitable[Execution]]
 """Cancels a timed-out execution (source ``timeout``) and returns it as it is now."""
@@ -65,7 +65,7 @@ class StepPipeline:
         handlers: HandlerRegistry,
         committer: Committer,
         limits: Limits,
-        services: tuple[Clock, Emitter, CreateFn, Store, TimeOut],
+        services: tuple[Clock, Emitter, CreateFn, JobStore, TimeOut],
     ) -> None:
         self._definitions = definitions
         self._handlers = handlers

@@ -5,7 +5,9 @@
   (:mod:`~flowmonkey.model.schema`);
 - :mod:`~flowmonkey.model.execution`: one run of a flow and its history;
 - :mod:`~flowmonkey.model.triggers` and :mod:`~flowmonkey.model.jobs`: what the stores
-  keep for triggers and long-running handlers.
+  keep for triggers and long-running handlers;
+- :mod:`~flowmonkey.model.fields`: the shape of each field of these records, read from
+  their dataclasses: ``to_dict`` / ``from_dict`` and the SQL stores' columns derive from it.
 
 The model imports nothing of FlowMonkey's but ids, errors and durations.
 """

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from flowmonkey.model._json import JSON, copy_json
+from flowmonkey.model.fields import FIXED, LEASE, from_json, parse_time, to_json
 
 
 def utcnow() -> datetime:
@@ -95,21 +96,27 @@ class Cancellation:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Cancellation:
-        return cls(source=data["source"], reason=data.get("reason"), at=_parse_dt(data["at"]))
+        return cls(source=data["source"], reason=data.get("reason"), at=parse_time(data["at"]))
 
 
 @dataclass(kw_only=True)
 class Execution:
-    """One run of a flow. Stores hand out copies; ``revision`` guards every commit."""
+    """One run of a flow. Stores hand out copies; ``revision`` guards every commit.
 
-    id: str
-    flow_id: str
-    flow_version: str
-    flow_hash: str
+    Its fields are the one definition of an execution: ``to_dict`` and the stores'
+    columns are derived from them (:mod:`flowmonkey.model.fields`). ``FIXED`` fields are
+    set at create and never change; ``LEASE`` fields belong to claims; a step's commit
+    writes the others.
+    """
+
+    id: str = field(metadata=FIXED)
+    flow_id: str = field(metadata=FIXED)
+    flow_version: str = field(metadata=FIXED)
+    flow_hash: str = field(metadata=FIXED)
     status: ExecutionStatus
     current_step_id: str | None
     context: dict[str, Any]
-    created_at: datetime
+    created_at: datetime = field(metadata=FIXED)
     updated_at: datetime
     revision: int = 0
     step_count: int = 0
@@ -123,14 +130,14 @@ class Execution:
     timeout_at: datetime | None = None
     error: ExecutionError | None = None
     cancellation: Cancellation | None = None
-    idempotency_key: str | None = None
-    idempotency_expires_at: datetime | None = None
-    tenant_id: str | None = None
-    parent_execution_id: str | None = None
-    parent_step_id: str | None = None
+    idempotency_key: str | None = field(default=None, metadata=FIXED)
+    idempotency_expires_at: datetime | None = field(default=None, metadata=FIXED)
+    tenant_id: str | None = field(default=None, metadata=FIXED)
+    parent_execution_id: str | None = field(default=None, metadata=FIXED)
+    parent_step_id: str | None = field(default=None, metadata=FIXED)
     metadata: dict[str, Any] = field(default_factory=dict)
-    lease_owner: str | None = None
-    lease_expires_at: datetime | None = None
+    lease_owner: str | None = field(default=None, metadata=LEASE)
+    lease_expires_at: datetime | None = field(default=None, metadata=LEASE)
 
     @property
     def is_terminal(self) -> bool:
@@ -147,78 +154,12 @@ class Execution:
         return clone
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (datetimes as ISO 8601 strings)."""
-        return {
-            "id": self.id,
-            "flow_id": self.flow_id,
-            "flow_version": self.flow_version,
-            "flow_hash": self.flow_hash,
-            "status": self.status.value,
-            "current_step_id": self.current_step_id,
-            "context": self.context,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-            "revision": self.revision,
-            "step_count": self.step_count,
-            "attempt": self.attempt,
-            "completed_at": _iso(self.completed_at),
-            "wake_at": _iso(self.wake_at),
-            "wait_kind": self.wait_kind.value if self.wait_kind else None,
-            "wait_reason": self.wait_reason,
-            "waiting_since": _iso(self.waiting_since),
-            "timeout": {
-                "execution": _seconds(self.timeout.execution),
-                "wait": _seconds(self.timeout.wait),
-            },
-            "timeout_at": _iso(self.timeout_at),
-            "error": self.error.to_dict() if self.error else None,
-            "cancellation": self.cancellation.to_dict() if self.cancellation else None,
-            "idempotency_key": self.idempotency_key,
-            "idempotency_expires_at": _iso(self.idempotency_expires_at),
-            "tenant_id": self.tenant_id,
-            "parent_execution_id": self.parent_execution_id,
-            "parent_step_id": self.parent_step_id,
-            "metadata": self.metadata,
-            "lease_owner": self.lease_owner,
-            "lease_expires_at": _iso(self.lease_expires_at),
-        }
+        """A JSON-ready dict (datetimes as ISO 8601 strings, durations in seconds)."""
+        return to_json(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Execution:
-        timeout = data.get("timeout") or {}
-        return cls(
-            id=data["id"],
-            flow_id=data["flow_id"],
-            flow_version=data["flow_version"],
-            flow_hash=data["flow_hash"],
-            status=ExecutionStatus(data["status"]),
-            current_step_id=data.get("current_step_id"),
-            context=data.get("context") or {},
-            created_at=_parse_dt(data["created_at"]),
-            updated_at=_parse_dt(data["updated_at"]),
-            revision=int(data.get("revision", 0)),
-            step_count=int(data.get("step_count", 0)),
-            attempt=int(data.get("attempt", 1)),
-            completed_at=_opt_dt(data.get("completed_at")),
-            wake_at=_opt_dt(data.get("wake_at")),
-            wait_kind=WaitKind(data["wait_kind"]) if data.get("wait_kind") else None,
-            wait_reason=data.get("wait_reason"),
-            waiting_since=_opt_dt(data.get("waiting_since")),
-            timeout=TimeoutConfig(
-                execution=_opt_td(timeout.get("execution")), wait=_opt_td(timeout.get("wait"))
-            ),
-            timeout_at=_opt_dt(data.get("timeout_at")),
-            error=ExecutionError.from_dict(data["error"]) if data.get("error") else None,
-            cancellation=Cancellation.from_dict(data["cancellation"]) if data.get("cancellation") else None,
-            idempotency_key=data.get("idempotency_key"),
-            idempotency_expires_at=_opt_dt(data.get("idempotency_expires_at")),
-            tenant_id=data.get("tenant_id"),
-            parent_execution_id=data.get("parent_execution_id"),
-            parent_step_id=data.get("parent_step_id"),
-            metadata=data.get("metadata") or {},
-            lease_owner=data.get("lease_owner"),
-            lease_expires_at=_opt_dt(data.get("lease_expires_at")),
-        )
+        return from_json(cls, data)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,58 +184,8 @@ class StepRecord:
         return (self.finished_at - self.started_at).total_seconds() * 1000
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "execution_id": self.execution_id,
-            "sequence": self.sequence,
-            "step_id": self.step_id,
-            "attempt": self.attempt,
-            "outcome": self.outcome.value,
-            "started_at": _iso(self.started_at),
-            "finished_at": _iso(self.finished_at),
-            "duration_ms": round(self.duration_ms, 3),
-            "input": self.input,
-            "output": self.output,
-            "error": self.error.to_dict() if self.error else None,
-            "next_step_id": self.next_step_id,
-            "note": self.note,
-        }
+        return {**to_json(self), "duration_ms": round(self.duration_ms, 3)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> StepRecord:
-        return cls(
-            execution_id=data["execution_id"],
-            sequence=int(data["sequence"]),
-            step_id=data.get("step_id"),
-            attempt=int(data.get("attempt", 1)),
-            outcome=StepStatus(data["outcome"]),
-            started_at=_parse_dt(data["started_at"]),
-            finished_at=_parse_dt(data["finished_at"]),
-            input=data.get("input"),
-            output=data.get("output"),
-            error=ExecutionError.from_dict(data["error"]) if data.get("error") else None,
-            next_step_id=data.get("next_step_id"),
-            note=data.get("note"),
-        )
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _parse_dt(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _opt_dt(value: Any) -> datetime | None:
-    return None if value is None else _parse_dt(value)
-
-
-def _seconds(value: timedelta | None) -> float | None:
-    return None if value is None else value.total_seconds()
-
-
-def _opt_td(value: Any) -> timedelta | None:
-    return None if value is None else timedelta(seconds=float(value))
+        return from_json(cls, data)

@@ -1,6 +1,36 @@
 """Store implementations and :func:`open_store`, which picks one by URL scheme.
 
-Optional drivers are imported only when their scheme is used.
+Optional drivers are imported only when their scheme is used. The protocol, and the parts
+callers depend on (executions, claims, triggers, jobs), are in :mod:`.base`.
+
+Where the SQL stores keep things:
+
+- the columns: derived from the model's dataclasses, in :mod:`._columns` (one table per
+  record; its SQL types and codecs follow from each field's type);
+- the schema: ``sql/<store>/migrations/NNNN_what.sql``, one file per numbered migration;
+- the queries: ``sql/<store>/queries.sql`` by name; statements that spell out every column
+  beyond a list (batches of typed arrays, per-shape commits) are built from the columns
+  in ``_pg_sql.py`` and ``_sqlite_commit.py``.
+
+Upgrades never strand a running system:
+
+- One number per change of the schema, the same on both stores (a change that concerns one
+  store is an empty migration on the other). The version a database is at is recorded in
+  it: SQLite's ``PRAGMA user_version``; PostgreSQL's ``flowmonkey_schema_version`` rows.
+  FlowMonkey 0.1 numbered PostgreSQL on its own (its version 2 is migration 3 here); see
+  ``sql/postgres/migrations/0002_execution_counts.sql``.
+- Opening a store applies the migrations the database lacks, each once, under a lock
+  (``BEGIN IMMEDIATE``; an advisory lock on PostgreSQL), so processes opening a database
+  together do not collide.
+- Migrations are additive only: new tables, new columns (nullable, or with a default),
+  new indexes. Never drop or rename a column, table or index, or change what a stored
+  value means, while a release that reads it may still run: workers of the new version
+  start while the old ones drain. FlowMonkey 0.1 inserts into ``triggers``,
+  ``definitions``, ``idempotency_keys`` and ``trigger_slots`` without a column list, so
+  those four tables get no new column while it may run; this code names every column.
+- A FlowMonkey that finds a database newer than it understands refuses to open it with
+  one line (:class:`~flowmonkey.errors.SchemaVersionError`: the version found, the ones it
+  understands, "upgrade FlowMonkey") rather than misread its rows.
 """
 
 from __future__ import annotations
@@ -8,18 +38,33 @@ from __future__ import annotations
 from typing import Any, cast
 
 from flowmonkey.errors import StoreError
-from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page, Store
+from flowmonkey.stores.base import (
+    ClaimStore,
+    CreateResult,
+    DefinitionStore,
+    ExecutionQuery,
+    ExecutionStore,
+    JobStore,
+    Page,
+    Store,
+    TriggerStore,
+)
 from flowmonkey.stores.memory import MemoryStore
 
 DEFAULT_STORE_URL = "sqlite:///.flowmonkey/flowmonkey.db"
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "ClaimStore",
     "CreateResult",
+    "DefinitionStore",
     "ExecutionQuery",
+    "ExecutionStore",
+    "JobStore",
     "MemoryStore",
     "Page",
     "Store",
+    "TriggerStore",
     "open_store",
 ]
 

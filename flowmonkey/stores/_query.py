@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from flowmonkey.stores._rows import EncodeTime
+from flowmonkey.stores._columns import EncodeTime
 from flowmonkey.stores.base import ExecutionQuery
 
 

@@ -15,7 +15,8 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from flowmonkey.stores._rows import COMMIT_COLUMNS, RECORD_COLUMNS
+from flowmonkey.stores._changes import COMMIT_COLUMNS
+from flowmonkey.stores._columns import STEP_RECORDS
 
 Request = tuple[Sequence[Any], str, int, tuple[int, ...], Sequence[Any] | None]
 """(the values of the columns to write, execution id, expected revision, those columns as
@@ -127,6 +128,4 @@ def _update_many_sql(columns: tuple[int, ...], rows: int) -> str:
 
 @functools.cache
 def _insert_records_sql(rows: int) -> str:
-    return (
-        f"INSERT INTO step_records ({', '.join(RECORD_COLUMNS)}) VALUES {_values(rows, len(RECORD_COLUMNS))}"
-    )
+    return f"INSERT INTO step_records ({STEP_RECORDS.column_list}) VALUES {_values(rows, len(STEP_RECORDS.names))}"

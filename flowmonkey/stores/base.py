@@ -4,6 +4,12 @@ Operations mean something (create with idempotency, commit a step with compare-a
 claim with a lease), not SQL. Every implementation hands out copies: mutating a returned
 object never changes what is stored. Driver errors are translated at this boundary into
 :class:`~flowmonkey.errors.StoreError` / :class:`~flowmonkey.errors.ConflictError`.
+
+``Store`` is the union of the parts it is made of, and each caller depends on the part it
+uses: :class:`ExecutionStore` (executions, their history, and the flow definitions they
+pin; with :class:`DefinitionStore`), :class:`ClaimStore` (the runtime's claims, leases,
+wakes and timeouts), :class:`TriggerStore` (triggers, their slots and fires) and
+:class:`JobStore` (long-running handlers' jobs).
 """
 
 from __future__ import annotations
@@ -55,18 +61,18 @@ class Page(Generic[T]):
     next_cursor: str | None = None
 
 
-@runtime_checkable
-class Store(Protocol):
-    """Durable storage of executions, their history, definitions, triggers and jobs."""
+class DefinitionStore(Protocol):
+    """Flow definitions by hash: what an execution pinned stays readable."""
 
-    url: str  # for display: the password is masked
+    async def save_definition(self, flow: Flow) -> None:
+        """Keep ``flow`` under ``flow.hash`` (idempotent)."""
+        ...
 
-    async def open(self) -> None: ...
-    async def close(self) -> None: ...
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(self, *exc: object) -> None: ...
+    async def get_definition(self, flow_hash: str) -> Flow | None: ...
 
-    # -- executions -------------------------------------------------------------------
+
+class ExecutionStore(DefinitionStore, Protocol):
+    """Executions, their history, and the definitions they pin."""
 
     async def create_execution(self, execution: Execution, *, now: datetime) -> CreateResult:
         """Insert ``execution``, honouring its idempotency key.
@@ -106,15 +112,9 @@ class Store(Protocol):
         """How many executions match, by status (every status present, zero included)."""
         ...
 
-    # -- definitions ------------------------------------------------------------------
 
-    async def save_definition(self, flow: Flow) -> None:
-        """Keep ``flow`` under ``flow.hash`` (idempotent)."""
-        ...
-
-    async def get_definition(self, flow_hash: str) -> Flow | None: ...
-
-    # -- runtime: claims, leases, wakes, timeouts -------------------------------------
+class ClaimStore(Protocol):
+    """The runtime's part: claims with a lease, renewals, releases, wakes and timeouts."""
 
     async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Execution]:
         """Lease up to ``limit`` runnable executions to ``owner`` until ``now + lease``.
@@ -153,7 +153,9 @@ class Store(Protocol):
         """Active executions whose ``timeout_at`` has passed at ``now``."""
         ...
 
-    # -- triggers ---------------------------------------------------------------------
+
+class TriggerStore(Protocol):
+    """Triggers, the schedule slots they fired, and the record of every fire."""
 
     async def save_trigger(self, trigger: TriggerDefinition) -> None:
         """Insert or replace a trigger by id."""
@@ -173,7 +175,9 @@ class Store(Protocol):
         """Newest first."""
         ...
 
-    # -- jobs -------------------------------------------------------------------------
+
+class JobStore(Protocol):
+    """Jobs: the work of long-running handlers, run outside their step under a lease."""
 
     async def enqueue_job(self, job: Job) -> tuple[Job, bool]:
         """Insert ``job`` unless one exists for (execution_id, step_id, attempt)."""
@@ -203,3 +207,15 @@ class Store(Protocol):
     ) -> bool:
         """Complete or fail the job; False if a newer claim fenced this runner out."""
         ...
+
+
+@runtime_checkable
+class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, Protocol):
+    """Durable storage of executions, their history, definitions, triggers and jobs."""
+
+    url: str  # for display: the password is masked
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(self, *exc: object) -> None: ...

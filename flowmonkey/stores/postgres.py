@@ -30,9 +30,19 @@ from flowmonkey.model import (
     TriggerFire,
     build_flow,
 )
+from flowmonkey.stores import _changes, _query
 from flowmonkey.stores import _pg_sql as sql
-from flowmonkey.stores import _query, _rows
 from flowmonkey.stores._batch import GroupCommitter
+from flowmonkey.stores._columns import (
+    EXECUTIONS,
+    JOBS,
+    STEP_RECORDS,
+    TRIGGER_FIRES,
+    TRIGGERS,
+    as_is,
+    dumps,
+    dumps_optional,
+)
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
 
@@ -40,6 +50,7 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
 _Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None]
 """One queued commit: (id, expected revision, *COMMIT_COLUMNS values) and its history row."""
+Q = sql.SQL
 
 
 async def _keep_session(conn: Any) -> None:
@@ -47,11 +58,6 @@ async def _keep_session(conn: Any) -> None:
     leaves no session state (no LISTEN, no SET, only transaction-scoped locks), and the
     reset would cost a round trip on every operation. asyncpg still rolls back any
     transaction left open."""
-
-
-def _same(value: Any) -> Any:
-    # asyncpg reads and writes aware datetimes itself: no conversion needed.
-    return value
 
 
 class PostgresStore:
@@ -139,7 +145,7 @@ class PostgresStore:
 
     async def create_execution(self, execution: Execution, *, now: datetime) -> CreateResult:
         # One statement (one round trip, its own transaction) in the usual case.
-        row = tuple(_rows.execution_values(execution, _same).values())
+        row = EXECUTIONS.values(execution, as_is)
         if execution.idempotency_key is None:
             await self._creates.submit(row)
             return CreateResult(execution.copy(), True)
@@ -149,12 +155,12 @@ class PostgresStore:
             return CreateResult(execution.copy(), True)
         # The key is live. Its holder committed before our statement gave up waiting on it,
         # so this new statement (with a fresh snapshot) sees it.
-        holder = await self._fetch("create_execution", sql.HOLDER_OF_KEY, *scope)
+        holder = await self._fetch("create_execution", Q["holder_of_key"], *scope)
         if not holder:
             raise ConflictError(
                 f"idempotency key {execution.idempotency_key!r} is held by a missing execution"
             )
-        return CreateResult(_rows.execution_from_row(holder[0], _same), False)
+        return CreateResult(EXECUTIONS.from_row(holder[0], as_is), False)
 
     async def _insert(self, rows: list[tuple[Any, ...]]) -> list[bool | Exception]:
         """Insert a batch of executions in one statement; if it fails, one at a time, so
@@ -171,20 +177,20 @@ class PostgresStore:
         outcomes: list[bool | Exception] = []
         for row in rows:
             try:
-                await self._execute("create_execution", sql.INSERT_EXECUTION, *row)
+                await self._execute("create_execution", Q["insert_execution"], *row)
                 outcomes.append(True)
             except StoreError as exc:
                 outcomes.append(exc)
         return outcomes
 
     async def get_execution(self, execution_id: str) -> Execution | None:
-        rows = await self._fetch("get_execution", f"{sql.SELECT_EXECUTION} WHERE id = $1", execution_id)
-        return _rows.execution_from_row(rows[0], _same) if rows else None
+        rows = await self._fetch("get_execution", Q["execution"], execution_id)
+        return EXECUTIONS.from_row(rows[0], as_is) if rows else None
 
     async def commit(self, change: Change) -> bool:
-        update = (change.execution_id, change.expected_revision, *_rows.commit_values(change, _same))
+        update = (change.execution_id, change.expected_revision, *_changes.commit_values(change, as_is))
         record = change.record
-        row = _rows.record_values(record, _same) if record is not None else None
+        row = STEP_RECORDS.values(record, as_is) if record is not None else None
         return await self._commits.submit((update, row))
 
     async def _flush(self, batch: list[_Commit]) -> list[bool]:
@@ -193,37 +199,34 @@ class PostgresStore:
         records = [row for _, row in batch if row is not None]
         record_arrays = [list(column) for column in zip(*records, strict=True)] if records else []
         if not record_arrays:
-            record_arrays = [[] for _ in _rows.RECORD_COLUMNS]
+            record_arrays = [[] for _ in STEP_RECORDS.names]
         rows = await self._fetch("commit", sql.COMMIT_BATCH, *updates, *record_arrays)
         won = {row[0] for row in rows}
         return [update[0] in won for update, _ in batch]
 
     async def history(self, execution_id: str) -> list[StepRecord]:
-        rows = await self._fetch("history", sql.HISTORY, execution_id)
-        return [_rows.record_from_row(row, _same) for row in rows]
+        rows = await self._fetch("history", Q["history"], execution_id)
+        return [STEP_RECORDS.from_row(row, as_is) for row in rows]
 
     async def list_executions(
         self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None
     ) -> Page[Execution]:
         params = _query.Params("numbered")
-        where = _query.execution_filter(query, params, _same, "ILIKE")
+        where = _query.execution_filter(query, params, as_is, "ILIKE")
         if cursor is not None:
             where.append(f"id < {params.add(cursor)}")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        query_sql = f"{sql.SELECT_EXECUTION} {clause} ORDER BY id DESC LIMIT {params.add(limit + 1)}"
+        query_sql = f"{Q['executions']} {clause} ORDER BY id DESC LIMIT {params.add(limit + 1)}"
         rows = await self._fetch("list_executions", query_sql, *params.values)
-        items = [_rows.execution_from_row(row, _same) for row in rows[:limit]]
+        items = [EXECUTIONS.from_row(row, as_is) for row in rows[:limit]]
         return Page(items=items, next_cursor=items[-1].id if len(rows) > limit and items else None)
 
     async def count_executions(self, query: ExecutionQuery = ExecutionQuery()) -> dict[ExecutionStatus, int]:
         params = _query.Params("numbered")
-        where = _query.execution_filter(query, params, _same, "ILIKE")
+        where = _query.execution_filter(query, params, as_is, "ILIKE")
         clause = f"WHERE {' AND '.join(where)}" if where else ""
-        rows = await self._fetch(
-            "count_executions",
-            f"SELECT status, count(*) FROM executions {clause} GROUP BY status",
-            *params.values,
-        )
+        query_sql = f"SELECT status, count(*) FROM executions {clause} GROUP BY status"
+        rows = await self._fetch("count_executions", query_sql, *params.values)
         counts = dict.fromkeys(ExecutionStatus, 0)
         for status, n in rows:
             counts[ExecutionStatus(status)] = n
@@ -232,103 +235,86 @@ class PostgresStore:
     # -- definitions ------------------------------------------------------------------
 
     async def save_definition(self, flow: Flow) -> None:
-        body = _rows.dumps(flow.to_dict(), f"flow {flow.id!r}")
-        await self._execute(
-            "save_definition",
-            "INSERT INTO definitions VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
-            flow.hash,
-            flow.id,
-            flow.version,
-            body,
-        )
+        body = dumps(flow.to_dict(), f"flow {flow.id!r}")
+        await self._execute("save_definition", Q["save_definition"], flow.hash, flow.id, flow.version, body)
 
     async def get_definition(self, flow_hash: str) -> Flow | None:
-        rows = await self._fetch("get_definition", "SELECT body FROM definitions WHERE hash = $1", flow_hash)
+        rows = await self._fetch("get_definition", Q["definition"], flow_hash)
         return build_flow(json.loads(rows[0][0])) if rows else None  # trusted: written by to_dict
 
     # -- runtime ----------------------------------------------------------------------
 
     async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Execution]:
-        rows = await self._fetch("claim", sql.CLAIM, owner, now + lease, now, limit)
-        return sorted((_rows.execution_from_row(row, _same) for row in rows), key=lambda e: e.id)
+        rows = await self._fetch("claim", Q["claim"], owner, now + lease, now, limit)
+        return sorted((EXECUTIONS.from_row(row, as_is) for row in rows), key=lambda e: e.id)
 
     async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:
-        rows = await self._fetch("renew_leases", sql.RENEW, owner, list(execution_ids), until)
+        rows = await self._fetch("renew_leases", Q["renew_leases"], owner, list(execution_ids), until)
         held = {row[0] for row in rows}
         return [i for i in execution_ids if i in held]
 
     async def release(self, *, owner: str, execution_ids: list[str]) -> None:
-        await self._execute("release", sql.RELEASE, owner, list(execution_ids))
+        await self._execute("release", Q["release"], owner, list(execution_ids))
 
     async def next_wake_at(self, *, exclude_owner: str | None = None) -> datetime | None:
-        rows = await self._fetch("next_wake_at", sql.NEXT_WAKE, exclude_owner)
+        rows = await self._fetch("next_wake_at", Q["next_wake"], exclude_owner)
         value: datetime | None = rows[0][0]
         return value
 
     async def timed_out(self, *, now: datetime, limit: int) -> list[Execution]:
-        rows = await self._fetch("timed_out", sql.TIMED_OUT, now, limit)
-        return [_rows.execution_from_row(row, _same) for row in rows]
+        rows = await self._fetch("timed_out", Q["timed_out"], now, limit)
+        return [EXECUTIONS.from_row(row, as_is) for row in rows]
 
     # -- triggers ---------------------------------------------------------------------
 
     async def save_trigger(self, trigger: TriggerDefinition) -> None:
-        await self._execute("save_trigger", sql.SAVE_TRIGGER, *_rows.trigger_values(trigger, _same))
+        await self._execute("save_trigger", sql.SAVE_TRIGGER, *TRIGGERS.values(trigger, as_is))
 
     async def get_trigger(self, trigger_id: str) -> TriggerDefinition | None:
-        rows = await self._fetch("get_trigger", f"{sql.SELECT_TRIGGER} WHERE id = $1", trigger_id)
-        return _rows.trigger_from_row(rows[0], _same) if rows else None
+        rows = await self._fetch("get_trigger", Q["trigger"], trigger_id)
+        return TRIGGERS.from_row(rows[0], as_is) if rows else None
 
     async def list_triggers(self) -> list[TriggerDefinition]:
-        rows = await self._fetch("list_triggers", f"{sql.SELECT_TRIGGER} ORDER BY id")
-        return [_rows.trigger_from_row(row, _same) for row in rows]
+        rows = await self._fetch("list_triggers", Q["triggers"])
+        return [TRIGGERS.from_row(row, as_is) for row in rows]
 
     async def delete_trigger(self, trigger_id: str) -> bool:
-        status = await self._execute("delete_trigger", "DELETE FROM triggers WHERE id = $1", trigger_id)
+        status = await self._execute("delete_trigger", Q["delete_trigger"], trigger_id)
         return status == "DELETE 1"
 
     async def claim_slot(self, *, trigger_id: str, slot_at: datetime) -> bool:
-        status = await self._execute(
-            "claim_slot",
-            "INSERT INTO trigger_slots VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            trigger_id,
-            slot_at,
-        )
+        status = await self._execute("claim_slot", Q["claim_slot"], trigger_id, slot_at)
         return status == "INSERT 0 1"
 
     async def record_fire(self, fire: TriggerFire) -> None:
-        await self._execute("record_fire", sql.RECORD_FIRE, *_rows.fire_values(fire, _same))
+        await self._execute("record_fire", Q["record_fire"], *TRIGGER_FIRES.values(fire, as_is))
 
     async def trigger_history(self, trigger_id: str, *, limit: int = 50) -> list[TriggerFire]:
-        rows = await self._fetch("trigger_history", sql.TRIGGER_HISTORY, trigger_id, limit)
-        return [_rows.fire_from_row(row, _same) for row in rows]
+        rows = await self._fetch("trigger_history", Q["trigger_history"], trigger_id, limit)
+        return [TRIGGER_FIRES.from_row(row, as_is) for row in rows]
 
     # -- jobs -------------------------------------------------------------------------
 
     async def enqueue_job(self, job: Job) -> tuple[Job, bool]:
-        if await self._fetch("enqueue_job", sql.ENQUEUE_JOB, *_rows.job_values(job, _same)):
+        if await self._fetch("enqueue_job", Q["enqueue_job"], *JOBS.values(job, as_is)):
             return job, True
-        rows = await self._fetch(
-            "enqueue_job",
-            f"{sql.SELECT_JOB} WHERE execution_id = $1 AND step_id = $2 AND attempt = $3",
-            job.execution_id,
-            job.step_id,
-            job.attempt,
-        )
-        return _rows.job_from_row(rows[0], _same), False
+        step = (job.execution_id, job.step_id, job.attempt)
+        rows = await self._fetch("enqueue_job", Q["job_of_step"], *step)
+        return JOBS.from_row(rows[0], as_is), False
 
     async def get_job(self, job_id: str) -> Job | None:
-        rows = await self._fetch("get_job", f"{sql.SELECT_JOB} WHERE id = $1", job_id)
-        return _rows.job_from_row(rows[0], _same) if rows else None
+        rows = await self._fetch("get_job", Q["job"], job_id)
+        return JOBS.from_row(rows[0], as_is) if rows else None
 
     async def claim_jobs(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
-        rows = await self._fetch("claim_jobs", sql.CLAIM_JOBS, owner, now + lease, now, limit)
-        return sorted((_rows.job_from_row(row, _same) for row in rows), key=lambda j: (j.created_at, j.id))
+        rows = await self._fetch("claim_jobs", Q["claim_jobs"], owner, now + lease, now, limit)
+        return sorted((JOBS.from_row(row, as_is) for row in rows), key=lambda j: (j.created_at, j.id))
 
     async def heartbeat_job(
         self, *, job_id: str, fence: int, until: datetime, checkpoint: Any = None
     ) -> bool:
-        text = _rows.dumps_optional(checkpoint, f"the checkpoint of job {job_id}")
-        status = await self._execute("heartbeat_job", sql.HEARTBEAT_JOB, job_id, fence, until, text)
+        text = dumps_optional(checkpoint, f"the checkpoint of job {job_id}")
+        status = await self._execute("heartbeat_job", Q["heartbeat_job"], job_id, fence, until, text)
         return status == "UPDATE 1"
 
     async def finish_job(
@@ -343,12 +329,12 @@ class PostgresStore:
     ) -> bool:
         outcome = await self._execute(
             "finish_job",
-            sql.FINISH_JOB,
+            Q["finish_job"],
             job_id,
             fence,
             status.value,
-            _rows.dumps_optional(result, f"the result of job {job_id}"),
-            _rows.dumps_optional(error, f"the error of job {job_id}"),
+            dumps_optional(result, f"the result of job {job_id}"),
+            dumps_optional(error, f"the error of job {job_id}"),
             now,
         )
         return outcome == "UPDATE 1"

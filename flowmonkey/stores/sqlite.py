@@ -41,10 +41,20 @@ from flowmonkey.model import (
     TriggerFire,
     build_flow,
 )
-from flowmonkey.stores import _rows
+from flowmonkey.stores import _changes
 from flowmonkey.stores import _sqlite_commit as _commit
 from flowmonkey.stores import _sqlite_ops as ops
 from flowmonkey.stores._batch import GroupCommitter
+from flowmonkey.stores._columns import (
+    EXECUTIONS,
+    JOBS,
+    STEP_RECORDS,
+    TRIGGER_FIRES,
+    TRIGGERS,
+    dumps,
+    dumps_optional,
+)
+from flowmonkey.stores._sqlite_schema import apply_schema
 from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
 
 T = TypeVar("T")
@@ -177,13 +187,16 @@ class SQLiteStore:
             writer = _Connection("writer")
             self._writer = writer
             await writer.open(self.path, ["PRAGMA journal_mode = WAL", *pragmas])
-            await writer.run(ops.apply_schema)
+            await writer.run(apply_schema)
             if self.path != _MEMORY:
                 self._reader = _Connection("reader")
                 await self._reader.open(self.path, ["PRAGMA query_only = ON", *pragmas])
         except (OSError, sqlite3.Error) as exc:
             await self.close()
             raise StoreError(f"cannot open the SQLite database {self.url}: {exc}") from exc
+        except StoreError:  # a schema newer than this code
+            await self.close()
+            raise
 
     async def close(self) -> None:
         await self._writes.close()
@@ -233,8 +246,7 @@ class SQLiteStore:
     # -- executions -------------------------------------------------------------------
 
     async def create_execution(self, execution: Execution, *, now: datetime) -> CreateResult:
-        values = _rows.execution_values(execution, ops.enc)
-        row = tuple(values.values())
+        row = EXECUTIONS.values(execution, ops.enc)
         scope = None
         if execution.idempotency_key is not None:
             scope = (execution.tenant_id or "", execution.flow_id, execution.idempotency_key)
@@ -247,16 +259,16 @@ class SQLiteStore:
         return await self._read("get_execution", ops.load, execution_id)
 
     async def commit(self, change: Change) -> bool:
-        columns = _rows.changed_columns(change)
-        values = _rows.commit_columns(change, columns, ops.enc)
+        columns = _changes.changed_columns(change)
+        values = _changes.commit_columns(change, columns, ops.enc)
         record = change.record
-        row = _rows.record_values(record, ops.enc) if record is not None else None
+        row = STEP_RECORDS.values(record, ops.enc) if record is not None else None
         request = (values, change.execution_id, change.expected_revision, columns, row)
         return bool(await self._write("commit", _commit.commit, *request))
 
     async def history(self, execution_id: str) -> list[StepRecord]:
         rows = await self._read("history", ops.history, execution_id)
-        return [_rows.record_from_row(row, ops.dec) for row in rows]
+        return [STEP_RECORDS.from_row(row, ops.dec) for row in rows]
 
     async def list_executions(
         self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None
@@ -275,18 +287,12 @@ class SQLiteStore:
     # -- definitions ------------------------------------------------------------------
 
     async def save_definition(self, flow: Flow) -> None:
-        body = _rows.dumps(flow.to_dict(), f"flow {flow.id!r}")
-        await self._write(
-            "save_definition",
-            _execute,
-            "INSERT OR IGNORE INTO definitions VALUES (?, ?, ?, ?)",
-            (flow.hash, flow.id, flow.version, body),
-        )
+        body = dumps(flow.to_dict(), f"flow {flow.id!r}")
+        row = (flow.hash, flow.id, flow.version, body)
+        await self._write("save_definition", ops.execute, "save_definition", row)
 
     async def get_definition(self, flow_hash: str) -> Flow | None:
-        rows = await self._read(
-            "get_definition", _fetch, "SELECT body FROM definitions WHERE hash = ?", (flow_hash,)
-        )
+        rows = await self._read("get_definition", ops.fetch, "definition", (flow_hash,))
         return build_flow(json.loads(rows[0][0])) if rows else None  # trusted: written by to_dict
 
     # -- runtime ----------------------------------------------------------------------
@@ -309,41 +315,35 @@ class SQLiteStore:
     # -- triggers ---------------------------------------------------------------------
 
     async def save_trigger(self, trigger: TriggerDefinition) -> None:
-        row = _rows.trigger_values(trigger, ops.enc)
-        sql = f"INSERT OR REPLACE INTO triggers VALUES ({', '.join('?' * len(row))})"
-        await self._write("save_trigger", _execute, sql, row)
+        row = TRIGGERS.values(trigger, ops.enc)
+        await self._write("save_trigger", ops.execute, "save_trigger", row)
 
     async def get_trigger(self, trigger_id: str) -> TriggerDefinition | None:
-        rows = await self._read("get_trigger", _fetch, f"{_TRIGGERS} WHERE id = ?", (trigger_id,))
-        return _rows.trigger_from_row(rows[0], ops.dec) if rows else None
+        rows = await self._read("get_trigger", ops.fetch, "trigger", (trigger_id,))
+        return TRIGGERS.from_row(rows[0], ops.dec) if rows else None
 
     async def list_triggers(self) -> list[TriggerDefinition]:
-        rows = await self._read("list_triggers", _fetch, f"{_TRIGGERS} ORDER BY id", ())
-        return [_rows.trigger_from_row(row, ops.dec) for row in rows]
+        rows = await self._read("list_triggers", ops.fetch, "triggers", ())
+        return [TRIGGERS.from_row(row, ops.dec) for row in rows]
 
     async def delete_trigger(self, trigger_id: str) -> bool:
-        sql = "DELETE FROM triggers WHERE id = ?"
-        return await self._write("delete_trigger", _execute, sql, (trigger_id,)) == 1
+        return await self._write("delete_trigger", ops.execute, "delete_trigger", (trigger_id,)) == 1
 
     async def claim_slot(self, *, trigger_id: str, slot_at: datetime) -> bool:
-        sql = "INSERT OR IGNORE INTO trigger_slots VALUES (?, ?)"
-        return await self._write("claim_slot", _execute, sql, (trigger_id, ops.enc(slot_at))) == 1
+        slot = (trigger_id, ops.enc(slot_at))
+        return await self._write("claim_slot", ops.execute, "claim_slot", slot) == 1
 
     async def record_fire(self, fire: TriggerFire) -> None:
-        row = _rows.fire_values(fire, ops.enc)
-        cols = ", ".join(_rows.FIRE_COLUMNS)
-        sql = f"INSERT INTO trigger_fires ({cols}) VALUES ({', '.join('?' * len(row))})"
-        await self._write("record_fire", _execute, sql, row)
+        await self._write("record_fire", ops.execute, "record_fire", TRIGGER_FIRES.values(fire, ops.enc))
 
     async def trigger_history(self, trigger_id: str, *, limit: int = 50) -> list[TriggerFire]:
-        sql = f"SELECT {', '.join(_rows.FIRE_COLUMNS)} FROM trigger_fires WHERE trigger_id = ? ORDER BY seq DESC LIMIT ?"
-        rows = await self._read("trigger_history", _fetch, sql, (trigger_id, limit))
-        return [_rows.fire_from_row(row, ops.dec) for row in rows]
+        rows = await self._read("trigger_history", ops.fetch, "trigger_history", (trigger_id, limit))
+        return [TRIGGER_FIRES.from_row(row, ops.dec) for row in rows]
 
     # -- jobs -------------------------------------------------------------------------
 
     async def enqueue_job(self, job: Job) -> tuple[Job, bool]:
-        existing = await self._write("enqueue_job", ops.enqueue_job, _rows.job_values(job, ops.enc))
+        existing = await self._write("enqueue_job", ops.enqueue_job, JOBS.values(job, ops.enc))
         return (existing, False) if existing is not None else (job, True)
 
     async def get_job(self, job_id: str) -> Job | None:
@@ -357,7 +357,7 @@ class SQLiteStore:
     async def heartbeat_job(
         self, *, job_id: str, fence: int, until: datetime, checkpoint: Any = None
     ) -> bool:
-        text = _rows.dumps_optional(checkpoint, f"the checkpoint of job {job_id}")
+        text = dumps_optional(checkpoint, f"the checkpoint of job {job_id}")
         return await self._write("heartbeat_job", ops.heartbeat_job, job_id, fence, ops.enc(until), text)
 
     async def finish_job(
@@ -372,8 +372,8 @@ class SQLiteStore:
     ) -> bool:
         values = (
             status.value,
-            _rows.dumps_optional(result, f"the result of job {job_id}"),
-            _rows.dumps_optional(error, f"the error of job {job_id}"),
+            dumps_optional(result, f"the result of job {job_id}"),
+            dumps_optional(error, f"the error of job {job_id}"),
             ops.enc(now),
         )
         return await self._write("finish_job", ops.finish_job, job_id, fence, values)
@@ -381,14 +381,3 @@ class SQLiteStore:
 
 def _ensure_directory(path: str) -> None:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-
-
-_TRIGGERS = f"SELECT {', '.join(_rows.TRIGGER_COLUMNS)} FROM triggers"
-
-
-def _execute(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> int:
-    return conn.execute(sql, params).rowcount
-
-
-def _fetch(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[Any]:
-    return conn.execute(sql, params).fetchall()

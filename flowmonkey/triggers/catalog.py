@@ -14,25 +14,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from flowmonkey.errors import FlowNotFoundError, TriggerError, TriggerNotFoundError
-from flowmonkey.model import Flow, TriggerDefinition, TriggerFire, TriggerType
+from flowmonkey.model import TriggerDefinition, TriggerFire, TriggerType
 from flowmonkey.registry import FlowRegistry
+from flowmonkey.stores.base import DefinitionStore, TriggerStore
 from flowmonkey.triggers.config import FLOW_HASH_KEY, check_id, parse_type, validate_config
 
 
-class TriggerStore(Protocol):
-    """The part of the store that keeps triggers (and the definitions they start)."""
-
-    async def get_trigger(self, trigger_id: str) -> TriggerDefinition | None: ...
-
-    async def list_triggers(self) -> list[TriggerDefinition]: ...
-
-    async def save_trigger(self, trigger: TriggerDefinition) -> None: ...
-
-    async def delete_trigger(self, trigger_id: str) -> bool: ...
-
-    async def trigger_history(self, trigger_id: str, *, limit: int = 50) -> list[TriggerFire]: ...
-
-    async def save_definition(self, flow: Flow) -> None: ...
+class CatalogStore(TriggerStore, DefinitionStore, Protocol):
+    """The parts of the store the catalog uses: triggers, and the definitions they start."""
 
 
 class TriggerCatalog:
@@ -48,7 +37,7 @@ class TriggerCatalog:
 
     def __init__(
         self,
-        store: TriggerStore,
+        store: CatalogStore,
         flows: FlowRegistry,
         *,
         clock: Callable[[], datetime],

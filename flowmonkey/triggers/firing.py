@@ -20,7 +20,7 @@ from flowmonkey.errors import ConflictError, FlowMonkeyError, StoreError
 from flowmonkey.events import Event, EventBus, EventType
 from flowmonkey.ids import new_id
 from flowmonkey.model import TriggerDefinition, TriggerFire, WebhookSignature
-from flowmonkey.stores.base import CreateResult
+from flowmonkey.stores.base import CreateResult, TriggerStore
 from flowmonkey.triggers.config import context_key
 from flowmonkey.triggers.outcomes import (
     NO_PAYLOAD,
@@ -56,22 +56,6 @@ class CreateExecution(Protocol):
     ) -> Awaitable[CreateResult]: ...
 
 
-class FireLog(Protocol):
-    """The part of the store that keeps fires, schedule slots and webhook signatures."""
-
-    async def record_fire(self, fire: TriggerFire) -> None: ...
-
-    async def claim_slot(self, *, trigger_id: str, slot_at: datetime) -> bool: ...
-
-    async def claim_signature(
-        self, seen: WebhookSignature, *, abandoned_before: datetime
-    ) -> WebhookSignature | None: ...
-
-    async def settle_signature(
-        self, *, trigger_id: str, signature: str, execution_id: str | None
-    ) -> None: ...
-
-
 class FlowStarter:
     """Starts triggers' flows through ``create`` and records each fire in ``fires``.
 
@@ -83,7 +67,7 @@ class FlowStarter:
     """
 
     def __init__(
-        self, *, create: CreateExecution, fires: FireLog, events: EventBus, clock: Callable[[], datetime]
+        self, *, create: CreateExecution, fires: TriggerStore, events: EventBus, clock: Callable[[], datetime]
     ) -> None:
         self._create_execution = create
         self._fires = self._signatures = fires

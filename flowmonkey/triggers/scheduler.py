@@ -23,10 +23,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from flowmonkey.errors import FlowMonkeyError, StoreError
 from flowmonkey.model import TriggerDefinition, TriggerType
+from flowmonkey.stores.base import TriggerStore
 from flowmonkey.triggers.outcomes import FireOutcome
 from flowmonkey.triggers.schedule import (
     SLOT_KEY_MARGIN,
@@ -39,16 +40,6 @@ from flowmonkey.triggers.schedule import (
 )
 
 log = logging.getLogger("flowmonkey.triggers")
-
-
-class ScheduleStore(Protocol):
-    """The part of the store the scheduler reads triggers from and saves their next slot to."""
-
-    async def list_triggers(self) -> list[TriggerDefinition]: ...
-
-    async def get_trigger(self, trigger_id: str) -> TriggerDefinition | None: ...
-
-    async def save_trigger(self, trigger: TriggerDefinition) -> None: ...
 
 
 StartSlot = Callable[[TriggerDefinition, datetime, timedelta], Awaitable[FireOutcome | None]]
@@ -67,7 +58,7 @@ class Scheduler:
 
     def __init__(
         self,
-        store: ScheduleStore,
+        store: TriggerStore,
         start_slot: StartSlot,
         *,
         config: ScheduleConfig,

@@ -111,15 +111,17 @@ async def test_two_processes_share_one_sqlite_file(tmp_path: Path) -> None:
 
 
 async def test_a_version_1_file_is_migrated_and_its_executions_counted(tmp_path: Path) -> None:
-    from flowmonkey.stores import _rows, _sqlite_ops
+    from flowmonkey.stores import _sqlite_ops
+    from flowmonkey.stores._columns import EXECUTIONS
+    from flowmonkey.stores._sqlite_schema import MIGRATIONS
 
     path = tmp_path / "old.db"
     old = sqlite3.connect(path, isolation_level=None)
-    old.executescript(f"{_sqlite_ops.SCHEMA} PRAGMA user_version = 1;")
+    old.executescript(f"{MIGRATIONS[0].sql} PRAGMA user_version = 1;")
     failed = execution()
     failed.status = ExecutionStatus.FAILED
     for e in (execution(), failed):  # written by a version 1 program
-        old.execute(_sqlite_ops._INSERT_EXECUTION, tuple(_rows.execution_values(e, _sqlite_ops.enc).values()))
+        old.execute(_sqlite_ops.SQL["insert_execution"], EXECUTIONS.values(e, _sqlite_ops.enc))
     old.close()
     async with open_store(f"sqlite:///{path}") as store:
         counts = await store.count_executions()
@@ -178,7 +180,7 @@ async def test_apply_schema_is_idempotent_and_safe_concurrently(empty_database: 
         assert versions == [SCHEMA_VERSION] * 4
         assert await apply_schema(pools[0]) == SCHEMA_VERSION
         applied = await pools[0].fetch("SELECT version FROM flowmonkey_schema_version")
-        assert sorted(row[0] for row in applied) == [version for version, _ in MIGRATIONS]
+        assert sorted(row[0] for row in applied) == [migration.version for migration in MIGRATIONS]
     finally:
         for pool in pools:
             await pool.close()

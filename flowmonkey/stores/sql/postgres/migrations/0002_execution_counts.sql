@@ -1,0 +1,7 @@
+-- Migration 2: nothing to do on PostgreSQL. On SQLite this number keeps per (flow, status)
+-- counts; PostgreSQL counts executions with an index scan, fast enough as it is.
+--
+-- Numbers are shared by both stores: a number is one change of the schema, whichever store
+-- it concerns. FlowMonkey 0.1 numbered PostgreSQL on its own and recorded the lease expiry
+-- index (migration 3 here) as its version 2; migration 3 is written so that it finds that
+-- index already there on such a database.

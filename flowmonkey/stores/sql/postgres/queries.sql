@@ -1,0 +1,121 @@
+-- The PostgreSQL store's fixed queries, each under its name (see flowmonkey/stores/_sql.py).
+-- {executions} and the like are the tables' column lists. The statements that take a whole
+-- batch as typed arrays (creates, step commits) and the create with an idempotency key are
+-- built from the column table in Python (flowmonkey/stores/_pg_sql.py); so are the filters
+-- of listings (_query.py).
+
+-- name: execution
+SELECT {executions} FROM executions WHERE id = $1
+
+-- name: executions
+-- The filter, order and limit of a listing are appended.
+SELECT {executions} FROM executions
+
+-- name: insert_execution
+INSERT INTO executions ({executions}) VALUES ({executions_params})
+
+-- name: holder_of_key
+SELECT {executions} FROM executions
+WHERE id = (SELECT execution_id FROM idempotency_keys WHERE tenant_id = $1 AND flow_id = $2 AND key = $3)
+
+-- name: history
+SELECT {step_records} FROM step_records WHERE execution_id = $1 ORDER BY sequence
+
+-- name: save_definition
+INSERT INTO definitions (hash, flow_id, version, body) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING
+
+-- name: definition
+SELECT body FROM definitions WHERE hash = $1
+
+-- name: claim
+-- Lease ($1 owner, $2 until) up to $4 executions runnable at $3: pending or running, or
+-- waiting with a due wake, and not leased by anyone (or the lease lapsed).
+UPDATE executions AS e SET lease_owner = $1, lease_expires_at = $2
+FROM (
+    SELECT id AS claimed_id FROM executions
+    WHERE (status IN ('pending', 'running') OR (status = 'waiting' AND wake_at <= $3))
+      AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+    ORDER BY id LIMIT $4
+    FOR UPDATE SKIP LOCKED
+) AS c
+WHERE e.id = c.claimed_id
+RETURNING {executions}
+
+-- name: renew_leases
+UPDATE executions SET lease_expires_at = $3 WHERE id = ANY($2::text[]) AND lease_owner = $1 RETURNING id
+
+-- name: release
+UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL
+WHERE id = ANY($2::text[]) AND lease_owner = $1
+
+-- name: next_wake
+-- The earliest timeout, unleased wake, and lapse of a lease held by anyone but $1 (each
+-- minimum read from its partial index; the leased rows are the few in flight).
+SELECT least(
+    (SELECT min(wake_at) FROM executions
+        WHERE status = 'waiting' AND wake_at IS NOT NULL AND lease_owner IS NULL),
+    (SELECT min(timeout_at) FROM executions
+        WHERE status IN ('pending', 'running', 'waiting') AND timeout_at IS NOT NULL),
+    (SELECT min(CASE WHEN status = 'waiting' THEN greatest(wake_at, lease_expires_at) ELSE lease_expires_at END)
+        FROM executions
+        WHERE lease_owner IS NOT NULL AND status IN ('pending', 'running', 'waiting')
+          AND lease_owner IS DISTINCT FROM $1::text
+          AND (status <> 'waiting' OR wake_at IS NOT NULL))
+)
+
+-- name: timed_out
+SELECT {executions} FROM executions
+WHERE status IN ('pending', 'running', 'waiting') AND timeout_at <= $1 ORDER BY timeout_at LIMIT $2
+
+-- name: insert_trigger
+-- ON CONFLICT (id) DO UPDATE of every other column is appended (_pg_sql.SAVE_TRIGGER).
+INSERT INTO triggers ({triggers}) VALUES ({triggers_params})
+
+-- name: trigger
+SELECT {triggers} FROM triggers WHERE id = $1
+
+-- name: triggers
+SELECT {triggers} FROM triggers ORDER BY id
+
+-- name: delete_trigger
+DELETE FROM triggers WHERE id = $1
+
+-- name: claim_slot
+INSERT INTO trigger_slots (trigger_id, slot_at) VALUES ($1, $2) ON CONFLICT DO NOTHING
+
+-- name: record_fire
+INSERT INTO trigger_fires ({trigger_fires}) VALUES ({trigger_fires_params})
+
+-- name: trigger_history
+SELECT {trigger_fires} FROM trigger_fires WHERE trigger_id = $1 ORDER BY seq DESC LIMIT $2
+
+-- name: job
+SELECT {jobs} FROM jobs WHERE id = $1
+
+-- name: job_of_step
+SELECT {jobs} FROM jobs WHERE execution_id = $1 AND step_id = $2 AND attempt = $3
+
+-- name: enqueue_job
+INSERT INTO jobs ({jobs}) VALUES ({jobs_params})
+ON CONFLICT (execution_id, step_id, attempt) DO NOTHING RETURNING id
+
+-- name: claim_jobs
+-- Pending jobs, and running ones whose lease lapsed at $3; every claim bumps the fence, so
+-- the runner of an older claim can no longer write.
+UPDATE jobs AS j SET status = 'running', owner = $1, fence = j.fence + 1, lease_expires_at = $2, updated_at = $3
+FROM (
+    SELECT id AS claimed_id FROM jobs
+    WHERE status = 'pending' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= $3))
+    ORDER BY created_at, id LIMIT $4
+    FOR UPDATE SKIP LOCKED
+) AS c
+WHERE j.id = c.claimed_id
+RETURNING {jobs}
+
+-- name: heartbeat_job
+UPDATE jobs SET lease_expires_at = $3, checkpoint = coalesce($4::jsonb, checkpoint)
+WHERE id = $1 AND fence = $2 AND status = 'running'
+
+-- name: finish_job
+UPDATE jobs SET status = $3, result = $4, error = $5, updated_at = $6, lease_expires_at = NULL
+WHERE id = $1 AND fence = $2 AND status = 'running'

@@ -1,0 +1,121 @@
+-- The SQLite store's fixed queries, each under its name (see flowmonkey/stores/_sql.py).
+-- {executions} and the like are the tables' column lists; times are integer microseconds
+-- since the Unix epoch (UTC). A step's commit is built per shape of change, in Python
+-- (flowmonkey/stores/_sqlite_commit.py); so are the filters of listings (_query.py).
+
+-- name: execution
+SELECT {executions} FROM executions WHERE id = ?
+
+-- name: executions
+-- The filter, order and limit of a listing are appended.
+SELECT {executions} FROM executions
+
+-- name: insert_execution
+INSERT INTO executions ({executions}) VALUES ({executions_params})
+
+-- name: idempotency_key
+SELECT execution_id, expires_at FROM idempotency_keys WHERE tenant_id = ? AND flow_id = ? AND key = ?
+
+-- name: take_idempotency_key
+INSERT OR REPLACE INTO idempotency_keys (tenant_id, flow_id, key, execution_id, expires_at)
+VALUES (?, ?, ?, ?, ?)
+
+-- name: history
+SELECT {step_records} FROM step_records WHERE execution_id = ? ORDER BY sequence
+
+-- name: save_definition
+INSERT OR IGNORE INTO definitions (hash, flow_id, version, body) VALUES (?, ?, ?, ?)
+
+-- name: definition
+SELECT body FROM definitions WHERE hash = ?
+
+-- name: claimable_ready
+-- Claims read two index-friendly scans (ready by status, due waits by wake time) instead
+-- of one OR; INDEXED BY because without ANALYZE statistics SQLite prefers the status index.
+SELECT {executions} FROM executions
+WHERE status IN ('pending', 'running') AND (lease_expires_at IS NULL OR lease_expires_at <= :now)
+ORDER BY id LIMIT :limit
+
+-- name: claimable_due
+SELECT {executions} FROM executions INDEXED BY executions_wake
+WHERE status = 'waiting' AND wake_at <= :now AND (lease_expires_at IS NULL OR lease_expires_at <= :now)
+ORDER BY wake_at LIMIT :limit
+
+-- name: lease
+UPDATE executions SET lease_owner = ?, lease_expires_at = ? WHERE id = ?
+
+-- name: renew_lease
+UPDATE executions SET lease_expires_at = ? WHERE id = ? AND lease_owner = ?
+
+-- name: release_lease
+UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL WHERE id = ? AND lease_owner = ?
+
+-- name: next_unleased_wake
+-- next_wake_at is the least of three minimums, each read from its partial index.
+SELECT MIN(wake_at) FROM executions INDEXED BY executions_wake
+WHERE status = 'waiting' AND wake_at IS NOT NULL AND lease_owner IS NULL
+
+-- name: next_timeout
+SELECT MIN(timeout_at) FROM executions INDEXED BY executions_timeout
+WHERE status IN ('pending', 'running', 'waiting') AND timeout_at IS NOT NULL
+
+-- name: next_lease_lapse
+-- When another owner's lease lapses (for a waiting execution, the later of that and its
+-- wake); ? is the owner to leave out.
+SELECT MIN(CASE WHEN status = 'waiting' THEN MAX(wake_at, lease_expires_at) ELSE lease_expires_at END)
+FROM executions INDEXED BY executions_leased
+WHERE lease_owner IS NOT NULL AND status IN ('pending', 'running', 'waiting') AND lease_owner IS NOT ?
+  AND (status <> 'waiting' OR wake_at IS NOT NULL)
+
+-- name: timed_out
+SELECT {executions} FROM executions INDEXED BY executions_timeout
+WHERE status IN ('pending', 'running', 'waiting') AND timeout_at <= ? ORDER BY timeout_at LIMIT ?
+
+-- name: save_trigger
+INSERT OR REPLACE INTO triggers ({triggers}) VALUES ({triggers_params})
+
+-- name: trigger
+SELECT {triggers} FROM triggers WHERE id = ?
+
+-- name: triggers
+SELECT {triggers} FROM triggers ORDER BY id
+
+-- name: delete_trigger
+DELETE FROM triggers WHERE id = ?
+
+-- name: claim_slot
+INSERT OR IGNORE INTO trigger_slots (trigger_id, slot_at) VALUES (?, ?)
+
+-- name: record_fire
+INSERT INTO trigger_fires ({trigger_fires}) VALUES ({trigger_fires_params})
+
+-- name: trigger_history
+SELECT {trigger_fires} FROM trigger_fires WHERE trigger_id = ? ORDER BY seq DESC LIMIT ?
+
+-- name: job
+SELECT {jobs} FROM jobs WHERE id = ?
+
+-- name: job_of_step
+SELECT {jobs} FROM jobs WHERE execution_id = ? AND step_id = ? AND attempt = ?
+
+-- name: insert_job
+INSERT INTO jobs ({jobs}) VALUES ({jobs_params})
+
+-- name: claimable_jobs
+-- Pending jobs, and running ones whose lease lapsed.
+SELECT id FROM jobs
+WHERE status = 'pending' OR (status = 'running' AND (lease_expires_at IS NULL OR lease_expires_at <= ?))
+ORDER BY created_at, id LIMIT ?
+
+-- name: claim_job
+-- Every claim bumps the fence: the runner of an older claim can no longer write.
+UPDATE jobs SET status = 'running', owner = ?, fence = fence + 1, lease_expires_at = ?, updated_at = ?
+WHERE id = ?
+
+-- name: heartbeat_job
+UPDATE jobs SET lease_expires_at = ?, checkpoint = COALESCE(?, checkpoint)
+WHERE id = ? AND fence = ? AND status = 'running'
+
+-- name: finish_job
+UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ?, lease_expires_at = NULL
+WHERE id = ? AND fence = ? AND status = 'running'
