@@ -14,9 +14,9 @@ flow-file ``triggers:`` checker, :data:`TRIGGERS_SECTION`).
 from __future__ import annotations
 
 from flowmonkey.errors import ExpiredTokenError, InvalidTokenError, TriggerError, TriggerNotFoundError
+from flowmonkey.triggers.bodies import DEFAULT_MAX_DEPTH
 from flowmonkey.triggers.config import DEFAULT_CONTEXT_KEY
 from flowmonkey.triggers.emitter import emit_from_store
-from flowmonkey.triggers.bodies import DEFAULT_MAX_DEPTH
 from flowmonkey.triggers.http import DEFAULT_MAX_BODY, HttpTriggers
 from flowmonkey.triggers.outcomes import NO_PAYLOAD, FireOutcome, FireStatus, TriggerStats
 from flowmonkey.triggers.schedule import CronSchedule, Misfire, ScheduleConfig

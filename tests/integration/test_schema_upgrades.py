@@ -361,9 +361,9 @@ def test_both_stores_number_their_migrations_alike() -> None:
     from flowmonkey.stores._pg_schema import MIGRATIONS as POSTGRES
     from flowmonkey.stores._sqlite_schema import MIGRATIONS as SQLITE
 
-    assert [m.version for m in SQLITE] == [m.version for m in POSTGRES] == [1, 2, 3]
+    assert [m.version for m in SQLITE] == [m.version for m in POSTGRES] == [1, 2, 3, 4]
     assert [m.name for m in SQLITE] == [m.name for m in POSTGRES]
-    assert SQLITE_VERSION == POSTGRES_VERSION == 3
+    assert SQLITE_VERSION == POSTGRES_VERSION == 4
 
 
 async def test_a_release_0_1_database_upgrades_in_place_and_every_row_reads_back(database_0_1: str) -> None:
@@ -395,7 +395,7 @@ async def test_a_release_0_1_database_upgrades_in_place_and_every_row_reads_back
         )
         held = await store.create_execution(again, now=at(60))  # the key 0.1 took still holds
         assert held == (data.executions[0], False)
-    assert await recorded_versions(database_0_1) == ([3] if sqlite else [1, 2, 3])
+    assert await recorded_versions(database_0_1) == ([4] if sqlite else [1, 2, 3, 4])
 
 
 async def test_the_upgraded_executions_run_to_completion(database_0_1: str) -> None:

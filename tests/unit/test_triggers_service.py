@@ -151,13 +151,15 @@ async def test_a_fire_that_cannot_start_the_flow_is_recorded_as_failed() -> None
     assert (stats.total, stats.enabled, stats.by_type) == (1, 1, {"http": 1})
 
 
-async def test_root_merge_context_key_needs_an_object() -> None:
+async def test_root_merge_context_key_needs_an_object_and_refuses_the_payload() -> None:
     service, engine = make()
     await service.register("hook", type="http", flow_id="orders", config={"contextKey": ""})
     ok = await service.fire("hook", {"a": 1})
     assert (await engine.get(ok.execution_id)).context == {"a": 1}  # type: ignore[arg-type,union-attr]
-    bad = await service.fire("hook", [1, 2])
-    assert bad.status is FireStatus.FAILED and "must be a JSON object" in (bad.error or "")
+    bad = await service.fire("hook", [1, 2])  # the sender's mistake (a 400), not the server's
+    assert bad.status is FireStatus.REJECTED and "must be a JSON object" in (bad.error or "")
+    assert bad.details == [{"path": "$", "message": "is not an object"}]
+    assert (await engine.store.count_executions())[ExecutionStatus.PENDING] == 1
 
 
 class EditDuringReadStore(MemoryStore):
