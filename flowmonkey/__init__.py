@@ -86,6 +86,8 @@ if TYPE_CHECKING:
         ScheduleConfig,
         TriggerService,
         serve_http,
+        token_cutoff,
+        token_secrets,
     )
 
 _EXPORTS = {
@@ -176,6 +178,8 @@ _EXPORTS = {
     "run_job": "flowmonkey.handlers.job",
     "serve_http": "flowmonkey.triggers",
     "signaler_for": "flowmonkey.coordination",
+    "token_cutoff": "flowmonkey.triggers",
+    "token_secrets": "flowmonkey.triggers",
 }
 
 
@@ -283,4 +287,6 @@ __all__ = [
     "run_job",
     "serve_http",
     "signaler_for",
+    "token_cutoff",
+    "token_secrets",
 ]

@@ -34,6 +34,8 @@ from flowmonkey.triggers.tokens import (
     DEFAULT_RESUME_TOKEN_TTL,
     resume_token,
     sign_resume_token,
+    token_cutoff,
+    token_secrets,
     verify_resume_token,
 )
 
@@ -66,5 +68,7 @@ __all__ = [
     "sign_body",
     "sign_request",
     "sign_resume_token",
+    "token_cutoff",
+    "token_secrets",
     "verify_resume_token",
 ]

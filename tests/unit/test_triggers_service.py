@@ -8,6 +8,9 @@ starts, so ``flowmonkey emit`` works from the store alone).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -16,7 +19,17 @@ from typing import Any
 
 import pytest
 
-from flowmonkey import Engine, ErrorCode, Event, EventType, ExecutionStatus, Flow, MemoryStore, StoreError
+from flowmonkey import (
+    Engine,
+    ErrorCode,
+    Event,
+    EventType,
+    ExecutionStatus,
+    Flow,
+    InvalidArgumentError,
+    MemoryStore,
+    StoreError,
+)
 from flowmonkey.triggers import (
     ExpiredTokenError,
     FireStatus,
@@ -409,16 +422,57 @@ async def test_resume_tokens_expire_after_the_services_ttl() -> None:
     assert resumed.status is ExecutionStatus.RUNNING
 
 
-async def test_a_service_without_a_ttl_issues_tokens_that_never_expire() -> None:
+def legacy_token(secret: bytes, *fields: str) -> str:
+    payload = base64.urlsafe_b64encode("\n".join(fields).encode()).rstrip(b"=").decode()
+    mac = hmac.new(secret, payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+async def test_every_token_a_service_issues_expires() -> None:
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
+    for ttl in (None, timedelta(0)):
+        with pytest.raises(InvalidArgumentError, match="every token expires"):
+            TriggerService(store, engine, secret="s1", schedule=None, resume_token_ttl=ttl)  # type: ignore[arg-type]
+
+
+async def test_old_tokens_resume_until_the_cut_off_and_are_refused_after() -> None:
     clock = FakeClock(START)
     store = MemoryStore()
     engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))], clock=clock)
-    service = TriggerService(store, engine, secret="s1", schedule=None, resume_token_ttl=None)
-    execution, _ = await engine.create("approve", {})
-    await engine.run(execution.id)
-    token = service.resume_token(execution.id, "s0")
-    clock.advance(days=3650)
-    assert (await service.resume_with_token(token, {})).status is ExecutionStatus.RUNNING
+    cut_off = START + timedelta(days=1)
+    service = TriggerService(store, engine, secret="s1", schedule=None, legacy_tokens_until=cut_off)
+    first, _ = await engine.create("approve", {})
+    second, _ = await engine.create("approve", {})
+    for execution in (first, second):
+        await engine.run(execution.id)
+    old = legacy_token(b"s1", first.id, "s0")  # as FlowMonkey 0.1 signed it: no expiry
+    assert (await service.resume_with_token(old, {})).status is ExecutionStatus.RUNNING
+    clock.advance(days=1)
+    late = legacy_token(b"s1", second.id, "s0")
+    with pytest.raises(ExpiredTokenError, match="old form"):
+        await service.resume_with_token(late, {})
+    assert (await engine.get(second.id)).status is ExecutionStatus.WAITING  # type: ignore[union-attr]
+
+
+async def test_a_rotated_secret_keeps_accepting_tokens_signed_with_the_old_one() -> None:
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
+    before = TriggerService(store, engine, secret="old", schedule=None)
+    after = TriggerService(store, engine, secret=["new", "old"], schedule=None)
+    first, _ = await engine.create("approve", {})
+    second, _ = await engine.create("approve", {})
+    for execution in (first, second):
+        await engine.run(execution.id)
+    assert (
+        await after.resume_with_token(before.resume_token(first.id, "s0"), {})
+    ).status is ExecutionStatus.RUNNING
+    fresh = after.resume_token(second.id, "s0")
+    with pytest.raises(InvalidTokenError):
+        await before.resume_with_token(fresh, {})  # signed with the new secret, which "before" lacks
+    assert (
+        await TriggerService(store, engine, secret="new", schedule=None).resume_with_token(fresh, {})
+    ).status is (ExecutionStatus.RUNNING)
 
 
 async def test_resume_token_resumes_only_its_execution_and_step() -> None:
@@ -472,7 +526,7 @@ async def test_a_handler_issues_tokens_the_service_accepts_through_the_shared_se
     from flowmonkey.triggers import resume_token
 
     with pytest.raises(InvalidTokenError, match="secret"):
-        resume_token("exec-1", secret="")
+        resume_token("exec-1", "s0", secret="")
     store = MemoryStore()
     engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
     service = TriggerService(store, engine, schedule=None, secret="shared")
