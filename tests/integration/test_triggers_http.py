@@ -17,7 +17,16 @@ import pytest
 from starlette.applications import Starlette
 
 from flowmonkey import Engine, ExecutionStatus, Flow, MemoryStore
-from flowmonkey.triggers import HttpServer, HttpTriggers, TriggerService, resume_token, serve_http, sign_body
+from flowmonkey.triggers import (
+    SIGNATURE_HEADER,
+    HttpServer,
+    HttpTriggers,
+    TriggerService,
+    resume_token,
+    serve_http,
+    sign_body,
+    sign_request,
+)
 from tests.unit.helpers import BASIC, chain
 
 SCHEMA = {
@@ -147,11 +156,12 @@ async def test_body_over_the_limit_is_413_by_header_and_by_stream(site: Site) ->
     assert streamed.status_code == 413
 
 
-async def test_secret_needs_a_bearer_token_or_an_hmac_signature(site: Site) -> None:
+async def test_secret_needs_a_bearer_token_or_a_timestamped_signature(site: Site) -> None:
     body = json.dumps({"n": 1}).encode()
     headers = {"content-type": "application/json"}
     missing = await site.client.post("/signed", content=body, headers=headers)
     assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
+    assert "t=<unix seconds>,v1=" in missing.json()["error"]
     wrong = await site.client.post(
         "/signed", content=body, headers={**headers, "authorization": "Bearer nope"}
     )
@@ -161,17 +171,21 @@ async def test_secret_needs_a_bearer_token_or_an_hmac_signature(site: Site) -> N
     )
     assert bearer.status_code == 201
     signed = await site.client.post(
-        "/signed", content=body, headers={**headers, "X-FlowMonkey-Signature": sign_body("s3cret", body)}
+        "/signed", content=body, headers={**headers, SIGNATURE_HEADER: sign_request("s3cret", body)}
     )
     assert signed.status_code == 201
     tampered = await site.client.post(
         "/signed",
         content=b'{"n": 2}',
-        headers={**headers, "X-FlowMonkey-Signature": sign_body("s3cret", body)},
+        headers={**headers, SIGNATURE_HEADER: sign_request("s3cret", body)},
     )
     assert tampered.status_code == 401
+    body_only = await site.client.post(
+        "/signed", content=body, headers={**headers, SIGNATURE_HEADER: sign_body("s3cret", body)}
+    )
+    assert body_only.status_code == 401 and "no longer accepted" in body_only.json()["error"]
     statuses = [f.status for f in await site.service.history("signed")]
-    assert statuses.count("rejected") == 3 and statuses.count("ok") == 2
+    assert statuses.count("rejected") == 4 and statuses.count("ok") == 2
 
 
 async def test_idempotency_key_returns_the_same_execution_with_200(site: Site) -> None:
@@ -265,11 +279,14 @@ async def test_the_worker_hosts_the_triggers_with_the_secret_of_its_environment(
         assert not hosted.service.scheduler_enabled and hosted.server is None
 
 
-async def test_a_flow_that_cannot_start_is_503_and_recorded_as_failed(site: Site) -> None:
+async def test_a_flow_that_cannot_start_is_a_500_not_a_503_and_recorded_as_failed(site: Site) -> None:
     await site.service.register("ghost", type="http", flow_id="not-loaded")
     response = await site.client.post("/ghost", json={})
-    assert response.status_code == 503 and response.headers["retry-after"] == "5"
-    assert response.json()["code"] == "FLOW_NOT_FOUND"
+    assert response.status_code == 500 and "retry-after" not in response.headers  # no store outage
+    assert response.json() == {
+        "error": "the trigger's flow is not loaded on this server",
+        "code": "FLOW_NOT_FOUND",
+    }
     [fire] = await site.service.history("ghost")
     assert fire.status == "failed" and "not-loaded" in (fire.error or "")
 
