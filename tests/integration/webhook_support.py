@@ -16,6 +16,7 @@ from flowmonkey.triggers import SIGNATURE_HEADER, HttpServer, HttpTriggers, Trig
 from tests.unit.helpers import BASIC, chain
 
 SECRET = "s3cret"
+TOKEN_SECRET = "token-secret"
 ORDERS = Flow.from_dict(chain("orders", ["echo"]))
 APPROVE = Flow.from_dict(chain("approve", ["wait", "echo"]))
 JSON = {"content-type": "application/json"}
@@ -52,14 +53,14 @@ async def open_site(
     :data:`SECRET`) and ``legacy`` (also takes the old body-only signature), when
     ``register`` and not there already."""
     engine = Engine(store, BASIC, [ORDERS, APPROVE])
-    triggers = TriggerService(store, engine, http=http, schedule=None, secret="token-secret", **service)
-    if register and await triggers.get("open") is None:
-        await triggers.register("open", type="http", flow_id="orders")
-        await triggers.register("signed", type="http", flow_id="orders", config={"secret": SECRET})
-        legacy = {"secret": SECRET, "legacySignature": True}
-        await triggers.register("legacy", type="http", flow_id="orders", config=legacy)
+    triggers = TriggerService(store, engine, http=http, schedule=None, secret=TOKEN_SECRET, **service)
     server = await serve_http(triggers, "127.0.0.1", 0)
     try:
+        if register and await triggers.get("open") is None:
+            await triggers.register("open", type="http", flow_id="orders")
+            await triggers.register("signed", type="http", flow_id="orders", config={"secret": SECRET})
+            legacy = {"secret": SECRET, "legacySignature": True}
+            await triggers.register("legacy", type="http", flow_id="orders", config=legacy)
         async with httpx.AsyncClient(base_url=f"{server.url}/webhooks", timeout=30) as client:
             yield Site(store, engine, triggers, server, client)
     finally:
