@@ -80,6 +80,12 @@ class ExecutionView:
 class HandlerParams:
     """Everything a handler may use.
 
+    ``idempotency_key`` names this run of the step: the execution, the step, its visit
+    (a flow that loops back to a step visits it anew) and the attempt. It is the same when
+    another worker runs the same attempt again after a takeover; ``delivery`` then says
+    how often this attempt has been handed to a handler (1 the first time). Pass the key
+    to an external service that deduplicates requests, so a re-run does not repeat the
+    side effect.
     ``woken_by`` is ``"timer"`` when the step runs again because its ``wake_at`` passed
     (or a child or job it waited on finished and woke it), ``None`` on a first run.
     ``now`` is the engine's clock (simulated in dry runs): use it for ``wake_at``.
@@ -93,6 +99,8 @@ class HandlerParams:
     attempt: int
     idempotency_key: str
     now: datetime
+    visit: int = 0
+    delivery: int = 1
     services: StepServices
     woken_by: WokenBy = None
 

@@ -101,14 +101,16 @@ def moved(execution: Execution, target: str | None, now: datetime, fields: Field
     fields = _clear_wait(execution, fields if fields is not None else {})
     if execution.attempt != 1:
         fields["attempt"] = 1
+    if execution.delivery != 1:
+        fields["delivery"] = 1
     if target is None:
         fields["status"] = ExecutionStatus.COMPLETED
         fields["completed_at"] = now
         return fields
     if execution.status is not ExecutionStatus.RUNNING:
         fields["status"] = ExecutionStatus.RUNNING
-    if execution.current_step_id != target:
-        fields["current_step_id"] = target
+    fields["current_step_id"] = target
+    fields["visit"] = next_revision(execution)  # a new visit, even of the same step
     return fields
 
 
@@ -129,6 +131,7 @@ def retrying(execution: Execution, retry: RetryPolicy, now: datetime) -> tuple[F
     delay = retry.delay(failed_attempt)
     fields: Fields = {
         "attempt": failed_attempt + 1,
+        "delivery": 1,
         "status": ExecutionStatus.WAITING,
         "wait_kind": WaitKind.RETRY,
         "wake_at": now + delay,

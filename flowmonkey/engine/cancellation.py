@@ -64,6 +64,7 @@ class Canceller:
             started_at=now,
             finished_at=now,
             note=note,
+            visit=execution.visit,
         )
         return seal(execution, fields, now, record, step=False)
 

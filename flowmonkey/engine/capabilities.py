@@ -51,6 +51,7 @@ class EngineServices:
             execution_id=params.execution.id,
             step_id=params.step.id,
             attempt=params.attempt,
+            visit=params.visit,
             type=job_type,
             input=job_input,
             created_at=now,

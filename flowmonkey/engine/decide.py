@@ -55,6 +55,7 @@ class StepRun:
             error=error,
             next_step_id=next_step,
             note=note,
+            visit=execution.visit,
         )
 
 

@@ -23,6 +23,14 @@ from flowmonkey.result import Result, StepResult
 log = logging.getLogger("flowmonkey.engine")
 
 
+def idempotency_key(execution: Execution, step_id: str) -> str:
+    """``execution:step:visit:attempt``; the first visit (0) keeps the key of FlowMonkey
+    0.1, ``execution:step:attempt``, so keys handed out before an upgrade stay the same."""
+    if execution.visit == 0:
+        return f"{execution.id}:{step_id}:{execution.attempt}"
+    return f"{execution.id}:{step_id}:{execution.visit}:{execution.attempt}"
+
+
 def handler_params(
     step: Step,
     execution: Execution,
@@ -49,8 +57,10 @@ def handler_params(
             wait_reason=execution.wait_reason,
         ),
         attempt=execution.attempt,
-        idempotency_key=f"{execution.id}:{step.id}:{execution.attempt}",
+        idempotency_key=idempotency_key(execution, step.id),
         now=now,
+        visit=execution.visit,
+        delivery=execution.delivery,
         services=services,
         woken_by=woken_by,
     )

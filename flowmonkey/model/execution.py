@@ -53,6 +53,9 @@ class StepStatus(StrEnum):
     RETRY = "retry"
     RESUMED = "resumed"
     CANCELLED = "cancelled"
+    TAKEOVER = "takeover"
+    """A runtime took the execution over from one whose lease lapsed (it stopped, or was
+    lost): the step in flight runs again (``note`` says which worker was lost)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +124,11 @@ class Execution:
     revision: int = 0
     step_count: int = 0
     attempt: int = 1
+    visit: int = 0
+    """The revision at which the current step visit began (a flow that loops back to a
+    step visits it again, with a new number); with ``attempt`` it identifies a handler run."""
+    delivery: int = 1
+    """How often this attempt has been handed to a handler: more than 1 after a takeover."""
     completed_at: datetime | None = None
     wake_at: datetime | None = None
     wait_kind: WaitKind | None = None
@@ -178,6 +186,8 @@ class StepRecord:
     error: ExecutionError | None = None
     next_step_id: str | None = None
     note: str | None = None
+    visit: int | None = None
+    """The step visit the record belongs to (None in histories written before visits)."""
 
     @property
     def duration_ms(self) -> float:

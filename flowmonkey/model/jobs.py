@@ -27,6 +27,8 @@ class Job:
     step_id: str
     attempt: int
     type: str
+    visit: int = 0
+    """The step visit that enqueued the job: a revisit of the step gets a job of its own."""
     input: Any = None
     status: JobStatus = JobStatus.PENDING
     owner: str | None = None

@@ -204,10 +204,15 @@ def timed_out(conn: sqlite3.Connection, now: int, limit: int) -> list[Execution]
 
 
 def enqueue_job(conn: sqlite3.Connection, row: Sequence[Any]) -> Job | None:
-    """Insert the job; or return the one already there for its (execution, step, attempt)."""
-    existing = conn.execute(SQL["job_of_step"], row[1:4]).fetchone()
+    """Insert the job; or return the one already there for its step visit and attempt
+    (a job of an earlier visit of the step makes way: that visit is over)."""
+    fresh = JOBS.from_row(row, dec)
+    existing = conn.execute(SQL["job_of_step"], (fresh.execution_id, fresh.step_id, fresh.attempt)).fetchone()
     if existing is not None:
-        return JOBS.from_row(existing, dec)
+        job = JOBS.from_row(existing, dec)
+        if job.visit == fresh.visit:
+            return job
+        conn.execute(SQL["forget_job"], (job.id,))
     conn.execute(SQL["insert_job"], row)
     return None
 

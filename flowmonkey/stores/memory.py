@@ -248,8 +248,10 @@ class MemoryStore:
     async def enqueue_job(self, job: Job) -> tuple[Job, bool]:
         key = (job.execution_id, job.step_id, job.attempt)
         existing = self._job_keys.get(key)
-        if existing is not None:
+        if existing is not None and self._jobs[existing].visit == job.visit:
             return self._jobs[existing], False
+        if existing is not None:  # a job of an earlier visit of the step: that visit is over
+            del self._jobs[existing]
         self._jobs[job.id] = job
         self._job_keys[key] = job.id
         return job, True

@@ -327,11 +327,18 @@ class PostgresStore:
     # -- jobs -------------------------------------------------------------------------
 
     async def enqueue_job(self, job: Job) -> tuple[Job, bool]:
-        if await self._fetch("enqueue_job", Q["enqueue_job"], *JOBS.values(job, as_is)):
-            return job, True
         step = (job.execution_id, job.step_id, job.attempt)
-        rows = await self._fetch("enqueue_job", Q["job_of_step"], *step)
-        return JOBS.from_row(rows[0], as_is), False
+        for _ in range(3):  # a job of an earlier visit of the step makes way: that visit is over
+            if await self._fetch("enqueue_job", Q["enqueue_job"], *JOBS.values(job, as_is)):
+                return job, True
+            rows = await self._fetch("enqueue_job", Q["job_of_step"], *step)
+            if not rows:
+                continue  # it was just forgotten by another enqueue of this visit
+            existing = JOBS.from_row(rows[0], as_is)
+            if existing.visit == job.visit:
+                return existing, False
+            await self._execute("enqueue_job", Q["forget_job"], existing.id)
+        raise ConflictError(f"could not enqueue job {job.id} for step {job.step_id!r}: it kept changing")
 
     async def get_job(self, job_id: str) -> Job | None:
         rows = await self._fetch("get_job", Q["job"], job_id)

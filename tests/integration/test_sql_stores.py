@@ -120,8 +120,12 @@ async def test_a_version_1_file_is_migrated_and_its_executions_counted(tmp_path:
     old.executescript(f"{MIGRATIONS[0].sql} PRAGMA user_version = 1;")
     failed = execution()
     failed.status = ExecutionStatus.FAILED
-    for e in (execution(), failed):  # written by a version 1 program
-        old.execute(_sqlite_ops.SQL["insert_execution"], EXECUTIONS.values(e, _sqlite_ops.enc))
+    version_1 = [row[1] for row in old.execute("PRAGMA table_info(executions)")]
+    names = [column.name for column in EXECUTIONS.columns]
+    insert = f"INSERT INTO executions ({', '.join(version_1)}) VALUES ({', '.join('?' * len(version_1))})"
+    for e in (execution(), failed):  # written by a version 1 program: its columns only
+        values = dict(zip(names, EXECUTIONS.values(e, _sqlite_ops.enc), strict=True))
+        old.execute(insert, [values[name] for name in version_1])
     old.close()
     async with open_store(f"sqlite:///{path}") as store:
         counts = await store.count_executions()

@@ -113,6 +113,10 @@ DELETE FROM webhook_signatures WHERE trigger_id = $1 AND signature = $2 AND exec
 -- name: job
 SELECT {jobs} FROM jobs WHERE id = $1
 
+-- name: forget_job
+-- A finished (or abandoned) job of an earlier visit of the step, making way for a revisit's.
+DELETE FROM jobs WHERE id = $1
+
 -- name: job_of_step
 SELECT {jobs} FROM jobs WHERE execution_id = $1 AND step_id = $2 AND attempt = $3
 

@@ -116,6 +116,10 @@ DELETE FROM webhook_signatures WHERE trigger_id = ? AND signature = ? AND execut
 -- name: job
 SELECT {jobs} FROM jobs WHERE id = ?
 
+-- name: forget_job
+-- A finished (or abandoned) job of an earlier visit of the step, making way for a revisit's.
+DELETE FROM jobs WHERE id = ?
+
 -- name: job_of_step
 SELECT {jobs} FROM jobs WHERE execution_id = ? AND step_id = ? AND attempt = ?
 
