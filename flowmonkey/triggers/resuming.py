@@ -6,9 +6,9 @@ console) reads it from ``FLOWMONKEY_SECRET`` (and older ones, still accepted, fr
 this process only.
 
 Checking a token and resuming are one compare-and-set: the engine's resume commits only
-if the execution is still at the visit the token names (or, for a token that names only
-a step, the visit that was found at that step when the token was checked), so a token
-can never resume a wait other than its own, however resumes and loops interleave.
+if the execution is still at the visit the token names (for a token of an old form,
+which names no visit, the visit found at its step when the token was checked), so a
+token can never resume a wait other than its own, however resumes and loops interleave.
 """
 
 from __future__ import annotations
@@ -74,10 +74,8 @@ class ResumeTokens:
         self.ttl = check_ttl(ttl)
         self.legacy_until = legacy_until
 
-    def issue(
-        self, execution_id: str, step_id: str, *, visit: int | None = None, ttl: timedelta | None = None
-    ) -> str:
-        """A token that resumes this execution at the wait of ``step_id`` (at ``visit``),
+    def issue(self, execution_id: str, step_id: str, *, visit: int, ttl: timedelta | None = None) -> str:
+        """A token that resumes this execution at the wait of ``step_id`` at ``visit``,
         valid ``ttl`` (default: :attr:`ttl`)."""
         expires_at = self._clock() + (self.ttl if ttl is None else check_ttl(ttl))
         return sign_resume_token(self._keys[0], execution_id, step_id, visit=visit, expires_at=expires_at)
@@ -96,9 +94,9 @@ class ResumeTokens:
         visit = target.visit if target.visit is not None else await self._visit_at_step(target)
         return await self._resume(target.execution_id, data, visit=visit)
 
-    async def _visit_at_step(self, target: ResumeTarget) -> int | None:
-        """For a token without a visit: the visit now waiting at its step, which the resume
-        then insists on (so the check and the resume are one compare-and-set)."""
+    async def _visit_at_step(self, target: ResumeTarget) -> int:
+        """For a token of an old form (no visit): the visit now waiting at its step, which
+        the resume then insists on (so the check and the resume are one compare-and-set)."""
         execution = await self._get(target.execution_id)
         if execution is None:
             raise ExecutionNotFoundError(f"no execution {target.execution_id}")
@@ -107,12 +105,7 @@ class ResumeTokens:
                 f"execution {execution.id} is at step {execution.current_step_id!r}, "
                 f"not {target.step_id!r} that this token resumes"
             )
-        return execution_visit(execution)
-
-
-def execution_visit(execution: Execution) -> int | None:
-    """The visit an execution's current step started at."""
-    return None  # the seam: Execution.visit, once the engine has it
+        return execution.visit
 
 
 def _keys(secret: Secrets | None) -> tuple[bytes, ...]:

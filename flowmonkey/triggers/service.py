@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flowmonkey.engine import Engine
+from flowmonkey.errors import NotWaitingError
 from flowmonkey.model import Execution, TriggerDefinition, TriggerFire, TriggerType
 from flowmonkey.stores.base import Store
 from flowmonkey.triggers.catalog import TriggerCatalog
@@ -250,10 +251,11 @@ class TriggerService:
     # -- resume tokens and HTTP -------------------------------------------------------
 
     def resume_token(
-        self, execution_id: str, step_id: str, *, visit: int | None = None, ttl: timedelta | None = None
+        self, execution_id: str, step_id: str, *, visit: int, ttl: timedelta | None = None
     ) -> str:
         """A token for ``POST {base}/resume/{token}`` that resumes this execution at the
-        wait of ``step_id`` (at ``visit``, the wait's step visit), and no other wait.
+        wait of ``step_id`` at ``visit`` (``execution.visit``, ``params.visit``), and no
+        other wait.
 
         It expires ``ttl`` from now (default: the service's ``resume_token_ttl``).
         """
@@ -280,8 +282,18 @@ class TriggerService:
 
 
 def _resume_at_visit(engine: Engine) -> ResumeAtVisit:
+    """``engine.resume`` refusing any visit but ``visit``. The seam until the engine's
+    resume takes ``visit=`` and checks it in its own compare-and-set: here the check reads
+    first, which leaves a gap as wide as one read."""
+
     async def resume(execution_id: str, data: Any = None, *, visit: int | None = None) -> Execution:
-        return await engine.resume(execution_id, data)  # the seam: visit=, once the engine has it
+        current = await engine.get(execution_id)
+        if current is not None and visit is not None and current.visit != visit:
+            raise NotWaitingError(
+                f"execution {execution_id} waits at visit {current.visit} of step "
+                f"{current.current_step_id!r}, not at visit {visit} that this token resumes"
+            )
+        return await engine.resume(execution_id, data)
 
     return resume
 

@@ -8,11 +8,12 @@ are::
 
     2  execution_id  step_id  visit  expires
 
-``2`` is the format; ``visit`` is the sequence number at which the wait's step visit
-started (empty where the engine gives none), so a token handed out at one visit of a
-step cannot resume a later visit of the same step (a flow that loops back); ``expires``
-is a Unix time in seconds. Everything is inside the signed part: a holder can extend,
-retarget or re-bind nothing. Every token has an expiry and names its step.
+``2`` is the format; ``visit`` is :attr:`Execution.visit` of the wait (the revision at
+which that visit of the step began; a handler has it as ``params.visit``), so a token
+handed out at one visit of a step cannot resume a later visit of the same step (a flow
+that loops back); ``expires`` is a Unix time in seconds. Everything is inside the signed
+part: a holder can extend, retarget or re-bind nothing. Every token has an expiry and
+names its wait.
 
 Tokens of the old forms (``execution_id, step_id`` with no expiry; or with an expiry
 that may be empty, and a step that may be empty) are still accepted, as issued, until
@@ -49,7 +50,8 @@ Secrets = str | bytes | Sequence[str | bytes]
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResumeTarget:
     """What a genuine token names: the execution, the step and visit of its wait, and
-    until when. A ``legacy`` token (an old form) may name no step and no expiry."""
+    until when. A ``legacy`` token (an old form) names no visit, and may name no step and
+    no expiry."""
 
     execution_id: str
     step_id: str | None
@@ -62,14 +64,15 @@ def resume_token(
     execution_id: str,
     step_id: str,
     *,
+    visit: int,
     secret: Secrets,
-    visit: int | None = None,
     ttl: timedelta = DEFAULT_RESUME_TOKEN_TTL,
     now: datetime | None = None,
 ) -> str:
     """A token for a handler to hand out (e.g. an approval link), signed with ``secret``
     (the accepting :class:`TriggerService`'s; the first, if several): it resumes this
-    execution at the wait of ``step_id`` (at ``visit``), until ``ttl`` after ``now``.
+    execution at the wait of ``step_id`` at ``visit`` (``params.visit``), until ``ttl``
+    after ``now``.
 
     Raises:
         InvalidTokenError: ``secret`` is empty.
@@ -83,26 +86,15 @@ def resume_token(
 
 
 def sign_resume_token(
-    secret: bytes,
-    execution_id: str,
-    step_id: str,
-    *,
-    visit: int | None = None,
-    expires_at: datetime | None = None,
+    secret: bytes, execution_id: str, step_id: str, *, visit: int, expires_at: datetime | None = None
 ) -> str:
     """A URL-safe token that lets its holder resume ``execution_id`` at the wait of
-    ``step_id`` (at ``visit``) until ``expires_at`` (default: :data:`DEFAULT_RESUME_TOKEN_TTL`
+    ``step_id`` at ``visit``, until ``expires_at`` (default: :data:`DEFAULT_RESUME_TOKEN_TTL`
     from now)."""
     if any("\n" in part for part in (execution_id, step_id)) or not execution_id or not step_id:
         raise InvalidArgumentError("a resume token needs an execution id and a step id, without line breaks")
     expires_at = expires_at or datetime.now(UTC) + DEFAULT_RESUME_TOKEN_TTL
-    fields = (
-        _FORMAT,
-        execution_id,
-        step_id,
-        "" if visit is None else str(visit),
-        str(int(expires_at.timestamp())),
-    )
+    fields = (_FORMAT, execution_id, step_id, str(int(visit)), str(int(expires_at.timestamp())))
     payload = _b64("\n".join(fields).encode())
     return f"{payload}.{_b64(_mac(secret, payload))}"
 
@@ -186,9 +178,10 @@ def _parse(text: str) -> ResumeTarget:
     """The fields of a token's signed part: the current form, or an old one."""
     fields = text.split("\n")
     if len(fields) == 5 and fields[0] == _FORMAT and fields[1] and fields[2]:
-        visit = int(fields[3]) if fields[3] else None
         expires = datetime.fromtimestamp(int(fields[4]), UTC)
-        return ResumeTarget(execution_id=fields[1], step_id=fields[2], visit=visit, expires_at=expires)
+        return ResumeTarget(
+            execution_id=fields[1], step_id=fields[2], visit=int(fields[3]), expires_at=expires
+        )
     if len(fields) not in (2, 3) or not fields[0]:
         raise ValueError("not a resume token")
     expires_at = datetime.fromtimestamp(int(fields[2]), UTC) if len(fields) == 3 and fields[2] else None

@@ -202,7 +202,8 @@ async def test_resume_token_resumes_the_waiting_execution(site: Site) -> None:
     execution, _ = await site.engine.create("approve", {})
     execution = await site.engine.run(execution.id)
     assert execution.status is ExecutionStatus.WAITING
-    token = site.service.resume_token(execution.id, execution.current_step_id)
+    assert execution.current_step_id is not None
+    token = site.service.resume_token(execution.id, execution.current_step_id, visit=execution.visit)
 
     forged = await site.client.post(f"/resume/{token[:-3]}xyz", json={"approved": True})
     assert forged.status_code == 401
@@ -220,7 +221,8 @@ async def test_an_expired_resume_token_is_410_and_resumes_nothing(site: Site) ->
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     token = resume_token(
         execution.id,
-        execution.current_step_id,
+        "s0",
+        visit=execution.visit,
         secret="service-secret",
         ttl=timedelta(minutes=5),
         now=an_hour_ago,
@@ -266,7 +268,7 @@ async def test_the_worker_hosts_the_triggers_with_the_secret_of_its_environment(
     engine = Engine(store, BASIC, [declared, Flow.from_dict(chain("approve", ["wait", "echo"]))])
     waiting, _ = await engine.create("approve", {})
     await engine.run(waiting.id)
-    token = resume_token(waiting.id, "s0", secret="worker-secret")  # e.g. issued by another worker
+    token = resume_token(waiting.id, "s0", visit=0, secret="worker-secret")  # e.g. issued by another worker
     async with worker.host_triggers(args, store, engine) as hosted:
         assert hosted.service.scheduler_enabled and hosted.server is not None
         async with httpx.AsyncClient(base_url=hosted.server.url) as client:

@@ -61,8 +61,8 @@ async def test_a_hostile_body_is_a_400_with_its_path_and_stores_nothing(site: Si
 
 async def test_the_same_bodies_are_refused_when_resuming(site: Site) -> None:
     waiting, _ = await site.engine.create("approve", {})
-    await site.engine.run(waiting.id)
-    token = site.service.resume_token(waiting.id, "s0")
+    waiting = await site.engine.run(waiting.id)
+    token = site.service.resume_token(waiting.id, "s0", visit=waiting.visit)
     for body, path, _ in HOSTILE.values():
         response = await site.post(f"/resume/{token}", body)
         assert response.status_code == 400 and response.json()["errors"][0]["path"] == path

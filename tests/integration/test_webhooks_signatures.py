@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flowmonkey import ExecutionStatus, Store, open_store
+from flowmonkey import Execution, ExecutionStatus, Flow, Store, open_store
 from flowmonkey.triggers import SIGNATURE_HEADER, HttpTriggers, resume_token, sign_body, sign_request
 from tests.integration.webhook_support import SECRET, TOKEN_SECRET, Site, assert_clean, open_site, v1_of
 
@@ -250,18 +250,20 @@ async def test_the_info_endpoint_can_be_turned_off(any_store: Store) -> None:
 # -- resume tokens over HTTP ---------------------------------------------------------------------
 
 
-async def _waiting(site: Site) -> str:
+async def _waiting(site: Site) -> Execution:
     execution, _ = await site.engine.create("approve", {})
     waited = await site.engine.run(execution.id)
     assert waited.status is ExecutionStatus.WAITING
-    return execution.id
+    return waited
 
 
 async def test_a_resume_token_resumes_its_wait_once(site: Site) -> None:
-    execution_id = await _waiting(site)
-    token = site.service.resume_token(execution_id, "s0")
+    waiting = await _waiting(site)
+    execution_id = waiting.id
+    token = site.service.resume_token(execution_id, "s0", visit=waiting.visit)
     forged = await site.client.post(f"/resume/{token[:-3]}xyz", json={"approved": True})
-    wrong_step = await site.client.post(f"/resume/{site.service.resume_token(execution_id, 's1')}", json={})
+    other_wait = site.service.resume_token(execution_id, "s0", visit=waiting.visit + 1)
+    wrong_step = await site.client.post(f"/resume/{other_wait}", json={})
     resumed = await site.client.post(f"/resume/{token}", json={"approved": True})
     again = await site.client.post(f"/resume/{token}", json={"approved": False})
     assert (forged.status_code, wrong_step.status_code, resumed.status_code, again.status_code) == (
@@ -277,9 +279,17 @@ async def test_a_resume_token_resumes_its_wait_once(site: Site) -> None:
 
 
 async def test_an_expired_token_is_a_410_and_resumes_nothing(site: Site) -> None:
-    execution_id = await _waiting(site)
+    waiting = await _waiting(site)
+    execution_id = waiting.id
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    token = resume_token(execution_id, "s0", secret=TOKEN_SECRET, ttl=timedelta(minutes=5), now=an_hour_ago)
+    token = resume_token(
+        execution_id,
+        "s0",
+        visit=waiting.visit,
+        secret=TOKEN_SECRET,
+        ttl=timedelta(minutes=5),
+        now=an_hour_ago,
+    )
     response = await site.client.post(f"/resume/{token}", json={})
     assert response.status_code == 410 and "expired at" in response.json()["error"]
     assert [r.outcome.value for r in await site.store.history(execution_id)] == ["waiting"]
@@ -287,14 +297,14 @@ async def test_an_expired_token_is_a_410_and_resumes_nothing(site: Site) -> None
 
 async def test_unknown_executions_are_404_and_a_closed_sqlite_store_is_503(tmp_path: Path) -> None:
     async with open_store(f"sqlite:///{tmp_path / 'r.db'}") as store, open_site(store) as site:
-        token = site.service.resume_token("01NOPE", "s0")
+        token = site.service.resume_token("01NOPE", "s0", visit=0)
         missing = await site.client.post(f"/resume/{token}", json={})
         waiting = await _waiting(site)
-        live = site.service.resume_token(waiting, "s0")
+        live = site.service.resume_token(waiting.id, "s0", visit=waiting.visit)
         await store.close()
         down = await site.client.post(f"/resume/{live}", json={})
         await store.open()
-        assert [r.outcome.value for r in await store.history(waiting)] == ["waiting"]
+        assert [r.outcome.value for r in await store.history(waiting.id)] == ["waiting"]
     assert missing.status_code == 404
     assert down.status_code == 503 and down.headers["retry-after"] == "5"
     assert_clean(down, str(tmp_path))
@@ -309,3 +319,35 @@ async def test_responses_name_no_internals(site: Site) -> None:
     for response in bad:
         assert response.status_code in (401, 404)
         assert_clean(response)
+
+
+@pytest.mark.parametrize("store_url", ["memory", "sqlite"], indirect=True)
+async def test_a_token_of_one_visit_cannot_resume_the_next_visit_of_the_same_step(any_store: Store) -> None:
+    async with open_site(any_store) as site:
+        site.engine.flows.register(LOOP)
+        execution, _ = await site.engine.create("loop", {})
+        first = await site.engine.run(execution.id)
+        token = site.service.resume_token(first.id, "ask", visit=first.visit)
+        assert (await site.client.post(f"/resume/{token}", json={"round": 1})).status_code == 200
+        second = await site.engine.run(execution.id)  # back at "ask": a new visit of the same step
+        assert second.status is ExecutionStatus.WAITING and second.current_step_id == "ask"
+        assert second.visit != first.visit
+        stale = await site.client.post(f"/resume/{token}", json={"round": 2})
+        fresh = site.service.resume_token(second.id, "ask", visit=second.visit)
+        resumed = await site.client.post(f"/resume/{fresh}", json={"round": 2})
+    assert stale.status_code == 409 and f"not at visit {first.visit}" in stale.json()["error"]
+    assert resumed.status_code == 200
+    outcomes = [r.outcome.value for r in await any_store.history(execution.id)]
+    assert outcomes.count("resumed") == 2  # one per visit, each by its own token
+
+
+LOOP = Flow.from_dict(
+    {
+        "id": "loop",
+        "initialStepId": "ask",
+        "steps": {
+            "ask": {"type": "wait", "outputKey": "answer", "transitions": {"onSuccess": "again"}},
+            "again": {"type": "echo", "transitions": {"onSuccess": "ask"}},
+        },
+    }
+)

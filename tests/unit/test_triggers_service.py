@@ -28,6 +28,7 @@ from flowmonkey import (
     Flow,
     InvalidArgumentError,
     MemoryStore,
+    NotWaitingError,
     StoreError,
 )
 from flowmonkey.triggers import (
@@ -412,9 +413,9 @@ async def test_resume_tokens_expire_after_the_services_ttl() -> None:
     engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))], clock=clock)
     service = TriggerService(store, engine, secret="s1", schedule=None, resume_token_ttl=timedelta(hours=1))
     execution, _ = await engine.create("approve", {})
-    await engine.run(execution.id)
-    hourly = service.resume_token(execution.id, "s0")
-    weekly = service.resume_token(execution.id, "s0", ttl=timedelta(days=7))
+    execution = await engine.run(execution.id)
+    hourly = service.resume_token(execution.id, "s0", visit=execution.visit)
+    weekly = service.resume_token(execution.id, "s0", visit=execution.visit, ttl=timedelta(days=7))
     clock.advance(hours=1)
     with pytest.raises(ExpiredTokenError, match=r"expired at 2026-01-01T10:00:00\+00:00; ask for a new one"):
         await service.resume_with_token(hourly, {})
@@ -462,12 +463,10 @@ async def test_a_rotated_secret_keeps_accepting_tokens_signed_with_the_old_one()
     after = TriggerService(store, engine, secret=["new", "old"], schedule=None)
     first, _ = await engine.create("approve", {})
     second, _ = await engine.create("approve", {})
-    for execution in (first, second):
-        await engine.run(execution.id)
-    assert (
-        await after.resume_with_token(before.resume_token(first.id, "s0"), {})
-    ).status is ExecutionStatus.RUNNING
-    fresh = after.resume_token(second.id, "s0")
+    first, second = [await engine.run(execution.id) for execution in (first, second)]
+    old = before.resume_token(first.id, "s0", visit=first.visit)
+    assert (await after.resume_with_token(old, {})).status is ExecutionStatus.RUNNING
+    fresh = after.resume_token(second.id, "s0", visit=second.visit)
     with pytest.raises(InvalidTokenError):
         await before.resume_with_token(fresh, {})  # signed with the new secret, which "before" lacks
     assert (
@@ -482,14 +481,14 @@ async def test_resume_token_resumes_only_its_execution_and_step() -> None:
     execution, _ = await engine.create("approve", {})
     execution = await engine.run(execution.id)
     assert execution.status is ExecutionStatus.WAITING
-    token = service.resume_token(execution.id, "s0")
+    token = service.resume_token(execution.id, "s0", visit=execution.visit)
     with pytest.raises(InvalidTokenError):
         await TriggerService(store, engine, secret="other", schedule=None).resume_with_token(token, {})
     with pytest.raises(InvalidTokenError):
         await service.resume_with_token(token[:-2] + "AA", {})
-    wrong_step = service.resume_token(execution.id, "s1")
-    with pytest.raises(Exception, match="not 's1'"):
-        await service.resume_with_token(wrong_step, {})
+    another_visit = service.resume_token(execution.id, "s0", visit=execution.visit + 1)
+    with pytest.raises(NotWaitingError, match=f"not at visit {execution.visit + 1}"):
+        await service.resume_with_token(another_visit, {})
     resumed = await service.resume_with_token(token, {"ok": True})
     assert resumed.status is ExecutionStatus.RUNNING
 
@@ -526,13 +525,14 @@ async def test_a_handler_issues_tokens_the_service_accepts_through_the_shared_se
     from flowmonkey.triggers import resume_token
 
     with pytest.raises(InvalidTokenError, match="secret"):
-        resume_token("exec-1", "s0", secret="")
+        resume_token("exec-1", "s0", visit=0, secret="")
     store = MemoryStore()
     engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
     service = TriggerService(store, engine, schedule=None, secret="shared")
     execution, _ = await engine.create("approve", {})
-    await engine.run(execution.id)
-    resumed = await service.resume_with_token(resume_token(execution.id, "s0", secret="shared"), {"ok": 1})
+    execution = await engine.run(execution.id)
+    token = resume_token(execution.id, "s0", visit=execution.visit, secret="shared")
+    resumed = await service.resume_with_token(token, {"ok": 1})
     assert resumed.status is ExecutionStatus.RUNNING
 
 
@@ -546,10 +546,13 @@ async def test_the_service_never_reads_its_secret_from_the_environment(
     engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
     service = TriggerService(store, engine, schedule=None)  # no secret: a random one
     execution, _ = await engine.create("approve", {})
-    await engine.run(execution.id)
+    execution = await engine.run(execution.id)
+    stray = resume_token(execution.id, "s0", visit=execution.visit, secret="from-env")
     with pytest.raises(InvalidTokenError, match="signature"):
-        await service.resume_with_token(resume_token(execution.id, "s0", secret="from-env"), {})
-    resumed = await service.resume_with_token(service.resume_token(execution.id, "s0"), {})
+        await service.resume_with_token(stray, {})
+    resumed = await service.resume_with_token(
+        service.resume_token(execution.id, "s0", visit=execution.visit), {}
+    )
     assert resumed.status is ExecutionStatus.RUNNING
 
 

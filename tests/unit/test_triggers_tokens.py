@@ -45,7 +45,7 @@ def test_a_token_names_its_execution_step_visit_and_expiry() -> None:
 
 
 def test_a_token_expires_at_its_expiry_and_says_so() -> None:
-    token = sign_resume_token(SECRET, "exec-1", "s0", expires_at=NOW)
+    token = sign_resume_token(SECRET, "exec-1", "s0", visit=0, expires_at=NOW)
     assert verify_resume_token(SECRET, token, now=NOW - timedelta(seconds=1)).execution_id == "exec-1"
     with pytest.raises(ExpiredTokenError, match="expired at 2026-01-01T09:00:00"):
         verify_resume_token(SECRET, token, now=NOW)
@@ -64,26 +64,26 @@ def test_nothing_in_a_token_can_be_changed_by_its_holder(field: int) -> None:
 
 
 def test_a_forged_expired_token_is_refused_as_forged_not_as_expired() -> None:
-    token = sign_resume_token(b"other", "exec-1", "s0", expires_at=NOW - timedelta(days=1))
+    token = sign_resume_token(b"other", "exec-1", "s0", visit=0, expires_at=NOW - timedelta(days=1))
     with pytest.raises(InvalidTokenError, match="signature does not match") as raised:
         verify_resume_token(SECRET, token, now=NOW)
     assert not isinstance(raised.value, ExpiredTokenError)
 
 
 def test_every_new_token_expires_and_names_a_step() -> None:
-    token = resume_token("exec-1", "s0", secret="s", now=NOW)
+    token = resume_token("exec-1", "s0", visit=0, secret="s", now=NOW)
     target = verify_resume_token(b"s", token, now=NOW)
     assert target.expires_at == NOW + DEFAULT_RESUME_TOKEN_TTL == NOW + timedelta(days=30)
-    unbounded = sign_resume_token(SECRET, "exec-1", "s0")  # no expiry given: the default one
+    unbounded = sign_resume_token(SECRET, "exec-1", "s0", visit=0)  # no expiry given: the default one
     assert verify_resume_token(SECRET, unbounded).expires_at is not None
     for ttl in (None, timedelta(0), timedelta(seconds=-1)):
         with pytest.raises(InvalidArgumentError, match="every token expires"):
-            resume_token("exec-1", "s0", secret="s", ttl=ttl)  # type: ignore[arg-type]
+            resume_token("exec-1", "s0", visit=0, secret="s", ttl=ttl)  # type: ignore[arg-type]
     for step in ("", "two\nlines"):
         with pytest.raises(InvalidArgumentError, match="step id"):
-            sign_resume_token(SECRET, "exec-1", step)
+            sign_resume_token(SECRET, "exec-1", step, visit=0)
     with pytest.raises(InvalidTokenError, match="secret"):
-        resume_token("exec-1", "s0", secret="")
+        resume_token("exec-1", "s0", visit=0, secret="")
 
 
 def test_tokens_of_the_old_forms_work_until_the_cut_off() -> None:
@@ -97,7 +97,7 @@ def test_tokens_of_the_old_forms_work_until_the_cut_off() -> None:
     assert verify_resume_token(SECRET, no_expiry, now=NOW, legacy_until=cut_off).execution_id == "exec-1"
     with pytest.raises(ExpiredTokenError, match="old form were accepted until 2026-01-02T09:00:00"):
         verify_resume_token(SECRET, no_expiry, now=cut_off, legacy_until=cut_off)
-    new = sign_resume_token(SECRET, "exec-1", "s0", expires_at=NOW + timedelta(days=30))
+    new = sign_resume_token(SECRET, "exec-1", "s0", visit=0, expires_at=NOW + timedelta(days=30))
     assert verify_resume_token(SECRET, new, now=cut_off, legacy_until=cut_off).execution_id == "exec-1"
     expiring = legacy("exec-1", "s0", str(int(NOW.timestamp())))  # an old form with an expiry keeps it
     with pytest.raises(ExpiredTokenError, match="expired at"):
@@ -110,8 +110,8 @@ def test_a_forged_token_of_an_old_form_is_still_forged() -> None:
 
 
 def test_rotation_signs_with_the_first_secret_and_accepts_any() -> None:
-    old = resume_token("exec-1", "s0", secret="old", now=NOW)
-    new = resume_token("exec-1", "s0", secret=["new", "old"], now=NOW)
+    old = resume_token("exec-1", "s0", visit=0, secret="old", now=NOW)
+    new = resume_token("exec-1", "s0", visit=0, secret=["new", "old"], now=NOW)
     assert verify_resume_token(["new", "old"], old, now=NOW).execution_id == "exec-1"
     assert verify_resume_token(["new"], new, now=NOW).execution_id == "exec-1"
     with pytest.raises(InvalidTokenError):
