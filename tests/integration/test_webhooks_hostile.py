@@ -21,7 +21,7 @@ from flowmonkey.model import Execution
 from flowmonkey.stores import CreateResult
 from flowmonkey.triggers import HttpTriggers
 from tests.conftest import _admin
-from tests.integration.webhook_support import JSON, Site, assert_clean, open_site
+from tests.integration.webhook_support import JSON, Site, TcpProxy, assert_clean, open_site
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -173,6 +173,37 @@ async def test_a_dropped_database_is_a_clean_503_and_the_retry_succeeds_once_it_
         assert await site.executions() == 1  # the new database holds the retry, and only it
         stored = await site.engine.get(back)
         assert stored is not None and stored.context == {"input": {"n": 1}}
+
+
+@pytest.mark.postgres
+async def test_postgresql_out_of_reach_is_a_clean_503_and_the_retry_succeeds_once_it_is_back(
+    postgres_database: str,
+) -> None:
+    parts = urlsplit(postgres_database)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    await proxy.start()
+    user = parts.username or "postgres"
+    dsn = urlunsplit(parts._replace(netloc=f"{user}:{CANARY_PASSWORD}@localhost:{proxy.port}"))
+    try:
+        async with open_store(dsn, min_size=1, max_size=2) as store, open_site(store) as site:
+            assert (await site.post("/open", b"{}")).status_code == 201
+            await proxy.stop()  # the network between the worker and PostgreSQL is gone
+            down = [await site.post("/open", b'{"n": 1}') for _ in range(3)]
+            hostile = await site.post("/open", b'{"x": NaN}')
+            await proxy.start()
+            back = await _eventually_created(site)
+            assert await site.executions() == 2  # the one before, the retry after: nothing from the outage
+    finally:
+        await proxy.stop()
+    for response in down:
+        assert response.status_code == 503 and response.headers["retry-after"] == "5", response.text
+        assert response.json() == {
+            "error": "the store is unavailable; try again later",
+            "code": "STORE_ERROR",
+        }
+        assert_clean(response, CANARY_PASSWORD, "localhost", str(proxy.port), parts.path.strip("/"))
+    assert hostile.status_code in (400, 503) and hostile.status_code != 500
+    assert back
 
 
 async def _eventually(attempt: Callable[[], Awaitable[object]]) -> None:

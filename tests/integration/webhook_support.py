@@ -3,6 +3,8 @@ routes served by a real uvicorn server on 127.0.0.1 (a free port), spoken to wit
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -83,3 +85,55 @@ def assert_clean(response: httpx.Response, *canaries: str) -> None:
     assert LEAKS.search(text) is None, text
     for canary in canaries:
         assert canary not in text, (canary, text)
+
+
+class TcpProxy:
+    """A TCP relay on 127.0.0.1 to a server: stopping it takes the server away from its
+    clients (connections cut, new ones refused) without touching the server itself."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._links: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> None:
+        """Listen (again on the same port, once it has one)."""
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", self.port, reuse_address=True)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Refuse new connections and cut the open ones."""
+        if self._server is None or not self._server.is_serving():
+            return
+        self._server.close()
+        for writer in list(self._links):
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._links.update((writer, upstream_writer))
+        pipes = {
+            asyncio.ensure_future(_pipe(reader, upstream_writer)),
+            asyncio.ensure_future(_pipe(upstream_reader, writer)),
+        }
+        try:  # either side ending ends both: a client waits for the server's close, and so on
+            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for pipe in pipes:
+                pipe.cancel()
+            self._links.difference_update((writer, upstream_writer))
+            for end in (writer, upstream_writer):
+                end.transport.abort()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
