@@ -26,11 +26,16 @@ class Change:
         base: the execution as read; its ``revision`` is the one the store compares.
         fields: Execution attribute name -> new value. ``revision`` is always there.
         record: the history entry this change appends (None for a wake).
+        wake_parent: the parent to wake in the same transaction: the change ends a child
+            execution, so the parent's step that waits on it runs again (and a commit the
+            parent is about to make loses its compare-and-set and re-reads). A crash can
+            never fall between a child's end and its parent's wake.
     """
 
     base: Execution
     fields: Mapping[str, Any]
     record: StepRecord | None = None
+    wake_parent: str | None = None
 
     @property
     def execution_id(self) -> str:
@@ -44,6 +49,11 @@ class Change:
     def revision(self) -> int:
         revision: int = self.fields["revision"]
         return revision
+
+    @property
+    def at(self) -> Any:
+        """When the change happens (its ``updated_at``)."""
+        return self.fields["updated_at"]
 
     def value(self, name: str) -> Any:
         """The field's value once the change applies."""

@@ -22,6 +22,9 @@ message text. A class without a code of its own has its parent's (in brackets)::
     │   ├── TriggerError             [INVALID_ARGUMENT]   a trigger declaration is invalid or its id is
     │   │   │                                             taken; firing while triggers are off
     │   │   └── TriggerNotFoundError TRIGGER_NOT_FOUND    no trigger has that id (TriggerService)
+    │   ├── NotJsonError             [INVALID_ARGUMENT]   a value given to be stored is not strict JSON
+    │   │                                                 (resume data, a context); ``details`` names
+    │   │                                                 the JSON path and what is wrong there
     │   └── InvalidTokenError        [INVALID_ARGUMENT]   a resume token is malformed or forged
     │       └── ExpiredTokenError    [INVALID_ARGUMENT]   a genuine resume token has expired
     └── StoreError                   STORE_ERROR          a store or coordination backend failed
@@ -163,6 +166,10 @@ class InvalidArgumentError(FlowMonkeyError):
     code = ErrorCode.INVALID_ARGUMENT
 
 
+class NotJsonError(InvalidArgumentError):
+    """A value is not strict JSON; ``details`` holds its ``path`` and the ``reason``."""
+
+
 class TriggerError(InvalidArgumentError):
     """The trigger declaration is invalid, or the trigger operation cannot be done."""
 
@@ -217,6 +224,7 @@ __all__ = [
     "InvalidArgumentError",
     "InvalidTokenError",
     "JobFencedError",
+    "NotJsonError",
     "NotWaitingError",
     "SchemaVersionError",
     "StepNotFoundError",

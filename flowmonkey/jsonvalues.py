@@ -20,6 +20,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from flowmonkey.errors import NotJsonError
+
 MAX_DEPTH = 256
 """How deeply arrays and objects may nest (a guard against values built to exhaust the stack)."""
 
@@ -39,12 +41,9 @@ class JsonProblem:
         return f"{self.path}: {self.reason}"
 
 
-class NotJsonError(ValueError):
-    """A value is not strict JSON; ``problem`` says what and where."""
-
-    def __init__(self, problem: JsonProblem) -> None:
-        super().__init__(str(problem))
-        self.problem = problem
+def refused(found: JsonProblem, what: str = "the value") -> NotJsonError:
+    """The error that refuses a value: ``{what} is not JSON: {path}: {reason}``."""
+    return NotJsonError(f"{what} is not JSON: {found}", details={"path": found.path, "reason": found.reason})
 
 
 def encode(value: Any, root: str = "$") -> str:
@@ -64,7 +63,7 @@ def encode(value: Any, root: str = "$") -> str:
     found = problem(value, root)
     if found is None:  # pragma: no cover - the encoder and the walk disagree
         found = JsonProblem(root, "cannot be encoded as JSON")
-    raise NotJsonError(found)
+    raise refused(found)
 
 
 def _clean(text: str) -> bool:
@@ -86,11 +85,11 @@ def _has_nul_escape(text: str) -> bool:
     return any(len(match.group(1)) % 2 for match in re.finditer(r"(\\+)u0000", text))
 
 
-def check(value: Any, root: str = "$") -> None:
+def check(value: Any, root: str = "$", what: str = "the value") -> None:
     """Raise :class:`NotJsonError` unless ``value`` is strict JSON."""
     found = problem(value, root)
     if found is not None:
-        raise NotJsonError(found)
+        raise refused(found, what)
 
 
 def problem(value: Any, root: str = "$") -> JsonProblem | None:

@@ -37,7 +37,7 @@ from flowmonkey.coordination import Lock, LockManager, WakeSignaler, default_own
 from flowmonkey.engine import Engine
 from flowmonkey.errors import StoreError
 from flowmonkey.model import Execution, ExecutionStatus
-from flowmonkey.stores.base import ClaimStore
+from flowmonkey.stores.base import Claim, ClaimStore
 
 if TYPE_CHECKING:
     from flowmonkey.jobs import JobRunner
@@ -61,6 +61,8 @@ class RuntimeStats:
     """Steps whose commit lost to another writer (their outcome was discarded)."""
     claimed: int
     """Executions claimed in total."""
+    takeovers: int
+    """Claims of executions another runtime held until its lease lapsed (it was lost)."""
     in_flight: int
     """Executions being stepped right now."""
     timeouts: int
@@ -130,7 +132,9 @@ class Runtime:
         self._stopping = False
         self._background: list[asyncio.Task[None]] = []
         self._detach: list[Callable[[], None]] = []
-        self._counts = dict.fromkeys(("steps", "conflicts", "claimed", "timeouts", "lock_skips", "passes"), 0)
+        self._counts = dict.fromkeys(
+            ("steps", "conflicts", "claimed", "takeovers", "timeouts", "lock_skips", "passes"), 0
+        )
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -273,12 +277,12 @@ class Runtime:
         if self._sweep_due(now):
             await self._sweep(now)
         free = self.concurrency - len(self._tasks)
-        claimed: list[Execution] = []
+        claimed: list[Claim] = []
         if free > 0:
             claimed = await self.store.claim(owner=self.owner, now=now, lease=self.lease, limit=free)
             self._counts["claimed"] += len(claimed)
-            for execution in claimed:
-                self._spawn(execution.id)
+            for claim in claimed:
+                self._spawn(claim)
         self._claimed_last = len(claimed)
         if free <= 0 or len(claimed) == free:
             return self.recheck.total_seconds()  # a finished task wakes the loop
@@ -320,20 +324,23 @@ class Runtime:
 
     # -- stepping one execution -------------------------------------------------------
 
-    def _spawn(self, execution_id: str) -> None:
+    def _spawn(self, claim: Claim) -> None:
+        execution_id = claim.execution.id
         self._backing_off.pop(execution_id, None)  # claimed again: its own task now
         self._tasks[execution_id] = asyncio.create_task(
-            self._drive(execution_id), name=f"flowmonkey-step-{execution_id}"
+            self._drive(claim), name=f"flowmonkey-step-{execution_id}"
         )
 
-    async def _drive(self, execution_id: str) -> None:
+    async def _drive(self, claim: Claim) -> None:
         """Step a claimed execution while it stays runnable, then give the claim back."""
+        execution_id = claim.execution.id
         lock: Lock | None = None
         busy = failed = False
         try:
             busy, lock = await self._lock(execution_id)
             if not busy:
-                await self._step_while_runnable(execution_id, lock)
+                current = await self._take_over(claim)
+                await self._step_while_runnable(execution_id, lock, current)
         except Exception:
             failed = True
             log.exception(
@@ -361,9 +368,25 @@ class Runtime:
             return True, None
         return False, lock
 
-    async def _step_while_runnable(self, execution_id: str, lock: Lock | None) -> None:
+    async def _take_over(self, claim: Claim) -> Execution | None:
+        """Record a takeover from another (lost) owner; our own lapsed back-off is none."""
+        if claim.taken_from is None or claim.taken_from == self.owner:
+            return None
+        self._counts["takeovers"] += 1
+        log.warning(
+            "runtime %s took %s over from %s (lease lapsed); step %r runs again",
+            self.owner,
+            claim.execution.id,
+            claim.taken_from,
+            claim.execution.current_step_id,
+        )
+        return await self.engine.take_over(claim)
+
+    async def _step_while_runnable(
+        self, execution_id: str, lock: Lock | None, current: Execution | None
+    ) -> None:
         conflicts = 0
-        current: Execution | None = None  # as we last committed it: saves a read per step
+        # ``current``: the execution as we last committed it, which saves a read per step.
         while not self._stopping and execution_id not in self._lost:
             if lock is not None and lock.lost:
                 return

@@ -48,11 +48,20 @@ def seal(
     fields["updated_at"] = now
     if step:
         fields["step_count"] = execution.step_count + 1
-    change = Change(execution, fields, record)
+    change = Change(execution, fields, record, _parent_to_wake(execution, fields))
     deadline = timeout_at(change)
     if deadline != execution.timeout_at:
         fields["timeout_at"] = deadline
     return change
+
+
+def _parent_to_wake(execution: Execution, fields: Fields) -> str | None:
+    """The parent a change wakes: it ends a child (but not one its parent cancels)."""
+    parent = execution.parent_execution_id
+    if parent is None or fields.get("status") not in _TERMINAL:
+        return None
+    cancellation = fields.get("cancellation")
+    return None if cancellation is not None and cancellation.source == "parent" else parent
 
 
 def timeout_at(change: Change) -> datetime | None:

@@ -7,6 +7,7 @@ describe it published, sleeping runtimes signalled, and a finished child's paren
 
 from __future__ import annotations
 
+from flowmonkey import faults
 from flowmonkey.change import Change
 from flowmonkey.engine.clock import Clock
 from flowmonkey.engine.notify import Emitter, WakeListeners
@@ -39,10 +40,11 @@ class Committer:
         if not await self._store.commit(change):
             return False
         execution = change.apply()
+        if change.wake_parent is not None:  # woken in the store, in the same transaction
+            faults.reached("child-ended")
+            self._wakes.signal(change.wake_parent)
         if change.record is not None:
             self._announce(execution, change.record)
-        if execution.is_terminal and execution.parent_execution_id and not _cancelled_by_parent(execution):
-            await self.wake(execution.parent_execution_id)
         return True
 
     async def wake(self, execution_id: str) -> bool:
@@ -90,6 +92,14 @@ class Committer:
             )
         elif outcome is StepStatus.RESUMED:
             emit(EventType.EXECUTION_RESUMED, execution, record.step_id)
+        elif outcome is StepStatus.TAKEOVER:
+            emit(
+                EventType.EXECUTION_TAKEN_OVER,
+                execution,
+                record.step_id,
+                attempt=record.attempt,
+                note=record.note,
+            )
 
     def _announce_status(self, execution: Execution, record: StepRecord) -> None:
         emit = self._emitter.emit
@@ -124,8 +134,3 @@ class Committer:
                 reason=cancellation.reason if cancellation else None,
             )
             self._wakes.signal(execution.id)
-
-
-def _cancelled_by_parent(execution: Execution) -> bool:
-    cancellation = execution.cancellation
-    return cancellation is not None and cancellation.source == "parent"

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from flowmonkey import jsonvalues
 from flowmonkey.engine.cancellation import Canceller, CancelResult
 from flowmonkey.engine.clock import Clock
 from flowmonkey.engine.commits import COMMIT_RETRIES, Committer
@@ -26,6 +27,7 @@ from flowmonkey.engine.definitions import Definitions
 from flowmonkey.engine.limits import DEFAULT_MAX_CONTEXT_BYTES, DEFAULT_MAX_STEPS, Limits
 from flowmonkey.engine.notify import Emitter, WakeListener, WakeListeners
 from flowmonkey.engine.pipeline import StepOutcome, StepPipeline
+from flowmonkey.engine.takeovers import takeover
 from flowmonkey.errors import ConflictError, ExecutionNotFoundError, NotWaitingError
 from flowmonkey.events import EventBus
 from flowmonkey.model import (
@@ -39,7 +41,7 @@ from flowmonkey.model import (
 )
 from flowmonkey.registry import FlowRegistry, Handler, HandlerRegistry
 from flowmonkey.state import timeout_reason
-from flowmonkey.stores.base import CreateResult, ExecutionQuery, Store
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Store
 
 _CHILDREN_PAGE = 100
 
@@ -218,15 +220,23 @@ class Engine:
 
     # -- resume, wake -----------------------------------------------------------------
 
-    async def resume(self, execution_id: str, data: Any = None) -> Execution:
+    async def resume(self, execution_id: str, data: Any = None, *, visit: int | None = None) -> Execution:
         """Resume a waiting execution: ``data`` becomes the waiting step's output.
 
-        Follows the step's ``onResume`` transition, else ``onSuccess``. Raises
+        Follows the step's ``onResume`` transition, else ``onSuccess``. With ``visit``,
+        only the wait of that step visit is resumed (a resume token names the wait it was
+        made for): the check and the resume are one compare-and-set. Raises
         :class:`NotWaitingError` (changing nothing) when the execution is not waiting for
-        a resume, and :class:`ConflictError` if it kept changing under the resume.
+        that resume, and :class:`ConflictError` if it kept changing under the resume.
         """
+        jsonvalues.check(data, what="the resume data")  # refused before anything is stored
         for _ in range(COMMIT_RETRIES):
             execution = await self._waiting_for_resume(execution_id)
+            if visit is not None and execution.visit != visit:
+                raise NotWaitingError(
+                    f"execution {execution_id} no longer waits at the visit this resume was for "
+                    f"(it waits at visit {execution.visit} of step {execution.current_step_id!r}, not {visit})"
+                )
             flow = await self._definitions.flow_of(execution)
             assert execution.current_step_id is not None
             run = StepRun(execution, flow, flow.step(execution.current_step_id), self.now())
@@ -255,6 +265,13 @@ class Engine:
         """Re-run a waiting step now (its handler sees ``woken_by == "timer"``), e.g.
         because the child or job it waited on finished. False if it is not waiting."""
         return await self._committer.wake(execution_id)
+
+    async def take_over(self, claim: Claim) -> Execution | None:
+        """Record that ``claim`` took the execution over from a lost owner (its step runs
+        again, with ``params.delivery`` one higher). The execution as committed, or None
+        if another writer was first."""
+        change = takeover(claim, self.now())
+        return change.base if await self._committer.commit(change) else None
 
     # -- cancel -----------------------------------------------------------------------
 

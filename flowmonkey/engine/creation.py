@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from flowmonkey import jsonvalues
 from flowmonkey.engine.clock import Clock
 from flowmonkey.engine.definitions import Definitions
 from flowmonkey.engine.limits import Limits
@@ -63,6 +64,8 @@ class Creator:
         key's TTL returns the first execution with ``created=False``.
         """
         flow = self._flows.get(start.flow_id, start.version)
+        jsonvalues.check(start.context, what="the context")  # refused before anything is stored
+        jsonvalues.check(start.metadata, what="the metadata")
         context = dict(start.context)
         self._limits.check(context)
         await self._definitions.save(flow)

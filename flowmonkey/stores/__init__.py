@@ -39,6 +39,7 @@ from typing import Any, cast
 
 from flowmonkey.errors import StoreError
 from flowmonkey.stores.base import (
+    Claim,
     ClaimStore,
     CreateResult,
     DefinitionStore,
@@ -55,6 +56,7 @@ DEFAULT_STORE_URL = "sqlite:///.flowmonkey/flowmonkey.db"
 
 __all__ = [
     "DEFAULT_STORE_URL",
+    "Claim",
     "ClaimStore",
     "CreateResult",
     "DefinitionStore",

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from flowmonkey.errors import StoreError
+from flowmonkey import jsonvalues
+from flowmonkey.errors import NotJsonError, StoreError
 from flowmonkey.model import Execution, Job, StepRecord, TriggerDefinition, TriggerFire, WebhookSignature
 from flowmonkey.model.fields import FieldSpec, Role, Shape, record_fields
 
@@ -37,17 +38,15 @@ def as_is(value: Any) -> Any:
     return value
 
 
-_encode_json = json.JSONEncoder(separators=(",", ":")).encode  # built once, not per call
-
-
 def dumps(value: Any, what: str, *args: Any) -> str:
-    """JSON text of ``value``; a value JSON cannot hold becomes a StoreError naming
-    ``what`` (formatted with ``args`` only then: this runs for every step)."""
+    """Strict JSON text of ``value`` (:mod:`flowmonkey.jsonvalues`: the same on every
+    store); a value that is not becomes a StoreError (not transient) naming ``what``
+    (formatted with ``args`` only then: this runs for every step) and the JSON path."""
     if not value and isinstance(value, dict):
         return "{}"
     try:
-        return _encode_json(value)
-    except (TypeError, ValueError) as exc:
+        return jsonvalues.encode(value)
+    except NotJsonError as exc:
         raise StoreError(f"{what.format(*args) if args else what} is not JSON-serialisable: {exc}") from exc
 
 

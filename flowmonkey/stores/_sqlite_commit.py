@@ -17,10 +17,15 @@ from typing import Any
 
 from flowmonkey.stores._changes import COMMIT_COLUMNS
 from flowmonkey.stores._columns import STEP_RECORDS
+from flowmonkey.stores._sql import queries
 
-Request = tuple[Sequence[Any], str, int, tuple[int, ...], Sequence[Any] | None]
+Wake = tuple[str, int]
+"""A parent to wake with the child's commit: (parent id, the commit's time)."""
+Request = tuple[Sequence[Any], str, int, tuple[int, ...], Sequence[Any] | None, Wake | None]
 """(the values of the columns to write, execution id, expected revision, those columns as
-indexes into COMMIT_COLUMNS, history row or None)."""
+indexes into COMMIT_COLUMNS, history row or None, the parent to wake or None)."""
+
+_WAKE_PARENT = queries("sqlite", "?")["wake_parent"]
 
 
 def commit(
@@ -30,6 +35,7 @@ def commit(
     expected: int,
     columns: tuple[int, ...],
     record: Sequence[Any] | None,
+    wake: Wake | None = None,
 ) -> bool:
     """Apply one commit if the stored revision is still ``expected``."""
     params = [*values, execution_id, expected]
@@ -37,7 +43,13 @@ def commit(
         return False
     if record is not None:
         conn.execute(_insert_records_sql(1), record)
+    if wake is not None:
+        _wake_parents(conn, [wake])
     return True
+
+
+def _wake_parents(conn: sqlite3.Connection, wakes: list[Wake]) -> None:
+    conn.executemany(_WAKE_PARENT, [{"parent": parent, "at": at} for parent, at in wakes])
 
 
 def commit_many(conn: sqlite3.Connection, batch: list[Request]) -> list[bool]:
@@ -88,11 +100,14 @@ def _commit_chunk(conn: sqlite3.Connection, columns: tuple[int, ...], chunk: lis
     winners = set(json.loads(found))
     won = [request for request in chunk if request[1] in winners]
     if won:
-        params = [value for values, id_, rev, _, _ in won for value in (*values, id_, rev)]
+        params = [value for values, id_, rev, *_ in won for value in (*values, id_, rev)]
         conn.execute(_update_many_sql(columns, len(won)), params)
     records = [request[4] for request in won if request[4] is not None]
     if records:
         conn.execute(_insert_records_sql(len(records)), [value for record in records for value in record])
+    wakes = [request[5] for request in won if request[5] is not None]
+    if wakes:
+        _wake_parents(conn, wakes)
     return [request[1] in winners for request in chunk]
 
 

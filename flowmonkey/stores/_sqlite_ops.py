@@ -21,7 +21,7 @@ from flowmonkey.stores import _sqlite_commit as _commit
 from flowmonkey.stores._columns import EXECUTIONS, JOBS
 from flowmonkey.stores._query import Params
 from flowmonkey.stores._sql import queries
-from flowmonkey.stores.base import ExecutionQuery
+from flowmonkey.stores.base import Claim, ExecutionQuery
 
 T = TypeVar("T")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -167,16 +167,19 @@ def _where(conditions: list[str]) -> str:
 # -- runtime ----------------------------------------------------------------------------
 
 
-def claim(conn: sqlite3.Connection, owner: str, now: int, until: int, limit: int) -> list[Execution]:
+def claim(conn: sqlite3.Connection, owner: str, now: int, until: int, limit: int) -> list[Claim]:
     window = {"now": now, "limit": limit}
     ready = conn.execute(SQL["claimable_ready"], window).fetchall()
     due = conn.execute(SQL["claimable_due"], window).fetchall()
     chosen = sorted([*ready, *due], key=lambda row: row[0])[:limit]
     conn.executemany(SQL["lease"], [(owner, until, row[0]) for row in chosen])
-    claimed = [EXECUTIONS.from_row(row, dec) for row in chosen]
-    for execution in claimed:
+    claims = []
+    for row in chosen:
+        execution = EXECUTIONS.from_row(row, dec)
+        lapsed = (execution.lease_owner, execution.lease_expires_at)  # as it was before
         execution.lease_owner, execution.lease_expires_at = owner, dec(until)
-    return claimed
+        claims.append(Claim(execution, *lapsed))
+    return claims
 
 
 def renew(conn: sqlite3.Connection, owner: str, ids: list[str], until: int) -> list[str]:

@@ -41,6 +41,16 @@ class CreateResult(NamedTuple):
     created: bool
 
 
+class Claim(NamedTuple):
+    """One execution a claim leased. ``taken_from`` names the owner whose lease on it had
+    lapsed without a release (that runtime stopped or was lost: the step it had in flight
+    runs again), with when the lease lapsed; both are None for a plain claim."""
+
+    execution: Execution
+    taken_from: str | None = None
+    lapsed_at: datetime | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionQuery:
     """Filters for listing and counting executions; every field narrows the result."""
@@ -117,11 +127,13 @@ class ExecutionStore(DefinitionStore, Protocol):
 class ClaimStore(Protocol):
     """The runtime's part: claims with a lease, renewals, releases, wakes and timeouts."""
 
-    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Execution]:
+    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
         """Lease up to ``limit`` runnable executions to ``owner`` until ``now + lease``.
 
         Runnable: no live lease (none, or expired at ``now``) and either pending, running,
         or waiting with ``wake_at <= now``. Concurrent claimers never get the same one.
+        A claim of an execution whose lease lapsed (it was never released) says from whom
+        it was taken.
         """
         ...
 

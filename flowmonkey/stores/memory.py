@@ -24,10 +24,11 @@ from flowmonkey.model import (
     StepRecord,
     TriggerDefinition,
     TriggerFire,
+    WaitKind,
     WebhookSignature,
     copy_json,
 )
-from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
 
 
 def matches(execution: Execution, query: ExecutionQuery) -> bool:
@@ -109,7 +110,19 @@ class MemoryStore:
                 setattr(stored, name, copy_json(fields[name]))
         if change.record is not None:
             self._history[stored.id].append(change.record)
+        if change.wake_parent is not None:
+            self._wake_parent(change.wake_parent, change.at)
         return True
+
+    def _wake_parent(self, parent_id: str, at: datetime) -> None:
+        """In the child's commit: the parent moves on a revision; a waiting step is due."""
+        parent = self._executions.get(parent_id)
+        if parent is None or parent.is_terminal:
+            return
+        parent.revision += 1
+        parent.updated_at = at
+        if parent.status is ExecutionStatus.WAITING and parent.wait_kind is WaitKind.HANDLER:
+            parent.wake_at = at
 
     async def history(self, execution_id: str) -> list[StepRecord]:
         return list(self._history.get(execution_id, ()))
@@ -146,14 +159,15 @@ class MemoryStore:
 
     # -- runtime ----------------------------------------------------------------------
 
-    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Execution]:
-        claimed: list[Execution] = []
+    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
+        claimed: list[Claim] = []
         for execution in sorted(self._executions.values(), key=lambda e: e.id):
             if len(claimed) >= limit:
                 break
             if _runnable(execution, now):
+                lapsed = (execution.lease_owner, execution.lease_expires_at)
                 execution.lease_owner, execution.lease_expires_at = owner, now + lease
-                claimed.append(execution.copy())
+                claimed.append(Claim(execution.copy(), *lapsed))
         return claimed
 
     async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:

@@ -47,11 +47,11 @@ from flowmonkey.stores._columns import (
     dumps_optional,
 )
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
-from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
-_Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None]
+_Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None, tuple[str, datetime] | None]
 """One queued commit: (id, expected revision, *COMMIT_COLUMNS values) and its history row."""
 Q = sql.SQL
 
@@ -194,18 +194,34 @@ class PostgresStore:
         update = (change.execution_id, change.expected_revision, *_changes.commit_values(change, as_is))
         record = change.record
         row = STEP_RECORDS.values(record, as_is) if record is not None else None
-        return await self._commits.submit((update, row))
+        wake = (change.wake_parent, change.at) if change.wake_parent is not None else None
+        return await self._commits.submit((update, row, wake))
 
     async def _flush(self, batch: list[_Commit]) -> list[bool]:
         # Column-major arrays for unnest(): one round trip for the whole batch.
-        updates = [list(column) for column in zip(*(update for update, _ in batch), strict=True)]
-        records = [row for _, row in batch if row is not None]
+        updates = [list(column) for column in zip(*(update for update, _, _ in batch), strict=True)]
+        records = [row for _, row, _ in batch if row is not None]
         record_arrays = [list(column) for column in zip(*records, strict=True)] if records else []
         if not record_arrays:
             record_arrays = [[] for _ in STEP_RECORDS.names]
-        rows = await self._fetch("commit", sql.COMMIT_BATCH, *updates, *record_arrays)
+        arguments = (*updates, *record_arrays)
+        if all(wake is None for _, _, wake in batch):
+            rows = await self._fetch("commit", sql.COMMIT_BATCH, *arguments)
+        else:
+            rows = await self._commit_waking(batch, arguments)
         won = {row[0] for row in rows}
-        return [update[0] in won for update, _ in batch]
+        return [update[0] in won for update, _, _ in batch]
+
+    async def _commit_waking(self, batch: list[_Commit], arguments: tuple[Any, ...]) -> list[Any]:
+        """The batch, and the wakes of the parents whose children it ended, in one transaction."""
+        async with self._translate("commit"), self._pool.acquire() as conn, conn.transaction():
+            rows = list(await conn.fetch(sql.COMMIT_BATCH, *arguments))
+            won = {row[0] for row in rows}
+            wakes = [wake for update, _, wake in batch if wake is not None and update[0] in won]
+            if wakes:
+                parents, times = zip(*wakes, strict=True)
+                await conn.execute(Q["wake_parents"], list(parents), list(times))
+            return rows
 
     async def history(self, execution_id: str) -> list[StepRecord]:
         rows = await self._fetch("history", Q["history"], execution_id)
@@ -247,9 +263,10 @@ class PostgresStore:
 
     # -- runtime ----------------------------------------------------------------------
 
-    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Execution]:
+    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
         rows = await self._fetch("claim", Q["claim"], owner, now + lease, now, limit)
-        return sorted((EXECUTIONS.from_row(row, as_is) for row in rows), key=lambda e: e.id)
+        claims = [Claim(EXECUTIONS.from_row(row[:-2], as_is), row[-2], row[-1]) for row in rows]
+        return sorted(claims, key=lambda claim: claim.execution.id)
 
     async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:
         rows = await self._fetch("renew_leases", Q["renew_leases"], owner, list(execution_ids), until)

@@ -58,7 +58,7 @@ from flowmonkey.stores._columns import (
     dumps_optional,
 )
 from flowmonkey.stores._sqlite_schema import apply_schema
-from flowmonkey.stores.base import CreateResult, ExecutionQuery, Page
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
 
 T = TypeVar("T")
 SYNCHRONOUS_LEVELS = ("normal", "full")
@@ -266,7 +266,8 @@ class SQLiteStore:
         values = _changes.commit_columns(change, columns, ops.enc)
         record = change.record
         row = STEP_RECORDS.values(record, ops.enc) if record is not None else None
-        request = (values, change.execution_id, change.expected_revision, columns, row)
+        wake = (change.wake_parent, ops.enc(change.at)) if change.wake_parent is not None else None
+        request = (values, change.execution_id, change.expected_revision, columns, row, wake)
         return bool(await self._write("commit", _commit.commit, *request))
 
     async def history(self, execution_id: str) -> list[StepRecord]:
@@ -300,7 +301,7 @@ class SQLiteStore:
 
     # -- runtime ----------------------------------------------------------------------
 
-    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Execution]:
+    async def claim(self, *, owner: str, now: datetime, lease: timedelta, limit: int) -> list[Claim]:
         return await self._write("claim", ops.claim, owner, ops.enc(now), ops.enc(now + lease), limit)
 
     async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:

@@ -26,7 +26,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flowmonkey.engine import Engine
-from flowmonkey.errors import NotWaitingError
 from flowmonkey.model import Execution, TriggerDefinition, TriggerFire, TriggerType
 from flowmonkey.stores.base import Store
 from flowmonkey.triggers.catalog import TriggerCatalog
@@ -34,7 +33,7 @@ from flowmonkey.triggers.events import listeners
 from flowmonkey.triggers.firing import FlowStarter
 from flowmonkey.triggers.http import HttpTriggers, WebhookActions, build_app, mount_routes
 from flowmonkey.triggers.outcomes import NO_PAYLOAD, FireOutcome, TriggerStats, trigger_stats
-from flowmonkey.triggers.resuming import ResumeAtVisit, ResumeTokens
+from flowmonkey.triggers.resuming import ResumeTokens
 from flowmonkey.triggers.schedule import CronSchedule, ScheduleConfig
 from flowmonkey.triggers.scheduler import Scheduler
 from flowmonkey.triggers.sync import FlowSync
@@ -95,7 +94,7 @@ class TriggerService:
         )
         self._tokens = ResumeTokens(
             get=engine.get,
-            resume=_resume_at_visit(engine),
+            resume=engine.resume,
             clock=clock,
             secret=secret,
             ttl=resume_token_ttl,
@@ -279,23 +278,6 @@ class TriggerService:
         return build_app(
             self._webhooks, replace(http, base_path=base_path if base_path is not None else http.base_path)
         )
-
-
-def _resume_at_visit(engine: Engine) -> ResumeAtVisit:
-    """``engine.resume`` refusing any visit but ``visit``. The seam until the engine's
-    resume takes ``visit=`` and checks it in its own compare-and-set: here the check reads
-    first, which leaves a gap as wide as one read."""
-
-    async def resume(execution_id: str, data: Any = None, *, visit: int | None = None) -> Execution:
-        current = await engine.get(execution_id)
-        if current is not None and visit is not None and current.visit != visit:
-            raise NotWaitingError(
-                f"execution {execution_id} waits at visit {current.visit} of step "
-                f"{current.current_step_id!r}, not at visit {visit} that this token resumes"
-            )
-        return await engine.resume(execution_id, data)
-
-    return resume
 
 
 def _event_key(key: str | None, trigger: TriggerDefinition) -> str | None:

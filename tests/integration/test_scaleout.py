@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
-from flowmonkey import Engine, ExecutionQuery, ExecutionStatus, Flow, Store, open_store
+from flowmonkey import Engine, ExecutionQuery, ExecutionStatus, Flow, StepStatus, Store, open_store
 from flowmonkey.coordination import attach_signaler
 from flowmonkey.coordination.postgres import PostgresWakeSignaler
 from flowmonkey.model import ACTIVE_STATUSES
@@ -59,10 +60,18 @@ async def test_three_workers_complete_every_execution_exactly_once_despite_a_kil
                 await worker.close()
         assert codes == [0, 0], "\n".join(workers[1].lines[-20:])
         assert orphans, "the killed worker held no claims: the kill tested nothing"
+        lost_notes: list[str] = []
         for execution_id in ids:
             history = await store.history(execution_id)
-            assert [r.step_id for r in history] == STEPS, execution_id
-            assert [r.sequence for r in history] == list(range(1, 11)), execution_id
+            steps = [r for r in history if r.outcome is not StepStatus.TAKEOVER]
+            assert [r.step_id for r in steps] == STEPS, execution_id  # every step committed once
+            assert [r.sequence for r in history] == list(range(1, len(history) + 1)), execution_id
+            takeovers = [r for r in history if r.outcome is StepStatus.TAKEOVER]
+            lost_notes.extend(r.note or "" for r in takeovers)
+        # The killed worker's claims were taken over, visibly (a live worker's lease may
+        # lapse too on a loaded machine: that is a takeover as well).
+        assert any("worker w0 was lost" in note for note in lost_notes), lost_notes
+        assert all(re.search(r"worker w[012] was lost", note) for note in lost_notes), lost_notes
         leftovers = await store.list_executions(ExecutionQuery(), limit=EXECUTIONS + 1)
         assert len(leftovers.items) == EXECUTIONS
         # Gracefully stopped workers release every claim; the killed one could not (its

@@ -213,7 +213,7 @@ async def test_a_commit_without_a_record_leaves_history_alone(any_store: Store) 
 async def test_commit_never_writes_the_lease(any_store: Store) -> None:
     e = execution()
     await any_store.create_execution(e, now=T0)
-    [claimed] = await any_store.claim(owner="w1", now=T0, lease=timedelta(seconds=30), limit=5)
+    [(claimed, _, _)] = await any_store.claim(owner="w1", now=T0, lease=timedelta(seconds=30), limit=5)
     claimed.lease_owner, claimed.lease_expires_at = "intruder", None
     assert await step(any_store, claimed)
     stored = await any_store.get_execution(e.id)
@@ -339,7 +339,7 @@ async def test_claim_leases_runnable_executions(any_store: Store) -> None:
     for e in (pending, due, not_due, done):
         await any_store.create_execution(e, now=T0)
     lease = timedelta(seconds=30)
-    claimed = await any_store.claim(owner="w1", now=T0, lease=lease, limit=10)
+    claimed = [claim.execution for claim in await any_store.claim(owner="w1", now=T0, lease=lease, limit=10)]
     assert [e.id for e in claimed] == [pending.id, due.id]
     assert all(e.lease_owner == "w1" and e.lease_expires_at == T0 + lease for e in claimed)
     assert await any_store.claim(owner="w2", now=T0 + timedelta(seconds=29), lease=lease, limit=10) == []
@@ -350,12 +350,13 @@ async def test_claim_leases_runnable_executions(any_store: Store) -> None:
         pending.id
     ]
     lapsed = await any_store.claim(owner="w2", now=T0 + timedelta(seconds=31), lease=lease, limit=10)
-    assert [e.id for e in lapsed] == [due.id]
+    # w1 never released it: a takeover, naming whom it was taken from and when it lapsed.
+    assert [(c.execution.id, c.taken_from, c.lapsed_at) for c in lapsed] == [(due.id, "w1", T0 + lease)]
 
     await any_store.release(owner="w2", execution_ids=[pending.id])  # not w2's: untouched
     await any_store.release(owner="w1", execution_ids=[pending.id])
     freed = await any_store.claim(owner="w3", now=T0 + timedelta(seconds=31), lease=lease, limit=10)
-    assert [e.id for e in freed] == [pending.id]
+    assert [(c.execution.id, c.taken_from, c.lapsed_at) for c in freed] == [(pending.id, None, None)]
 
 
 async def test_two_concurrent_claimers_never_share_an_execution(any_store: Store) -> None:
@@ -366,7 +367,7 @@ async def test_two_concurrent_claimers_never_share_an_execution(any_store: Store
     first, second = await asyncio.gather(
         *(any_store.claim(owner=o, now=T0, lease=lease, limit=25) for o in ("a", "b"))
     )
-    a, b = {e.id for e in first}, {e.id for e in second}
+    a, b = {c.execution.id for c in first}, {c.execution.id for c in second}
     assert not a & b
     assert a | b == {e.id for e in executions}
 

@@ -18,6 +18,8 @@ from flowmonkey import (
     ExecutionStatus,
     Flow,
     HandlerParams,
+    NotJsonError,
+    NotWaitingError,
     Result,
     Runtime,
     StepResult,
@@ -119,3 +121,43 @@ async def test_a_failure_with_unstorable_details_and_text_still_fails_cleanly(st
     assert done.error.details == {"unstorable": "$.details.raw: is a bytes, which is not JSON"}
     stored = await store.get_execution(execution.id)
     assert stored is not None and stored.error == done.error
+
+
+async def test_resume_data_and_a_context_that_are_not_json_are_refused_before_anything_is_stored(
+    store: Store,
+) -> None:
+    @handler("hold")
+    async def hold(params: HandlerParams) -> StepResult:
+        return Result.wait(reason="a person decides")
+
+    flow = Flow.from_dict(
+        {"id": "hold", "initialStepId": "h", "steps": {"h": {"type": "hold", "outputKey": "d"}}}
+    )
+    engine = Engine(store, [hold], [flow])
+    with pytest.raises(NotJsonError, match=r"the context is not JSON: \$\.when: is nan"):
+        await engine.create("hold", {"when": float("nan")})
+    assert (await store.list_executions()).items == []
+    execution, _ = await engine.create("hold")
+    waiting = await engine.run(execution.id)
+    with pytest.raises(NotJsonError, match=r"the resume data is not JSON: \$\.by: contains a NUL") as caught:
+        await engine.resume(execution.id, {"by": "a\x00b"})
+    assert caught.value.details == {"path": "$.by", "reason": "contains a NUL character (\\u0000)"}
+    assert await store.get_execution(execution.id) == waiting
+
+
+async def test_a_resume_for_another_visit_of_the_wait_is_refused(store: Store) -> None:
+    @handler("hold")
+    async def hold(params: HandlerParams) -> StepResult:
+        return Result.wait(reason="a person decides")
+
+    flow = Flow.from_dict(
+        {"id": "hold", "initialStepId": "h", "steps": {"h": {"type": "hold", "outputKey": "d"}}}
+    )
+    engine = Engine(store, [hold], [flow])
+    execution, _ = await engine.create("hold")
+    waiting = await engine.run(execution.id)
+    with pytest.raises(NotWaitingError, match="no longer waits at the visit"):
+        await engine.resume(execution.id, {"ok": True}, visit=waiting.visit + 7)
+    assert await store.get_execution(execution.id) == waiting
+    done = await engine.resume(execution.id, {"ok": True}, visit=waiting.visit)
+    assert done.status is ExecutionStatus.COMPLETED and done.context["d"] == {"ok": True}

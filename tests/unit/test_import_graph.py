@@ -22,7 +22,7 @@ PACKAGES = ("flowmonkey", "tui")
 # public API); "tui" is the console package.
 # fmt: off
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base",     ("ids", "errors", "durations", "result", "jsonvalues")),
+    ("base",     ("ids", "errors", "durations", "result", "jsonvalues", "faults")),
     ("model",    ("model", "change")),
     ("stores",   ("stores", "inputs", "events")),
     ("registry", ("registry", "state", "params")),

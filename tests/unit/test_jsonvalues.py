@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from flowmonkey import jsonvalues
-from flowmonkey.jsonvalues import NotJsonError
+from flowmonkey.errors import NotJsonError
 
 POISON: list[tuple[Any, str, str]] = [
     (object(), "$", "is an object, which is not JSON"),
@@ -35,7 +35,7 @@ def test_poison_is_refused_naming_where(value: Any, path: str, reason: str) -> N
     assert found is not None and found.path == path and reason in found.reason
     with pytest.raises(NotJsonError) as caught:
         jsonvalues.check(value)
-    assert str(caught.value) == f"{path}: {found.reason}"
+    assert str(caught.value) == f"the value is not JSON: {path}: {found.reason}"
 
 
 ENCODED = [(p, i) for p, i in zip(POISON, IDS, strict=True) if "not a string" not in p[2]]
@@ -45,7 +45,7 @@ ENCODED = [(p, i) for p, i in zip(POISON, IDS, strict=True) if "not a string" no
 def test_the_fast_encoder_refuses_the_same_values(value: Any, path: str, reason: str) -> None:
     with pytest.raises(NotJsonError) as caught:
         jsonvalues.encode(value)
-    assert caught.value.problem.path == path and reason in caught.value.problem.reason
+    assert caught.value.details["path"] == path and reason in caught.value.details["reason"]
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from flowmonkey import (
     MemoryStore,
     Result,
     StepResult,
+    StepStatus,
     StoreError,
     TimeoutConfig,
     handler,
@@ -248,13 +249,15 @@ async def test_an_idle_runtime_takes_over_a_crashed_claim_when_its_lease_lapses(
     engine = Engine(store, flows=[chain("f", 2)])
     execution, _ = await engine.create("f")
     lease = timedelta(milliseconds=300)
-    [claimed] = await store.claim(owner="crashed", now=engine.now(), lease=lease, limit=1)
+    [(claimed, _, _)] = await store.claim(owner="crashed", now=engine.now(), lease=lease, limit=1)
     async with Runtime(engine, recheck=timedelta(minutes=10)) as runtime:
         await runtime.run_until_idle(timeout=5)  # nothing claimable: asleep until the lapse
         await until(lambda: runtime.stats.steps == 2, timeout=3)
-    history = await store.history(execution.id)
-    assert claimed.lease_expires_at is not None
-    late = history[0].started_at - claimed.lease_expires_at
+    assert runtime.stats.takeovers == 1
+    takeover, *steps = await store.history(execution.id)
+    assert takeover.outcome is StepStatus.TAKEOVER and "worker crashed was lost" in (takeover.note or "")
+    assert claimed.lease_expires_at is not None and takeover.started_at == claimed.lease_expires_at
+    late = steps[0].started_at - claimed.lease_expires_at
     assert timedelta(0) <= late < timedelta(milliseconds=200), late
 
 

@@ -487,7 +487,7 @@ async def test_resume_token_resumes_only_its_execution_and_step() -> None:
     with pytest.raises(InvalidTokenError):
         await service.resume_with_token(token[:-2] + "AA", {})
     another_visit = service.resume_token(execution.id, "s0", visit=execution.visit + 1)
-    with pytest.raises(NotWaitingError, match=f"not at visit {execution.visit + 1}"):
+    with pytest.raises(NotWaitingError, match=f"no longer waits at the visit.*not {execution.visit + 1}\\)"):
         await service.resume_with_token(another_visit, {})
     resumed = await service.resume_with_token(token, {"ok": True})
     assert resumed.status is ExecutionStatus.RUNNING

@@ -18,6 +18,14 @@ INSERT INTO executions ({executions}) VALUES ({executions_params})
 SELECT {executions} FROM executions
 WHERE id = (SELECT execution_id FROM idempotency_keys WHERE tenant_id = $1 AND flow_id = $2 AND key = $3)
 
+-- name: wake_parents
+-- Children ended: in the same transaction, each parent's revision moves on (a commit the
+-- parent is about to make loses and re-reads) and a step waiting on a child is due.
+UPDATE executions AS p SET revision = p.revision + 1, updated_at = w.at,
+    wake_at = CASE WHEN p.status = 'waiting' AND p.wait_kind = 'handler' THEN w.at ELSE p.wake_at END
+FROM (SELECT parent, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(parent, at) GROUP BY parent) AS w
+WHERE p.id = w.parent AND p.status IN ('pending', 'running', 'waiting')
+
 -- name: history
 SELECT {step_records} FROM step_records WHERE execution_id = $1 ORDER BY sequence
 
@@ -29,17 +37,18 @@ SELECT body FROM definitions WHERE hash = $1
 
 -- name: claim
 -- Lease ($1 owner, $2 until) up to $4 executions runnable at $3: pending or running, or
--- waiting with a due wake, and not leased by anyone (or the lease lapsed).
+-- waiting with a due wake, and not leased by anyone (or the lease lapsed). Each row also
+-- returns the lease it replaced: a lapsed one is a takeover.
 UPDATE executions AS e SET lease_owner = $1, lease_expires_at = $2
 FROM (
-    SELECT id AS claimed_id FROM executions
+    SELECT id AS claimed_id, lease_owner AS lapsed_owner, lease_expires_at AS lapsed_at FROM executions
     WHERE (status IN ('pending', 'running') OR (status = 'waiting' AND wake_at <= $3))
       AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
     ORDER BY id LIMIT $4
     FOR UPDATE SKIP LOCKED
 ) AS c
 WHERE e.id = c.claimed_id
-RETURNING {executions}
+RETURNING {executions}, c.lapsed_owner, c.lapsed_at
 
 -- name: renew_leases
 UPDATE executions SET lease_expires_at = $3 WHERE id = ANY($2::text[]) AND lease_owner = $1 RETURNING id

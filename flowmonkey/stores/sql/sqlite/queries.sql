@@ -20,6 +20,13 @@ SELECT execution_id, expires_at FROM idempotency_keys WHERE tenant_id = ? AND fl
 INSERT OR REPLACE INTO idempotency_keys (tenant_id, flow_id, key, execution_id, expires_at)
 VALUES (?, ?, ?, ?, ?)
 
+-- name: wake_parent
+-- A child ended: in the same transaction, its parent's revision moves on (a commit the
+-- parent is about to make loses and re-reads) and a step waiting on the child is due.
+UPDATE executions SET revision = revision + 1, updated_at = :at,
+    wake_at = CASE WHEN status = 'waiting' AND wait_kind = 'handler' THEN :at ELSE wake_at END
+WHERE id = :parent AND status IN ('pending', 'running', 'waiting')
+
 -- name: history
 SELECT {step_records} FROM step_records WHERE execution_id = ? ORDER BY sequence
 
