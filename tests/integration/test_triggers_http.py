@@ -16,7 +16,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from flowmonkey import Engine, ExecutionStatus, Flow, MemoryStore
+from flowmonkey import Engine, ExecutionStatus, ExpiredTokenError, Flow, MemoryStore
 from flowmonkey.triggers import (
     SIGNATURE_HEADER,
     HttpServer,
@@ -301,3 +301,59 @@ async def test_responses_are_not_held_back_by_nagle(site: Site) -> None:
         await site.client.post("/nope", json={})
         timings.append(time.perf_counter() - began)
     assert sorted(timings)[5] < 0.02, f"median webhook round trip {sorted(timings)[5] * 1000:.1f} ms"
+
+
+async def test_the_worker_reads_fallback_secrets_and_the_old_tokens_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+
+    from flowmonkey import worker
+    from flowmonkey.errors import InvalidArgumentError
+
+    parser = argparse.ArgumentParser()
+    worker.configure_parser(parser)
+    args = parser.parse_args(["--no-schedule"])
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
+    first, _ = await engine.create("approve", {})
+    second, _ = await engine.create("approve", {})
+    first, second = [await engine.run(e.id) for e in (first, second)]
+    monkeypatch.setenv("FLOWMONKEY_SECRET", "new")
+    monkeypatch.setenv("FLOWMONKEY_SECRET_FALLBACKS", "older, old")
+    monkeypatch.setenv("FLOWMONKEY_LEGACY_TOKENS_UNTIL", "2000-01-01")
+    async with worker.host_triggers(args, store, engine) as hosted:
+        signed_before = resume_token(first.id, "s0", visit=first.visit, secret="old")
+        assert (await hosted.service.resume_with_token(signed_before, {})).status is ExecutionStatus.RUNNING
+        old_form = sign_body_token(b"new", second.id, "s0")  # FlowMonkey 0.1's form, past the cut-off
+        with pytest.raises(ExpiredTokenError, match="accepted until 2000-01-01"):
+            await hosted.service.resume_with_token(old_form, {})
+    monkeypatch.setenv("FLOWMONKEY_LEGACY_TOKENS_UNTIL", "soon")
+    with pytest.raises(InvalidArgumentError, match="ISO 8601"):
+        async with worker.host_triggers(args, store, engine):
+            pass
+
+
+def sign_body_token(secret: bytes, *fields: str) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    payload = base64.urlsafe_b64encode("\n".join(fields).encode()).rstrip(b"=").decode()
+    mac = hmac.new(secret, payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def test_the_console_reads_the_same_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowmonkey_console.options import parse_options
+
+    monkeypatch.setenv("FLOWMONKEY_SECRET", "new")
+    monkeypatch.setenv("FLOWMONKEY_SECRET_FALLBACKS", "old")
+    monkeypatch.setenv("FLOWMONKEY_LEGACY_TOKENS_UNTIL", "2026-09-01T00:00:00Z")
+    options = parse_options([])
+    assert options.secret == ("new", "old")
+    assert options.legacy_tokens_until == datetime(2026, 9, 1, tzinfo=UTC)
+    monkeypatch.setenv("FLOWMONKEY_LEGACY_TOKENS_UNTIL", "soon")
+    with pytest.raises(SystemExit) as exited:
+        parse_options([])
+    assert exited.value.code == 2
