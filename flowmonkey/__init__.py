@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flowmonkey.change import Change
+    from flowmonkey.cliopts import missing_store
     from flowmonkey.coordination import LockManager, WakeSignaler, attach_signaler, signaler_for
     from flowmonkey.coordination.postgres import PostgresWakeSignaler
     from flowmonkey.coordination.redis import RedisLockManager, RedisWakeSignaler
@@ -178,6 +179,7 @@ _EXPORTS = {
     "load_flow_file": "flowmonkey.flowfiles",
     "open_store": "flowmonkey.stores",
     "run_job": "flowmonkey.handlers.job",
+    "missing_store": "flowmonkey.cliopts",
     "serve_http": "flowmonkey.triggers",
     "signaler_for": "flowmonkey.coordination",
     "token_cutoff": "flowmonkey.triggers",
@@ -286,6 +288,7 @@ __all__ = [
     "handler",
     "llm_handler",
     "load_flow_file",
+    "missing_store",
     "open_store",
     "run_job",
     "serve_http",

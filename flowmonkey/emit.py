@@ -31,6 +31,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--idempotency-key", default=None, help="emit at most once per key and flow")
     _add_shared(parser, "--store", help="store URL (default: $FLOWMONKEY_STORE or SQLite)")
     _add_shared(parser, "--json", action="store_true", help="print the result as JSON")
+    _add_shared(parser, "--create", action="store_true", help="create the SQLite database if missing")
 
 
 def _add_shared(parser: argparse.ArgumentParser, flag: str, **options: Any) -> None:

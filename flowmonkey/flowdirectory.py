@@ -22,7 +22,8 @@ import sys
 import traceback
 import types
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from watchfiles import Change, DefaultFilter, awatch
 
 from flowmonkey.events import Event, EventType
 from flowmonkey.flowfiles import FLOW_SUFFIXES, FlowFileError, FlowSection, Problem, Severity, load_flow_file
-from flowmonkey.model import Flow
+from flowmonkey.model import Flow, utcnow
 from flowmonkey.registry import FunctionHandler, Handler
 
 if TYPE_CHECKING:
@@ -63,6 +64,8 @@ class FileState:
     flow_hash: str | None = None
     handler_types: tuple[str, ...] = ()
     problems: tuple[Problem, ...] = ()
+    loaded_at: datetime = field(default_factory=utcnow)
+    """When the file was last read (good or bad): the console shows it."""
 
     @property
     def errors(self) -> list[Problem]:

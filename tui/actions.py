@@ -1,8 +1,10 @@
 """The operator's actions on executions and flows, shared by the main and the detail screen.
 
 Each runs in a Textual worker (it waits on modal screens) and reports the outcome as a
-notification. Bulk actions show how many executions they will touch before doing anything.
-Widgets do not call these: they post a message, and their screen runs the action.
+notification that names what it did and offers ``o`` to open the execution concerned.
+Bulk actions show how many executions they will touch before doing anything; past
+:data:`TYPE_THE_COUNT` the operator types the count to confirm. Widgets do not call
+these: they post a message, and their screen runs the action.
 """
 
 from __future__ import annotations
@@ -12,26 +14,38 @@ from typing import Literal
 
 from textual.app import App
 from textual.binding import Binding
+from textual.message import Message
 
 from flowmonkey import Execution, Flow
 
-from .backend import ActionReport, Backend
+from .backend import Backend
 from .format import short_id
+from .outcomes import ActionReport
 from .screens.confirm import ConfirmScreen
 from .screens.json_editor import JsonEditorScreen
 from .screens.raw_json import RawJsonScreen
 
-# Actions that change state: disabled (shown dimmed) with --readonly.
-MUTATING_ACTIONS = frozenset({"resume", "cancel", "retry", "start", "fire", "pause"})
+TYPE_THE_COUNT = 10
+"""A bulk action on more executions than this asks the operator to type how many."""
 
+# Shown only where they apply to the selected row (see ExecutionListView.availability).
 EXECUTION_BINDINGS = [
-    Binding("enter", "open", "Open", id="execution.open", show=False),
+    Binding("enter", "open", "Open", id="execution.open"),
     Binding("r", "resume", "Resume", id="execution.resume"),
     Binding("x", "cancel", "Cancel", id="execution.cancel"),
-    Binding("R", "retry", "Retry", id="execution.retry", show=False),
-    Binding("c", "copy", "Copy id", id="execution.copy", show=False),
-    Binding("y", "raw", "JSON", id="execution.raw", show=False),
+    Binding("R", "retry", "Retry", id="execution.retry"),
+    Binding("c", "copy", "Copy", id="execution.copy"),
+    Binding("y", "raw", "JSON", id="execution.raw"),
 ]
+OPEN_AFFECTED_KEY = "o"
+
+
+class AffectedExecution(Message):
+    """An action changed or made ``execution_id``: the app opens it on ``o``."""
+
+    def __init__(self, execution_id: str) -> None:
+        super().__init__()
+        self.execution_id = execution_id
 
 
 def _preview(ids: Sequence[str]) -> str:
@@ -40,7 +54,26 @@ def _preview(ids: Sequence[str]) -> str:
 
 
 def _report(app: App[object], report: ActionReport) -> None:
-    app.notify(report.summary(), severity="warning" if report.failed else "information", markup=False)
+    _tell(app, report.summary(), report.affected, warning=bool(report.failed))
+
+
+def _tell(app: App[object], text: str, affected: str | None, *, warning: bool = False) -> None:
+    """A toast saying what was done, and the key that opens the execution concerned."""
+    if affected is not None:
+        app.post_message(AffectedExecution(affected))
+        text += f"\n{OPEN_AFFECTED_KEY} opens {short_id(affected, 14)}"
+    app.notify(text, severity="warning" if warning else "information", markup=False)
+
+
+async def _confirmed(
+    app: App[object], question: str, ids: Sequence[str], *, ask_reason: bool = False
+) -> str | None:
+    """The operator's yes (the reason typed, or ``""``), or None; past
+    :data:`TYPE_THE_COUNT` executions they must type how many."""
+    count = len(ids) if len(ids) > TYPE_THE_COUNT else None
+    details = _preview(ids) if len(ids) > 1 else ""  # one id is in the question already
+    dialog = ConfirmScreen(question, details=details, ask_reason=ask_reason, type_count=count)
+    return await app.push_screen_wait(dialog)
 
 
 async def resume(app: App[object], backend: Backend, ids: Sequence[str]) -> ActionReport | None:
@@ -49,7 +82,7 @@ async def resume(app: App[object], backend: Backend, ids: Sequence[str]) -> Acti
         return None
     if len(ids) > 1:
         question = f"Resume {len(ids)} marked executions with the same data?"
-        if await app.push_screen_wait(ConfirmScreen(question, details=_preview(ids))) is None:
+        if await _confirmed(app, question, ids) is None:
             return None
     title = f"Resume {short_id(ids[0], 14)}" if len(ids) == 1 else f"Resume {len(ids)} executions"
     answer = await app.push_screen_wait(JsonEditorScreen(f"{title} — data (JSON)", ok_label="Resume"))
@@ -65,9 +98,7 @@ async def cancel(app: App[object], backend: Backend, ids: Sequence[str]) -> Acti
     if not ids:
         return None
     what = f"execution {short_id(ids[0], 14)}" if len(ids) == 1 else f"{len(ids)} marked executions"
-    reason = await app.push_screen_wait(
-        ConfirmScreen(f"Cancel {what}?", details=_preview(ids), ask_reason=True)
-    )
+    reason = await _confirmed(app, f"Cancel {what}?", ids, ask_reason=True)
     if reason is None:
         return None
     report = await backend.cancel(ids, reason)
@@ -76,14 +107,18 @@ async def cancel(app: App[object], backend: Backend, ids: Sequence[str]) -> Acti
 
 
 async def retry(app: App[object], backend: Backend, ids: Sequence[str]) -> ActionReport | None:
-    """Confirm, then start a new execution for each failed one (see :meth:`Backend.retry`)."""
+    """Confirm, then start a new execution for each failed or cancelled one (see
+    :meth:`Backend.retry`)."""
     if not ids:
         return None
+    what, each = (
+        (f"execution {short_id(ids[0], 14)}", "It") if len(ids) == 1 else (f"{len(ids)} executions", "Each")
+    )
     question = (
-        f"Retry {len(ids)} failed execution(s)? Each starts anew on the same flow version "
+        f"Retry {what}? {each} starts anew at the first step of the same flow version, "
         "with its last context (metadata retry_of)."
     )
-    if await app.push_screen_wait(ConfirmScreen(question, details=_preview(ids))) is None:
+    if await _confirmed(app, question, ids) is None:
         return None
     report = await backend.retry(ids)
     _report(app, report)
@@ -117,8 +152,13 @@ async def start(app: App[object], backend: Backend, flow: Flow) -> Execution | N
     if answer is None:
         return None
     execution = await backend.start_execution(flow.id, answer.value)
-    app.notify(f"started {execution.id}", markup=False)
+    _tell(app, f"started {flow.id} {flow.version} as {execution.id}", execution.id)
     return execution
+
+
+def fired(app: App[object], trigger_id: str, outcome: str, execution_id: str | None) -> None:
+    """Say what firing ``trigger_id`` did (and offer the execution it started)."""
+    _tell(app, f"fired {trigger_id}: {outcome}", execution_id)
 
 
 ExecutionActionName = Literal["resume", "cancel", "retry", "raw"]

@@ -12,20 +12,25 @@ import logging
 import os
 import sys
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from rich.text import Text
+from textual.actions import ActionParseResult, parse
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.widgets import Static
 
-from flowmonkey import FlowMonkeyError, Handler, llm_handler
+from flowmonkey import FlowMonkeyError, Handler, llm_handler, missing_store
 
+from .actions import OPEN_AFFECTED_KEY, AffectedExecution
+from .availability import Gated
 from .backend import Backend
 from .commands import ConsoleCommands
 from .options import ConsoleOptions, parse_options
+from .screens.execution_detail import ExecutionDetailScreen
 from .screens.main import MainScreen
 
 
@@ -51,6 +56,9 @@ class ConsoleApp(App[None], inherit_bindings=False):
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("ctrl+c", "help_quit", "Explain how to quit", show=False, system=True, id="app.ctrl_c"),
+        Binding(
+            OPEN_AFFECTED_KEY, "open_affected", "Open the last acted on", show=False, id="app.open_affected"
+        ),
     ]
 
     def __init__(
@@ -71,6 +79,8 @@ class ConsoleApp(App[None], inherit_bindings=False):
         self._clock = clock
         self._poll_interval = poll_interval
         self._live_clock = live_clock
+        self.affected: str | None = None
+        """The execution the last action changed or made (``o`` opens it)."""
         if clock is not None:
             self.animation_level = "none"
         if keymap:
@@ -103,10 +113,42 @@ class ConsoleApp(App[None], inherit_bindings=False):
         screen.services_started()
         _freeze_heap()
 
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        """Every key and click comes through here: an action that cannot be used now says
+        why (and is not run), whatever check its own code does or forgets."""
+        refusal = _refusal(default_namespace, action) if isinstance(action, str) else None
+        if refusal is not None:
+            if refusal:
+                self.bell()
+                self.notify(refusal, severity="warning", markup=False)
+            return True
+        return await super().run_action(action, default_namespace, namespaces)
+
+    def on_affected_execution(self, message: AffectedExecution) -> None:
+        self.affected = message.execution_id
+
+    def action_open_affected(self) -> None:
+        if self.affected is None or self.backend is None:
+            self.notify("no action yet: o opens the execution the last action changed", markup=False)
+            return
+        self.push_screen(ExecutionDetailScreen(self.backend, self.affected))
+
     async def on_unmount(self) -> None:
         # Stops what start() started; the store is closed only if the backend opened it.
         if self.backend is not None:
             await self.backend.stop()
+
+
+def _refusal(node: object, action: str) -> str | None:
+    """Why ``node`` cannot run ``action`` now (``""``: nothing to say), or None when it can."""
+    if not isinstance(node, Gated):
+        return None
+    return node.availability(parse(action)[1]).reason
 
 
 def _freeze_heap() -> None:
@@ -150,6 +192,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not options.flows_dir.is_dir() and options.flows_dir != Path("flows"):
         print(f"flowmonkey-console: no flows directory {options.flows_dir}", file=sys.stderr)
         sys.exit(2)
+    refused = None if options.create and not options.readonly else missing_store(options.store_url)
+    if refused is not None:  # before the screen is taken: one line a person can read
+        print(f"flowmonkey-console: {refused}", file=sys.stderr)
+        sys.exit(2)
     try:
         keymap = load_keymap(os.environ.get(KEYMAP_ENV))
     except ValueError as exc:
@@ -176,6 +222,8 @@ def send_logs_to_file(path: Path) -> Path:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    # watchfiles logs "1 change detected" at INFO for every save: noise, not news.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
     return path
 
 

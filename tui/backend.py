@@ -3,6 +3,10 @@
 Widgets and screens never touch the engine, the store or a service: every read and every
 action they need is a method here. Store calls are async, so nothing blocks the event
 loop, and bulk actions report their outcome per execution.
+
+Read-only (``--readonly``) is decided here, not by the keys: the store is opened
+read-only at the driver, and nothing that writes or runs code is started (no runtime,
+scheduler, flow sync or signals; flow files are read without importing their handlers).
 """
 
 from __future__ import annotations
@@ -10,9 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from flowmonkey import (
@@ -29,47 +32,30 @@ from flowmonkey import (
     Handler,
     Page,
     Runtime,
+    Step,
     StepRecord,
     Store,
+    StoreError,
     TriggerDefinition,
     TriggerError,
-    TriggerFire,
     TriggerService,
     WakeSignaler,
     attach_signaler,
+    missing_store,
     open_store,
     serve_http,
     signaler_for,
 )
 
-from .flowfiles_state import FlowFileState, from_directory
+from .flowfiles_state import FlowFileState, from_directory, read_without_code
 from .options import ConsoleOptions
+from .outcomes import ActionReport, TriggerState
+
+__all__ = ["ActionReport", "Backend", "TriggerState"]
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ActionReport:
-    """What a (bulk) action did: the ids it changed and, for the others, why not."""
-
-    verb: str
-    done: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        text = f"{self.verb} {len(self.done)}"
-        if self.failed:
-            first_id, reason = self.failed[0]
-            text += f", {len(self.failed)} refused ({first_id}: {reason})"
-        return text
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TriggerState:
-    """A trigger and its last fire (None when it never fired)."""
-
-    definition: TriggerDefinition
-    last_fire: TriggerFire | None
+RETRYABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 
 
 class Backend:
@@ -84,6 +70,7 @@ class Backend:
         self._features: dict[str, str] = {}
         self._runtime: Runtime | None = None
         self._flow_directory: FlowDirectory | None = None
+        self._read_files: list[FlowFileState] | None = None  # read-only: read once, no code
         self._triggers: TriggerService | None = None
         self._http_url: str | None = None
         self._owns_store = owns_store
@@ -100,9 +87,15 @@ class Backend:
         flows: Iterable[Flow] = (),
         clock: Callable[[], datetime] | None = None,
     ) -> Backend:
-        """Open the store named by ``options`` and build an engine on it (not started)."""
-        _ensure_sqlite_dir(options.store_url)
-        store = open_store(options.store_url)
+        """Open the store named by ``options`` and build an engine on it (not started).
+
+        A SQLite file that does not exist is refused (a typo must not become an empty
+        store) unless it is the default one or ``options.create``; read-only creates nothing.
+        """
+        refused = None if options.create and not options.readonly else missing_store(options.store_url)
+        if refused is not None:
+            raise StoreError(refused)
+        store = open_store(options.store_url, readonly=options.readonly)
         await store.open()
         parts = (store, list(handlers), list(flows))
         engine = Engine(*parts, clock=clock) if clock else Engine(*parts)
@@ -123,7 +116,7 @@ class Backend:
     @property
     def worker_label(self) -> str:
         """``on`` (embedded runtime), ``inline`` (the console runs what it starts), ``off``."""
-        if not self.options.worker:
+        if not self.options.worker or self.readonly:
             return "off"
         return "on" if self._runtime is not None else "inline"
 
@@ -144,8 +137,11 @@ class Backend:
 
         Either way the console hears other processes sharing the store (PostgreSQL
         NOTIFY, or the SQLite wake file) and they hear what the console starts, resumes
-        and cancels.
+        and cancels. Read-only, only the flow files are read (see the module docstring).
         """
+        if self.readonly:
+            self._read_flows()
+            return
         await self._start_flows()
         await self._start_signals()
         if self.options.worker:
@@ -175,6 +171,15 @@ class Backend:
         await self._flow_directory.start()
         self._services.append(("flow directory", self._flow_directory.stop))
         self._features["flows"] = "watching"
+
+    def _read_flows(self) -> None:
+        flows_dir = self.options.flows_dir
+        flows, self._read_files = read_without_code(flows_dir) if flows_dir.is_dir() else ([], [])
+        for flow in flows:
+            self._engine.flows.register(flow)
+        off = "off (readonly)"
+        self._features.update(flows="read once, handler code not loaded (readonly)", runtime=off)
+        self._features.update(triggers=off, signals=f"{off}: other processes' changes show by polling")
 
     async def _start_signals(self) -> None:
         signaler = signaler_for(self.options.store_url)
@@ -271,8 +276,16 @@ class Backend:
             return None
         return self._engine.flows.get(flow_id)
 
+    def step_routes(self, step: Step) -> list[tuple[str, str]]:
+        """Where a step goes besides its transitions, says its handler: ``("cases.express",
+        "ship-express")`` for a switch; none for a handler that does not route."""
+        refs = self._engine.handlers.step_refs(step)
+        return [(".".join(str(part) for part in path), target) for path, target in refs]
+
     def file_states(self) -> list[FlowFileState]:
         """Every flow file and the result of its last load (empty without a flows dir)."""
+        if self._read_files is not None:
+            return self._read_files
         if self._flow_directory is None:
             return []
         return from_directory(self._flow_directory.files())
@@ -347,26 +360,29 @@ class Backend:
         return report
 
     async def retry(self, execution_ids: Iterable[str]) -> ActionReport:
-        """Start a new execution of each failed one: same flow version, its last context.
+        """Start a new execution of each failed or cancelled one: same flow version, its
+        last context.
 
-        The new execution starts at the flow's first step with the failed execution's
+        The new execution starts at the flow's first step with the old execution's
         context (which includes the outputs of the steps that had succeeded) and metadata
-        ``{"retry_of": id}``. The failed execution itself is left as it is.
+        ``{"retry_of": id}``. The old execution itself is left as it is.
         """
         report = ActionReport(verb="retried")
         for execution_id in execution_ids:
             try:
-                report.done.append(await self._retry_one(execution_id))
+                report.created.append(await self._retry_one(execution_id))
             except (FlowMonkeyError, ValueError) as exc:
                 report.failed.append((execution_id, str(exc)))
+                continue
+            report.done.append(execution_id)
         return report
 
     async def _retry_one(self, execution_id: str) -> str:
         failed = await self._store.get_execution(execution_id)
         if failed is None:
             raise ValueError("no such execution")
-        if failed.status is not ExecutionStatus.FAILED:
-            raise ValueError(f"is {failed.status.value}, not failed")
+        if failed.status not in RETRYABLE:
+            raise ValueError(f"is {failed.status.value}, not failed or cancelled")
         try:
             self._engine.flows.get(failed.flow_id, failed.flow_version)
         except FlowError:
@@ -392,18 +408,13 @@ class Backend:
         await self._store.save_trigger(replace(trigger, enabled=enabled, updated_at=self._engine.now()))
         return True
 
-    async def fire_trigger(self, trigger_id: str) -> str:
-        """Fire a trigger now (even a paused one) with an empty payload; says what happened."""
+    async def fire_trigger(self, trigger_id: str) -> tuple[str, str | None]:
+        """Fire a trigger now (even a paused one) with an empty payload: what happened, and
+        the execution it started (None when none)."""
         if self._triggers is None:
             raise TriggerError(f"firing needs the trigger service ({self._features.get('triggers', 'off')})")
         outcome = await self._triggers.fire(trigger_id)
         if outcome.execution_id is not None:
             self._run_inline(outcome.execution_id)
-            return f"{outcome.status.value}, started {outcome.execution_id}"
-        return f"{outcome.status.value}: {outcome.error or 'no execution'}"
-
-
-def _ensure_sqlite_dir(url: str) -> None:
-    """``sqlite:///.flowmonkey/x.db`` works on a fresh checkout: create the directory."""
-    if url.startswith("sqlite:///") and ":memory:" not in url:
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            return f"{outcome.status.value}, started {outcome.execution_id}", outcome.execution_id
+        return f"{outcome.status.value}: {outcome.error or 'no execution'}", None

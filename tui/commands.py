@@ -1,4 +1,8 @@
-"""The ``ctrl+p`` palette: find flows and executions by id and open them."""
+"""The ``ctrl+p`` palette: find flows and executions by id and open them.
+
+An execution is found by any part of its id (the two characters a list shows after the
+``…`` are enough).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,10 @@ from flowmonkey import ExecutionQuery, Flow
 
 from .backend import Backend
 from .screens.execution_detail import ExecutionDetailScreen
-from .screens.flow_detail import FlowDetailScreen
-from .screens.main import MainScreen
+from .screens.main import MainScreen, flow_detail
 
 _EXECUTION_HITS = 10
+_ID_PART = 2  # characters of an id before the store is searched
 
 
 class ConsoleCommands(Provider):
@@ -52,8 +56,8 @@ class ConsoleCommands(Provider):
                     help=flow.version,
                 )
         needle = query.strip()
-        if len(needle) < 3:
-            return  # an id search on a big store wants a few characters first
+        if len(needle) < _ID_PART:
+            return  # one character matches nearly every id: no search for that
         page = await backend.executions(ExecutionQuery(id_contains=needle), limit=_EXECUTION_HITS)
         for execution in page.items:
             text = f"execution {execution.id}"
@@ -65,7 +69,9 @@ class ConsoleCommands(Provider):
             )
 
     def _open_flow(self, flow: Flow) -> None:
-        self.app.push_screen(FlowDetailScreen(flow))
+        backend = self._backend()
+        if backend is not None:
+            self.app.push_screen(flow_detail(backend, flow))
 
     def _open_execution(self, backend: Backend, execution_id: str) -> None:
         self.app.push_screen(ExecutionDetailScreen(backend, execution_id))

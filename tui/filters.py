@@ -1,14 +1,17 @@
 """The ``/`` filter language of the executions views.
 
 ``status:failed,waiting flow:process-order since:1h 01J9X`` — ``key:value`` words narrow
-the query; any other word must be part of the id. Every word must match.
+the query; any other word must be part of the id. Every word must match. ``flow:`` takes
+a prefix of a known flow id (``flow:expense`` is ``expense-approval``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from flowmonkey import ExecutionQuery, ExecutionStatus
 
@@ -40,21 +43,37 @@ class ExecutionFilter:
         )
 
 
-def parse_filter(text: str) -> ExecutionFilter:
-    """Parse the filter language. Raises :class:`FilterError` naming the bad word."""
+def parse_filter(text: str, *, flow_ids: Collection[str] = ()) -> ExecutionFilter:
+    """Parse the filter language; ``flow:`` prefixes are resolved among ``flow_ids``.
+
+    Raises :class:`FilterError` naming the bad word.
+    """
+    parsers: dict[str, Callable[[ExecutionFilter, str], ExecutionFilter]] = {
+        **_PARSERS,
+        "flow": partial(_flow, flow_ids=flow_ids),
+    }
     result = ExecutionFilter(text=text.strip())
     for word in text.split():
         key, sep, value = word.partition(":")
         if not sep:
             result = replace(result, id_contains=word)
             continue
-        parser = _PARSERS.get(key.lower())
+        parser = parsers.get(key.lower())
         if parser is None:
             raise FilterError(f"unknown filter {key!r} in {word!r} (use status:, flow:, since:)")
         if not value:
             raise FilterError(f"{word!r} needs a value after the colon")
         result = parser(result, value)
     return result
+
+
+def typing_a_key(text: str) -> bool:
+    """Whether the last word is a filter key still being typed (``sta``, ``flow``): while
+    a filter applies as it is typed, that word is not yet a part of an id to look for."""
+    words = text.split()
+    if not words or text[-1:].isspace() or ":" in words[-1]:
+        return False
+    return any(key.startswith(words[-1]) for key in ("status", "flow", "since"))
 
 
 def _statuses(result: ExecutionFilter, value: str) -> ExecutionFilter:
@@ -68,8 +87,14 @@ def _statuses(result: ExecutionFilter, value: str) -> ExecutionFilter:
     return replace(result, statuses=tuple(statuses))
 
 
-def _flow(result: ExecutionFilter, value: str) -> ExecutionFilter:
-    return replace(result, flow_id=value)
+def _flow(result: ExecutionFilter, value: str, *, flow_ids: Collection[str]) -> ExecutionFilter:
+    """The flow id itself, else the one known id it begins (a retired flow by its full id)."""
+    starting = sorted(flow_id for flow_id in flow_ids if flow_id.startswith(value))
+    if value in flow_ids or not starting:
+        return replace(result, flow_id=value)
+    if len(starting) > 1:
+        raise FilterError(f"flow:{value} could be {', '.join(starting)}: type more of it")
+    return replace(result, flow_id=starting[0])
 
 
 def _since(result: ExecutionFilter, value: str) -> ExecutionFilter:
@@ -80,4 +105,4 @@ def _since(result: ExecutionFilter, value: str) -> ExecutionFilter:
     return replace(result, since=timedelta(seconds=int(amount) * _UNITS[unit]))
 
 
-_PARSERS = {"status": _statuses, "flow": _flow, "since": _since}
+_PARSERS = {"status": _statuses, "since": _since}

@@ -121,3 +121,15 @@ def cell(value: str | Text) -> Text:
     if isinstance(value, Text):
         return value
     return Text(value, no_wrap=True, overflow="ellipsis", end="")
+
+
+def elide_file(where: str, width: int) -> str:
+    """``expense-ap…:12:5``: ``file:line:col`` in ``width`` cells, cutting the file name
+    and never the line and column."""
+    if len(where) <= width:
+        return where
+    name, sep, place = where.partition(":")
+    room = width - len(sep + place) - 1
+    if room < 1:
+        return "…" + where[len(where) - width + 1 :]
+    return f"{name[:room]}…{sep}{place}"

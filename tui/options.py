@@ -19,6 +19,9 @@ class ConsoleOptions:
     flows_dir: Path = Path("flows")
     store_url: str = DEFAULT_STORE_URL
     readonly: bool = False
+    """Nothing changes: the store is opened read-only, no runtime, triggers or handler code."""
+    create: bool = False
+    """Make a new SQLite store where a missing file would be refused (outside ``.flowmonkey/``)."""
     worker: bool = True
     http: tuple[str, int] | None = None
     secret: str | tuple[str, ...] | None = None
@@ -46,7 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--store", metavar="URL", default=DEFAULT_STORE_URL, help=f"store URL (default: {DEFAULT_STORE_URL})"
     )
-    parser.add_argument("--readonly", action="store_true", help="disable every action that changes state")
+    parser.add_argument(
+        "--readonly",
+        action="store_true",
+        help="change nothing: open the store read-only; no worker, triggers or handler code",
+    )
+    parser.add_argument(
+        "--create",
+        action="store_true",
+        help="create the SQLite database if it does not exist (default: only in .flowmonkey/)",
+    )
     parser.add_argument(
         "--no-worker",
         action="store_true",
@@ -63,7 +75,8 @@ def parse_options(argv: Sequence[str] | None = None) -> ConsoleOptions:
         flows_dir=Path(args.flows),
         store_url=args.store,
         readonly=args.readonly,
-        worker=not args.no_worker,
+        create=args.create,
+        worker=not args.no_worker and not args.readonly,
         http=args.http,
         secret=_secret(os.environ.get("FLOWMONKEY_SECRET"), os.environ.get("FLOWMONKEY_SECRET_FALLBACKS")),
         legacy_tokens_until=_cutoff(os.environ.get("FLOWMONKEY_LEGACY_TOKENS_UNTIL")),

@@ -31,6 +31,7 @@ from rich.markup import escape
 from flowmonkey.cli.common import FAILED, USAGE, UsageError
 from flowmonkey.cli.output import err, fail
 from flowmonkey.cli.parser import DELEGATED, build_parser
+from flowmonkey.cliopts import refused_store
 from flowmonkey.errors import FlowMonkeyError, SchemaVersionError
 
 __all__ = ["build_parser", "main"]
@@ -47,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         err.print(f"flowmonkey {selected}: cannot load it, a dependency is missing ({escape(str(exc))})")
         return USAGE
     args = parser.parse_args(args_list)
+    if refused := refused_store(args):
+        err.print(f"flowmonkey {args.command}: {escape(refused)}")
+        return USAGE
     if getattr(args, "module", None) is not None:
         module: ModuleType = args.module
         return int(module.run(args))

@@ -71,18 +71,24 @@ __all__ = [
 ]
 
 
-def open_store(url: str | Any = DEFAULT_STORE_URL, **options: Any) -> Store:
+def open_store(url: str | Any = DEFAULT_STORE_URL, *, readonly: bool = False, **options: Any) -> Store:
     """A store for ``memory://``, ``sqlite:///path.db`` or ``postgresql://...``.
 
     Use it as ``async with open_store(url) as store:``. An asyncpg pool may be passed
-    instead of a URL; the store then never closes it.
+    instead of a URL; the store then never closes it. ``readonly=True`` opens an existing
+    SQLite or PostgreSQL store read-only at the driver (SQLite ``mode=ro``, PostgreSQL
+    ``default_transaction_read_only``): writes are refused there, nothing is created.
     """
+    if readonly:
+        options["readonly"] = True
     if not isinstance(url, str):
         from flowmonkey.stores.postgres import PostgresStore
 
         return cast(Store, PostgresStore(url, **options))
     scheme = url.split(":", 1)[0].lower()
     if scheme == "memory":
+        if readonly:
+            raise StoreError("memory:// cannot be read-only: it starts empty, nothing else can fill it")
         return MemoryStore()
     if scheme == "sqlite":
         from flowmonkey.stores.sqlite import SQLiteStore

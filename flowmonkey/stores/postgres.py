@@ -5,6 +5,8 @@
 the schema (:func:`apply_schema`: versioned, idempotent, safe from many processes at once).
 Work is claimed with ``FOR UPDATE SKIP LOCKED`` and a lease that lapses if its owner dies.
 Step commits of concurrent executions share one statement through a :class:`GroupCommitter`.
+``PostgresStore(url, readonly=True)`` opens sessions with ``default_transaction_read_only``,
+so the server refuses every write, and applies no schema.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from flowmonkey.stores._columns import (
     dumps_optional,
 )
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
+from flowmonkey.stores._sql import check_version
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
@@ -71,10 +74,17 @@ class PostgresStore:
         min_size: smallest pool size when the store opens its own pool.
         max_size: largest pool size when the store opens its own pool.
         connect_timeout: seconds to wait for the server when opening.
+        readonly: read-only sessions (``default_transaction_read_only``); needs a URL.
     """
 
     def __init__(
-        self, url_or_pool: str | Any, *, min_size: int = 2, max_size: int = 10, connect_timeout: float = 10.0
+        self,
+        url_or_pool: str | Any,
+        *,
+        min_size: int = 2,
+        max_size: int = 10,
+        connect_timeout: float = 10.0,
+        readonly: bool = False,
     ) -> None:
         if isinstance(url_or_pool, str):
             self._dsn: str | None = url_or_pool
@@ -83,8 +93,17 @@ class PostgresStore:
         else:
             self._dsn, self._pool = None, url_or_pool
             self.url = "postgresql://(existing asyncpg pool)"
+            if readonly:
+                raise StoreError("a read-only PostgresStore needs a URL: it makes its sessions read-only")
+        self.readonly = readonly
         self._owns_pool = False
-        self._pool_options = {"min_size": min_size, "max_size": max_size, "timeout": connect_timeout}
+        self._pool_options: dict[str, Any] = {
+            "min_size": min_size,
+            "max_size": max_size,
+            "timeout": connect_timeout,
+        }
+        if readonly:
+            self._pool_options["server_settings"] = {"default_transaction_read_only": "on"}
         self._commits, self._creates = self._batchers()
 
     def _batchers(self) -> tuple[GroupCommitter[_Commit, bool], GroupCommitter[tuple[Any, ...], bool]]:
@@ -96,7 +115,7 @@ class PostgresStore:
     # -- lifecycle --------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Connect (unless given a pool) and apply the schema."""
+        """Connect (unless given a pool) and apply the schema (read-only: check it)."""
         if self._dsn is not None and self._pool is None:
             try:
                 self._pool = await asyncpg.create_pool(self._dsn, reset=_keep_session, **self._pool_options)
@@ -104,11 +123,32 @@ class PostgresStore:
                 raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
             self._owns_pool = True
         try:
-            async with self._translate("apply_schema"):
-                await apply_schema(self._pool)
+            if self.readonly:
+                await self._check_schema()
+            else:
+                async with self._translate("apply_schema"):
+                    await apply_schema(self._pool)
         except StoreError:
             await self.close()
             raise
+
+    async def _check_schema(self) -> None:
+        """A read-only store migrates nothing: the schema must be there already."""
+        try:
+            rows = await self._fetch("open", "SELECT max(version) FROM flowmonkey_schema_version")
+        except StoreError as exc:
+            if isinstance(exc.__cause__, asyncpg.UndefinedTableError):
+                raise StoreError(
+                    f"{self.url} has no FlowMonkey schema (a read-only store creates none)"
+                ) from exc
+            raise
+        version = rows[0][0] or 0
+        check_version(version, SCHEMA_VERSION)
+        if version < SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.url} has schema version {version}, this FlowMonkey needs {SCHEMA_VERSION}: "
+                "a read-only store does not migrate"
+            )
 
     async def close(self) -> None:
         await self._commits.close()

@@ -9,6 +9,9 @@ process, not of the machine) and ``full`` on request (every commit is fsynced)::
     SQLiteStore("sqlite:///app.db?synchronous=full")
     SQLiteStore("sqlite:///app.db", synchronous="full", busy_timeout=10.0)
 
+``readonly=True`` opens an existing database with ``mode=ro``: SQLite itself refuses every
+write, and nothing is created or migrated.
+
 Each operation runs whole on its connection's thread (see :mod:`._sqlite_ops`), and step
 commits of concurrent executions share transactions through a :class:`GroupCommitter`.
 """
@@ -26,6 +29,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Self, TypeVar
 from urllib.parse import parse_qs
 
@@ -57,7 +61,8 @@ from flowmonkey.stores._columns import (
     dumps,
     dumps_optional,
 )
-from flowmonkey.stores._sqlite_schema import apply_schema
+from flowmonkey.stores._sql import check_version
+from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION, apply_schema, schema_version
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
 
 T = TypeVar("T")
@@ -90,9 +95,9 @@ class _Connection:
         self._thread = threading.Thread(target=self._serve, name=f"flowmonkey-sqlite-{name}", daemon=True)
         self._conn: sqlite3.Connection | None = None
 
-    async def open(self, path: str, pragmas: list[str]) -> None:
+    async def open(self, path: str, pragmas: list[str], *, uri: bool = False) -> None:
         def connect() -> sqlite3.Connection:
-            conn = sqlite3.connect(path, isolation_level=None, cached_statements=256)
+            conn = sqlite3.connect(path, isolation_level=None, cached_statements=256, uri=uri)
             for pragma in pragmas:
                 conn.execute(pragma)
             return conn
@@ -151,6 +156,7 @@ class SQLiteStore:
         url: ``sqlite:///path.db``; the query may set ``synchronous=normal|full``.
         synchronous: overrides the URL's durability level.
         busy_timeout: seconds a write waits for another process's write lock.
+        readonly: open an existing database read-only at the driver (``mode=ro``).
     """
 
     def __init__(
@@ -159,8 +165,10 @@ class SQLiteStore:
         *,
         synchronous: str | None = None,
         busy_timeout: float = 5.0,
+        readonly: bool = False,
     ) -> None:
         self.url = url
+        self.readonly = readonly
         self.path, options = parse_sqlite_url(url)
         level = (synchronous or options.get("synchronous") or "normal").lower()
         if level not in SYNCHRONOUS_LEVELS:
@@ -184,6 +192,9 @@ class SQLiteStore:
             f"PRAGMA synchronous = {self.synchronous.upper()}",
             "PRAGMA foreign_keys = OFF",
         ]
+        if self.readonly:
+            await self._open_readonly(pragmas)
+            return
         try:
             if self.path != _MEMORY:
                 await asyncio.to_thread(_ensure_directory, self.path)
@@ -200,6 +211,29 @@ class SQLiteStore:
         except StoreError:  # a schema newer than this code
             await self.close()
             raise
+
+    async def _open_readonly(self, pragmas: list[str]) -> None:
+        """One ``mode=ro`` connection for reads and writes: a write that gets past every
+        check above is refused by SQLite. No file, directory or migration is made."""
+        uri = None if self.path == _MEMORY else await asyncio.to_thread(_readonly_uri, self.path)
+        if uri is None:
+            raise StoreError(f"no SQLite database at {self.path} (a read-only store creates nothing)")
+        connection = _Connection("readonly")
+        self._writer = connection
+        try:
+            await connection.open(uri, pragmas, uri=True)
+            version = await connection.run(schema_version)
+        except (OSError, sqlite3.Error) as exc:
+            await self.close()
+            raise StoreError(f"cannot open the SQLite database {self.url} read-only: {exc}") from exc
+        if version != SCHEMA_VERSION:
+            await self.close()
+            check_version(version, SCHEMA_VERSION)
+            found = "no FlowMonkey schema" if version == 0 else f"schema version {version}"
+            raise StoreError(
+                f"{self.path} has {found}, this FlowMonkey needs {SCHEMA_VERSION}: "
+                "a read-only store does not migrate (open it once read-write)"
+            )
 
     async def close(self) -> None:
         await self._writes.close()
@@ -401,6 +435,11 @@ class SQLiteStore:
             ops.enc(now),
         )
         return await self._write("finish_job", ops.finish_job, job_id, fence, values)
+
+
+def _readonly_uri(path: str) -> str | None:
+    """``file:///abs/path.db?mode=ro``; None when there is no such file."""
+    return f"{Path(path).absolute().as_uri()}?mode=ro" if os.path.isfile(path) else None
 
 
 def _ensure_directory(path: str) -> None:

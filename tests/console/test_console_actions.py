@@ -7,7 +7,9 @@ from pathlib import Path
 from textual.widgets import Input, TextArea
 
 from flowmonkey import ExecutionStatus
+from flowmonkey.model import TriggerDefinition, TriggerType
 from flowmonkey_console.app import load_keymap
+from flowmonkey_console.availability import READONLY
 from flowmonkey_console.screens.confirm import ConfirmScreen
 from flowmonkey_console.screens.json_editor import JsonEditorScreen
 from flowmonkey_console.screens.raw_json import RawJsonScreen
@@ -76,7 +78,10 @@ async def test_cancel_with_confirmation_and_reason(clock: FrozenClock) -> None:
         await main_screen(pilot)
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.press("shift+tab")  # from No (where the focus starts) to the reason
         await pilot.press(*"duplicate")
+        await pilot.press("enter")  # the reason is done: to Yes, one more deliberate key
+        assert app.focused is not None and app.focused.id == "confirm-yes"
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         await wait_for(pilot, lambda: "cancelled" in str(app.screen.active_view.rows[waiting].status))  # type: ignore[attr-defined]
@@ -112,7 +117,7 @@ async def test_marked_rows_are_cancelled_together_after_a_preview(clock: FrozenC
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.pause()
         assert "Cancel 2 marked executions?" in screen_text(app)
-        await pilot.press("enter")
+        await pilot.press("y")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen))
         await wait_for(pilot, lambda: not screen.active_view.marked)  # type: ignore[attr-defined]
     statuses = [await status_of(engine, i) for i in ids]
@@ -128,7 +133,7 @@ async def test_retry_starts_a_new_execution_of_the_same_version(clock: FrozenClo
         await main_screen(pilot)
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
-        await pilot.press("enter")
+        await pilot.press("y")
         await wait_for(pilot, lambda: len(engine.store._executions) == 2, what="the retry")  # type: ignore[attr-defined]
     page = await engine.store.list_executions()
     retry = page.items[0]
@@ -151,17 +156,20 @@ async def test_copy_puts_the_id_on_the_clipboard_and_y_shows_json(clock: FrozenC
         assert waiting in shown and '"status": "waiting"' in shown
 
 
-async def test_readonly_refuses_every_change(clock: FrozenClock) -> None:
+async def test_readonly_refuses_every_change_and_says_why(clock: FrozenClock) -> None:
     engine = make_engine(clock)
     waiting = await start(engine, "process-order")
+    clock.advance(seconds=1)
     failed = await start(engine, "daily-report")
     app = make_app(engine, readonly=True)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await main_screen(pilot)
-        view = screen.active_view
-        for action in ("resume", "cancel", "retry"):
-            assert view.check_action(action, ()) is None  # shown dimmed in the footer
-        await pilot.press("down", "r", "x", "R")
+        await pilot.press("down")  # the waiting one: resume and cancel apply, read-only refuses
+        await wait_for(pilot, lambda: "✗r Resume" in screen_text(app).splitlines()[-1], what="the marked key")
+        assert "✗x Cancel" in screen_text(app).splitlines()[-1]
+        await pilot.press("r")
+        await wait_for(pilot, lambda: "read-only console (--readonly)" in screen_text(app), what="the reason")
+        await pilot.press("x", "R")
         await pilot.pause(0.1)
         assert app.screen is screen, "no editor or confirmation may open"
         assert "READONLY" in screen_text(app)
@@ -196,12 +204,24 @@ async def test_filter_prompt_input_is_not_taken_for_keys(clock: FrozenClock) -> 
 
 async def test_readonly_disables_start_fire_and_pause_too(clock: FrozenClock) -> None:
     engine = make_engine(clock)
+    trigger = TriggerDefinition(
+        id="nightly",
+        type=TriggerType.SCHEDULE,
+        flow_id="daily-report",
+        created_at=clock.now,
+        updated_at=clock.now,
+    )
+    await engine.store.save_trigger(trigger)
     app = make_app(engine, readonly=True)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await main_screen(pilot)
+        await pilot.press("4")
+        await wait_for(pilot, lambda: "nightly" in screen_text(app), what="the trigger")
+        await pilot.press("1", "down")
+        await wait_for(pilot, lambda: "process-order" in screen_text(app), what="the flows")
         for view_id, action in (("flows", "start"), ("triggers", "fire"), ("triggers", "pause")):
-            assert screen.view(view_id).check_action(action, ()) is None
-        await pilot.press("1", "down", "n")
+            assert screen.view(view_id).availability(action).reason == READONLY
+        await pilot.press("n")
         await pilot.pause(0.1)
         assert app.screen is screen
     assert (await engine.store.list_executions()).items == []

@@ -14,7 +14,10 @@ from flowmonkey_console.screens.help import HelpScreen
 from flowmonkey_console.screens.json_editor import JsonEditorScreen
 from flowmonkey_console.screens.main import MainScreen
 from flowmonkey_console.screens.raw_json import RawJsonScreen
+from flowmonkey_console.screens.times import TimesScreen
 from flowmonkey_console.widgets.command_prompt import CommandPrompt
+from flowmonkey_console.widgets.console_table import ConsoleTable
+from flowmonkey_console.widgets.console_view import ConsoleView
 from flowmonkey_console.widgets.execution_list import ExecutionListView
 from flowmonkey_console.widgets.flows_view import FlowsView
 from flowmonkey_console.widgets.triggers_view import TriggersView
@@ -23,6 +26,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 CLASSES = [
     ConsoleApp,
     MainScreen,
+    ConsoleView,
+    ConsoleTable,
     ExecutionListView,
     FlowsView,
     TriggersView,
@@ -32,6 +37,7 @@ CLASSES = [
     ConfirmScreen,
     CommandPrompt,
     RawJsonScreen,
+    TimesScreen,
     HelpScreen,
 ]
 

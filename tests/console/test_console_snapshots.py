@@ -16,6 +16,9 @@ from textual.pilot import Pilot
 from flowmonkey import Engine, Event, EventType
 from flowmonkey.model import TriggerDefinition, TriggerFire, TriggerType
 from flowmonkey_console.app import ConsoleApp
+from flowmonkey_console.screens.confirm import ConfirmScreen
+from flowmonkey_console.screens.flow_detail import FlowDetailScreen
+from flowmonkey_console.screens.help import HelpScreen
 from flowmonkey_console.widgets.status_counts import StatusCounts
 from tests.console.support import FIXED_IDS, FrozenClock, main_screen, make_app, seed_fixed, settle, wait_for
 
@@ -28,6 +31,17 @@ initialStepId: hello
 steps:
   hello: {type: work, transitions: {onSuccess: bye}}
   bye: {type: work}
+"""
+ROUTED_FLOW = """\
+id: shipping
+version: 1.0.0
+initialStepId: route
+steps:
+  route:
+    type: switch
+    config: {path: order.method, cases: {express: fast}, default: slow}
+  fast: {type: work}
+  slow: {type: work}
 """
 BROKEN_FLOW = """\
 id: refund
@@ -61,6 +75,7 @@ def seeded_app(tmp_path: Path, *, with_flows: bool = True) -> Seeded:
     flows.mkdir()
     (flows / "greeting.yaml").write_text(GOOD_FLOW)
     (flows / "refund.yaml").write_text(BROKEN_FLOW)
+    (flows / "shipping.yaml").write_text(ROUTED_FLOW)
     return Seeded(make_app(engine, flows_dir=flows), clock, engine)
 
 
@@ -151,6 +166,47 @@ def test_execution_detail(snap_compare: Any, tmp_path: Path, size: tuple[int, in
         await ready()(pilot)
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: getattr(app.screen, "history", None), what="the detail")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_retry_confirmation_wraps(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = seeded_app(tmp_path).app
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready()(pilot)
+        await pilot.press("down", "down", "down", "R")  # a failed one: R applies to it
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the dialog")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help_of_the_executions_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = seeded_app(tmp_path, with_flows=False).app
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready()(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="the help")
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_flow_tree_draws_a_switch_with_its_targets(
+    snap_compare: Any, tmp_path: Path, size: tuple[int, int]
+) -> None:
+    app = seeded_app(tmp_path).app
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready("1")(pilot)
+        await pilot.press("end", "up", "enter")  # shipping: the last flow, above the broken file
+        await wait_for(pilot, lambda: isinstance(app.screen, FlowDetailScreen), what="the flow tree")
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

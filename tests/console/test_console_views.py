@@ -62,7 +62,9 @@ async def test_number_keys_and_colon_commands_switch_views(clock: FrozenClock) -
         await pilot.press("colon", *"flows", "enter")
         assert screen.active_view.id == "flows"
         await pilot.press("colon", *"nope", "enter")
-        await wait_for(pilot, lambda: "unknown command :nope" in screen_text(app), what="the error")
+        await wait_for(
+            pilot, lambda: "no command or execution id :nope" in screen_text(app), what="the error"
+        )
 
 
 async def test_filter_by_status_flow_and_text(clock: FrozenClock) -> None:

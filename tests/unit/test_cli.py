@@ -165,12 +165,12 @@ def test_bad_usage_exits_2(fm: Cli, args: list[str]) -> None:
 
 
 def test_unknown_ids_and_flows_are_reported_failures(fm: Cli) -> None:
+    assert fm.json("run", "no-such-flow", code=1) == {  # run makes the store
+        "error": "FLOW_NOT_FOUND: flow 'no-such-flow' is not registered"
+    }
     missing = fm("show", "01NOPE")
     assert missing.returncode == 1
     assert "no execution '01NOPE'" in missing.stderr
-    assert fm.json("run", "no-such-flow", code=1) == {
-        "error": "FLOW_NOT_FOUND: flow 'no-such-flow' is not registered"
-    }
 
 
 def test_a_subcommand_that_cannot_load_is_a_usage_error_naming_the_missing_module(
@@ -182,3 +182,28 @@ def test_a_subcommand_that_cannot_load_is_a_usage_error_naming_the_missing_modul
     err = capsys.readouterr().err
     assert "flowmonkey teleport: cannot load it, a dependency is missing" in err
     assert "flowmonkey.teleport" in err
+
+
+def test_a_mistyped_sqlite_path_is_refused_not_created(fm: Cli) -> None:
+    typo = fm.root / "var" / "lib" / "flowmonky" / "fm.db"
+    for command in (["list"], ["show", "01NOSUCHID"], ["cancel", "01NOSUCHID"], ["resume", "01NOSUCHID"]):
+        done = fm(*command, "--store", f"sqlite:///{typo}")
+        assert done.returncode == 2, done.stderr + done.stdout
+        assert done.stderr.strip().splitlines() == [
+            f"flowmonkey {command[0]}: no SQLite database at {typo} (check the path; --create makes a "
+            "new, empty store)"
+        ]
+        assert done.stdout == ""
+    assert not (fm.root / "var").exists(), "nothing may be created"
+    assert fm("list", "--store", f"sqlite:///{typo}", "--create").returncode == 0
+    assert typo.exists()
+
+
+def test_the_default_location_and_the_creating_commands_make_the_store(fm: Cli) -> None:
+    fresh = fm.root / "elsewhere" / "fm.db"
+    done = fm("run", "greeting", "--store", f"sqlite:///{fresh}", "--input", '{"user": {"name": "A"}}')
+    assert done.returncode == 0, done.stderr
+    assert fresh.exists()
+    del fm.env["FLOWMONKEY_STORE"]  # the default: .flowmonkey/flowmonkey.db in the working directory
+    assert fm("list").returncode == 0
+    assert (fm.root / ".flowmonkey" / "flowmonkey.db").exists()

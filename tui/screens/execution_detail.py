@@ -1,9 +1,12 @@
-"""One execution: its step timeline, the selected step's input/output/error, the context."""
+"""One execution: its step timeline, the selected step's input/output/error, the context.
+
+Relative times tick (once a second, from what is shown: no store read); ``T`` shows the
+moments in full. The keys offered are those that apply to the execution's status.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.text import Text
@@ -11,15 +14,31 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
+from textual.widgets.data_table import CellDoesNotExist, ColumnDoesNotExist, RowDoesNotExist
 
 from flowmonkey import Event, Execution, FlowMonkeyError, StepRecord
 
 from .. import actions
 from ..actions import ExecutionAction
-from ..backend import ActionReport, Backend
-from ..format import DASH, STATUS_STYLES, STATUS_SYMBOLS, ago, cell, duration_ms, status_text
+from ..availability import USABLE, Availability, for_statuses, readonly_gate
+from ..backend import Backend
+from ..format import DASH, STATUS_STYLES, STATUS_SYMBOLS, ago, cell, duration_ms, short_id, status_text
+from ..outcomes import ActionReport
+from ..widgets.columns import Column, column_widths
+from ..widgets.key_bar import KeyBar
 from .raw_json import json_syntax
+from .times import TimesScreen
+
+_TICK = 1.0  # seconds between redraws of the relative times
+TIMELINE = (
+    Column(key="seq", label="#", width=3),
+    Column(key="outcome", label="OUTCOME", width=12),
+    Column(key="step", label="STEP", width=14, stretch=1.0, max_width=40),
+    Column(key="attempt", label="ATT", width=3),
+    Column(key="duration", label="DURATION", width=8),
+    Column(key="at", label="AT", width=8),
+)
 
 
 class ExecutionDetailScreen(Screen[None]):
@@ -35,6 +54,7 @@ class ExecutionDetailScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="detail.back"),
         *actions.EXECUTION_BINDINGS[1:],
+        Binding("T", "times", "Times", id="detail.times", show=False),
         Binding("tab", "app.focus_next", "Scroll", show=False, id="detail.focus_next"),
     ]
 
@@ -55,22 +75,19 @@ class ExecutionDetailScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield self._summary_line
         table = self._timeline
-        table.add_column("#", key="seq", width=3)
-        table.add_column("OUTCOME", key="outcome", width=12)
-        table.add_column("STEP", key="step", width=14)
-        table.add_column("ATT", key="attempt", width=3)
-        table.add_column("DURATION", key="duration", width=8)
-        table.add_column("AT", key="at", width=8)
+        for column, width in zip(TIMELINE, column_widths(TIMELINE, self.app.size.width), strict=True):
+            table.add_column(column.label, key=column.key, width=width)
         yield table
         with VerticalScroll(id="detail-body"):
             yield self._step_detail
             yield Static("Context", classes="section")
             yield self._context_json
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self._unsubscribe = self.backend.subscribe(self._on_event)
         self.set_interval(0.1, self._flush)
+        self.set_interval(_TICK, self._retime)
         self._flush()
         self._timeline.focus()
 
@@ -92,11 +109,26 @@ class ExecutionDetailScreen(Screen[None]):
         if execution is None:
             self._summary_line.update(Text(f"✘ no execution {self.execution_id}"))
             return
+        status_changed = self.execution is None or self.execution.status is not execution.status
         self.execution = execution
         self.history = await self.backend.history(self.execution_id)
         self._summary_line.update(self._summary(execution))
         self._show_timeline()
         self._context_json.update(json_syntax(execution.context))
+        if status_changed:
+            self.refresh_bindings()  # the keys that apply follow the status
+
+    def _retime(self) -> None:
+        """Move ``16s ago`` on as time passes, from what is shown (no store read)."""
+        if self.execution is None:
+            return
+        self._summary_line.update(self._summary(self.execution))
+        now = self.backend.now()
+        for record in self.history:
+            try:
+                self._timeline.update_cell(str(record.sequence), "at", ago(record.finished_at, now))
+            except (CellDoesNotExist, RowDoesNotExist, ColumnDoesNotExist):
+                return  # a reload is redrawing the table
 
     def _summary(self, execution: Execution) -> Text:
         text = Text(f"Execution {execution.id}\n", style="bold")
@@ -155,10 +187,32 @@ class ExecutionDetailScreen(Screen[None]):
             parts.append(json_syntax(record.error.to_dict()))
         self._step_detail.update(Group(*parts))
 
-    def check_action(self, action: str, parameters: tuple[Any, ...]) -> bool | None:
-        if self.backend.readonly and action in actions.MUTATING_ACTIONS:
-            return None
-        return True
+    def availability(self, action: str) -> Availability:
+        """Whether ``action`` applies to this execution now (see :mod:`..availability`)."""
+        if self.execution is not None:
+            applies = for_statuses(action, [self.execution.status], short_id(self.execution_id, 14))
+            if not applies.usable:
+                return applies
+        return readonly_gate(self.backend.readonly, action) or USABLE
+
+    def action_times(self) -> None:
+        execution = self.execution
+        if execution is None:
+            return
+        times = [
+            ("created", execution.created_at),
+            ("updated", execution.updated_at),
+            ("completed", execution.completed_at),
+            ("waiting since", execution.waiting_since),
+            ("wakes", execution.wake_at),
+            ("times out", execution.timeout_at),
+        ]
+        row = self._timeline.cursor_row
+        if 0 <= row < len(self.history):
+            record = self.history[row]
+            times += [(f"step {record.sequence} started", record.started_at)]
+            times += [(f"step {record.sequence} finished", record.finished_at)]
+        self.app.push_screen(TimesScreen(f"execution {execution.id}", times, self.backend.now()))
 
     def action_back(self) -> None:
         self.dismiss(None)

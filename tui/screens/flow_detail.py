@@ -1,14 +1,22 @@
-"""A flow's steps as a tree with their transitions."""
+"""A flow's steps as a tree with where each goes: its transitions, and for a step whose
+handler routes (a switch, a conditional) the targets its config names."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 
 from flowmonkey import Flow, Step
+
+from ..widgets.key_bar import KeyBar
+
+Routes = Mapping[str, Sequence[tuple[str, str]]]
+"""Step id -> ``(where in its config, target step)`` for the steps whose handler routes."""
 
 
 class FlowDetailScreen(Screen[None]):
@@ -20,9 +28,10 @@ class FlowDetailScreen(Screen[None]):
 
     BINDINGS = [Binding("escape,q", "back", "Back", id="flow.back")]
 
-    def __init__(self, flow: Flow) -> None:
+    def __init__(self, flow: Flow, routes: Routes | None = None) -> None:
         super().__init__()
         self.flow = flow
+        self.routes = routes or {}
 
     def compose(self) -> ComposeResult:
         flow = self.flow
@@ -33,13 +42,13 @@ class FlowDetailScreen(Screen[None]):
         )
         tree: Tree[str] = Tree(Text(f"{flow.id} {flow.version}"), id="flow-tree")
         tree.root.expand()
-        for step in ordered_steps(flow):
+        for step in ordered_steps(flow, self.routes):
             marker = "▸ " if step.id == flow.initial_step_id else ""
             node = tree.root.add(Text(f"{marker}{step.id}  ({step.type})"), data=step.id, expand=True)
-            for line in step_lines(step):
+            for line in step_lines(step, self.routes.get(step.id, ())):
                 node.add_leaf(Text(line))
         yield tree
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(Tree).focus()
@@ -48,8 +57,9 @@ class FlowDetailScreen(Screen[None]):
         self.dismiss(None)
 
 
-def ordered_steps(flow: Flow) -> list[Step]:
+def ordered_steps(flow: Flow, routes: Routes | None = None) -> list[Step]:
     """Steps in the order a run meets them (breadth first from the start), then the rest."""
+    routes = routes or {}
     seen: list[str] = []
     todo = [flow.initial_step_id]
     while todo:
@@ -57,15 +67,21 @@ def ordered_steps(flow: Flow) -> list[Step]:
         if step_id in seen or step_id not in flow.steps:
             continue
         seen.append(step_id)
+        todo.extend(target for _, target in routes.get(step_id, ()))
         todo.extend(target for _, target in flow.steps[step_id].transitions.targets())
     seen.extend(step_id for step_id in flow.steps if step_id not in seen)
     return [flow.steps[step_id] for step_id in seen]
 
 
-def step_lines(step: Step) -> list[str]:
-    """``onSuccess → charge``, ``onFailure → notify``, retry and timeout, one per line."""
-    lines = [f"{name} → {target}" for name, target in step.transitions.targets()]
-    if step.transitions.on_success is None:
+def step_lines(step: Step, routes: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """``cases.express → ship-express``, ``onSuccess → charge``, retry and timeout, one per line.
+
+    A routing step names its next step itself, so it completes the execution only when
+    it has no routes (and no ``onSuccess``).
+    """
+    lines = [f"{where} → {target}" for where, target in routes]
+    lines += [f"{name} → {target}" for name, target in step.transitions.targets()]
+    if step.transitions.on_success is None and not routes:
         lines.append("onSuccess → (complete)")
     if step.retry is not None:
         lines.append(f"retry: up to {step.retry.max_attempts} attempts")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
-from rich.text import Text
 from textual import events
+from textual.binding import Binding
 from textual.geometry import Size
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellType
 
 
-class ConsoleTable(DataTable[CellType]):
-    """A ``DataTable`` whose rendered lines survive its view being hidden and shown again.
+class ConsoleTable(DataTable[CellType], inherit_bindings=False):
+    """A ``DataTable`` whose rendered lines survive its view being hidden and shown again;
+    ``home``/``g`` and ``end``/``G`` go to the first and the last row, and ``enter`` is
+    left to the view.
 
     Switching views moves the focus to the new view's table and lays it out again, and
     ``DataTable`` drops every rendered line, row and cell on both: on any restyle (Textual
@@ -27,16 +27,20 @@ class ConsoleTable(DataTable[CellType]):
     - at an unchanged size nothing drawn changes; a real resize still clears everything.
     """
 
+    # DataTable's keys but enter: that is the view's (open, with its own name in the key bar).
+    BINDINGS = [
+        Binding("up", "cursor_up", "Cursor up", id="table.up", show=False),
+        Binding("down", "cursor_down", "Cursor down", id="table.down", show=False),
+        Binding("right", "cursor_right", "Cursor right", id="table.right", show=False),
+        Binding("left", "cursor_left", "Cursor left", id="table.left", show=False),
+        Binding("pageup", "page_up", "Page up", id="table.page_up", show=False),
+        Binding("pagedown", "page_down", "Page down", id="table.page_down", show=False),
+        Binding("home,g", "scroll_top", "First row", id="table.first", show=False),
+        Binding("end,G", "scroll_bottom", "Last row", id="table.last", show=False),
+    ]
+
     _styled_with_focus = False
     _sized: Size | None = None
-
-    @classmethod
-    def with_columns(cls, table_id: str, columns: Iterable[tuple[str, str, int]]) -> ConsoleTable[str | Text]:
-        """A row-cursor table of text cells with ``(key, label, width)`` columns."""
-        table: ConsoleTable[str | Text] = ConsoleTable(cursor_type="row", id=table_id)
-        for key, label, width in columns:
-            table.add_column(label, key=key, width=width)
-        return table
 
     def notify_style_update(self) -> None:
         if self.has_focus == self._styled_with_focus:

@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import ClassVar
 
 from rich.text import Text
-from textual import events
-from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
@@ -23,12 +21,14 @@ from flowmonkey import Event, EventType, Execution, ExecutionQuery, ExecutionSta
 
 from .. import actions
 from ..actions import ExecutionActionName
-from ..backend import ActionReport, Backend
-from ..filters import ExecutionFilter, FilterError, parse_filter
+from ..availability import Availability
+from ..backend import Backend
+from ..filters import ExecutionFilter, FilterError, parse_filter, typing_a_key
 from ..format import cell, short_id
-from .columns import Cell, Column, column_widths
-from .console_table import ConsoleTable
-from .console_view import ConsoleView
+from ..outcomes import ActionReport
+from .columns import Cell, Column
+from .console_view import ConsoleView, RowTimes
+from .selection import applicability, targets
 
 _SORTS: tuple[tuple[str, str | None], ...] = (
     ("newest", None),
@@ -94,7 +94,7 @@ class ExecutionListView(ConsoleView):
 
     BINDINGS = [
         *actions.EXECUTION_BINDINGS,
-        Binding("space", "mark", "Mark", id="list.mark", show=False),
+        Binding("space", "mark", "Mark", id="list.mark"),
         Binding("u", "unmark", "Unmark all", id="list.unmark", show=False),
         Binding("right_square_bracket", "page(1)", "Next page", id="list.next_page", show=False),
         Binding("left_square_bracket", "page(-1)", "Prev page", id="list.prev_page", show=False),
@@ -119,42 +119,39 @@ class ExecutionListView(ConsoleView):
         self._global_counts: dict[ExecutionStatus, int] | None = None
         self._sort = 0
 
-    def compose_body(self) -> ComposeResult:
-        self.table = ConsoleTable(cursor_type="row", id=f"{self.id}-table")
-        self._add_columns(self.app.size.width)
-        yield self.table
+    def columns_changed(self) -> None:
+        self.rows, self._drawn = {}, {}
+        super().columns_changed()
 
-    def _add_columns(self, room: int) -> None:
-        self._columns_for = room
-        for column, width in zip(self.COLUMNS, column_widths(self.COLUMNS, room), strict=True):
-            self.table.add_column(column.label, key=column.key, width=width)
-
-    def on_resize(self, event: events.Resize) -> None:
-        if event.size.width and event.size.width != self._columns_for:
-            self.table.clear(columns=True)
-            self.rows, self._drawn = {}, {}
-            self._add_columns(event.size.width)
-            self.request_reload()
-            self.flush()
-
-    # -- what is selected -------------------------------------------------------------
+    # -- what is selected, and what can be done with it ---------------------------------
 
     def current_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        except CellDoesNotExist:
-            return None
-        return row_key.value
+        return self.current_key()
 
-    def target_ids(self) -> list[str]:
-        """The marked executions, else the one under the cursor."""
-        if self.marked:
-            return sorted(self.marked, reverse=True)
+    def target_ids(self, action: str | None = None) -> list[str]:
+        """The marked executions that ``action`` applies to, else the one under the cursor."""
+        return targets(action, self.current_id(), self.rows, self.marked)
+
+    def availability(self, action: str) -> Availability:
+        applicable = applicability(action, self.current_id(), self.rows, self.marked)
+        return applicable if not applicable.usable else super().availability(action)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.screen.refresh_bindings()  # the keys that apply follow the selected row
+
+    def row_times(self) -> RowTimes | None:
         current = self.current_id()
-        return [current] if current else []
+        execution = self.rows.get(current or "")
+        if execution is None:
+            return None
+        return f"execution {execution.id}", [
+            ("created", execution.created_at),
+            ("updated", execution.updated_at),
+            ("completed", execution.completed_at),
+            ("waiting since", execution.waiting_since),
+            ("wakes", execution.wake_at),
+            ("times out", execution.timeout_at),
+        ]
 
     # -- loading ----------------------------------------------------------------------
 
@@ -216,10 +213,14 @@ class ExecutionListView(ConsoleView):
         self._apply_sort()
         if keep in self.rows:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
+        self.screen.refresh_bindings()  # the row under the cursor may be another one now
 
     def _update_row(self, execution: Execution, now: datetime) -> None:
         table = self.table
+        before = self.rows.get(execution.id)
         self.rows[execution.id] = execution
+        if before is not None and before.status is not execution.status and execution.id == self.current_id():
+            self.screen.refresh_bindings()
         # Compared with what is on screen, so "2m ago" moves on as time passes.
         old_cells = self._drawn.get(execution.id)
         new_cells = self._drawn[execution.id] = self._cells(execution, now)
@@ -232,9 +233,9 @@ class ExecutionListView(ConsoleView):
                 return
 
     def _cells(self, execution: Execution, now: datetime) -> list[Cell]:
-        cells: list[Cell] = [cell(column.render(execution, now)) for column in self.COLUMNS]
+        cells: list[Cell] = [cell(column.render(execution, now)) for column in self.COLUMNS if column.render]
         mark = MARK if execution.id in self.marked else " "
-        cells[0] = Text(mark + short_id(execution.id, 10))
+        cells[0] = Text(mark + short_id(execution.id, self.widths.get("id", 11) - 1))  # whole when it fits
         return cells
 
     def _show_title(self) -> None:
@@ -284,14 +285,29 @@ class ExecutionListView(ConsoleView):
 
     # -- filter, paging, sort, marks ----------------------------------------------------
 
-    def apply_filter(self, text: str) -> str | None:
+    def _parse(self, text: str) -> ExecutionFilter | str:
+        """The filter, or what is wrong with it."""
         try:
-            parsed = parse_filter(text)
+            parsed = parse_filter(text, flow_ids=[flow.id for flow in self.backend.flows()])
         except FilterError as exc:
             return str(exc)
         if self.VIEW_STATUSES and not set(parsed.statuses) <= set(self.VIEW_STATUSES):
             shown = ", ".join(s.value for s in self.VIEW_STATUSES)
             return f"{self.label} shows only {shown}; 2 shows all"
+        return parsed
+
+    def check_filter(self, text: str) -> str | None:
+        if typing_a_key(text):
+            return ""
+        parsed = self._parse(text)
+        return parsed if isinstance(parsed, str) else None
+
+    def apply_filter(self, text: str) -> str | None:
+        parsed = self._parse(text)
+        if isinstance(parsed, str):
+            return parsed
+        if parsed == self.filter:
+            return None  # typing a space, say: nothing to reload
         self.filter = parsed
         self.filter_text = self.filter.text
         self._cursors = [None]
@@ -333,12 +349,14 @@ class ExecutionListView(ConsoleView):
         self._redraw_mark(current)
         self.table.action_cursor_down()
         self._show_title()
+        self.screen.refresh_bindings()
 
     def action_unmark(self) -> None:
         marked, self.marked = self.marked, set()
         for execution_id in marked:
             self._redraw_mark(execution_id)
         self._show_title()
+        self.screen.refresh_bindings()
 
     def _redraw_mark(self, execution_id: str) -> None:
         execution = self.rows.get(execution_id)
@@ -357,7 +375,7 @@ class ExecutionListView(ConsoleView):
             self.post_message(self.OpenRequested(self, current))
 
     def _request(self, action: ExecutionActionName) -> None:
-        ids = self.target_ids()
+        ids = self.target_ids(action)
         if ids:
             self.post_message(self.ActionRequested(self, action, ids))
 
@@ -367,6 +385,7 @@ class ExecutionListView(ConsoleView):
             self.marked.clear()
             self.request_reload()
             self.flush()
+            self.screen.refresh_bindings()
 
     def action_resume(self) -> None:
         self._request("resume")

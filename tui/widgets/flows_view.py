@@ -9,15 +9,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable, Static
-from textual.widgets.data_table import CellDoesNotExist
 
 from flowmonkey import Event, EventType, ExecutionQuery, Flow
 
+from ..availability import Availability, hidden
 from ..backend import Backend
 from ..flowfiles_state import FLOW_FILE_EVENTS, FlowFileState
-from ..format import DASH, cell, count_text
-from .console_table import ConsoleTable
-from .console_view import ConsoleView
+from ..format import DASH, cell, count_text, elide_file
+from .columns import Column
+from .console_view import ConsoleView, RowTimes
 
 _BROKEN = "file:"  # row keys of files that never loaded
 _COUNT_INTERVAL = 2.0  # seconds between recounts caused by execution events
@@ -58,10 +58,18 @@ class FlowsView(ConsoleView):
     """
 
     BINDINGS = [
-        Binding("enter", "open", "Steps", id="flows.open", show=False),
+        Binding("enter", "open", "Steps", id="flows.open"),
         Binding("n", "start", "New execution", id="flows.start"),
     ]
 
+    COLUMNS = (
+        Column(key="flow", label="FLOW", width=14, stretch=0.4, max_width=40),
+        Column(key="version", label="VER", width=6),
+        Column(key="steps", label="STEPS", width=5),
+        Column(key="executions", label="EXECUTIONS", width=10, stretch=0.1, max_width=30),
+        Column(key="file", label="FILE", width=12, stretch=0.2, max_width=40),
+        Column(key="reload", label="LAST RELOAD", width=20, stretch=0.3, max_width=60),
+    )
     label = "Flows"
 
     def __init__(self, backend: Backend, *, id: str) -> None:
@@ -71,19 +79,12 @@ class FlowsView(ConsoleView):
         self._last_reload = 0.0
 
     def compose_body(self) -> ComposeResult:
-        self.table = ConsoleTable.with_columns(
-            "flows-table",
-            (
-                ("flow", "FLOW", 14),
-                ("version", "VER", 6),
-                ("steps", "STEPS", 5),
-                ("executions", "EXECUTIONS", 12),
-                ("file", "FILE", 12),
-                ("reload", "LAST RELOAD", 16),
-            ),
-        )
-        yield self.table
+        yield from super().compose_body()
         yield Static("", id="flow-problem")
+
+    def columns_changed(self) -> None:
+        self._shown = []  # drawn at the old widths
+        super().columns_changed()
 
     def note_event(self, event: Event) -> None:
         if event.type in FLOW_FILE_EVENTS:
@@ -110,11 +111,25 @@ class FlowsView(ConsoleView):
                 )
         for state in states:
             if state.flow_id is None and needle in state.name.lower():
-                rows.append((_BROKEN + state.file, _broken_cells(state), state.problem))
+                rows.append((_BROKEN + state.file, self._broken_cells(state), state.problem))
         self._show(rows)
 
     def _flow_cells(self, flow: Flow, counts: Text, state: FlowFileState | None) -> list[str | Text]:
-        return [flow.id, flow.version, str(len(flow.steps)), counts, _file(state), _reload_text(state)]
+        reload = self._reload_text(state)
+        return [flow.id, flow.version, str(len(flow.steps)), counts, _file(state), reload]
+
+    def _reload_text(self, state: FlowFileState | None) -> Text:
+        if state is None:
+            return Text(DASH)
+        if state.ok:
+            return Text("✔ loaded", style="green")
+        # ``✘ file:line:col``: cut the name, never where in it (the part that is new).
+        where = elide_file(state.where or "invalid", self.widths.get("reload", 20) - 2)
+        return Text(f"✘ {where}", style="bold red")
+
+    def _broken_cells(self, state: FlowFileState) -> list[str | Text]:
+        name = Text(f"({state.name})", style="dim")
+        return [name, DASH, DASH, Text(DASH), state.name, self._reload_text(state)]
 
     def _show(self, rows: list[tuple[str, list[str | Text], str]]) -> None:
         shown = [(key, [str(cell) for cell in cells], problem) for key, cells, problem in rows]
@@ -122,7 +137,7 @@ class FlowsView(ConsoleView):
             return  # nothing changed: no redraw (polls and view switches happen often)
         self._shown = shown
         table = self.table
-        keep = self._current_key()
+        keep = self.current_key()
         table.clear()
         self._problems = {}
         for key, cells, problem in rows:
@@ -132,21 +147,28 @@ class FlowsView(ConsoleView):
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         self.set_title(f"{len(rows)} flows")
         self._show_problem()
-
-    def _current_key(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
-            return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate)[0].value
-        except CellDoesNotExist:
-            return None
+        self.screen.refresh_bindings()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_problem()
+        self.screen.refresh_bindings()
+
+    def availability(self, action: str) -> Availability:
+        if action in ("open", "start") and self._current_flow() is None:
+            return hidden("no flow here: a file that failed to load has none (its error is below)")
+        return super().availability(action)
+
+    def row_times(self) -> RowTimes | None:
+        key = self.current_key()
+        states = {state.flow_id: state for state in self.backend.file_states() if state.flow_id}
+        states |= {_BROKEN + state.file: state for state in self.backend.file_states()}
+        state = states.get(key or "")
+        if state is None:
+            return None
+        return f"flow file {state.file}", [("last loaded", state.loaded_at)]
 
     def _show_problem(self) -> None:
-        key = self._current_key()
+        key = self.current_key()
         problem = self._problems.get(key or "", "")
         broken = sum(1 for text in self._problems.values() if text)
         if problem:
@@ -158,7 +180,7 @@ class FlowsView(ConsoleView):
         self.query_one("#flow-problem", Static).update(shown)
 
     def _current_flow(self) -> Flow | None:
-        key = self._current_key()
+        key = self.current_key()
         if key is None or key.startswith(_BROKEN):
             return None
         return self.backend.flow(key)
@@ -184,17 +206,5 @@ def _file(state: FlowFileState | None) -> str:
     return DASH if state is None else state.name
 
 
-def _reload_text(state: FlowFileState | None) -> Text:
-    if state is None:
-        return Text(DASH)
-    if state.ok:
-        return Text("✔ loaded", style="green")
-    return Text(f"✘ {state.where or 'invalid'}", style="bold red")
-
-
 def _problem(state: FlowFileState | None) -> str:
     return "" if state is None or state.ok else state.problem
-
-
-def _broken_cells(state: FlowFileState) -> list[str | Text]:
-    return [Text(f"({state.name})", style="dim"), DASH, DASH, Text(DASH), state.name, _reload_text(state)]

@@ -1,13 +1,24 @@
-"""The bottom line of keys: `` r Resume x Cancel / Filter ? Help q Quit      ▏^p palette``."""
+"""The bottom line of keys: `` r Resume x Cancel / Filter ? Help q Quit      ▏^p palette``.
+
+It lists what can be done with what is selected: an action that does not apply is left
+out, and one that applies but cannot be used now (``--readonly``) is marked ``✗`` and
+struck through, not only dimmed.
+"""
 
 from __future__ import annotations
 
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.actions import parse
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.widget import Widget
+
+from ..availability import Gated
+
+UNUSABLE = "✗"
 
 
 class KeyBar(Widget, can_focus=False):
@@ -66,9 +77,12 @@ class KeyBar(Widget, can_focus=False):
         """The bindings to show (one per action) and the palette's, if it is on."""
         active = self.screen.active_bindings
         by_action: dict[str, tuple[Binding, bool]] = {}
-        for _node, binding, enabled, _tooltip in active.values():
-            if binding.show:
-                by_action.setdefault(binding.action, (binding, enabled))
+        for node, binding, enabled, _tooltip in active.values():
+            if not binding.show or binding.action in by_action:
+                continue
+            usable = _usable(node, binding.action)
+            if usable is not None:
+                by_action[binding.action] = (binding, enabled and usable)
         palette = None
         if self.app.ENABLE_COMMAND_PALETTE and self.app.COMMAND_PALETTE_BINDING in active:
             palette = active[self.app.COMMAND_PALETTE_BINDING].binding
@@ -87,9 +101,10 @@ class KeyBar(Widget, can_focus=False):
                 (f" {binding.description}", description_style),
             )
             if not enabled:
-                item.stylize("dim")
+                item = Text.assemble(UNUSABLE, item)
+                item.stylize("dim strike")
             text.append_text(item)
-            self._spans.append((start, text.cell_len, binding.key, enabled))
+            self._spans.append((start, text.cell_len, binding.key.split(",")[0], enabled))
             text.append(" ")
         if palette is not None:
             self._append_palette(text, palette, key_style, description_style)
@@ -113,10 +128,17 @@ class KeyBar(Widget, can_focus=False):
         text.append_text(item)
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
-        for start, end, key, enabled in self._spans:
+        for start, end, key, _enabled in self._spans:
             if start <= event.x < end:
-                if enabled:
-                    self.app.simulate_key(key)
-                else:
-                    self.app.bell()
+                self.app.simulate_key(key)  # an unusable key says why, as when it is typed
                 return
+
+
+def _usable(node: DOMNode, action: str) -> bool | None:
+    """True (usable), False (shown, marked) or None (not shown) for ``node``'s ``action``."""
+    if not isinstance(node, Gated):
+        return True
+    availability = node.availability(parse(action)[1])
+    if not availability.shown:
+        return None
+    return availability.usable

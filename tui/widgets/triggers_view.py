@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from typing import Any
 
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets import DataTable
+from textual.widgets.data_table import RowDoesNotExist
 
 from flowmonkey import Event, EventType, FlowMonkeyError
 
-from ..backend import TriggerState
+from .. import actions
+from ..availability import Availability, hidden
 from ..format import DASH, ago, cell
-from .console_table import ConsoleTable
-from .console_view import ConsoleView
+from ..outcomes import TriggerState
+from .columns import Column
+from .console_view import ConsoleView, RowTimes
 
 
 class TriggersView(ConsoleView):
@@ -26,22 +29,20 @@ class TriggersView(ConsoleView):
         Binding("p", "pause", "Pause/unpause", id="triggers.pause"),
     ]
 
+    COLUMNS = (
+        Column(key="id", label="ID", width=12, stretch=0.3, max_width=40),
+        Column(key="type", label="TYPE", width=8),
+        Column(key="flow", label="FLOW", width=10, stretch=0.3, max_width=40),
+        Column(key="when", label="SCHEDULE/PATH", width=13, stretch=0.4, max_width=40),
+        Column(key="state", label="STATE", width=8),
+        Column(key="next", label="NEXT", width=6, stretch=0.1, max_width=10),
+        Column(key="last", label="LAST", width=9, stretch=0.1, max_width=12),
+    )
     label = "Triggers"
 
-    def compose_body(self) -> ComposeResult:
-        self.table = ConsoleTable.with_columns(
-            "triggers-table",
-            (
-                ("id", "ID", 12),
-                ("type", "TYPE", 8),
-                ("flow", "FLOW", 10),
-                ("when", "SCHEDULE/PATH", 13),
-                ("state", "STATE", 8),
-                ("next", "NEXT", 6),
-                ("last", "LAST", 9),
-            ),
-        )
-        yield self.table
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._states: dict[str, TriggerState] = {}
 
     def note_event(self, event: Event) -> None:
         if event.type in (EventType.TRIGGER_FIRED, EventType.TRIGGER_FAILED):
@@ -55,6 +56,7 @@ class TriggersView(ConsoleView):
         keep = self._current_id()
         table.clear()
         shown = 0
+        self._states = {state.definition.id: state for state in triggers}
         for state in sorted(triggers, key=lambda s: s.definition.id):
             trigger = state.definition
             if needle and needle not in f"{trigger.id} {trigger.flow_id} {trigger.type}".lower():
@@ -64,19 +66,34 @@ class TriggersView(ConsoleView):
         if keep is not None and shown:
             with contextlib.suppress(RowDoesNotExist):  # the kept trigger is gone
                 table.move_cursor(row=table.get_row_index(keep), animate=False)
+        self.screen.refresh_bindings()
         unavailable = self.backend.features.get("triggers")
         self.set_title(
             f"{shown} triggers", "" if unavailable in (None, "on") else f"(service: {unavailable})"
         )
 
     def _current_id(self) -> str | None:
-        table = self.table
-        if table.row_count == 0:
+        return self.current_key()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self.screen.refresh_bindings()
+
+    def availability(self, action: str) -> Availability:
+        if action in ("fire", "pause", "times") and self._current_id() is None:
+            return hidden("no trigger here")
+        return super().availability(action)
+
+    def row_times(self) -> RowTimes | None:
+        state = self._states.get(self._current_id() or "")
+        if state is None:
             return None
-        try:
-            return table.coordinate_to_cell_key(table.cursor_coordinate)[0].value
-        except CellDoesNotExist:
-            return None
+        trigger, last = state.definition, state.last_fire
+        return f"trigger {trigger.id}", [
+            ("next fire", trigger.next_run_at),
+            ("last fire", last.fired_at if last is not None else None),
+            ("created", trigger.created_at),
+            ("updated", trigger.updated_at),
+        ]
 
     def action_fire(self) -> None:
         trigger_id = self._current_id()
@@ -85,11 +102,11 @@ class TriggersView(ConsoleView):
 
     async def _fire(self, trigger_id: str) -> None:
         try:
-            outcome = await self.backend.fire_trigger(trigger_id)
+            outcome, execution_id = await self.backend.fire_trigger(trigger_id)
         except FlowMonkeyError as exc:
             self.notify(str(exc), severity="error", markup=False)
             return
-        self.notify(f"fired {trigger_id}: {outcome}", markup=False)
+        actions.fired(self.app, trigger_id, outcome, execution_id)
         self.request_reload()
 
     def action_pause(self) -> None:
@@ -101,7 +118,11 @@ class TriggersView(ConsoleView):
         trigger = await self.backend.trigger(trigger_id)
         if trigger is None:
             return
-        await self.backend.set_trigger_enabled(trigger_id, not trigger.enabled)
+        try:
+            await self.backend.set_trigger_enabled(trigger_id, not trigger.enabled)
+        except FlowMonkeyError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
         self.notify(f"{trigger_id} {'paused' if trigger.enabled else 'enabled'}", markup=False)
         self.request_reload()
         self.flush()

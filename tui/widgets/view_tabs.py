@@ -16,13 +16,15 @@ VIEWS: tuple[tuple[str, str], ...] = (
 
 
 class ViewTabs(Widget):
-    """Which view is shown; the active one is bracketed, not only highlighted."""
+    """Which view is shown (bracketed, not only highlighted), and a badge on a view that
+    needs a look from wherever the operator is (``✘1`` on Flows: a file failed to load)."""
 
     DEFAULT_CSS = """
     ViewTabs { height: 1; }
     """
 
     active: reactive[str] = reactive("executions")
+    badges: reactive[dict[str, str]] = reactive(dict, always_update=True)
 
     def render(self) -> Text:
         text = Text()
@@ -31,5 +33,8 @@ class ViewTabs(Widget):
                 text.append(f"[{number} {label}]", style="bold reverse")
             else:
                 text.append(f" {number} {label} ", style="dim")
+            badge = self.badges.get(view_id)
+            if badge:
+                text.append(badge, style="bold red reverse")
             text.append(" ")
         return text
