@@ -33,6 +33,7 @@ The routes know no service: they get :class:`WebhookActions`, a few plain functi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -72,6 +73,7 @@ from flowmonkey.triggers.signatures import (
 )
 
 DEFAULT_MAX_BODY = 1024 * 1024
+_PARSE_INLINE_BYTES = 64 * 1024
 # Why a flow could not start (a failed outcome's code), as an HTTP status and what the
 # sender is told; the outcome's own message, which may name the store, stays in the log.
 _FAILURES: dict[str, tuple[int, str]] = {
@@ -207,7 +209,14 @@ class WebhookEndpoints:
             raise Refusal(403, f"trigger {trigger.id!r} is disabled")
         body = await self._read_body(request)
         caller = self._authenticate(trigger, request, body)
-        return parse_json(body, max_depth=self._http.max_depth), caller
+        return await self._parse(body), caller
+
+    async def _parse(self, body: bytes) -> Any:
+        """The body's value; a large one is parsed off the event loop, so a hostile
+        megabyte (tenths of a second to check) never stalls the runtime sharing the loop."""
+        if len(body) <= _PARSE_INLINE_BYTES:
+            return parse_json(body, max_depth=self._http.max_depth)
+        return await asyncio.to_thread(parse_json, body, max_depth=self._http.max_depth)
 
     def _authenticate(self, trigger: TriggerDefinition, request: Request, body: bytes) -> Caller:
         secret = trigger.config.get("secret")
@@ -228,7 +237,7 @@ class WebhookEndpoints:
 
     async def resume(self, request: Request) -> JSONResponse:
         try:
-            payload = parse_json(await self._read_body(request), max_depth=self._http.max_depth)
+            payload = await self._parse(await self._read_body(request))
             execution = await self._actions.resume(request.path_params["token"], payload)
         except Refusal as refusal:
             return refusal.response()

@@ -44,6 +44,7 @@ HOSTILE: dict[str, tuple[bytes, str, str]] = {
     "a NUL in a key": (b'{"k\\u0000": 1}', "$", "key that contains a NUL"),
     "a lone surrogate": (b'{"name": ["ok", "\\ud800"]}', "$.name[1]", "lone surrogate"),
     "not UTF-8": (b'{"a": "\xff"}', "$", "not UTF-8"),
+    "NaN after half a million numbers": (b"[" + b"1," * 500_000 + b"NaN]", "$[500000]", "is NaN"),
 }
 
 
