@@ -25,6 +25,9 @@ message text. A class without a code of its own has its parent's (in brackets)::
     │   ├── NotJsonError             [INVALID_ARGUMENT]   a value given to be stored is not strict JSON
     │   │                                                 (resume data, a context); ``details`` names
     │   │                                                 the JSON path and what is wrong there
+    │   ├── ResumeDataError          [INVALID_ARGUMENT]   resume data the waiting step's resumeSchema
+    │   │                                                 refuses; ``details["errors"]`` lists each
+    │   │                                                 error with its JSON path (Engine.resume)
     │   └── InvalidTokenError        [INVALID_ARGUMENT]   a resume token is malformed or forged
     │       └── ExpiredTokenError    [INVALID_ARGUMENT]   a genuine resume token has expired
     └── StoreError                   STORE_ERROR          a store or coordination backend failed
@@ -170,6 +173,10 @@ class NotJsonError(InvalidArgumentError):
     """A value is not strict JSON; ``details`` holds its ``path`` and the ``reason``."""
 
 
+class ResumeDataError(InvalidArgumentError):
+    """The resume data does not match the waiting step's ``resumeSchema``."""
+
+
 class TriggerError(InvalidArgumentError):
     """The trigger declaration is invalid, or the trigger operation cannot be done."""
 
@@ -226,6 +233,7 @@ __all__ = [
     "JobFencedError",
     "NotJsonError",
     "NotWaitingError",
+    "ResumeDataError",
     "SchemaVersionError",
     "StepNotFoundError",
     "StoreError",

@@ -13,10 +13,12 @@ that say what was wrong and where.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,6 +175,41 @@ def storable_text(text: str | None) -> str | None:
     if text is None or _string_problem(text) is None:
         return text
     return text.replace("\x00", "\\0").encode("utf-8", "replace").decode("utf-8")
+
+
+def schema_errors(schema: Mapping[str, Any] | bool | None, value: Any) -> list[dict[str, str]]:
+    """Every way ``value`` breaks the JSON Schema ``schema``, as ``{"path": "$.x",
+    "message": ...}``, ordered by path. A missing required property is reported at its
+    own path (``$.order.id``): that is where the sender has to add it."""
+    if schema is None:
+        return []
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    errors = [{"path": _where(error), "message": error.message} for error in validator.iter_errors(value)]
+    return sorted(errors, key=lambda e: (e["path"], e["message"]))
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(schema_text: str) -> Any:
+    import jsonschema  # slow to import: only when a schema is first used
+
+    schema = json.loads(schema_text)
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def _where(error: Any) -> str:
+    """The error's JSON path; for a missing required property, the property's own path."""
+    from jsonschema.exceptions import ValidationError
+
+    if error.validator == "required" and isinstance(error.instance, Mapping):
+        missing = [
+            name
+            for name in error.validator_value
+            if name not in error.instance and repr(name) in error.message
+        ]
+        if missing:
+            # An error at the child's path, so jsonschema spells the path (quoting included).
+            return str(ValidationError(error.message, path=[*error.absolute_path, missing[0]]).json_path)
+    return str(error.json_path)
 
 
 def join(path: str, key: str) -> str:

@@ -28,13 +28,14 @@ from flowmonkey.engine.limits import DEFAULT_MAX_CONTEXT_BYTES, DEFAULT_MAX_STEP
 from flowmonkey.engine.notify import Emitter, WakeListener, WakeListeners
 from flowmonkey.engine.pipeline import StepOutcome, StepPipeline
 from flowmonkey.engine.takeovers import takeover
-from flowmonkey.errors import ConflictError, ExecutionNotFoundError, NotWaitingError
+from flowmonkey.errors import ConflictError, ExecutionNotFoundError, NotWaitingError, ResumeDataError
 from flowmonkey.events import EventBus
 from flowmonkey.model import (
     ACTIVE_STATUSES,
     Execution,
     ExecutionStatus,
     Flow,
+    Step,
     TimeoutConfig,
     WaitKind,
     utcnow,
@@ -239,7 +240,9 @@ class Engine:
                 )
             flow = await self._definitions.flow_of(execution)
             assert execution.current_step_id is not None
-            run = StepRun(execution, flow, flow.step(execution.current_step_id), self.now())
+            step = flow.step(execution.current_step_id)
+            _check_resume_data(step, data)
+            run = StepRun(execution, flow, step, self.now())
             if await self._committer.commit(resumed(run, data, self.limits)):
                 if not execution.is_terminal:
                     self._wakes.signal(execution.id)
@@ -294,3 +297,15 @@ class Engine:
     async def _time_out(self, execution: Execution, now: datetime) -> Execution:
         await self._canceller.cancel_loaded(execution, "timeout", timeout_reason(execution, now))
         return await self._load(execution.id)
+
+
+def _check_resume_data(step: Step, data: Any) -> None:
+    """Refuse resume data the waiting step's ``resumeSchema`` does not accept, listing
+    every error with its JSON path (as a webhook's 400 does)."""
+    errors = jsonvalues.schema_errors(step.resume_schema, data)
+    if errors:
+        listed = "; ".join(f"{e['path']}: {e['message']}" for e in errors)
+        raise ResumeDataError(
+            f"the resume data does not match the resumeSchema of step {step.id!r}: {listed}",
+            details={"errors": errors},
+        )

@@ -18,7 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from flowmonkey.durations import format_duration, parse_duration
-from flowmonkey.errors import StepNotFoundError
+from flowmonkey.errors import FlowError, StepNotFoundError
 from flowmonkey.model._json import JSON, JsonPath, dotted
 from flowmonkey.model.schema import SchemaProblem, flow_error, validate_flow
 
@@ -145,6 +145,7 @@ class Step:
     transitions: Transitions = field(default_factory=Transitions)
     retry: RetryPolicy | None = None
     timeout: timedelta | None = None
+    resume_schema: Mapping[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -161,6 +162,8 @@ class Step:
             out["retry"] = self.retry.to_dict()
         if self.timeout is not None:
             out["timeout"] = format_duration(self.timeout)
+        if self.resume_schema is not None:
+            out["resumeSchema"] = dict(self.resume_schema)
         return out
 
 
@@ -251,6 +254,20 @@ def _copy(value: Mapping[str, Any], path: JsonPath) -> dict[str, Any]:
     return dict(value)
 
 
+def _json_schema(value: Mapping[str, Any], path: JsonPath) -> dict[str, Any]:
+    """A JSON Schema a value will be checked against: it must itself be a valid schema."""
+    import jsonschema  # slow to import: only flows that declare a schema need it
+
+    try:
+        jsonschema.validators.validator_for(value).check_schema(dict(value))
+    except jsonschema.SchemaError as exc:
+        where = ".".join(str(p) for p in (*path, *exc.absolute_path))
+        raise FlowError(
+            f"{where}: not a valid JSON Schema: {exc.message}", details={"path": list(path)}
+        ) from None
+    return dict(value)
+
+
 def _text(value: Any, path: JsonPath) -> str:
     return value if isinstance(value, str) else str(value)  # a version written as a number
 
@@ -334,6 +351,7 @@ _STEP_KEYS: dict[str, tuple[str, Convert]] = {
     "transitions": ("transitions", _transitions),
     "retry": ("retry", _retry),
     "timeout": ("timeout", _duration),
+    "resumeSchema": ("resume_schema", _json_schema),
 }
 
 _FLOW_KEYS: dict[str, tuple[str, Convert]] = {

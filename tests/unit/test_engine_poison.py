@@ -17,10 +17,12 @@ from flowmonkey import (
     ErrorCode,
     ExecutionStatus,
     Flow,
+    FlowError,
     HandlerParams,
     NotJsonError,
     NotWaitingError,
     Result,
+    ResumeDataError,
     Runtime,
     StepResult,
     StepStatus,
@@ -161,3 +163,42 @@ async def test_a_resume_for_another_visit_of_the_wait_is_refused(store: Store) -
     assert await store.get_execution(execution.id) == waiting
     done = await engine.resume(execution.id, {"ok": True}, visit=waiting.visit)
     assert done.status is ExecutionStatus.COMPLETED and done.context["d"] == {"ok": True}
+
+
+async def test_resume_data_the_steps_resume_schema_refuses_is_refused_listing_every_error(
+    store: Store,
+) -> None:
+    @handler("hold")
+    async def hold(params: HandlerParams) -> StepResult:
+        return Result.wait(reason="a person decides")
+
+    schema = {
+        "type": "object",
+        "required": ["approved", "by"],
+        "properties": {"approved": {"type": "boolean"}, "by": {"type": "string"}},
+    }
+    step = {"type": "hold", "outputKey": "decision", "resumeSchema": schema}
+    flow = Flow.from_dict({"id": "ask", "initialStepId": "a", "steps": {"a": step}})
+    engine = Engine(store, [hold], [flow])
+    execution, _ = await engine.create("ask")
+    waiting = await engine.run(execution.id)
+    with pytest.raises(ResumeDataError) as caught:
+        await engine.resume(execution.id, {"approved": "yes"})
+    assert caught.value.details == {
+        "errors": [
+            {"path": "$.approved", "message": "'yes' is not of type 'boolean'"},
+            {"path": "$.by", "message": "'by' is a required property"},
+        ]
+    }
+    assert "$.approved: 'yes' is not of type 'boolean'; $.by: 'by' is a required property" in str(
+        caught.value
+    )
+    assert await store.get_execution(execution.id) == waiting  # nothing changed
+    done = await engine.resume(execution.id, {"approved": True, "by": "ops"})
+    assert done.status is ExecutionStatus.COMPLETED
+
+
+def test_a_resume_schema_that_is_not_a_schema_is_refused_when_the_flow_loads() -> None:
+    step = {"type": "hold", "resumeSchema": {"type": "boolean-ish"}}
+    with pytest.raises(FlowError, match=r"steps\.a\.resumeSchema.*not a valid JSON Schema"):
+        Flow.from_dict({"id": "ask", "initialStepId": "a", "steps": {"a": step}})
