@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from flowmonkey import jsonvalues
 from flowmonkey.engine import DEFAULT_IDEMPOTENCY_TTL
 from flowmonkey.errors import ConflictError, FlowMonkeyError, StoreError
 from flowmonkey.events import Event, EventBus, EventType
@@ -30,7 +31,7 @@ from flowmonkey.triggers.outcomes import (
     ok_outcome,
     rejected_outcome,
 )
-from flowmonkey.triggers.payloads import schema_errors, starting_context
+from flowmonkey.triggers.payloads import starting_context
 from flowmonkey.triggers.schedule import slot_key
 from flowmonkey.triggers.signatures import Signature
 
@@ -245,7 +246,7 @@ def _rejection(trigger: TriggerDefinition, payload: Any) -> FireOutcome | None:
     ``contextKey`` needs), or None."""
     if payload is NO_PAYLOAD:
         return None
-    errors = schema_errors(trigger.config.get("inputSchema"), payload)
+    errors = jsonvalues.schema_errors(trigger.config.get("inputSchema"), payload)
     if errors:
         message = f"payload does not match the inputSchema of trigger {trigger.id!r}"
         return rejected_outcome(trigger.id, message, errors)

@@ -52,6 +52,7 @@ from flowmonkey.errors import (
     InvalidArgumentError,
     InvalidTokenError,
     NotWaitingError,
+    ResumeDataError,
     StoreError,
 )
 from flowmonkey.model import Execution, TriggerDefinition, utcnow
@@ -243,6 +244,11 @@ class WebhookEndpoints:
             return refusal.response()
         except StoreError as exc:
             return store_failure(exc, "resuming the execution")
+        except ResumeDataError as exc:  # the waiting step's resumeSchema: every error, with its path
+            errors = exc.details.get("errors") if isinstance(exc.details, dict) else None
+            return Refusal(
+                400, "the resume data does not match the waiting step's resumeSchema", errors
+            ).response()
         except FlowMonkeyError as exc:
             status = _resume_status(exc)
             return Refusal(status, exc.message if status != 422 else f"{exc.code}: {exc.message}").response()

@@ -351,3 +351,28 @@ LOOP = Flow.from_dict(
         },
     }
 )
+
+
+@pytest.mark.parametrize("store_url", ["memory", "sqlite"], indirect=True)
+async def test_resume_data_against_the_steps_resume_schema_is_a_400_and_resumes_nothing(
+    any_store: Store,
+) -> None:
+    schema = {"type": "object", "required": ["approved"], "properties": {"approved": {"type": "boolean"}}}
+    gated = Flow.from_dict(
+        {
+            "id": "gated",
+            "initialStepId": "ask",
+            "steps": {"ask": {"type": "wait", "resumeSchema": schema, "transitions": {"onSuccess": None}}},
+        }
+    )
+    async with open_site(any_store) as site:
+        site.engine.flows.register(gated)
+        execution, _ = await site.engine.create("gated", {})
+        waiting = await site.engine.run(execution.id)
+        token = site.service.resume_token(waiting.id, "ask", visit=waiting.visit)
+        refused = await site.client.post(f"/resume/{token}", json={"approved": "yes"})
+        accepted = await site.client.post(f"/resume/{token}", json={"approved": True})
+    assert refused.status_code == 400 and "resumeSchema" in refused.json()["error"]
+    assert refused.json()["errors"] == [{"path": "$.approved", "message": "'yes' is not of type 'boolean'"}]
+    assert accepted.status_code == 200
+    assert [r.outcome.value for r in await any_store.history(execution.id)] == ["waiting", "resumed"]
