@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flowmonkey.defaults import Engine
-from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.errors import FlowMonkeyError, StoreURLError
 from flowmonkey.model import ExecutionStatus, Flow
 from flowmonkey.params import HandlerParams
 from flowmonkey.registry import handler
@@ -103,6 +103,9 @@ def run(args: argparse.Namespace) -> int:
                 progress=sys.stderr.isatty(),
             )
         )
+    except StoreURLError as exc:
+        print(f"flowmonkey bench: {exc}", file=sys.stderr)
+        return 2
     except (FlowMonkeyError, BenchmarkError) as exc:
         print(f"flowmonkey bench: {exc}", file=sys.stderr)
         return 1

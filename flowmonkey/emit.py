@@ -6,7 +6,7 @@ event triggers listening for ``NAME`` and creates their executions itself
 no flow files.
 
 Exit codes: 0 when every listening flow started (or none listens), 1 when one failed,
-2 on bad usage (e.g. ``--data`` that is not JSON).
+2 on bad usage (``--data`` that is not strict JSON, a malformed store URL).
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import json
 import sys
 from typing import Any
 
+from flowmonkey import jsonvalues
 from flowmonkey.cliopts import store_url
-from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.errors import FlowMonkeyError, NotJsonError, StoreURLError
 from flowmonkey.stores import open_store
 from flowmonkey.triggers import FireOutcome, FireStatus, emit_from_store
 
@@ -43,13 +44,19 @@ def _add_shared(parser: argparse.ArgumentParser, flag: str, **options: Any) -> N
 def run(args: argparse.Namespace) -> int:
     """Run ``flowmonkey emit``; returns the exit code."""
     try:
-        payload = json.loads(args.data)
+        payload = jsonvalues.loads(args.data, what="--data")
     except json.JSONDecodeError as exc:
         print(f"error: --data is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    except NotJsonError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
     url = store_url(getattr(args, "store", None))
     try:
         outcomes = asyncio.run(_emit(url, args.name, payload, idempotency_key=args.idempotency_key))
+    except StoreURLError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
     except FlowMonkeyError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

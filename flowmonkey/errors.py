@@ -11,6 +11,9 @@ message text. A class without a code of its own has its parent's (in brackets)::
     │   ├── FlowNotFoundError        FLOW_NOT_FOUND       no such flow or version (FlowRegistry.get,
     │   │                                                 Engine.create), or an execution's definition
     │   │                                                 is neither registered nor stored (step, resume)
+    │   ├── StepConfigError          [INVALID_FLOW]       a step's config does not match its handler's
+    │   │                                                 ``config_schema`` or names a missing step
+    │   │                                                 (registering a flow with an Engine)
     │   └── StepNotFoundError        STEP_NOT_FOUND       the flow has no step with that id (Flow.step)
     ├── HandlerNotFoundError         HANDLER_NOT_FOUND    no handler is registered for a step's type
     ├── ExecutionNotFoundError       EXECUTION_NOT_FOUND  no execution has that id (step, run, resume)
@@ -31,13 +34,17 @@ message text. A class without a code of its own has its parent's (in brackets)::
     │   └── InvalidTokenError        [INVALID_ARGUMENT]   a resume token is malformed or forged
     │       └── ExpiredTokenError    [INVALID_ARGUMENT]   a genuine resume token has expired
     └── StoreError                   STORE_ERROR          a store or coordination backend failed
-        │                                                 (driver errors, translated at the boundary)
+        │                                                 (driver errors, translated at the boundary);
+        │                                                 ``.transient``: whether trying again may succeed
         ├── ConflictError            CONFLICT             another writer changed the record first: a
         │   │                                             lost compare-and-set, a unique constraint,
         │   │                                             a resume that kept losing (Engine.resume)
         │   └── JobFencedError       [CONFLICT]           a newer claim took the job over (JobContext)
-        └── SchemaVersionError       SCHEMA_VERSION       the database's schema is newer than this
-                                                          FlowMonkey understands (opening a store)
+        ├── SchemaVersionError       SCHEMA_VERSION       the database's schema is newer than this
+        │                                                 FlowMonkey understands (opening a store)
+        └── StoreURLError            [STORE_ERROR]        a store URL is malformed, names no known
+                                                          store, or an option it does not take
+                                                          (open_store, the stores' constructors)
 
 A failed *step* raises nothing: its outcome is a :class:`~flowmonkey.result.StepResult`
 whose ``error_code`` is stored in the step's record and, when the execution fails, in
@@ -127,6 +134,11 @@ class FlowNotFoundError(FlowError):
     code = ErrorCode.FLOW_NOT_FOUND
 
 
+class StepConfigError(FlowError):
+    """A step's config does not match its handler's ``config_schema``, or names a step the
+    flow does not have."""
+
+
 class StepNotFoundError(FlowError):
     """The flow has no step with that id."""
 
@@ -199,6 +211,23 @@ class StoreError(FlowMonkeyError):
     """The store failed."""
 
     code = ErrorCode.STORE_ERROR
+    transient: bool = False
+    """Whether trying the same thing again later may succeed: True for a lost or refused
+    connection, a server shutting down, a serialization failure or deadlock, a locked
+    database; False for what fails the same way every time (a value the store cannot
+    encode, a constraint, a value too large). Only transient errors are worth retrying."""
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: ErrorCode | None = None,
+        details: Any = None,
+        transient: bool | None = None,
+    ) -> None:
+        super().__init__(message, code=code, details=details)
+        if transient is not None:
+            self.transient = transient
 
 
 class ConflictError(StoreError):
@@ -209,6 +238,11 @@ class ConflictError(StoreError):
 
 class JobFencedError(ConflictError):
     """A newer claim took this job over; this runner may no longer write to it."""
+
+
+class StoreURLError(StoreError):
+    """The store URL cannot be used: it is malformed, or names no known store or an option
+    the store does not take."""
 
 
 class SchemaVersionError(StoreError):
@@ -235,8 +269,10 @@ __all__ = [
     "NotWaitingError",
     "ResumeDataError",
     "SchemaVersionError",
+    "StepConfigError",
     "StepNotFoundError",
     "StoreError",
+    "StoreURLError",
     "TriggerError",
     "TriggerNotFoundError",
 ]

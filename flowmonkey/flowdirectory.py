@@ -1,9 +1,10 @@
 """``FlowDirectory``: load a directory of flow files and hot-reload them as they are saved.
 
 Flow files (``.yaml``, ``.yml``, ``.json``) are validated by :mod:`flowmonkey.flowfiles`
-and registered in ``engine.flows``; ``*.py`` files are handler modules whose ``@handler``
-functions (and classes with ``type`` and ``execute``) are registered in
-``engine.handlers``. A bad save never takes down what runs: the last good version stays
+and registered in ``engine.flows``; ``*.py`` files are handler modules: each is imported
+(its code runs, as any import's does) and its ``@handler`` functions (and classes with
+``type`` and ``execute``) are registered in ``engine.handlers``; ``modules=False`` reads
+the flow files only and runs nothing. A bad save never takes down what runs: the last good version stays
 live, the error is kept per file (:meth:`FlowDirectory.files`) and published as a
 ``flow.invalid`` event. Executions already running keep the definition they started on
 (the engine pins them by hash).
@@ -126,6 +127,8 @@ class FlowDirectory:
         force_polling: poll the file system instead of using OS notifications.
         sections: checkers of flow-file sections other packages own (e.g.
             ``flowmonkey.TRIGGERS_SECTION``); a section without one is not checked here.
+        modules: import the directory's ``*.py`` handler modules, which runs their code
+            (the default); False reads the flow files only and executes nothing.
     """
 
     def __init__(
@@ -137,8 +140,10 @@ class FlowDirectory:
         debounce_ms: int = 250,
         force_polling: bool | None = None,
         sections: Sequence[FlowSection] = (),
+        modules: bool = True,
     ) -> None:
         self.directory = Path(directory)
+        self.modules = modules
         self.engine = engine
         self._sections = tuple(sections)
         self._step_ms = step_ms
@@ -173,7 +178,7 @@ class FlowDirectory:
         """Load every file of the directory: handler modules first, then flows."""
         if not self.directory.is_dir():
             raise FileNotFoundError(f"flows directory {self.directory} does not exist")
-        paths = [p for p in self.directory.iterdir() if p.is_file() and _is_watched(p)]
+        paths = [p for p in self.directory.iterdir() if p.is_file() and self._wanted(p)]
         self._apply(paths)
         self._loaded = True
         return self.files()
@@ -235,13 +240,16 @@ class FlowDirectory:
 
     # -- applying changes -------------------------------------------------------------
 
+    def _wanted(self, path: Path) -> bool:
+        return _is_watched(path) and (self.modules or path.suffix != ".py")
+
     def _display(self, path: Path) -> str:
         return str(self.directory / path.name)
 
     def _apply(self, changed: list[Path]) -> None:
         # One key per file however it was named: the watcher reports absolute paths,
         # the directory may have been given relative to the working directory.
-        paths = {self.directory / p.name for p in changed}
+        paths = {self.directory / p.name for p in changed if self._wanted(p)}
         modules = sorted(p for p in paths if p.suffix == ".py")
         flows = {p for p in paths if p.suffix in FLOW_SUFFIXES}
         for path in modules:

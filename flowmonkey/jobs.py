@@ -35,7 +35,7 @@ from typing import Any
 
 from flowmonkey.coordination import default_owner
 from flowmonkey.engine import Engine
-from flowmonkey.errors import FlowMonkeyError, JobFencedError
+from flowmonkey.errors import FlowMonkeyError, JobFencedError, StoreError
 from flowmonkey.events import Event, EventType
 from flowmonkey.handlers.job import JOB_FAILED, job_handler
 from flowmonkey.model import Job, JobStatus, WaitKind
@@ -188,6 +188,13 @@ class JobRunner:
             self._wake.clear()
             try:
                 await self._claim()
+            except StoreError as exc:  # the runtime tells of outages: no traceback here
+                log.log(
+                    logging.DEBUG if exc.transient else logging.WARNING,
+                    "job runner %s: claiming failed: %s",
+                    self.owner,
+                    exc.message,
+                )
             except Exception:
                 log.exception("job runner %s: claiming failed", self.owner)
             with contextlib.suppress(TimeoutError):
@@ -256,6 +263,8 @@ class JobRunner:
             except JobFencedError:
                 work.cancel()
                 return
+            except StoreError as exc:
+                log.warning("job %s: heartbeat failed: %s", context.job.id, exc.message)
             except Exception:
                 log.warning("job %s: heartbeat failed", context.job.id, exc_info=True)
 

@@ -8,7 +8,8 @@ refuses both), finite numbers, integers Python can print (at most
 
 :func:`encode` is the fast path every store uses; :func:`problem` walks a value and names
 the first thing that is not JSON by its JSON path (``$.result.items[3]``), for messages
-that say what was wrong and where.
+that say what was wrong and where. :func:`loads` parses text from outside (a command
+line, a file) by the same rules: no ``NaN`` or ``Infinity``, no number too large to keep.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,48 @@ def _has_nul_escape(text: str) -> bool:
     return any(len(match.group(1)) % 2 for match in re.finditer(r"(\\+)u0000", text))
 
 
+class _Refused:
+    """Stands in, while parsing, for a value JSON text can spell but no store can hold;
+    :func:`problem` then reports it at its path."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _constant(name: str) -> _Refused:
+    return _Refused(f"is {name}, which strict JSON does not allow")
+
+
+def _integer(text: str) -> int | _Refused:
+    limit = sys.get_int_max_str_digits()
+    if limit and len(text.lstrip("-")) > limit:
+        return _Refused(f"is an integer of more than {limit} digits, which cannot be kept")
+    return int(text)
+
+
+def _float(text: str) -> float | _Refused:
+    value = float(text)
+    return value if math.isfinite(value) else _Refused(f"is {text}, too large for a number")
+
+
+def loads(text: str, root: str = "$", what: str = "the value") -> Any:
+    """Parse strict JSON text: what :func:`check` accepts, and nothing else.
+
+    Raises:
+        json.JSONDecodeError: the text is not JSON at all (with line and column).
+        NotJsonError: it is, but holds what no store keeps (``NaN``, ``Infinity``, an
+            integer of too many digits, a NUL, nesting too deep), naming its path.
+    """
+    try:
+        value = json.loads(text, parse_constant=_constant, parse_int=_integer, parse_float=_float)
+    except RecursionError:
+        raise refused(JsonProblem(f"{root}…", f"is nested deeper than {MAX_DEPTH} levels"), what) from None
+    check(value, root, what)
+    return value
+
+
 def check(value: Any, root: str = "$", what: str = "the value") -> None:
     """Raise :class:`NotJsonError` unless ``value`` is strict JSON."""
     found = problem(value, root)
@@ -138,6 +181,8 @@ def _scalar_problem(item: Any) -> str | None:
         return _integer_problem(item)
     if isinstance(item, float):
         return None if math.isfinite(item) else f"is {item!r}, which JSON cannot hold"
+    if isinstance(item, _Refused):
+        return item.reason
     return f"is {_kind(item)}, which is not JSON"
 
 
@@ -217,6 +262,14 @@ def join(path: str, key: str) -> str:
     if _IDENTIFIER.match(key):
         return f"{path}.{key}"
     return f"{path}[{json.dumps(key, ensure_ascii=True)}]"
+
+
+def path_of(parts: Iterable[str | int], root: str = "$") -> str:
+    """The JSON path of a sequence of keys and indexes (``("a", 0, "b")`` -> ``$.a[0].b``)."""
+    path = root
+    for part in parts:
+        path = f"{path}[{part}]" if isinstance(part, int) else join(path, part)
+    return path
 
 
 def dotted(key: str, root: str = "$") -> str:

@@ -8,11 +8,15 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from flowmonkey.errors import FlowError, FlowNotFoundError, HandlerNotFoundError
+from flowmonkey.errors import FlowError, FlowNotFoundError, HandlerNotFoundError, StepConfigError
+from flowmonkey.jsonvalues import path_of
 from flowmonkey.model import Flow, JsonPath, Step
+from flowmonkey.model.schema import did_you_mean, schema_problems
 from flowmonkey.result import StepResult
 
 if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+
     from flowmonkey.params import HandlerParams
 
 _SEMVER = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -70,21 +74,41 @@ def unreachable_steps(flow: Flow, handlers: HandlerRegistry | None = None) -> li
     return [step_id for step_id in flow.steps if step_id not in seen]
 
 
+FlowCheck = Callable[[Flow], None]
+"""Raises a :class:`FlowError` (subclass) if a flow may not be registered."""
+
+
 class FlowRegistry:
-    """Every registered version of every flow; "latest" is the highest semantic version."""
+    """Every registered version of every flow; "latest" is the highest semantic version.
+
+    Every flow registered is checked: its structure here, and whatever :meth:`check_with`
+    adds (an :class:`~flowmonkey.engine.Engine` adds its handlers' config schemas).
+    """
 
     def __init__(self, flows: Iterable[Flow] = ()) -> None:
         self._versions: dict[str, dict[str, Flow]] = {}
         self._by_hash: dict[str, Flow] = {}
         self._retired: set[str] = set()
+        self._check: FlowCheck | None = None
         for flow in flows:
             self.register(flow)
 
+    def check_with(self, check: FlowCheck) -> None:
+        """Check every flow registered from now on with ``check`` too, and the flows
+        registered already, now (raising what ``check`` raises for the first that fails)."""
+        for versions in self._versions.values():
+            for flow in versions.values():
+                check(flow)
+        self._check = check
+
     def register(self, flow: Flow) -> Flow:
-        """Add (or replace) a version. Raises :class:`FlowError` if the flow is unrunnable."""
+        """Add (or replace) a version. Raises :class:`FlowError` if the flow is unrunnable,
+        or what the installed check raises (:class:`StepConfigError`)."""
         problems = flow_problems(flow)
         if problems:
             raise FlowError("; ".join(problems), details={"problems": problems})
+        if self._check is not None:
+            self._check(flow)
         self._versions.setdefault(flow.id, {})[flow.version] = flow
         self._by_hash[flow.hash] = flow
         self._retired.discard(flow.id)
@@ -219,6 +243,7 @@ class HandlerRegistry:
 
     def __init__(self, handlers: Iterable[Handler] = ()) -> None:
         self._handlers: dict[str, Handler] = {}
+        self._validators: dict[str, Draft202012Validator | None] = {}
         for item in handlers:
             self.register(item)
 
@@ -227,10 +252,21 @@ class HandlerRegistry:
         if not isinstance(handler_type, str) or not callable(getattr(item, "execute", None)):
             raise TypeError(f"{item!r} is not a handler: it needs a 'type' and 'async execute(params)'")
         self._handlers[handler_type] = item
+        self._validators.pop(handler_type, None)
         return item
 
     def unregister(self, handler_type: str) -> None:
         self._handlers.pop(handler_type, None)
+        self._validators.pop(handler_type, None)
+
+    def config_validator(self, handler_type: str) -> Draft202012Validator | None:
+        """The compiled ``config_schema`` of the handler of ``handler_type`` (one per
+        handler, compiled on first use); None when there is none, or no such handler."""
+        if handler_type not in self._validators:
+            item = self._handlers.get(handler_type)
+            schema = config_schema_of(item) if item is not None else None
+            self._validators[handler_type] = _compiled(schema) if schema is not None else None
+        return self._validators[handler_type]
 
     def get(self, handler_type: str) -> Handler:
         try:
@@ -251,3 +287,43 @@ class HandlerRegistry:
 
     def __iter__(self) -> Any:
         return iter(list(self._handlers.values()))
+
+
+def _compiled(schema: Mapping[str, Any]) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # slow to import: on first use
+
+    return Draft202012Validator(schema)
+
+
+def step_config_problems(flow: Flow, step: Step, handlers: HandlerRegistry) -> list[tuple[JsonPath, str]]:
+    """What is wrong with ``step``'s config for its handler: where it does not match the
+    handler's ``config_schema``, and the step ids it names (the handler's ``step_refs``)
+    that ``flow`` lacks. Paths start at the step (``("config", "rules", 0, "next")``);
+    none for a type no handler is registered for."""
+    found: list[tuple[JsonPath, str]] = []
+    validator = handlers.config_validator(step.type)
+    if validator is not None:
+        found.extend(
+            (("config", *path), message) for path, message in schema_problems(validator, dict(step.config))
+        )
+    for path, target in handlers.step_refs(step):
+        if target not in flow.steps:
+            found.append((("config", *path), f'no step "{target}"' + did_you_mean(target, flow.steps)))
+    return found
+
+
+def check_step_configs(flow: Flow, handlers: HandlerRegistry) -> None:
+    """Raise :class:`StepConfigError` naming flow, step and the JSON path in the config of
+    every step whose config its handler would not accept (see :func:`step_config_problems`)."""
+    problems = [
+        {"step": step.id, "path": list(path), "message": message}
+        for step in flow.steps.values()
+        for path, message in step_config_problems(flow, step, handlers)
+    ]
+    if not problems:
+        return
+    lines = [f"step {p['step']!r}: config at {path_of(p['path'][1:])}: {p['message']}" for p in problems]
+    raise StepConfigError(
+        f"flow {flow.id!r} {flow.version}: " + "; ".join(lines),
+        details={"flow": flow.id, "version": flow.version, "problems": problems},
+    )

@@ -11,11 +11,17 @@ moment its lease lapses), or a signal: the engine's wake listener in this proces
 never polls at a fixed short interval; the only periodic query is a safety re-check every
 ``recheck`` (60 s by default), for signals that got lost.
 
-While steps run, their leases are renewed every ``lease / 3``; a crashed runtime stops
-renewing, so its leases lapse and another runtime takes the work over. Correctness never
-depends on that: every step commits with compare-and-set, so a runtime that lost its
-lease can at worst run a handler whose outcome is then discarded. A step that raises
-(the store is down, say) keeps its claim until the lease lapses, which is its back-off.
+While steps run, their leases are renewed (:mod:`.leases`); a crashed runtime's lapse and
+another runtime takes the work over. Correctness never depends on leases: every step
+commits with compare-and-set, so at worst a handler's outcome is discarded.
+
+Only transient store errors (``StoreError.transient``: a lost connection, a restart, a
+serialization failure) are retried: the runtime waits the outage out (:mod:`.outage`),
+with one log line when the store is lost and one when it is back; steps in flight wait
+while the loop alone probes the store, backing off from 0.5 s to 10 s, then go on if
+their claim still holds. An execution whose step hit an error that would repeat is never
+stepped again here (:meth:`.Leases.park`). Any other exception keeps its claim until the
+lease lapses, which is its back-off.
 
     async with Runtime(engine, concurrency=16, signaler=PostgresWakeSignaler(dsn)):
         await stop_requested.wait()
@@ -33,10 +39,12 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from flowmonkey.coordination import Lock, LockManager, WakeSignaler, default_owner
+from flowmonkey.coordination import Lock, LockManager, WakeSignaler, default_owner, lock_execution
 from flowmonkey.engine import Engine
 from flowmonkey.errors import StoreError
+from flowmonkey.leases import Leases
 from flowmonkey.model import Execution, ExecutionStatus
+from flowmonkey.outage import Backoff, StoreWatch
 from flowmonkey.stores.base import Claim, ClaimStore
 
 if TYPE_CHECKING:
@@ -46,7 +54,6 @@ log = logging.getLogger("flowmonkey.runtime")
 
 DEFAULT_LEASE = timedelta(seconds=30)
 DEFAULT_RECHECK = timedelta(seconds=60)
-_ERROR_BACKOFF = 1.0
 _MAX_CONFLICTS = 3
 _SWEEP_BATCH = 100
 
@@ -118,11 +125,11 @@ class Runtime:
         self.recheck = recheck
         self.jobs = jobs
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._lost: set[str] = set()
-        # Claims kept after a failure, to lapse (a back-off), with when they lapse: the
-        # store leaves our own leases out of ``next_wake_at``, so we track these here.
-        self._backing_off: dict[str, datetime] = {}
         self._wake = asyncio.Event()
+        self._stopped = asyncio.Event()
+        self._watch = StoreWatch(engine.store.url, log, on_lost=self._wake.set)
+        self._backoff = Backoff()
+        self._leases = Leases(self.store, owner=self.owner, lease=lease, now=engine.now, watch=self._watch)
         self._state = asyncio.Condition()
         self._deadline: datetime | None = None
         self._next_due: datetime | None = None
@@ -151,6 +158,7 @@ class Runtime:
         if self.running:
             return
         self._stopping = False
+        self._stopped.clear()
         if self.signaler is not None:
             await self.signaler.start(self._hear)
         if self.jobs is not None:
@@ -158,7 +166,9 @@ class Runtime:
         self._detach = [self.engine.add_wake_listener(self._on_local_wake)]
         self._background = [
             asyncio.create_task(self._main(), name=f"flowmonkey-runtime-{self.owner}"),
-            asyncio.create_task(self._renew_leases(), name=f"flowmonkey-leases-{self.owner}"),
+            asyncio.create_task(
+                self._leases.keep_renewed(self._tasks.keys), name=f"flowmonkey-leases-{self.owner}"
+            ),
         ]
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -167,11 +177,12 @@ class Runtime:
         if not self.running:
             return
         self._stopping = True
+        self._stopped.set()
         self._wake.set()
         main, renewer = self._background
         await main
         await self._drain(grace)
-        await self._release_backoffs()
+        await self._leases.release_kept()
         renewer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await renewer
@@ -196,13 +207,6 @@ class Runtime:
                 "runtime %s cancelled %d step(s) still running after %gs", self.owner, len(pending), grace
             )
             await asyncio.gather(*pending, return_exceptions=True)
-
-    async def _release_backoffs(self) -> None:
-        """Give back the claims kept as a back-off after failures (shutting down)."""
-        ids, self._backing_off = sorted(self._backing_off), {}
-        if ids:
-            with contextlib.suppress(StoreError):
-                await self.store.release(owner=self.owner, execution_ids=ids)
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -253,14 +257,12 @@ class Runtime:
             self._wake.clear()
             self._deadline = None
             self._claimed_last = -1  # stays so if the pass fails: not idle
-            try:
-                delay = await self._pass()
-            except Exception:
-                # A store outage must not kill the runtime: log, back off, look again.
-                log.exception("runtime %s: pass failed; retrying in %gs", self.owner, _ERROR_BACKOFF)
-                delay = _ERROR_BACKOFF
+            delay = await self._safe_pass()
             if self.stopping:
                 break
+            if delay is None:  # signals do not cut the pause short: each would be a query
+                await self._backoff.pause(self._stopped)
+                continue
             self._deadline = self.engine.now() + timedelta(seconds=delay)
             async with self._state:
                 # Idle only if nothing arrived since the pass read the store.
@@ -271,6 +273,20 @@ class Runtime:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
+    async def _safe_pass(self) -> float | None:
+        """A pass; None if it failed (the watch tells of outages). The loop outlives it."""
+        try:
+            delay = await self._watch.attempt(self._pass())
+        except StoreError as exc:
+            log.error("runtime %s: a look at the store failed: %s", self.owner, exc.message)
+            return None
+        except Exception:
+            log.exception("runtime %s: a pass failed", self.owner)
+            return None
+        if delay is not None:
+            self._backoff.reset()
+        return delay
+
     async def _pass(self) -> float:
         """One look at the store; returns how long to sleep unless signalled."""
         now = self.engine.now()
@@ -279,21 +295,19 @@ class Runtime:
         free = self.concurrency - len(self._tasks)
         claimed: list[Claim] = []
         if free > 0:
-            claimed = await self.store.claim(owner=self.owner, now=now, lease=self.lease, limit=free)
+            found = await self.store.claim(owner=self.owner, now=now, lease=self.lease, limit=free)
+            claimed = [c for c in found if self._leases.claimed(c.execution.id)]  # the parked stay put
             self._counts["claimed"] += len(claimed)
             for claim in claimed:
                 self._spawn(claim)
         self._claimed_last = len(claimed)
-        if free <= 0 or len(claimed) == free:
+        if (free <= 0 or len(claimed) == free) and not self._watch.down:
             return self.recheck.total_seconds()  # a finished task wakes the loop
+        # (While the store is lost, this query is how the loop finds out it is back.)
         # Our own leases are left out: our tasks wake us when they end, and counting
         # the leases they keep renewing would wake us every lease period for nothing.
         self._next_due = await self.store.next_wake_at(exclude_owner=self.owner)
-        return self._sleep_for(_earliest(self._next_due, self._backoff_lapses(now)), now)
-
-    def _backoff_lapses(self, now: datetime) -> datetime | None:
-        """When the next of our back-off claims lapses (and can be claimed again)."""
-        return min((t for t in self._backing_off.values() if t > now), default=None)
+        return self._sleep_for(_earliest(self._next_due, self._leases.next_lapse(now)), now)
 
     def _sleep_for(self, due: datetime | None, now: datetime) -> float:
         recheck = self.recheck.total_seconds()
@@ -326,7 +340,6 @@ class Runtime:
 
     def _spawn(self, claim: Claim) -> None:
         execution_id = claim.execution.id
-        self._backing_off.pop(execution_id, None)  # claimed again: its own task now
         self._tasks[execution_id] = asyncio.create_task(
             self._drive(claim), name=f"flowmonkey-step-{execution_id}"
         )
@@ -337,10 +350,14 @@ class Runtime:
         lock: Lock | None = None
         busy = failed = False
         try:
-            busy, lock = await self._lock(execution_id)
+            busy, lock = await lock_execution(self.lock_manager, execution_id, self.lease.total_seconds())
+            self._counts["lock_skips"] += busy
             if not busy:
                 current = await self._take_over(claim)
                 await self._step_while_runnable(execution_id, lock, current)
+        except StoreError as exc:  # not transient (those are waited out): never run it again
+            failed = True
+            self._leases.park(execution_id, exc)  # (a lost race, ConflictError, backs off)
         except Exception:
             failed = True
             log.exception(
@@ -350,23 +367,6 @@ class Runtime:
             # When another runtime holds the lock, it signals once it is done. After a
             # failure the claim is kept until it lapses: a back-off, not a hot loop.
             await self._finish(execution_id, lock, wake_after=not busy, release=not failed)
-
-    async def _lock(self, execution_id: str) -> tuple[bool, Lock | None]:
-        """(busy, lock): busy when another runtime holds the execution's lock; no lock
-        without a lock manager or when it is unreachable (compare-and-set still protects)."""
-        if self.lock_manager is None:
-            return False, None
-        try:
-            lock = await self.lock_manager.acquire(
-                f"execution:{execution_id}", ttl=self.lease.total_seconds()
-            )
-        except StoreError:
-            log.warning("lock manager unavailable; stepping %s without a lock", execution_id)
-            return False, None
-        if lock is None:
-            self._counts["lock_skips"] += 1
-            return True, None
-        return False, lock
 
     async def _take_over(self, claim: Claim) -> Execution | None:
         """Record a takeover from another (lost) owner; our own lapsed back-off is none."""
@@ -387,10 +387,15 @@ class Runtime:
     ) -> None:
         conflicts = 0
         # ``current``: the execution as we last committed it, which saves a read per step.
-        while not self._stopping and execution_id not in self._lost:
+        while not self._stopping and execution_id not in self._leases.lost:
             if lock is not None and lock.lost:
                 return
-            outcome = await self.engine.step(execution_id, current=current)
+            outcome = await self._watch.attempt(self.engine.step(execution_id, current=current))
+            if outcome is None:  # the store was lost: wait for it, then go on if still ours
+                if not await self._leases.held_after_outage(execution_id, self._stopped):
+                    return
+                current = None
+                continue
             current = outcome.execution if outcome.committed else None
             if outcome.committed:
                 self._counts["steps"] += outcome.record is not None
@@ -417,41 +422,19 @@ class Runtime:
     ) -> None:
         try:
             if release:
-                await self.store.release(owner=self.owner, execution_ids=[execution_id])
+                await self._leases.release(execution_id)
             else:
-                self._backing_off[execution_id] = self.engine.now() + self.lease
+                self._leases.keep(execution_id)
             if lock is not None:
                 await lock.release()
-        except Exception:
-            # The lease (and lock) expire on their own; nothing is lost but time.
+        except Exception:  # the lease (and lock) expire on their own: only time is lost
             log.warning("runtime %s: could not release %s", self.owner, execution_id, exc_info=True)
-        finally:
-            # In flight until released, so "idle" never precedes the release.
+        finally:  # in flight until released, so "idle" never precedes the release
             self._tasks.pop(execution_id, None)
-            self._lost.discard(execution_id)
         if wake_after:
             # A resume may have arrived while we held the claim (others could not
             # claim it then), and a slot is free: look again.
             self._wake.set()
-
-    async def _renew_leases(self) -> None:
-        interval = self.lease.total_seconds() / 3
-        while True:
-            await asyncio.sleep(interval)
-            ids = list(self._tasks)
-            if not ids:
-                continue  # idle: no query
-            try:
-                held = await self.store.renew_leases(
-                    owner=self.owner, execution_ids=ids, until=self.engine.now() + self.lease
-                )
-            except StoreError:
-                log.warning("runtime %s: could not renew %d lease(s)", self.owner, len(ids), exc_info=True)
-                continue
-            lost = set(ids) - set(held)
-            if lost:
-                log.warning("runtime %s lost the lease of %d execution(s)", self.owner, len(lost))
-            self._lost |= lost & set(self._tasks)
 
 
 def _earliest(*times: datetime | None) -> datetime | None:

@@ -38,7 +38,7 @@ from flowmonkey.cliopts import add_store_and_flows, environment_handlers
 from flowmonkey.coordination import LockManager, WakeSignaler, default_owner, signaler_for
 from flowmonkey.defaults import Engine
 from flowmonkey.durations import parse_duration
-from flowmonkey.errors import FlowMonkeyError, InvalidArgumentError, SchemaVersionError
+from flowmonkey.errors import FlowMonkeyError, InvalidArgumentError, SchemaVersionError, StoreURLError
 from flowmonkey.events import Event
 from flowmonkey.handlers.job import job_handler
 from flowmonkey.jobs import JobRunner
@@ -128,16 +128,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the worker until SIGTERM/SIGINT; 0 on a clean stop, 1 on a failure, 2 when the
-    database is newer than this FlowMonkey."""
+    store URL is malformed or the database is newer than this FlowMonkey."""
     hold_stop_signals()  # until serve() installs the loop's handlers
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # asyncpg's pool logs a traceback each time it fails to reconnect its floor of
+    # connections; the runtime says when the store is lost and when it is back.
+    logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
     try:
         return asyncio.run(serve(args))
-    except SchemaVersionError as exc:  # an older worker meeting a newer database: do not start
+    except (SchemaVersionError, StoreURLError) as exc:  # a newer database, a malformed URL: do not start
         print(f"flowmonkey worker: {exc.message}", file=sys.stderr)
         return 2
     except FlowMonkeyError as exc:

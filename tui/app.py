@@ -87,7 +87,7 @@ class ConsoleApp(App[None], inherit_bindings=False):
             self.set_keymap(keymap)
 
     def compose(self) -> ComposeResult:
-        yield Static(Text(f"opening {self.options.store_url} …"), id="opening")
+        yield Static(Text("opening the store …"), id="opening")  # its URL may hold a password
 
     async def on_mount(self) -> None:
         try:

@@ -10,8 +10,8 @@
 
 Each takes ``--store URL`` (env ``FLOWMONKEY_STORE``), ``--flows DIR`` (env
 ``FLOWMONKEY_FLOWS``) and ``--json``. Exit codes: 0 ok, 1 a reported failure (an invalid
-flow, a failed execution, an unknown id), 2 bad usage, or a database newer than this
-FlowMonkey.
+flow, a failed execution, an unknown id), 2 bad usage (a malformed store URL, JSON that
+is not strict), or a database newer than this FlowMonkey.
 
 The commands are grouped by what they work on: :mod:`.validate` (flow files),
 :mod:`.running` (run, resume), :mod:`.executions` (list, show, cancel). :mod:`.parser`
@@ -32,7 +32,7 @@ from flowmonkey.cli.common import FAILED, USAGE, UsageError
 from flowmonkey.cli.output import err, fail
 from flowmonkey.cli.parser import DELEGATED, build_parser
 from flowmonkey.cliopts import refused_store
-from flowmonkey.errors import FlowMonkeyError, SchemaVersionError
+from flowmonkey.errors import FlowMonkeyError, SchemaVersionError, StoreURLError
 
 __all__ = ["build_parser", "main"]
 
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         err.print(f"flowmonkey {args.command}: {escape(str(exc))}")
         return USAGE
-    except SchemaVersionError as exc:  # this version cannot read the database: not a failure of it
+    except (SchemaVersionError, StoreURLError) as exc:  # not a failure of the store: fix the call
         err.print(f"flowmonkey {args.command}: {escape(exc.message)}")
         return USAGE
     except FlowMonkeyError as exc:

@@ -12,11 +12,12 @@ from typing import Any
 
 from rich.markup import escape
 
+from flowmonkey import jsonvalues
 from flowmonkey.cli.output import err
 from flowmonkey.cliopts import environment_handlers
 from flowmonkey.coordination import WakeSignaler, attach_signaler, signaler_for
 from flowmonkey.defaults import Engine
-from flowmonkey.errors import FlowMonkeyError
+from flowmonkey.errors import FlowMonkeyError, NotJsonError
 from flowmonkey.flowdirectory import FlowDirectory
 from flowmonkey.flowfiles import FlowSection
 from flowmonkey.stores import Store, open_store
@@ -29,16 +30,19 @@ class UsageError(Exception):
 
 
 def json_arg(text: str, option: str) -> Any:
-    """JSON from the command line, or from a file with ``@path``."""
+    """Strict JSON from the command line, or from a file with ``@path`` (no ``NaN``, no
+    ``Infinity``, no integer too long to keep: what every store keeps the same way)."""
     if text.startswith("@"):
         try:
             text = Path(text[1:]).read_text("utf-8")
         except OSError as exc:
             raise UsageError(f"{option}: cannot read {text[1:]}: {exc.strerror}") from None
     try:
-        return json.loads(text)
+        return jsonvalues.loads(text, what=option)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{option} is not valid JSON: {exc}") from None
+    except NotJsonError as exc:
+        raise UsageError(exc.message) from None
 
 
 def is_dir(path: str) -> bool:

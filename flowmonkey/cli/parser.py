@@ -43,6 +43,12 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
 def _add_flow_commands(subparsers: Any) -> None:
     validate = _add(subparsers, "validate", "check every flow file and handler module", cmd_validate)
     validate.add_argument("directory", nargs="?", help="the flows directory (default: --flows)")
+    validate.add_argument(
+        "--no-code",
+        action="store_true",
+        help="check the flow files only: import no *.py handler module (their code does not run; "
+        "the configs of their steps are not checked)",
+    )
     run = _add(subparsers, "run", "start an execution of a flow", cmd_run)
     run.add_argument("flow", help="the flow id")
     run.add_argument("--input", default="{}", help="the initial context: JSON or @file.json")

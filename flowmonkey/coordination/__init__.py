@@ -17,6 +17,7 @@ handler). The seams are in :mod:`flowmonkey.coordination.protocols` (``WakeSigna
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -24,9 +25,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flowmonkey.coordination.protocols import Lock, LockManager, WakeCallback, WakeSignaler
+from flowmonkey.errors import StoreError
 
 if TYPE_CHECKING:
     from flowmonkey.engine import Engine
+
+log = logging.getLogger("flowmonkey.runtime")
 
 
 def default_owner() -> str:
@@ -55,6 +59,21 @@ def signaler_for(store_url: str, *, redis: str | None = None) -> WakeSignaler | 
     return None
 
 
+async def lock_execution(
+    manager: LockManager | None, execution_id: str, ttl: float
+) -> tuple[bool, Lock | None]:
+    """(busy, lock) for stepping an execution: busy when another runtime holds its lock;
+    no lock without a manager or when it is unreachable (compare-and-set still protects)."""
+    if manager is None:
+        return False, None
+    try:
+        lock = await manager.acquire(f"execution:{execution_id}", ttl=ttl)
+    except StoreError:
+        log.warning("lock manager unavailable; stepping %s without a lock", execution_id)
+        return False, None
+    return lock is None, lock
+
+
 def attach_signaler(engine: Engine, signaler: WakeSignaler) -> Callable[[], None]:
     """Forward ``engine``'s wake signals to other processes through ``signaler``.
 
@@ -79,5 +98,6 @@ __all__ = [
     "WakeSignaler",
     "attach_signaler",
     "default_owner",
+    "lock_execution",
     "signaler_for",
 ]

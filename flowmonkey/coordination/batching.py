@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from flowmonkey.coordination.protocols import WakeCallback
+from flowmonkey.errors import StoreError
 
 log = logging.getLogger("flowmonkey.coordination")
 
@@ -88,6 +89,9 @@ class SignalBatcher:
                 del self._pending[execution_id]
             try:
                 await self._send(encode(self.sender_id, batch))
+            except StoreError as exc:  # the connection went away: the runtime tells of outages
+                level = logging.DEBUG if exc.transient else logging.WARNING
+                log.log(level, "could not send %d wake signal(s): %s", len(batch), exc.message)
             except Exception:
                 # Signals are an optimisation: the receivers' re-check still finds the work.
                 log.warning("could not send %d wake signal(s)", len(batch), exc_info=True)

@@ -13,6 +13,7 @@ The parts, each given only what it needs: :class:`Creator` (new executions),
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,7 +41,7 @@ from flowmonkey.model import (
     WaitKind,
     utcnow,
 )
-from flowmonkey.registry import FlowRegistry, Handler, HandlerRegistry
+from flowmonkey.registry import FlowRegistry, Handler, HandlerRegistry, check_step_configs
 from flowmonkey.state import timeout_reason
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Store
 
@@ -54,7 +55,9 @@ class Engine:
     Args:
         store: where executions live.
         handlers: a :class:`HandlerRegistry` (used as is) or handlers to register.
-        flows: a :class:`FlowRegistry` or flows to register.
+        flows: a :class:`FlowRegistry` or flows to register. Every flow registered with
+            the engine, now or later, has each step's config checked against its
+            handler's ``config_schema`` (:class:`StepConfigError` if it does not match).
         clock: returns the current aware datetime; injectable for tests.
         events: the bus to publish to (a new one by default).
         max_steps: steps an execution may take before it fails with ``MAX_STEPS``.
@@ -76,7 +79,12 @@ class Engine:
     ) -> None:
         self.store = store
         self.handlers = handlers if isinstance(handlers, HandlerRegistry) else HandlerRegistry(handlers or ())
-        self.flows = flows if isinstance(flows, FlowRegistry) else FlowRegistry(flows or ())
+        self.flows = flows if isinstance(flows, FlowRegistry) else FlowRegistry()
+        # Flows built in code get the checks flow files get: configs against handler schemas.
+        self.flows.check_with(functools.partial(check_step_configs, handlers=self.handlers))
+        if not isinstance(flows, FlowRegistry):
+            for flow in flows or ():
+                self.flows.register(flow)
         self.events = events or EventBus()
         self.limits = Limits(max_steps, max_context_bytes)
         self._clock = Clock(clock)

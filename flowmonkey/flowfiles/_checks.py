@@ -10,7 +10,7 @@ from jsonschema import Draft202012Validator
 from flowmonkey.flowfiles._problems import JsonPath, Report, Severity
 from flowmonkey.model import Flow, Step
 from flowmonkey.model.schema import did_you_mean, schema_problems
-from flowmonkey.registry import HandlerRegistry, config_schema_of, unreachable_steps
+from flowmonkey.registry import HandlerRegistry, step_config_problems, unreachable_steps
 
 # ---------------------------------------------------------------------------
 # Pass 1: the JSON Schema (worded by the model, which owns it)
@@ -61,13 +61,11 @@ def check_steps(
 
 def _check_handler(flow: Flow, step: Step, handlers: HandlerRegistry, at: JsonPath, report: Report) -> None:
     """The step's type is registered, its config matches the handler's schema, and every
-    step id the config names (as the handler says) exists."""
+    step id the config names (as the handler says) exists: the check every registration
+    of a flow makes too (:func:`~flowmonkey.registry.step_config_problems`)."""
     if step.type not in handlers:
         hint = did_you_mean(step.type, handlers.types())
         report.add((*at, "type"), f'no handler registered for type "{step.type}"{hint}')
         return
-    schema = config_schema_of(handlers.get(step.type))
-    if schema is not None:
-        check_schema(dict(step.config), Draft202012Validator(schema), (*at, "config"), report)
-    for sub, target in handlers.step_refs(step):
-        _check_target(flow, target, (*at, "config", *sub), report)
+    for path, message in step_config_problems(flow, step, handlers):
+        report.add((*at, *path), message)

@@ -3,7 +3,9 @@
 Config: ``rules`` — a list of ``{path, op, value, next}`` — and ``default`` (step id when
 none matches; without it no match is a failure ``NO_MATCH``). ``path`` reads the context;
 ops: eq, neq, gt, gte, lt, lte, in, nin, contains, startsWith, endsWith, exists,
-notExists, matches (a regular expression searched in the text).
+notExists, matches (a regular expression searched in the text). Flows written for
+FlowMonkey on Node name these ``conditions`` and ``target``: such a step does not match the
+config schema, so its flow is refused when registered rather than always taking the default.
 """
 
 from __future__ import annotations

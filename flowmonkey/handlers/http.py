@@ -1,8 +1,20 @@
 """``http``: call an HTTP endpoint.
 
-Config: ``url`` (required), ``method`` (default GET), ``headers``, ``query``, ``json`` (a
-body sent as JSON) or ``body`` (text), ``timeout`` (a duration, default 30s). ``${...}``
-templates in url, headers, query, json and body are rendered against the context.
+Config: ``url``, ``method`` (default GET), ``headers``, ``query``, ``json`` (a body sent as
+JSON) or ``body`` (text), ``timeout`` (a duration, default 30s). ``${...}`` templates in
+url, headers, query, json and body are rendered against the context.
+
+Where the request comes from, when both could say:
+
+1. A config with a ``url`` is the request; the step's input is not used.
+2. Without one (``config: {}``, as flows written for FlowMonkey on Node have it), the
+   request is the step's input: an object with the same keys, already resolved by its
+   input selector (a ``template`` input renders ``${...}`` itself, so nothing is rendered
+   twice), and a ``body`` that is not a string is sent as JSON. The config's other keys
+   (``timeout``, ``headers``, ...) are defaults the input overrides key by key.
+
+An input that makes no request (no ``url``, an unknown key, a bad method) fails the step
+with ``INPUT_ERROR`` saying what is wrong where.
 
 Output: ``{status, headers, body}``; the body is parsed when the response says it is
 JSON. A non-2xx answer fails the step with ``HTTP_ERROR`` and details ``{status, body}``
@@ -15,6 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import httpx
@@ -22,6 +35,8 @@ import httpx
 from flowmonkey.durations import parse_duration
 from flowmonkey.errors import ErrorCode
 from flowmonkey.inputs import render
+from flowmonkey.jsonvalues import path_of
+from flowmonkey.model.schema import schema_problems
 from flowmonkey.params import HandlerParams
 from flowmonkey.registry import handler
 from flowmonkey.result import Result, StepResult
@@ -37,24 +52,41 @@ DURATION_SCHEMA: dict[str, Any] = {
     ],
 }
 
+_PROPERTIES: dict[str, Any] = {
+    "url": {
+        "type": "string",
+        "minLength": 1,
+        "description": "The URL; ${...} templates allowed. Without it the request is the step's input.",
+    },
+    "method": {
+        "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+        "description": "The HTTP method (default GET).",
+    },
+    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+    "query": {"type": "object", "description": "Query parameters."},
+    "json": {"description": "A body sent as JSON (templates keep types)."},
+    "body": {"type": "string", "description": "A text body."},
+    "timeout": DURATION_SCHEMA,
+}
+_ONE_BODY = {"required": ["json", "body"], "description": "both json and body (send one of them)"}
+
 CONFIG_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {
-        "url": {"type": "string", "minLength": 1, "description": "The URL; ${...} templates allowed."},
-        "method": {
-            "enum": ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-            "description": "The HTTP method (default GET).",
-        },
-        "headers": {"type": "object", "additionalProperties": {"type": "string"}},
-        "query": {"type": "object", "description": "Query parameters."},
-        "json": {"description": "A body sent as JSON (templates keep types)."},
-        "body": {"type": "string", "description": "A text body."},
-        "timeout": DURATION_SCHEMA,
-    },
+    "properties": _PROPERTIES,
+    "additionalProperties": False,
+    "not": _ONE_BODY,
+}
+
+REQUEST_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {**_PROPERTIES, "body": {"description": "A body: text as it is, anything else as JSON."}},
     "required": ["url"],
     "additionalProperties": False,
-    "not": {"required": ["json", "body"], "description": "both json and body (send one of them)"},
+    "not": _ONE_BODY,
 }
+"""A request taken from the step's input (the config has no ``url``), defaults merged in."""
+
+_TEMPLATED = ("url", "headers", "query", "json", "body")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,16 +154,59 @@ def timeout_seconds(config: Mapping[str, Any], default: float = DEFAULT_TIMEOUT)
     return default if value is None else parse_duration(value, where="timeout").total_seconds()
 
 
-def _request_options(config: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+def _rendered(config: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+    """The config with its templated keys rendered against the context."""
+    return {key: render(value, context) if key in _TEMPLATED else value for key, value in config.items()}
+
+
+def request_of(params: HandlerParams) -> dict[str, Any] | StepResult:
+    """The request to send: the config's if it has a ``url``, else the step's input over
+    the config's defaults (see the module docstring); ``INPUT_ERROR`` if that is none."""
+    request = _rendered(params.config, params.execution.context)
+    if "url" in params.config:
+        return request
+    given = params.input
+    if not isinstance(given, Mapping):
+        return _no_request(f"the config has no url, and the step's input is {_kind(given)}, not a request")
+    request.update(given)
+    problems = schema_problems(_request_validator(), request)
+    if problems:
+        path, message = problems[0]
+        where = path_of(path)
+        return _no_request(
+            f"the config has no url, and the request in the step's input is not usable: {where}: {message}"
+        )
+    return request
+
+
+def _no_request(reason: str) -> StepResult:
+    hint = "set config.url, or give the step an input with one, e.g. {type: template, template: {url: ...}}"
+    return Result.failure(ErrorCode.INPUT_ERROR, f"http: {reason} ({hint})")
+
+
+def _kind(value: Any) -> str:
+    return "missing" if value is None else f"a {type(value).__name__}"
+
+
+@cache
+def _request_validator() -> Any:
+    from jsonschema import Draft202012Validator  # slow to import: on first use
+
+    return Draft202012Validator(REQUEST_SCHEMA)
+
+
+def _request_options(request: Mapping[str, Any]) -> dict[str, Any]:
     options: dict[str, Any] = {}
-    if config.get("headers"):
-        options["headers"] = {str(k): str(v) for k, v in render(config["headers"], context).items()}
-    if config.get("query"):
-        options["params"] = {str(k): _query_value(v) for k, v in render(config["query"], context).items()}
-    if "json" in config:
-        options["json"] = render(config["json"], context)
-    elif "body" in config:
-        options["content"] = str(render(config["body"], context)).encode()
+    if request.get("headers"):
+        options["headers"] = {str(k): str(v) for k, v in request["headers"].items()}
+    if request.get("query"):
+        options["params"] = {str(k): _query_value(v) for k, v in request["query"].items()}
+    if "json" in request:
+        options["json"] = request["json"]
+    elif isinstance(request.get("body"), str):
+        options["content"] = request["body"].encode()
+    elif "body" in request:
+        options["json"] = request["body"]  # an object in a request from the input: JSON
     return options
 
 
@@ -143,12 +218,14 @@ def _query_value(value: Any) -> str:
 
 @handler("http", config_schema=CONFIG_SCHEMA)
 async def http_request(params: HandlerParams) -> StepResult:
-    """Send the configured request; fail with HTTP_ERROR unless the answer is 2xx."""
-    config = params.config
-    context = params.execution.context
-    method = str(config.get("method", "GET")).upper()
-    url = str(render(config["url"], context))
-    reply = await send(method, url, timeout=timeout_seconds(config), **_request_options(config, context))
+    """Send the configured request (or the input's); fail with HTTP_ERROR unless the
+    answer is 2xx."""
+    request = request_of(params)
+    if isinstance(request, StepResult):
+        return request
+    method = str(request.get("method", "GET")).upper()
+    url = str(request["url"])
+    reply = await send(method, url, timeout=timeout_seconds(request), **_request_options(request))
     if isinstance(reply, StepResult):
         return reply
     if not 200 <= reply.status < 300:

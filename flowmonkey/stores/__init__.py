@@ -38,6 +38,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from flowmonkey.errors import StoreError
+from flowmonkey.stores._urls import store_kind
 from flowmonkey.stores.base import (
     Claim,
     ClaimStore,
@@ -67,8 +68,16 @@ __all__ = [
     "Page",
     "Store",
     "TriggerStore",
+    "check_store_url",
     "open_store",
 ]
+
+
+def check_store_url(url: str) -> None:
+    """Raise :class:`~flowmonkey.errors.StoreURLError` (the password masked) unless ``url``
+    is a well-formed ``memory://``, ``sqlite:///path.db`` or ``postgresql://...`` URL with
+    options its store takes. Nothing connects."""
+    store_kind(url)
 
 
 def open_store(url: str | Any = DEFAULT_STORE_URL, *, readonly: bool = False, **options: Any) -> Store:
@@ -77,7 +86,9 @@ def open_store(url: str | Any = DEFAULT_STORE_URL, *, readonly: bool = False, **
     Use it as ``async with open_store(url) as store:``. An asyncpg pool may be passed
     instead of a URL; the store then never closes it. ``readonly=True`` opens an existing
     SQLite or PostgreSQL store read-only at the driver (SQLite ``mode=ro``, PostgreSQL
-    ``default_transaction_read_only``): writes are refused there, nothing is created.
+    ``default_transaction_read_only``): writes are refused there, nothing is created. A URL
+    that cannot work (malformed, an unknown scheme or option) raises
+    :class:`~flowmonkey.errors.StoreURLError`.
     """
     if readonly:
         options["readonly"] = True
@@ -85,21 +96,17 @@ def open_store(url: str | Any = DEFAULT_STORE_URL, *, readonly: bool = False, **
         from flowmonkey.stores.postgres import PostgresStore
 
         return cast(Store, PostgresStore(url, **options))
-    scheme = url.split(":", 1)[0].lower()
-    if scheme == "memory":
+    kind = store_kind(url)  # a malformed URL fails here, before anything connects
+    if kind == "memory":
         if readonly:
             raise StoreError("memory:// cannot be read-only: it starts empty, nothing else can fill it")
         return MemoryStore()
-    if scheme == "sqlite":
+    if kind == "sqlite":
         from flowmonkey.stores.sqlite import SQLiteStore
 
         return cast(Store, SQLiteStore(url, **options))
-    if scheme in ("postgres", "postgresql"):
-        try:
-            from flowmonkey.stores.postgres import PostgresStore
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise StoreError(
-                "PostgreSQL needs the asyncpg driver: pip install 'flowmonkey[postgres]'"
-            ) from exc
-        return cast(Store, PostgresStore(url, **options))
-    raise StoreError(f"unknown store URL {url!r}: expected memory://, sqlite:///path.db or postgresql://...")
+    try:
+        from flowmonkey.stores.postgres import PostgresStore
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise StoreError("PostgreSQL needs the asyncpg driver: pip install 'flowmonkey[postgres]'") from exc
+    return cast(Store, PostgresStore(url, **options))

@@ -48,8 +48,10 @@ from flowmonkey.stores._columns import (
     dumps,
     dumps_optional,
 )
+from flowmonkey.stores._errors import classify_pg
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores._sql import check_version
+from flowmonkey.stores._urls import check_postgres_url
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
@@ -89,6 +91,7 @@ class PostgresStore:
         if isinstance(url_or_pool, str):
             self._dsn: str | None = url_or_pool
             self._pool: Any = None
+            check_postgres_url(url_or_pool)
             self.url = _query.mask_url(url_or_pool)
         else:
             self._dsn, self._pool = None, url_or_pool
@@ -120,7 +123,8 @@ class PostgresStore:
             try:
                 self._pool = await asyncpg.create_pool(self._dsn, reset=_keep_session, **self._pool_options)
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                raise StoreError(f"cannot connect to PostgreSQL at {self.url}: {exc}") from exc
+                message = f"cannot connect to PostgreSQL at {self.url}: {exc}"
+                raise StoreError(message, transient=classify_pg(exc)) from exc
             self._owns_pool = True
         try:
             if self.readonly:
@@ -174,7 +178,7 @@ class PostgresStore:
         except asyncpg.UniqueViolationError as exc:
             raise ConflictError(f"{what} on {self.url} conflicted: {exc}") from exc
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreError(f"{what} failed on {self.url}: {exc}") from exc
+            raise StoreError(f"{what} failed on {self.url}: {exc}", transient=classify_pg(exc)) from exc
 
     async def _fetch(self, what: str, query: str, *args: Any) -> list[Any]:
         async with self._translate(what):

@@ -31,10 +31,9 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self, TypeVar
-from urllib.parse import parse_qs
 
 from flowmonkey.change import Change
-from flowmonkey.errors import ConflictError, StoreError
+from flowmonkey.errors import ConflictError, StoreError, StoreURLError
 from flowmonkey.model import (
     Execution,
     ExecutionStatus,
@@ -61,8 +60,10 @@ from flowmonkey.stores._columns import (
     dumps,
     dumps_optional,
 )
+from flowmonkey.stores._errors import classify_sqlite
 from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION, apply_schema, schema_version
+from flowmonkey.stores._urls import sqlite_url
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
 
 T = TypeVar("T")
@@ -72,14 +73,7 @@ _MEMORY = ":memory:"
 
 def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
     """The database path and query options of a ``sqlite:///...`` URL."""
-    if not url.lower().startswith("sqlite:///"):
-        raise StoreError(f"not a SQLite URL: {url!r} (expected sqlite:///relative.db or sqlite:////abs.db)")
-    rest = url[len("sqlite:///") :]
-    path, _, query = rest.partition("?")
-    if not path:
-        raise StoreError(f"the SQLite URL {url!r} names no file")
-    options = {key: values[-1] for key, values in parse_qs(query).items()}
-    return path, options
+    return sqlite_url(url)
 
 
 class _Connection:
@@ -172,7 +166,7 @@ class SQLiteStore:
         self.path, options = parse_sqlite_url(url)
         level = (synchronous or options.get("synchronous") or "normal").lower()
         if level not in SYNCHRONOUS_LEVELS:
-            raise StoreError(
+            raise StoreURLError(
                 f"synchronous={level!r} in {url!r}: expected one of {', '.join(SYNCHRONOUS_LEVELS)}"
             )
         self.synchronous = level
@@ -207,7 +201,8 @@ class SQLiteStore:
                 await self._reader.open(self.path, ["PRAGMA query_only = ON", *pragmas])
         except (OSError, sqlite3.Error) as exc:
             await self.close()
-            raise StoreError(f"cannot open the SQLite database {self.url}: {exc}") from exc
+            message = f"cannot open the SQLite database {self.url}: {exc}"
+            raise StoreError(message, transient=classify_sqlite(exc)) from exc
         except StoreError:  # a schema newer than this code
             await self.close()
             raise
@@ -278,7 +273,7 @@ class SQLiteStore:
     def _translated(self, what: str, exc: sqlite3.Error) -> StoreError:
         if isinstance(exc, sqlite3.IntegrityError):
             return ConflictError(f"{what} on {self.url} conflicted: {exc}")
-        return StoreError(f"{what} failed on {self.url}: {exc}")
+        return StoreError(f"{what} failed on {self.url}: {exc}", transient=classify_sqlite(exc))
 
     # -- executions -------------------------------------------------------------------
 

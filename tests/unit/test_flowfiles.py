@@ -204,7 +204,11 @@ def test_a_good_file_loads_with_its_unreachable_steps_as_warnings(tmp_path: Path
             "{type: http, config: {url: x, json: {}, body: y}}",
             "steps.w.config: must not have both json and body",
         ),
-        ("{type: http, config: {method: GET}}", 'steps.w.config: missing required key "url"'),
+        # no url is allowed (the request is then the step's input), but not an unknown key
+        (
+            "{type: http, config: {methd: GET}}",
+            'steps.w.config.methd: unknown key "methd" (did you mean "method"?)',
+        ),
         (
             "{type: llm, config: {model: m}}",
             "steps.w.config: expected a model and either messages or a prompt",

@@ -206,6 +206,83 @@ async def test_network_errors_and_timeouts_are_http_errors(server: Server) -> No
     assert slow.error.details == {"status": None, "kind": "timeout", "exception": "ReadTimeout"}
 
 
+def node_order_flow(url: str) -> dict[str, Any]:
+    """The Node README's order flow, as written there: the http step's request is in a
+    template input, and its config is empty."""
+    return {
+        "id": "process-order",
+        "version": "1.0.0",
+        "initialStepId": "charge-payment",
+        "steps": {
+            "charge-payment": {
+                "id": "charge-payment",
+                "type": "http",
+                "config": {},
+                "input": {
+                    "type": "template",
+                    "template": {"url": url, "method": "POST", "body": {"amount": "${validated.total}"}},
+                },
+                "outputKey": "payment",
+                "transitions": {"onSuccess": None},
+            }
+        },
+    }
+
+
+async def test_without_a_url_in_the_config_http_sends_the_request_its_input_makes(server: Server) -> None:
+    harness = TestHarness(flows=[node_order_flow(server.url + "/echo")])
+    done = await harness.run("process-order", {"validated": {"total": 42}})
+
+    harness.assert_completed(done)
+    assert done.context["payment"]["body"] == {"received": {"amount": 42}, "auth": None}
+    [request] = server.requests
+    assert request["method"] == "POST" and request["headers"]["Content-Type"] == "application/json"
+
+
+async def test_the_config_url_wins_and_the_config_gives_defaults_to_an_input_request(server: Server) -> None:
+    configured = one_step(
+        "http",
+        {"url": server.url + "/json"},
+        input={"type": "static", "value": {"url": server.url + "/echo", "method": "POST"}},
+    )
+    _, done = await run(configured)
+    assert done.context["out"]["body"]["method"] == "GET"  # the config's request; the input unused
+
+    defaults = one_step(
+        "http",
+        {"headers": {"x-token": "from-config"}, "timeout": "5s"},
+        input={"type": "template", "template": {"url": server.url + "/echo", "method": "POST", "json": [1]}},
+    )
+    _, done = await run(defaults)
+    assert done.context["out"]["body"] == {"received": [1], "auth": "from-config"}
+
+
+async def test_templates_in_an_input_request_are_rendered_once(server: Server) -> None:
+    harness = TestHarness(flows=[node_order_flow(server.url + "/echo")])
+    done = await harness.run("process-order", {"validated": {"total": "${secret}"}, "secret": "leaked"})
+    assert done.context["payment"]["body"]["received"] == {"amount": "${secret}"}
+
+
+@pytest.mark.parametrize(
+    ("step_input", "says"),
+    [
+        (None, "the step's input is missing, not a request"),
+        ({"type": "static", "value": {"method": "POST"}}, '$: missing required key "url"'),
+        ({"type": "static", "value": {"url": "http://x", "methd": "POST"}}, '$.methd: unknown key "methd"'),
+        ({"type": "static", "value": {"url": "http://x", "method": "FETCH"}}, "$.method: expected one of"),
+        ({"type": "static", "value": [1, 2]}, "the step's input is a list, not a request"),
+    ],
+)
+async def test_an_input_that_makes_no_request_is_an_input_error(step_input: Any, says: str) -> None:
+    flow = one_step(
+        "http", {}, **({"input": step_input} if step_input else {"input": {"type": "key", "key": "nothing"}})
+    )
+    harness, done = await run(flow, {"nothing": None})
+    harness.assert_failed(done, "INPUT_ERROR")
+    assert done.error is not None and says in done.error.message, done.error.message
+    assert "set config.url" in done.error.message
+
+
 # -- webhook ----------------------------------------------------------------------------
 
 

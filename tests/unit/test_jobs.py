@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from flowmonkey import Engine, ExecutionStatus, Flow, HandlerParams, MemoryStore, StepResult, handler
+from flowmonkey import (
+    Engine,
+    ExecutionStatus,
+    Flow,
+    HandlerParams,
+    MemoryStore,
+    StepConfigError,
+    StepResult,
+    handler,
+)
 from flowmonkey.handlers.job import run_job
 from flowmonkey.jobs import JobContext, JobFencedError, JobRunner
 from flowmonkey.model import JobStatus
@@ -161,13 +170,12 @@ async def test_a_stale_runner_is_fenced_out_and_the_next_one_resumes_from_the_ch
     assert final.context["report"] == {"by": "second", "from": 2}
 
 
-async def test_a_job_type_is_required() -> None:
+def test_a_job_type_is_required_when_the_flow_is_registered() -> None:
     flow = Flow.from_dict({"id": "bad", "initialStepId": "a", "steps": {"a": {"type": "job", "config": {}}}})
-    engine = Engine(MemoryStore(), flows=[flow])
-    JobRunner(engine)
-    execution, _ = await engine.create("bad")
-    final = await engine.run(execution.id)
-    assert final.error is not None and "config.jobType is required" in final.error.message
+    with pytest.raises(
+        StepConfigError, match=r"flow 'bad' 1.0.0: step 'a': config at \$: missing required key \"jobType\""
+    ):
+        Engine(MemoryStore(), flows=[flow])
 
 
 @pytest.mark.parametrize("pages", [0, 4])

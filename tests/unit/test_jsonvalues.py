@@ -71,3 +71,27 @@ def test_nesting_has_a_limit_and_a_short_path() -> None:
 def test_paths_follow_output_keys() -> None:
     assert jsonvalues.dotted("order.total") == "$.order.total"
     assert jsonvalues.dotted("my key") == '$["my key"]'
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("NaN", "$: is NaN, which strict JSON does not allow"),
+        ('{"a": [1, Infinity]}', "$.a[1]: is Infinity, which strict JSON does not allow"),
+        ('{"a": -Infinity}', "$.a: is -Infinity, which strict JSON does not allow"),
+        ('{"big": 1e999}', "$.big: is 1e999, too large for a number"),
+        ('{"n": 1' + "0" * 5000 + "}", "$.n: is an integer of more than 4300 digits, which cannot be kept"),
+        ('{"t": "a\\u0000b"}', "$.t: contains a NUL character (\\u0000)"),
+        ("[" * 100_000, "$…: is nested deeper than 256 levels"),
+    ],
+)
+def test_loads_refuses_what_no_store_keeps_naming_where(text: str, problem: str) -> None:
+    with pytest.raises(NotJsonError) as caught:
+        jsonvalues.loads(text, what="--data")
+    assert caught.value.message == f"--data is not JSON: {problem}"
+
+
+def test_loads_reads_strict_json_and_leaves_syntax_errors_to_json() -> None:
+    assert jsonvalues.loads('{"a": [1, 2.5, "x", null, true]}') == {"a": [1, 2.5, "x", None, True]}
+    with pytest.raises(json.JSONDecodeError):
+        jsonvalues.loads("{nope")

@@ -1,0 +1,148 @@
+"""``Leases``: the claims a runtime holds, kept alive, given back, or left to lapse.
+
+A claim's lease is renewed every ``lease / 3`` while its execution is stepped; it is
+given back when the stepping ends, and after a failure it is kept, to lapse: that is the
+failure's back-off (tracked here, as the store leaves a runtime's own leases out of
+``next_wake_at``). An execution *parked* after a store error that would repeat is renewed
+and never stepped again while the runtime runs (a graceful stop gives it back). While the store is lost nothing is
+renewed or given back: the leases lapse on their own if the outage outlasts them, and
+each step renews its own when the store answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from flowmonkey.errors import ConflictError, StoreError
+from flowmonkey.outage import StoreWatch
+from flowmonkey.stores.base import ClaimStore
+
+__all__ = ["Leases"]
+
+log = logging.getLogger("flowmonkey.runtime")
+
+
+class Leases:
+    """The leases of one runtime's claims (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: ClaimStore,
+        *,
+        owner: str,
+        lease: timedelta,
+        now: Callable[[], datetime],
+        watch: StoreWatch,
+    ) -> None:
+        self.store = store
+        self.owner = owner
+        self.lease = lease
+        self._now = now
+        self._watch = watch
+        self.lost: set[str] = set()
+        """Claims another runtime took over (their leases lapsed): stop stepping them."""
+        self.parked: set[str] = set()
+        """Executions that failed for good in the store: held, never stepped again."""
+        self._backing_off: dict[str, datetime] = {}
+
+    async def keep_renewed(self, stepping: Callable[[], Iterable[str]]) -> None:
+        """Renew the leases of what is ``stepping`` (and of the parked) every ``lease / 3``, for ever."""
+        interval = self.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(interval)
+            stepped = set(stepping())
+            ids = sorted(stepped | self.parked)
+            if not ids or self._watch.down:
+                continue  # idle: no query; the store lost: steps renew their own when it is back
+            try:
+                held = await self._renew(ids)
+            except StoreError as exc:
+                if not exc.transient:
+                    log.warning(
+                        "runtime %s: could not renew %d lease(s): %s", self.owner, len(ids), exc.message
+                    )
+                continue
+            lost = set(ids) - set(held)
+            if lost:
+                log.warning("runtime %s lost the lease of %d execution(s)", self.owner, len(lost))
+            self.lost |= lost & stepped
+            self.parked -= lost
+
+    async def held_after_outage(self, execution_id: str, stopped: asyncio.Event) -> bool:
+        """Wait until the store answers again (False if ``stopped`` first), then renew the
+        execution's lease: whether this runtime still holds it."""
+        while await self._watch.until_back(stopped):
+            try:
+                return bool(await self._renew([execution_id]))
+            except StoreError as exc:
+                if not exc.transient:
+                    raise
+        return False
+
+    async def _renew(self, ids: list[str]) -> list[str]:
+        async with self._watch.call():
+            return await self.store.renew_leases(
+                owner=self.owner, execution_ids=ids, until=self._now() + self.lease
+            )
+
+    async def release(self, execution_id: str) -> None:
+        """Give the claim back (unless the store is lost: then it lapses on its own)."""
+        self.lost.discard(execution_id)
+        if self._watch.down:
+            return
+        try:
+            async with self._watch.call():
+                await self.store.release(owner=self.owner, execution_ids=[execution_id])
+        except StoreError as exc:
+            if not exc.transient:  # the lease expires on its own: only time is lost
+                log.warning("runtime %s: could not release %s: %s", self.owner, execution_id, exc.message)
+
+    def keep(self, execution_id: str) -> None:
+        """Keep the claim after a failure, to lapse: the failure's back-off."""
+        self.lost.discard(execution_id)
+        if execution_id not in self.parked:
+            self._backing_off[execution_id] = self._now() + self.lease
+
+    def park(self, execution_id: str, exc: StoreError) -> None:
+        """Hold the execution, never stepping it again here: ``exc`` would repeat. A lost
+        race (:class:`ConflictError`) is no such error: that claim is kept to lapse."""
+        if isinstance(exc, ConflictError):
+            log.warning(
+                "runtime %s: execution %s: %s; retrying after its lease",
+                self.owner,
+                execution_id,
+                exc.message,
+            )
+            self.keep(execution_id)
+            return
+        self.parked.add(execution_id)
+        log.error(
+            "runtime %s: execution %s: %s; this would fail the same way again, so it stays claimed "
+            "here and is not stepped again while this runtime runs",
+            self.owner,
+            execution_id,
+            exc.message,
+        )
+
+    def claimed(self, execution_id: str) -> bool:
+        """The execution was claimed (again): its back-off is over. False if it is parked
+        (its lapsed lease was claimed back): it is not to be stepped."""
+        self._backing_off.pop(execution_id, None)
+        return execution_id not in self.parked
+
+    def next_lapse(self, now: datetime) -> datetime | None:
+        """When the next claim kept as a back-off lapses (and can be claimed again)."""
+        return min((t for t in self._backing_off.values() if t > now), default=None)
+
+    async def release_kept(self) -> None:
+        """Give back the claims kept as a back-off, and the parked (shutting down: a
+        graceful stop leaves no claim behind)."""
+        ids = sorted({*self._backing_off, *self.parked})
+        self._backing_off, self.parked = {}, set()
+        if ids:
+            with contextlib.suppress(StoreError):
+                await self.store.release(owner=self.owner, execution_ids=ids)
