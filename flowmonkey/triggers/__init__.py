@@ -5,8 +5,7 @@ See :class:`TriggerService`, a facade over ``catalog.py`` (the triggers in the s
 and ``schedule.py`` (cron in IANA zones, DST rules, misfire policies), ``sync.py``
 (triggers declared in flow files), ``http.py`` (Starlette routes), ``server.py`` (:func:`serve_http`),
 ``bodies.py`` (strict JSON bodies), ``signatures.py`` (webhook signatures), ``refusal.py``
-and ``outages.py`` (what a failure answers),
-``resuming.py`` and ``tokens.py`` (resume tokens); ``events.py`` (event filters),
+(what a failure answers), ``resuming.py`` and ``tokens.py`` (resume tokens); ``events.py`` (event filters),
 ``emitter.py`` (:func:`emit_from_store`, for ``flowmonkey emit``) and ``section.py`` (the
 flow-file ``triggers:`` checker, :data:`TRIGGERS_SECTION`).
 """

@@ -11,7 +11,6 @@ from typing import Any
 
 from flowmonkey.errors import StoreError
 from flowmonkey.model import TriggerDefinition
-from flowmonkey.triggers.outages import is_transient
 
 
 class _NoPayload:
@@ -68,7 +67,7 @@ def failed_outcome(trigger_id: str, exc: Exception, slot_at: datetime | None) ->
         error=str(exc),
         code=str(code) if code else None,
         slot_at=slot_at,
-        transient=isinstance(exc, StoreError) and is_transient(exc),
+        transient=isinstance(exc, StoreError) and exc.transient,
     )
 
 

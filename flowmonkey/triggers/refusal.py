@@ -2,9 +2,10 @@
 
 A response body says what the sender can fix; it never carries an exception's text from
 below the triggers (a driver's message names hosts, databases and files), a file path or
-a traceback. A failure of the store answers 503 with ``Retry-After`` only when the
-failure is transient (the sender's retry can succeed); any other is a 500 whose body
-says nothing but that.
+a traceback. A failure of the store answers 503 with ``Retry-After`` only when the store
+says it is transient (:attr:`StoreError.transient`: the connection is lost or refused,
+the server is shutting down; a retry can succeed); any other is a 500 whose body says
+nothing but that.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from flowmonkey.errors import ConflictError, StoreError
-from flowmonkey.triggers.outages import is_transient
 
 log = logging.getLogger("flowmonkey.triggers")
 
@@ -43,7 +43,7 @@ def store_failure(exc: StoreError, doing: str) -> JSONResponse:
     with ``Retry-After`` for a transient outage, else 500; the details go to the log only."""
     if isinstance(exc, ConflictError):
         return error_response(409, f"{doing} conflicted with a concurrent change; send it again", exc.code)
-    if is_transient(exc):
+    if exc.transient:
         log.warning("webhook: %s failed, the store is unavailable: %s", doing, exc)
         message = "the store is unavailable; try again later"
         return error_response(503, message, exc.code, {"Retry-After": str(RETRY_AFTER_SECONDS)})
