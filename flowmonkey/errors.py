@@ -60,6 +60,8 @@ its ``error``. An error raised while a step runs becomes its code (``INPUT_ERROR
     CANCELLED           the execution was cancelled (its ``error``)
     CHILD_FAILED        a sub-flow's child execution failed or was cancelled
     OUTPUT_NOT_JSON     a handler's output is not JSON a store can keep (its path in details)
+    STORE_REJECTED      the store refused a step's outcome for good (not an outage): the
+                        execution fails rather than run the handler again
     HTTP_ERROR          the http handler got no answer, or a non-2xx one
 
 Handlers may fail with codes of their own too (``Result.failure("OUT_OF_STOCK", ...)``).
@@ -92,6 +94,7 @@ class ErrorCode(StrEnum):
     INVALID_FLOW = "INVALID_FLOW"
     CHILD_FAILED = "CHILD_FAILED"
     OUTPUT_NOT_JSON = "OUTPUT_NOT_JSON"
+    STORE_REJECTED = "STORE_REJECTED"
     HTTP_ERROR = "HTTP_ERROR"
     STORE_ERROR = "STORE_ERROR"
     CONFLICT = "CONFLICT"

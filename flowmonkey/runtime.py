@@ -350,10 +350,12 @@ class Runtime:
         lock: Lock | None = None
         busy = failed = False
         try:
+            # Recorded even when the lock is busy (the lost owner's lock may outlive its
+            # lease by a moment): whoever runs the step next runs it again.
+            current = await self._take_over(claim)
             busy, lock = await lock_execution(self.lock_manager, execution_id, self.lease.total_seconds())
             self._counts["lock_skips"] += busy
             if not busy:
-                current = await self._take_over(claim)
                 await self._step_while_runnable(execution_id, lock, current)
         except StoreError as exc:  # not transient (those are waited out): never run it again
             failed = True

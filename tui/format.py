@@ -22,6 +22,7 @@ STATUS_SYMBOLS: dict[str, str] = {
     ExecutionStatus.CANCELLED: "⊘",
     StepStatus.RETRY: "↻",
     StepStatus.RESUMED: "↪",
+    StepStatus.TAKEOVER: "↻",  # with its note: "re-run: worker w1 was lost (...)"
 }
 
 STATUS_STYLES: dict[str, str] = {
@@ -33,6 +34,7 @@ STATUS_STYLES: dict[str, str] = {
     ExecutionStatus.CANCELLED: "magenta",
     StepStatus.RETRY: "yellow",
     StepStatus.RESUMED: "cyan",
+    StepStatus.TAKEOVER: "bold yellow",
 }
 
 # The order statuses are counted in, in the status bar and the flows table.

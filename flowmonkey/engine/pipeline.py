@@ -23,7 +23,7 @@ from flowmonkey.engine.definitions import Definitions
 from flowmonkey.engine.invoke import handler_params, invoke
 from flowmonkey.engine.limits import Limits
 from flowmonkey.engine.notify import Emitter
-from flowmonkey.errors import ErrorCode, FlowMonkeyError
+from flowmonkey.errors import ErrorCode, FlowMonkeyError, StoreError
 from flowmonkey.events import EventType
 from flowmonkey.inputs import resolve_input
 from flowmonkey.model import Execution, ExecutionStatus, Step, StepRecord, WaitKind
@@ -87,21 +87,24 @@ class StepPipeline:
                 return StepOutcome(execution, None, False)
             if execution.wait_kind is WaitKind.HANDLER:
                 woken_by = "timer"
-        change = await self._run(execution, now, woken_by)
-        return StepOutcome(execution, change.record, await self._committer.commit(change))
+        run, change = await self._run(execution, now, woken_by)
+        try:
+            won = await self._committer.commit(change)
+        except StoreError as exc:
+            if exc.transient:
+                raise  # the runtime waits the outage out; the step's outcome is not lost yet
+            change = _rejected(run, exc, self._clock.now())
+            won = await self._committer.commit(change)
+        return StepOutcome(execution, change.record, won)
 
-    async def _run(self, execution: Execution, now: datetime, woken_by: WokenBy) -> Change:
+    async def _run(self, execution: Execution, now: datetime, woken_by: WokenBy) -> tuple[StepRun, Change]:
         flow = await self._definitions.flow_of(execution)
         assert execution.current_step_id is not None
         step = flow.step(execution.current_step_id)
         if execution.step_count >= self._limits.max_steps:
             message = f"execution exceeded max_steps={self._limits.max_steps}"
-            return failure(
-                StepRun(execution, flow, step, now),
-                Result.failure(ErrorCode.MAX_STEPS, message),
-                now,
-                final=True,
-            )
+            run = StepRun(execution, flow, step, now)
+            return run, failure(run, Result.failure(ErrorCode.MAX_STEPS, message), now, final=True)
         self._announce_start(execution, step)
         step_input: Any = None
         try:
@@ -114,9 +117,8 @@ class StepPipeline:
             result = await invoke(handler, params)
             if result.error_code == ErrorCode.STEP_TIMEOUT:
                 self._emitter.emit(EventType.STEP_TIMEOUT, execution, step.id, timeout=step.timeout)
-        return decide(
-            StepRun(execution, flow, step, now, step_input), result, self._clock.now(), self._limits
-        )
+        run = StepRun(execution, flow, step, now, step_input)
+        return run, decide(run, result, self._clock.now(), self._limits)
 
     def _announce_start(self, execution: Execution, step: Step) -> None:
         emitter = self._emitter
@@ -125,3 +127,10 @@ class StepPipeline:
         if execution.step_count == 0 and execution.status is ExecutionStatus.PENDING:
             emitter.emit(EventType.EXECUTION_STARTED, execution)
         emitter.emit(EventType.STEP_STARTED, execution, step.id, attempt=execution.attempt)
+
+
+def _rejected(run: StepRun, exc: StoreError, finished: datetime) -> Change:
+    """The step fails for good (``STORE_REJECTED``) when the store refuses its outcome for
+    a reason that is not transient: a retry would run the handler again for nothing."""
+    message = f"the store refused the outcome of step {run.step.id!r}: {exc.message}"
+    return failure(run, Result.failure(ErrorCode.STORE_REJECTED, message), finished, final=True)

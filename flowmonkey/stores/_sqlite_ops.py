@@ -19,6 +19,7 @@ from flowmonkey.model import Execution, Job
 from flowmonkey.stores import _query
 from flowmonkey.stores import _sqlite_commit as _commit
 from flowmonkey.stores._columns import EXECUTIONS, JOBS
+from flowmonkey.stores._errors import classify_sqlite
 from flowmonkey.stores._query import Params
 from flowmonkey.stores._sql import queries
 from flowmonkey.stores.base import Claim, ExecutionQuery
@@ -58,19 +59,18 @@ Write = tuple[Callable[..., Any], tuple[Any, ...]]
 def write_batch(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
     """Run every write in one transaction; each write's result, in order.
 
-    If a write fails on its own account (a constraint, a bug), the transaction is rolled
-    back and each write replayed in a transaction of its own, so one failure never fails
-    its neighbours. When the database itself fails (locked past ``busy_timeout``, I/O,
-    disk full) every write gets that error: replaying would only repeat the wait. A
-    failure is returned (not raised) as that write's result.
+    If a write fails on its own account (a constraint, a value too big, a bug), the
+    transaction is rolled back and each write replayed in a transaction of its own, so a
+    bad row only ever fails its own write. When the database itself fails (locked past
+    ``busy_timeout``, I/O, disk full: a transient error) every write gets that error:
+    replaying would only repeat the wait. A failure is returned (not raised) as that
+    write's result.
     """
     try:
         return transaction(conn, _run_all, batch)
-    except sqlite3.IntegrityError as exc:
-        failure: Exception = exc
-    except sqlite3.Error as exc:
-        return [exc] * len(batch)
     except Exception as exc:
+        if isinstance(exc, sqlite3.Error) and classify_sqlite(exc):
+            return [exc] * len(batch)
         failure = exc
     if len(batch) == 1:
         return [failure]

@@ -241,7 +241,24 @@ class PostgresStore:
         wake = (change.wake_parent, change.at) if change.wake_parent is not None else None
         return await self._commits.submit((update, row, wake))
 
-    async def _flush(self, batch: list[_Commit]) -> list[bool]:
+    async def _flush(self, batch: list[_Commit]) -> list[bool | Exception]:
+        """Commit the batch in one statement. If the statement fails for a reason that is
+        not transient (a row the database refuses), each commit is tried alone, so a bad
+        row only ever fails its own commit; a transient failure is every caller's."""
+        try:
+            return list(await self._flush_together(batch))
+        except StoreError as exc:
+            if exc.transient or len(batch) == 1:
+                raise
+        outcomes: list[bool | Exception] = []
+        for commit in batch:
+            try:
+                outcomes.extend(await self._flush_together([commit]))
+            except StoreError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    async def _flush_together(self, batch: list[_Commit]) -> list[bool]:
         # Column-major arrays for unnest(): one round trip for the whole batch.
         updates = [list(column) for column in zip(*(update for update, _, _ in batch), strict=True)]
         records = [row for _, row, _ in batch if row is not None]

@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 
 from flowmonkey import (
+    Change,
     Engine,
     ErrorCode,
     ExecutionStatus,
     Flow,
     FlowError,
     HandlerParams,
+    MemoryStore,
     NotJsonError,
     NotWaitingError,
     Result,
@@ -27,6 +29,7 @@ from flowmonkey import (
     StepResult,
     StepStatus,
     Store,
+    StoreError,
     handler,
 )
 
@@ -202,3 +205,27 @@ def test_a_resume_schema_that_is_not_a_schema_is_refused_when_the_flow_loads() -
     step = {"type": "hold", "resumeSchema": {"type": "boolean-ish"}}
     with pytest.raises(FlowError, match=r"steps\.a\.resumeSchema.*not a valid JSON Schema"):
         Flow.from_dict({"id": "ask", "initialStepId": "a", "steps": {"a": step}})
+
+
+async def test_an_outcome_the_store_refuses_for_good_fails_the_step_without_a_rerun() -> None:
+    class Refuses(MemoryStore):
+        """Refuses the first commit of step 'emit' the way a database refuses a row."""
+
+        refused = False
+
+        async def commit(self, change: Change) -> bool:
+            if not self.refused and change.record is not None and change.record.step_id == "emit":
+                self.refused = True
+                raise StoreError("value too long for the column")  # not transient
+            return await super().commit(change)
+
+    store = Refuses()
+    calls: list[int] = []
+    engine = _engine(store, {"fine": True}, calls, retry={"maxAttempts": 3, "backoff": 0})
+    execution, _ = await engine.create("poison")
+    async with Runtime(engine, lease=timedelta(milliseconds=200)) as runtime:
+        await runtime.run_until_idle(timeout=10)
+    final = await store.get_execution(execution.id)
+    assert final is not None and final.status is ExecutionStatus.FAILED and calls == [1]
+    assert final.error is not None and final.error.code == ErrorCode.STORE_REJECTED
+    assert "value too long" in final.error.message
