@@ -93,6 +93,8 @@ if TYPE_CHECKING:
         ScheduleConfig,
         TriggerService,
         serve_http,
+        token_cutoff,
+        token_secrets,
     )
 
 _EXPORTS = {
@@ -190,6 +192,8 @@ _EXPORTS = {
     "missing_store": "flowmonkey.cliopts",
     "serve_http": "flowmonkey.triggers",
     "signaler_for": "flowmonkey.coordination",
+    "token_cutoff": "flowmonkey.triggers",
+    "token_secrets": "flowmonkey.triggers",
 }
 
 
@@ -304,4 +308,6 @@ __all__ = [
     "run_job",
     "serve_http",
     "signaler_for",
+    "token_cutoff",
+    "token_secrets",
 ]

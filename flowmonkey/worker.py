@@ -14,8 +14,10 @@ steps finish within ``--grace``, releases every claim and exits with code 0.
 Triggers run inside the worker too: the scheduler (unless ``--no-schedule``), the
 triggers flow files declare, and webhooks with ``--http HOST:PORT`` (env
 ``FLOWMONKEY_HTTP``; loopback unless a proxy in front needs more). Resume tokens are
-signed with ``FLOWMONKEY_SECRET``; workers and consoles that accept each other's tokens
-need the same one.
+signed with ``FLOWMONKEY_SECRET`` (older secrets still accepted: the comma-separated
+``FLOWMONKEY_SECRET_FALLBACKS``); workers and consoles that accept each other's tokens
+need the same ones. Tokens of the old forms are refused from
+``FLOWMONKEY_LEGACY_TOKENS_UNTIL`` (an ISO 8601 date or time) on.
 """
 
 from __future__ import annotations
@@ -43,7 +45,15 @@ from flowmonkey.jobs import JobRunner
 from flowmonkey.runtime import Runtime
 from flowmonkey.shutdown import STOP_SIGNALS, hold_stop_signals, stop_requested
 from flowmonkey.stores import Store, open_store
-from flowmonkey.triggers import TRIGGERS_SECTION, HttpServer, ScheduleConfig, TriggerService, serve_http
+from flowmonkey.triggers import (
+    TRIGGERS_SECTION,
+    HttpServer,
+    ScheduleConfig,
+    TriggerService,
+    serve_http,
+    token_cutoff,
+    token_secrets,
+)
 
 log = logging.getLogger("flowmonkey.worker")
 
@@ -198,8 +208,15 @@ async def host_triggers(
 ) -> AsyncIterator[HostedTriggers]:
     """Run a :class:`TriggerService` (and, with ``--http``, its webhook server) meanwhile."""
     schedule = None if args.no_schedule else ScheduleConfig()
-    secret = os.environ.get("FLOWMONKEY_SECRET") or None
-    triggers = TriggerService(store, engine, schedule=schedule, secret=secret)
+    secret = token_secrets(os.environ.get("FLOWMONKEY_SECRET"), os.environ.get("FLOWMONKEY_SECRET_FALLBACKS"))
+    cutoff = os.environ.get("FLOWMONKEY_LEGACY_TOKENS_UNTIL")
+    triggers = TriggerService(
+        store,
+        engine,
+        schedule=schedule,
+        secret=secret or None,
+        legacy_tokens_until=token_cutoff(cutoff) if cutoff else None,
+    )
     if args.http is not None:
         triggers.asgi_app()  # marks the routes as served before start() registers triggers
     await triggers.start()

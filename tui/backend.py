@@ -220,10 +220,16 @@ class Backend:
                 schedule=None,
                 sync_flows=False,
                 secret=self.options.secret,
+                legacy_tokens_until=self.options.legacy_tokens_until,
             )
             self._features["triggers"] = "manual"
             return
-        self._triggers = TriggerService(self._store, self._engine, secret=self.options.secret)
+        self._triggers = TriggerService(
+            self._store,
+            self._engine,
+            secret=self.options.secret,
+            legacy_tokens_until=self.options.legacy_tokens_until,
+        )
         self._triggers.asgi_app()  # routes exist before start(): no "no web app" warning
         await self._triggers.start()
         self._services.append(("triggers", self._triggers.stop))

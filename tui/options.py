@@ -6,9 +6,10 @@ import argparse
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from flowmonkey import DEFAULT_STORE_URL
+from flowmonkey import DEFAULT_STORE_URL, InvalidArgumentError, token_cutoff, token_secrets
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,8 +24,11 @@ class ConsoleOptions:
     """Make a new SQLite store where a missing file would be refused (outside ``.flowmonkey/``)."""
     worker: bool = True
     http: tuple[str, int] | None = None
-    secret: str | None = None
-    """Signs and checks resume tokens (``FLOWMONKEY_SECRET``); shared with the workers."""
+    secret: str | tuple[str, ...] | None = None
+    """Signs and checks resume tokens (``FLOWMONKEY_SECRET``, then the older
+    ``FLOWMONKEY_SECRET_FALLBACKS``, still accepted); shared with the workers."""
+    legacy_tokens_until: datetime | None = None
+    """Resume tokens of the old forms are refused from then on (``FLOWMONKEY_LEGACY_TOKENS_UNTIL``)."""
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -74,5 +78,21 @@ def parse_options(argv: Sequence[str] | None = None) -> ConsoleOptions:
         create=args.create,
         worker=not args.no_worker and not args.readonly,
         http=args.http,
-        secret=os.environ.get("FLOWMONKEY_SECRET") or None,
+        secret=_secret(os.environ.get("FLOWMONKEY_SECRET"), os.environ.get("FLOWMONKEY_SECRET_FALLBACKS")),
+        legacy_tokens_until=_cutoff(os.environ.get("FLOWMONKEY_LEGACY_TOKENS_UNTIL")),
     )
+
+
+def _secret(secret: str | None, fallbacks: str | None) -> str | tuple[str, ...] | None:
+    found = token_secrets(secret, fallbacks)
+    return found[0] if len(found) == 1 else found or None
+
+
+def _cutoff(text: str | None) -> datetime | None:
+    """The cut-off of the old resume tokens; a bad value exits with code 2, as bad usage."""
+    if not text:
+        return None
+    try:
+        return token_cutoff(text)
+    except InvalidArgumentError as exc:
+        build_parser().error(f"FLOWMONKEY_LEGACY_TOKENS_UNTIL: {exc.message}")

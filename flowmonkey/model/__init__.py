@@ -38,7 +38,7 @@ from flowmonkey.model.flow import (
 )
 from flowmonkey.model.jobs import Job, JobStatus
 from flowmonkey.model.schema import flow_schema
-from flowmonkey.model.triggers import TriggerDefinition, TriggerFire, TriggerType
+from flowmonkey.model.triggers import TriggerDefinition, TriggerFire, TriggerType, WebhookSignature
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -63,6 +63,7 @@ __all__ = [
     "TriggerFire",
     "TriggerType",
     "WaitKind",
+    "WebhookSignature",
     "build_flow",
     "copy_json",
     "flow_schema",

@@ -44,3 +44,20 @@ class TriggerFire:
     execution_id: str | None = None
     error: str | None = None
     slot_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WebhookSignature:
+    """A webhook signature seen by the store: the seen-set that makes a redelivered request
+    an idempotent repeat, across workers and restarts.
+
+    ``execution_id`` is the execution the first delivery started (``None`` while that
+    delivery is still starting it). The row matters until ``expires_at``, when the
+    signature's timestamp leaves the tolerance and the signature is refused anyway.
+    """
+
+    trigger_id: str
+    signature: str
+    execution_id: str | None = None
+    seen_at: datetime
+    expires_at: datetime

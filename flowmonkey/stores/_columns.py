@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 from flowmonkey import jsonvalues
 from flowmonkey.errors import NotJsonError, StoreError
-from flowmonkey.model import Execution, Job, StepRecord, TriggerDefinition, TriggerFire
+from flowmonkey.model import Execution, Job, StepRecord, TriggerDefinition, TriggerFire, WebhookSignature
 from flowmonkey.model.fields import FieldSpec, Role, Shape, record_fields
 
 R = TypeVar("R")
@@ -326,4 +326,7 @@ STEP_RECORDS: Table[StepRecord] = Table(
 TRIGGERS: Table[TriggerDefinition] = Table("triggers", TriggerDefinition, lambda t: f"trigger {t.id!r}")
 TRIGGER_FIRES: Table[TriggerFire] = Table("trigger_fires", TriggerFire, lambda f: f"fire {f.id}")
 JOBS: Table[Job] = Table("jobs", Job, lambda j: f"job {j.id}")
-TABLES = (EXECUTIONS, STEP_RECORDS, TRIGGERS, TRIGGER_FIRES, JOBS)
+WEBHOOK_SIGNATURES: Table[WebhookSignature] = Table(
+    "webhook_signatures", WebhookSignature, lambda s: f"a signature of trigger {s.trigger_id!r}"
+)
+TABLES = (EXECUTIONS, STEP_RECORDS, TRIGGERS, TRIGGER_FIRES, JOBS, WEBHOOK_SIGNATURES)

@@ -252,3 +252,13 @@ def execute(conn: sqlite3.Connection, name: str, params: Sequence[Any]) -> int:
 def fetch(conn: sqlite3.Connection, name: str, params: Sequence[Any]) -> list[Any]:
     """Run the named query; its rows."""
     return conn.execute(SQL[name], params).fetchall()
+
+
+def claim_signature(conn: sqlite3.Connection, row: Sequence[Any], abandoned_before: int) -> Any:
+    """Drop expired signatures, then claim this one; None if claimed, else the holder's row.
+    One write transaction: nothing can come between the claim and the read of its holder."""
+    trigger_id, signature, _, seen_at = row[:4]
+    conn.execute(SQL["forget_signatures"], (seen_at,))
+    if conn.execute(SQL["claim_signature"], (*row, abandoned_before)).rowcount == 1:
+        return None
+    return conn.execute(SQL["signature"], (trigger_id, signature)).fetchone()

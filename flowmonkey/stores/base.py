@@ -28,6 +28,7 @@ from flowmonkey.model import (
     StepRecord,
     TriggerDefinition,
     TriggerFire,
+    WebhookSignature,
 )
 
 T = TypeVar("T")
@@ -167,7 +168,8 @@ class ClaimStore(Protocol):
 
 
 class TriggerStore(Protocol):
-    """Triggers, the schedule slots they fired, and the record of every fire."""
+    """Triggers, the schedule slots they fired, the record of every fire, and the webhook
+    signatures seen (so a redelivery is recognised)."""
 
     async def save_trigger(self, trigger: TriggerDefinition) -> None:
         """Insert or replace a trigger by id."""
@@ -185,6 +187,28 @@ class TriggerStore(Protocol):
 
     async def trigger_history(self, trigger_id: str, *, limit: int = 50) -> list[TriggerFire]:
         """Newest first."""
+        ...
+
+    async def claim_signature(
+        self, seen: WebhookSignature, *, abandoned_before: datetime
+    ) -> WebhookSignature | None:
+        """Claim a webhook signature for the delivery about to start a flow with it.
+
+        Inserts ``seen`` (its ``execution_id`` None) unless the row of its (trigger,
+        signature) still holds it: one whose ``expires_at`` is after ``seen.seen_at``, and
+        that names an execution or was claimed at or after ``abandoned_before``. Returns
+        None when this call claimed it, else the row holding it; of concurrent calls one
+        claims. Rows past their ``expires_at`` at ``seen.seen_at`` are deleted.
+        """
+        ...
+
+    async def settle_signature(self, *, trigger_id: str, signature: str, execution_id: str | None) -> None:
+        """Name the execution a claimed signature started; ``None`` drops an unsettled
+        claim (nothing started: a redelivery may try again)."""
+        ...
+
+    async def get_signature(self, *, trigger_id: str, signature: str) -> WebhookSignature | None:
+        """The row of a signature seen (expired or not, until it is deleted), or None."""
         ...
 
 

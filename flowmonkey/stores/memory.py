@@ -25,6 +25,7 @@ from flowmonkey.model import (
     TriggerDefinition,
     TriggerFire,
     WaitKind,
+    WebhookSignature,
     copy_json,
 )
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
@@ -63,6 +64,7 @@ class MemoryStore:
         self._triggers: dict[str, TriggerDefinition] = {}
         self._slots: set[tuple[str, datetime]] = set()
         self._fires: dict[str, list[TriggerFire]] = defaultdict(list)
+        self._signatures: dict[tuple[str, str], WebhookSignature] = {}
         self._jobs: dict[str, Job] = {}
         self._job_keys: dict[tuple[str, str, int], str] = {}
         self._order = itertools.count()
@@ -228,6 +230,32 @@ class MemoryStore:
 
     async def trigger_history(self, trigger_id: str, *, limit: int = 50) -> list[TriggerFire]:
         return list(reversed(self._fires.get(trigger_id, [])))[:limit]
+
+    async def claim_signature(
+        self, seen: WebhookSignature, *, abandoned_before: datetime
+    ) -> WebhookSignature | None:
+        now = seen.seen_at
+        for key in [k for k, row in self._signatures.items() if row.expires_at <= now]:
+            del self._signatures[key]
+        key = (seen.trigger_id, seen.signature)
+        held = self._signatures.get(key)
+        if held is not None and (held.execution_id is not None or held.seen_at >= abandoned_before):
+            return held
+        self._signatures[key] = replace(seen, execution_id=None)
+        return None
+
+    async def settle_signature(self, *, trigger_id: str, signature: str, execution_id: str | None) -> None:
+        key = (trigger_id, signature)
+        held = self._signatures.get(key)
+        if held is None:
+            return
+        if execution_id is not None:
+            self._signatures[key] = replace(held, execution_id=execution_id)
+        elif held.execution_id is None:
+            del self._signatures[key]
+
+    async def get_signature(self, *, trigger_id: str, signature: str) -> WebhookSignature | None:
+        return self._signatures.get((trigger_id, signature))
 
     # -- jobs -------------------------------------------------------------------------
 

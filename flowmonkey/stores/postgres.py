@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Self
 
@@ -30,6 +31,7 @@ from flowmonkey.model import (
     StepRecord,
     TriggerDefinition,
     TriggerFire,
+    WebhookSignature,
     build_flow,
 )
 from flowmonkey.stores import _changes, _query
@@ -41,6 +43,7 @@ from flowmonkey.stores._columns import (
     STEP_RECORDS,
     TRIGGER_FIRES,
     TRIGGERS,
+    WEBHOOK_SIGNATURES,
     as_is,
     dumps,
     dumps_optional,
@@ -370,6 +373,34 @@ class PostgresStore:
     async def trigger_history(self, trigger_id: str, *, limit: int = 50) -> list[TriggerFire]:
         rows = await self._fetch("trigger_history", Q["trigger_history"], trigger_id, limit)
         return [TRIGGER_FIRES.from_row(row, as_is) for row in rows]
+
+    async def claim_signature(
+        self, seen: WebhookSignature, *, abandoned_before: datetime
+    ) -> WebhookSignature | None:
+        row = WEBHOOK_SIGNATURES.values(replace(seen, execution_id=None), as_is)
+        await self._execute("claim_signature", Q["forget_signatures"], seen.seen_at)
+        for _ in range(3):  # the holder may drop its claim between our two statements
+            if (
+                await self._execute("claim_signature", Q["claim_signature"], *row, abandoned_before)
+                == "INSERT 0 1"
+            ):
+                return None
+            rows = await self._fetch("claim_signature", Q["signature"], seen.trigger_id, seen.signature)
+            if rows:
+                return WEBHOOK_SIGNATURES.from_row(rows[0], as_is)
+        raise ConflictError(f"the claim of a signature of trigger {seen.trigger_id!r} kept changing")
+
+    async def settle_signature(self, *, trigger_id: str, signature: str, execution_id: str | None) -> None:
+        if execution_id is None:
+            await self._execute("settle_signature", Q["drop_signature_claim"], trigger_id, signature)
+        else:
+            await self._execute(
+                "settle_signature", Q["settle_signature"], execution_id, trigger_id, signature
+            )
+
+    async def get_signature(self, *, trigger_id: str, signature: str) -> WebhookSignature | None:
+        rows = await self._fetch("get_signature", Q["signature"], trigger_id, signature)
+        return WEBHOOK_SIGNATURES.from_row(rows[0], as_is) if rows else None
 
     # -- jobs -------------------------------------------------------------------------
 

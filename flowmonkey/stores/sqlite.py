@@ -27,6 +27,7 @@ import queue
 import sqlite3
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -42,6 +43,7 @@ from flowmonkey.model import (
     StepRecord,
     TriggerDefinition,
     TriggerFire,
+    WebhookSignature,
     build_flow,
 )
 from flowmonkey.stores import _changes
@@ -54,6 +56,7 @@ from flowmonkey.stores._columns import (
     STEP_RECORDS,
     TRIGGER_FIRES,
     TRIGGERS,
+    WEBHOOK_SIGNATURES,
     dumps,
     dumps_optional,
 )
@@ -369,6 +372,26 @@ class SQLiteStore:
     async def trigger_history(self, trigger_id: str, *, limit: int = 50) -> list[TriggerFire]:
         rows = await self._read("trigger_history", ops.fetch, "trigger_history", (trigger_id, limit))
         return [TRIGGER_FIRES.from_row(row, ops.dec) for row in rows]
+
+    async def claim_signature(
+        self, seen: WebhookSignature, *, abandoned_before: datetime
+    ) -> WebhookSignature | None:
+        row = WEBHOOK_SIGNATURES.values(replace(seen, execution_id=None), ops.enc)
+        held = await self._write("claim_signature", ops.claim_signature, row, ops.enc(abandoned_before))
+        return None if held is None else WEBHOOK_SIGNATURES.from_row(held, ops.dec)
+
+    async def settle_signature(self, *, trigger_id: str, signature: str, execution_id: str | None) -> None:
+        if execution_id is None:
+            await self._write(
+                "settle_signature", ops.execute, "drop_signature_claim", (trigger_id, signature)
+            )
+        else:
+            key = (execution_id, trigger_id, signature)
+            await self._write("settle_signature", ops.execute, "settle_signature", key)
+
+    async def get_signature(self, *, trigger_id: str, signature: str) -> WebhookSignature | None:
+        rows = await self._read("get_signature", ops.fetch, "signature", (trigger_id, signature))
+        return WEBHOOK_SIGNATURES.from_row(rows[0], ops.dec) if rows else None
 
     # -- jobs -------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 A trigger's ``config`` keeps the flow file's camelCase keys (``cron``, ``timezone``,
 ``misfire``, ``staticContext``, ``path``, ``contextKey``, ``inputSchema``, ``secret``,
-``event``, ``filter``). :func:`validate_config` checks them once, when a trigger is
+``event``, ``filter``, ``legacySignature``). :func:`validate_config` checks them once, when a trigger is
 registered, so a bad declaration fails with a message that names the field, not later
 when the trigger fires.
 """
@@ -28,7 +28,7 @@ root of the context instead, so the flow sees the same context as ``flowmonkey r
 
 _COMMON = {"staticContext", "description", "name"}
 _ALLOWED: dict[TriggerType, set[str]] = {
-    TriggerType.HTTP: _COMMON | {"path", "contextKey", "inputSchema", "secret"},
+    TriggerType.HTTP: _COMMON | {"path", "contextKey", "inputSchema", "secret", "legacySignature"},
     TriggerType.SCHEDULE: _COMMON | {"cron", "timezone", "misfire"},
     TriggerType.EVENT: _COMMON | {"event", "filter", "contextKey", "inputSchema"},
 }
@@ -109,6 +109,9 @@ def validate_config(trigger_type: TriggerType, config: Mapping[str, Any], *, whe
 def _check_http(config: Mapping[str, Any], where: str) -> None:
     _check_str(config, "path", where)
     _check_str(config, "secret", where)
+    legacy = config.get("legacySignature", False)
+    if not isinstance(legacy, bool):
+        raise TriggerError(f"{where}.legacySignature: expected true or false, got {legacy!r}")
     _check_context_key(config, where)
     _check_schema(config, where)
 

@@ -15,12 +15,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from flowmonkey import jsonvalues
 from flowmonkey.engine import DEFAULT_IDEMPOTENCY_TTL
-from flowmonkey.errors import FlowMonkeyError, StoreError
+from flowmonkey.errors import ConflictError, FlowMonkeyError, StoreError
 from flowmonkey.events import Event, EventBus, EventType
 from flowmonkey.ids import new_id
-from flowmonkey.model import TriggerDefinition, TriggerFire
+from flowmonkey.model import TriggerDefinition, TriggerFire, WebhookSignature
 from flowmonkey.stores.base import CreateResult, TriggerStore
+from flowmonkey.triggers.config import context_key
 from flowmonkey.triggers.outcomes import (
     NO_PAYLOAD,
     FireOutcome,
@@ -29,10 +31,15 @@ from flowmonkey.triggers.outcomes import (
     ok_outcome,
     rejected_outcome,
 )
-from flowmonkey.triggers.payloads import schema_errors, starting_context
+from flowmonkey.triggers.payloads import starting_context
 from flowmonkey.triggers.schedule import slot_key
+from flowmonkey.triggers.signatures import Signature
 
 log = logging.getLogger("flowmonkey.triggers")
+
+CLAIM_TIMEOUT = timedelta(seconds=30)
+"""A signature claimed by a delivery that never said what it started (its process died, or
+the store failed) may be claimed again after this; starting a flow takes milliseconds."""
 
 
 class CreateExecution(Protocol):
@@ -55,7 +62,7 @@ class FlowStarter:
 
     Args:
         create: starts an execution (``engine.create``).
-        fires: where fires are recorded and slots claimed.
+        fires: where fires are recorded, slots claimed and webhook signatures kept.
         events: where ``trigger.fired`` / ``trigger.failed`` are published.
         clock: the time of a fire.
     """
@@ -64,32 +71,80 @@ class FlowStarter:
         self, *, create: CreateExecution, fires: TriggerStore, events: EventBus, clock: Callable[[], datetime]
     ) -> None:
         self._create_execution = create
-        self._fires = fires
+        self._fires = self._signatures = fires
         self._events = events
         self._clock = clock
         self.counts: Counter[str] = Counter()
         """Fires seen by this instance, by status."""
 
     async def start(
-        self, trigger: TriggerDefinition, payload: Any = NO_PAYLOAD, idempotency_key: str | None = None
+        self,
+        trigger: TriggerDefinition,
+        payload: Any = NO_PAYLOAD,
+        idempotency_key: str | None = None,
+        /,
+        *,
+        signature: Signature | None = None,
     ) -> FireOutcome:
         """Start ``trigger``'s flow with ``payload`` at its ``contextKey``; record the fire.
 
         A payload that breaks the trigger's ``inputSchema`` is rejected (outcome details:
         every error with its path); JSON ``null`` is a payload, ``NO_PAYLOAD`` is none.
+        With a webhook's ``signature``, a signature seen before is an idempotent repeat: the
+        outcome names the execution its first delivery started, and nothing is created.
         """
         started = time.perf_counter()
-        errors = (
-            schema_errors(trigger.config.get("inputSchema"), payload) if payload is not NO_PAYLOAD else []
-        )
-        if errors:
-            message = f"payload does not match the inputSchema of trigger {trigger.id!r}"
-            return await self.record(trigger, rejected_outcome(trigger.id, message, errors), started)
+        rejected = _rejection(trigger, payload)
+        if rejected is not None:
+            return await self.record(trigger, rejected, started)
         try:
-            execution, created = await self._create(trigger, payload, idempotency_key, slot_at=None)
+            if signature is None:
+                execution, created = await self._create(trigger, payload, idempotency_key, slot_at=None)
+                outcome = ok_outcome(trigger.id, execution.id, created, None)
+            else:
+                outcome = await self._start_signed(trigger, payload, idempotency_key, signature)
         except (FlowMonkeyError, ValueError) as exc:
-            return await self.record(trigger, failed_outcome(trigger.id, exc, None), started)
-        return await self.record(trigger, ok_outcome(trigger.id, execution.id, created, None), started)
+            outcome = failed_outcome(trigger.id, exc, None)
+        return await self.record(trigger, outcome, started)
+
+    async def _start_signed(
+        self, trigger: TriggerDefinition, payload: Any, idempotency_key: str | None, signature: Signature
+    ) -> FireOutcome:
+        """Claim the signature in the seen-set, then start the flow; a redelivery finds the claim.
+
+        Without an ``Idempotency-Key`` the signature is the execution's key as well, so a
+        redelivery after a create whose answer was lost (the claim then dropped) still
+        converges on the one execution.
+        """
+        now = self._clock()
+        seen = WebhookSignature(
+            trigger_id=trigger.id, signature=signature.value, seen_at=now, expires_at=signature.valid_until
+        )
+        holder = await self._signatures.claim_signature(seen, abandoned_before=now - CLAIM_TIMEOUT)
+        if holder is not None:
+            return _repeat(trigger, holder)
+        key = idempotency_key or f"webhook:{trigger.id}:{signature.value[:32]}"
+        try:
+            execution, created = await self._create(trigger, payload, key, slot_at=None)
+        except BaseException:
+            await self._settle(seen, None)  # a redelivery may try again
+            raise
+        await self._settle(seen, execution.id)
+        return ok_outcome(trigger.id, execution.id, created, None)
+
+    async def _settle(self, seen: WebhookSignature, execution_id: str | None) -> None:
+        """Record what the claimed signature started (or drop the claim); best effort: an
+        unsettled claim is abandoned after :data:`CLAIM_TIMEOUT`."""
+        try:
+            await self._signatures.settle_signature(
+                trigger_id=seen.trigger_id, signature=seen.signature, execution_id=execution_id
+            )
+        except StoreError:
+            log.warning(
+                "could not settle a signature of trigger %r; it is free again after %s",
+                seen.trigger_id,
+                CLAIM_TIMEOUT,
+            )
 
     async def start_slot(
         self, trigger: TriggerDefinition, slot_at: datetime, key_ttl: timedelta
@@ -184,6 +239,31 @@ class FlowStarter:
         self._events.emit(
             Event(type=kind, at=now, execution_id=outcome.execution_id, flow_id=trigger.flow_id, data=data)
         )
+
+
+def _rejection(trigger: TriggerDefinition, payload: Any) -> FireOutcome | None:
+    """The outcome of a payload the trigger cannot take (its schema, or the shape its
+    ``contextKey`` needs), or None."""
+    if payload is NO_PAYLOAD:
+        return None
+    errors = jsonvalues.schema_errors(trigger.config.get("inputSchema"), payload)
+    if errors:
+        message = f"payload does not match the inputSchema of trigger {trigger.id!r}"
+        return rejected_outcome(trigger.id, message, errors)
+    if context_key(trigger.config) is None and not isinstance(payload, dict):
+        message = f"trigger {trigger.id!r} merges its payload into the context, so it must be a JSON object"
+        return rejected_outcome(trigger.id, message, [{"path": "$", "message": "is not an object"}])
+    return None
+
+
+def _repeat(trigger: TriggerDefinition, holder: WebhookSignature) -> FireOutcome:
+    """A redelivery: the execution its first delivery started, or (still starting) a conflict."""
+    if holder.execution_id is not None:
+        return ok_outcome(trigger.id, holder.execution_id, False, None)
+    busy = ConflictError(
+        f"a delivery with this signature to trigger {trigger.id!r} is still starting its flow"
+    )
+    return failed_outcome(trigger.id, busy, None)
 
 
 def _metadata(trigger: TriggerDefinition, slot_at: datetime | None) -> dict[str, Any]:

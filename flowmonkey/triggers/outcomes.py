@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from flowmonkey.errors import StoreError
 from flowmonkey.model import TriggerDefinition
 
 
@@ -29,7 +30,11 @@ class FireStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FireOutcome:
-    """The result of one firing; ``created`` is False for an idempotent repeat."""
+    """The result of one firing; ``created`` is False for an idempotent repeat.
+
+    ``transient`` marks a failure of the store that a later attempt may not meet (an
+    outage); ``error`` is for the log and the history, as it may name the store.
+    """
 
     trigger_id: str
     status: FireStatus
@@ -39,6 +44,7 @@ class FireOutcome:
     code: str | None = None
     slot_at: datetime | None = None
     details: Any = None
+    transient: bool = False
 
 
 def ok_outcome(trigger_id: str, execution_id: str, created: bool, slot_at: datetime | None) -> FireOutcome:
@@ -61,6 +67,7 @@ def failed_outcome(trigger_id: str, exc: Exception, slot_at: datetime | None) ->
         error=str(exc),
         code=str(code) if code else None,
         slot_at=slot_at,
+        transient=isinstance(exc, StoreError) and exc.transient,
     )
 
 

@@ -1,39 +1,13 @@
-"""What a trigger puts in a new execution: schema checks and the starting context."""
+"""What a trigger puts in a new execution: the starting context. (Payloads are checked
+against a trigger's ``inputSchema`` by :func:`flowmonkey.jsonvalues.schema_errors`.)"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-import jsonschema
-from jsonschema.exceptions import ValidationError
-
 from flowmonkey.model import copy_json
 from flowmonkey.triggers.config import context_key
-
-
-def schema_errors(schema: Mapping[str, Any] | bool | None, payload: Any) -> list[dict[str, str]]:
-    """Every way ``payload`` breaks ``schema``, as ``{"path": "$.x", "message": ...}``, by path.
-
-    A missing required property is reported at its own path (``$.order.id``), which is
-    where the sender has to add it.
-    """
-    if schema is None:
-        return []
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    errors = [{"path": _where(error), "message": error.message} for error in validator.iter_errors(payload)]
-    return sorted(errors, key=lambda e: (e["path"], e["message"]))
-
-
-def _where(error: ValidationError) -> str:
-    """The error's JSON path; for a missing required property, the property's own path."""
-    if error.validator == "required" and isinstance(error.instance, Mapping):
-        required: list[Any] = list(error.validator_value)  # type: ignore[arg-type]
-        missing = [name for name in required if name not in error.instance and repr(name) in error.message]
-        if missing:
-            # An error at the child's path, so jsonschema spells the path (quoting included).
-            return ValidationError(error.message, path=[*error.absolute_path, missing[0]]).json_path
-    return error.json_path
 
 
 def starting_context(

@@ -37,7 +37,7 @@ from flowmonkey.triggers.resuming import ResumeTokens
 from flowmonkey.triggers.schedule import CronSchedule, ScheduleConfig
 from flowmonkey.triggers.scheduler import Scheduler
 from flowmonkey.triggers.sync import FlowSync
-from flowmonkey.triggers.tokens import DEFAULT_RESUME_TOKEN_TTL
+from flowmonkey.triggers.tokens import DEFAULT_RESUME_TOKEN_TTL, Secrets
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -55,9 +55,11 @@ class TriggerService:
         schedule: the scheduler's settings; ``None`` turns the scheduler off.
         clock: the current time (defaults to ``engine.now``).
         secret: signs resume tokens; instances that accept each other's tokens need the
-            same one (the worker and the console pass ``FLOWMONKEY_SECRET``). ``None``: a
-            random per-process secret.
-        resume_token_ttl: how long a resume token works (``None``: for ever).
+            same one (the worker and the console pass ``FLOWMONKEY_SECRET``). Several:
+            the first signs, any verifies (to rotate). ``None``: a random per-process secret.
+        resume_token_ttl: how long a resume token works (every token expires).
+        legacy_tokens_until: resume tokens of the old forms (no expiry, or no step),
+            handed out before this version, are refused from then on (``None``: accepted).
         sync_flows: register the triggers that flows declare, as flows are (re)loaded.
     """
 
@@ -69,8 +71,9 @@ class TriggerService:
         http: HttpTriggers | None = None,
         schedule: ScheduleConfig | None = ScheduleConfig(),
         clock: Callable[[], datetime] | None = None,
-        secret: str | bytes | None = None,
-        resume_token_ttl: timedelta | None = DEFAULT_RESUME_TOKEN_TTL,
+        secret: Secrets | None = None,
+        resume_token_ttl: timedelta = DEFAULT_RESUME_TOKEN_TTL,
+        legacy_tokens_until: datetime | None = None,
         sync_flows: bool = True,
     ) -> None:
         self.store = store
@@ -90,13 +93,19 @@ class TriggerService:
             events=engine.events, flows=engine.flows, triggers=self._catalog, clock=clock
         )
         self._tokens = ResumeTokens(
-            get=engine.get, resume=engine.resume, clock=clock, secret=secret, ttl=resume_token_ttl
+            get=engine.get,
+            resume=engine.resume,
+            clock=clock,
+            secret=secret,
+            ttl=resume_token_ttl,
+            legacy_until=legacy_tokens_until,
         )
         self._webhooks = WebhookActions(
             find=self._catalog.find_webhook,
             start=self._starter.start,
             reject=self._starter.reject,
             resume=self._tokens.resume,
+            now=clock,
         )
         if sync_flows:
             self.flow_sync.attach()
@@ -108,7 +117,7 @@ class TriggerService:
         return self._clock()
 
     @property
-    def resume_token_ttl(self) -> timedelta | None:
+    def resume_token_ttl(self) -> timedelta:
         return self._tokens.ttl
 
     # -- the triggers -----------------------------------------------------------------
@@ -241,13 +250,15 @@ class TriggerService:
     # -- resume tokens and HTTP -------------------------------------------------------
 
     def resume_token(
-        self, execution_id: str, step_id: str | None = None, *, ttl: timedelta | None = None
+        self, execution_id: str, step_id: str, *, visit: int, ttl: timedelta | None = None
     ) -> str:
-        """A token for ``POST {base}/resume/{token}`` that resumes this execution (at ``step_id``).
+        """A token for ``POST {base}/resume/{token}`` that resumes this execution at the
+        wait of ``step_id`` at ``visit`` (``execution.visit``, ``params.visit``), and no
+        other wait.
 
         It expires ``ttl`` from now (default: the service's ``resume_token_ttl``).
         """
-        return self._tokens.issue(execution_id, step_id, ttl=ttl)
+        return self._tokens.issue(execution_id, step_id, visit=visit, ttl=ttl)
 
     async def resume_with_token(self, token: str, data: Any = None) -> Execution:
         """Resume the execution a genuine token names.
@@ -255,7 +266,8 @@ class TriggerService:
         Raises:
             ExpiredTokenError: the token is genuine but expired.
             InvalidTokenError: the token is forged or malformed.
-            ExecutionNotFoundError, NotWaitingError: as :meth:`Engine.resume`.
+            ExecutionNotFoundError: no such execution.
+            NotWaitingError: the execution is not (or no longer) at the token's wait.
         """
         return await self._tokens.resume(token, data)
 

@@ -69,8 +69,8 @@ async def test_the_console_accepts_resume_tokens_signed_with_its_secret(tmp_path
     try:
         assert backend.http_url is not None
         step = waiting.current_step_id or ""
-        good = sign_resume_token(b"console-secret", waiting_id, step)
-        forged = sign_resume_token(b"another-secret", waiting_id, step)
+        good = sign_resume_token(b"console-secret", waiting_id, step, visit=waiting.visit)
+        forged = sign_resume_token(b"another-secret", waiting_id, step, visit=waiting.visit)
         async with httpx.AsyncClient() as client:
             refused = await client.post(
                 f"{backend.http_url}/webhooks/resume/{forged}", json={"approved": True}

@@ -16,8 +16,17 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from flowmonkey import Engine, ExecutionStatus, Flow, MemoryStore
-from flowmonkey.triggers import HttpServer, HttpTriggers, TriggerService, resume_token, serve_http, sign_body
+from flowmonkey import Engine, ExecutionStatus, ExpiredTokenError, Flow, MemoryStore
+from flowmonkey.triggers import (
+    SIGNATURE_HEADER,
+    HttpServer,
+    HttpTriggers,
+    TriggerService,
+    resume_token,
+    serve_http,
+    sign_body,
+    sign_request,
+)
 from tests.unit.helpers import BASIC, chain
 
 SCHEMA = {
@@ -147,11 +156,12 @@ async def test_body_over_the_limit_is_413_by_header_and_by_stream(site: Site) ->
     assert streamed.status_code == 413
 
 
-async def test_secret_needs_a_bearer_token_or_an_hmac_signature(site: Site) -> None:
+async def test_secret_needs_a_bearer_token_or_a_timestamped_signature(site: Site) -> None:
     body = json.dumps({"n": 1}).encode()
     headers = {"content-type": "application/json"}
     missing = await site.client.post("/signed", content=body, headers=headers)
     assert missing.status_code == 401 and missing.headers["www-authenticate"].startswith("Bearer")
+    assert "t=<unix seconds>,v1=" in missing.json()["error"]
     wrong = await site.client.post(
         "/signed", content=body, headers={**headers, "authorization": "Bearer nope"}
     )
@@ -161,17 +171,21 @@ async def test_secret_needs_a_bearer_token_or_an_hmac_signature(site: Site) -> N
     )
     assert bearer.status_code == 201
     signed = await site.client.post(
-        "/signed", content=body, headers={**headers, "X-FlowMonkey-Signature": sign_body("s3cret", body)}
+        "/signed", content=body, headers={**headers, SIGNATURE_HEADER: sign_request("s3cret", body)}
     )
     assert signed.status_code == 201
     tampered = await site.client.post(
         "/signed",
         content=b'{"n": 2}',
-        headers={**headers, "X-FlowMonkey-Signature": sign_body("s3cret", body)},
+        headers={**headers, SIGNATURE_HEADER: sign_request("s3cret", body)},
     )
     assert tampered.status_code == 401
+    body_only = await site.client.post(
+        "/signed", content=body, headers={**headers, SIGNATURE_HEADER: sign_body("s3cret", body)}
+    )
+    assert body_only.status_code == 401 and "no longer accepted" in body_only.json()["error"]
     statuses = [f.status for f in await site.service.history("signed")]
-    assert statuses.count("rejected") == 3 and statuses.count("ok") == 2
+    assert statuses.count("rejected") == 4 and statuses.count("ok") == 2
 
 
 async def test_idempotency_key_returns_the_same_execution_with_200(site: Site) -> None:
@@ -188,7 +202,8 @@ async def test_resume_token_resumes_the_waiting_execution(site: Site) -> None:
     execution, _ = await site.engine.create("approve", {})
     execution = await site.engine.run(execution.id)
     assert execution.status is ExecutionStatus.WAITING
-    token = site.service.resume_token(execution.id, execution.current_step_id)
+    assert execution.current_step_id is not None
+    token = site.service.resume_token(execution.id, execution.current_step_id, visit=execution.visit)
 
     forged = await site.client.post(f"/resume/{token[:-3]}xyz", json={"approved": True})
     assert forged.status_code == 401
@@ -206,7 +221,8 @@ async def test_an_expired_resume_token_is_410_and_resumes_nothing(site: Site) ->
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     token = resume_token(
         execution.id,
-        execution.current_step_id,
+        "s0",
+        visit=execution.visit,
         secret="service-secret",
         ttl=timedelta(minutes=5),
         now=an_hour_ago,
@@ -252,7 +268,7 @@ async def test_the_worker_hosts_the_triggers_with_the_secret_of_its_environment(
     engine = Engine(store, BASIC, [declared, Flow.from_dict(chain("approve", ["wait", "echo"]))])
     waiting, _ = await engine.create("approve", {})
     await engine.run(waiting.id)
-    token = resume_token(waiting.id, "s0", secret="worker-secret")  # e.g. issued by another worker
+    token = resume_token(waiting.id, "s0", visit=0, secret="worker-secret")  # e.g. issued by another worker
     async with worker.host_triggers(args, store, engine) as hosted:
         assert hosted.service.scheduler_enabled and hosted.server is not None
         async with httpx.AsyncClient(base_url=hosted.server.url) as client:
@@ -265,11 +281,14 @@ async def test_the_worker_hosts_the_triggers_with_the_secret_of_its_environment(
         assert not hosted.service.scheduler_enabled and hosted.server is None
 
 
-async def test_a_flow_that_cannot_start_is_503_and_recorded_as_failed(site: Site) -> None:
+async def test_a_flow_that_cannot_start_is_a_500_not_a_503_and_recorded_as_failed(site: Site) -> None:
     await site.service.register("ghost", type="http", flow_id="not-loaded")
     response = await site.client.post("/ghost", json={})
-    assert response.status_code == 503 and response.headers["retry-after"] == "5"
-    assert response.json()["code"] == "FLOW_NOT_FOUND"
+    assert response.status_code == 500 and "retry-after" not in response.headers  # no store outage
+    assert response.json() == {
+        "error": "the trigger's flow is not loaded on this server",
+        "code": "FLOW_NOT_FOUND",
+    }
     [fire] = await site.service.history("ghost")
     assert fire.status == "failed" and "not-loaded" in (fire.error or "")
 
@@ -282,3 +301,59 @@ async def test_responses_are_not_held_back_by_nagle(site: Site) -> None:
         await site.client.post("/nope", json={})
         timings.append(time.perf_counter() - began)
     assert sorted(timings)[5] < 0.02, f"median webhook round trip {sorted(timings)[5] * 1000:.1f} ms"
+
+
+async def test_the_worker_reads_fallback_secrets_and_the_old_tokens_cut_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import argparse
+
+    from flowmonkey import worker
+    from flowmonkey.errors import InvalidArgumentError
+
+    parser = argparse.ArgumentParser()
+    worker.configure_parser(parser)
+    args = parser.parse_args(["--no-schedule"])
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
+    first, _ = await engine.create("approve", {})
+    second, _ = await engine.create("approve", {})
+    first, second = [await engine.run(e.id) for e in (first, second)]
+    monkeypatch.setenv("FLOWMONKEY_SECRET", "new")
+    monkeypatch.setenv("FLOWMONKEY_SECRET_FALLBACKS", "older, old")
+    monkeypatch.setenv("FLOWMONKEY_LEGACY_TOKENS_UNTIL", "2000-01-01")
+    async with worker.host_triggers(args, store, engine) as hosted:
+        signed_before = resume_token(first.id, "s0", visit=first.visit, secret="old")
+        assert (await hosted.service.resume_with_token(signed_before, {})).status is ExecutionStatus.RUNNING
+        old_form = sign_body_token(b"new", second.id, "s0")  # FlowMonkey 0.1's form, past the cut-off
+        with pytest.raises(ExpiredTokenError, match="accepted until 2000-01-01"):
+            await hosted.service.resume_with_token(old_form, {})
+    monkeypatch.setenv("FLOWMONKEY_LEGACY_TOKENS_UNTIL", "soon")
+    with pytest.raises(InvalidArgumentError, match="ISO 8601"):
+        async with worker.host_triggers(args, store, engine):
+            pass
+
+
+def sign_body_token(secret: bytes, *fields: str) -> str:
+    import base64
+    import hashlib
+    import hmac
+
+    payload = base64.urlsafe_b64encode("\n".join(fields).encode()).rstrip(b"=").decode()
+    mac = hmac.new(secret, payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+def test_the_console_reads_the_same_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowmonkey_console.options import parse_options
+
+    monkeypatch.setenv("FLOWMONKEY_SECRET", "new")
+    monkeypatch.setenv("FLOWMONKEY_SECRET_FALLBACKS", "old")
+    monkeypatch.setenv("FLOWMONKEY_LEGACY_TOKENS_UNTIL", "2026-09-01T00:00:00Z")
+    options = parse_options([])
+    assert options.secret == ("new", "old")
+    assert options.legacy_tokens_until == datetime(2026, 9, 1, tzinfo=UTC)
+    monkeypatch.setenv("FLOWMONKEY_LEGACY_TOKENS_UNTIL", "soon")
+    with pytest.raises(SystemExit) as exited:
+        parse_options([])
+    assert exited.value.code == 2

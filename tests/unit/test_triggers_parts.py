@@ -15,6 +15,7 @@ from flowmonkey.triggers import NO_PAYLOAD, FireOutcome, FireStatus, ScheduleCon
 from flowmonkey.triggers.catalog import TriggerCatalog
 from flowmonkey.triggers.http import HttpTriggers, WebhookActions, build_app
 from flowmonkey.triggers.scheduler import Scheduler
+from flowmonkey.triggers.signatures import Signature
 from flowmonkey.triggers.sync import FlowSync
 from tests.unit.conftest import FakeClock
 from tests.unit.helpers import chain
@@ -70,7 +71,7 @@ async def test_flow_sync_writes_declared_triggers_through_a_catalog_alone() -> N
     assert stored.config["flowHash"] == flows.get("orders").hash
 
 
-async def test_webhook_routes_run_on_four_plain_functions() -> None:
+async def test_webhook_routes_run_on_plain_functions() -> None:
     hook = TriggerDefinition(
         id="hook", type=TriggerType.HTTP, flow_id="orders", created_at=START, updated_at=START
     )
@@ -79,7 +80,9 @@ async def test_webhook_routes_run_on_four_plain_functions() -> None:
     async def find(key: str) -> TriggerDefinition | None:
         return hook if key == "hook" else None
 
-    async def start(trigger: TriggerDefinition, payload: Any, key: str | None) -> FireOutcome:
+    async def start(
+        trigger: TriggerDefinition, payload: Any, key: str | None, /, *, signature: Signature | None = None
+    ) -> FireOutcome:
         payloads.append(payload)
         if payload is NO_PAYLOAD or payload.get("ok") is not True:
             errors = [{"path": "$.ok", "message": "True was expected"}]

@@ -8,6 +8,9 @@ starts, so ``flowmonkey emit`` works from the store alone).
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -16,7 +19,18 @@ from typing import Any
 
 import pytest
 
-from flowmonkey import Engine, ErrorCode, Event, EventType, ExecutionStatus, Flow, MemoryStore, StoreError
+from flowmonkey import (
+    Engine,
+    ErrorCode,
+    Event,
+    EventType,
+    ExecutionStatus,
+    Flow,
+    InvalidArgumentError,
+    MemoryStore,
+    NotWaitingError,
+    StoreError,
+)
 from flowmonkey.triggers import (
     ExpiredTokenError,
     FireStatus,
@@ -151,13 +165,15 @@ async def test_a_fire_that_cannot_start_the_flow_is_recorded_as_failed() -> None
     assert (stats.total, stats.enabled, stats.by_type) == (1, 1, {"http": 1})
 
 
-async def test_root_merge_context_key_needs_an_object() -> None:
+async def test_root_merge_context_key_needs_an_object_and_refuses_the_payload() -> None:
     service, engine = make()
     await service.register("hook", type="http", flow_id="orders", config={"contextKey": ""})
     ok = await service.fire("hook", {"a": 1})
     assert (await engine.get(ok.execution_id)).context == {"a": 1}  # type: ignore[arg-type,union-attr]
-    bad = await service.fire("hook", [1, 2])
-    assert bad.status is FireStatus.FAILED and "must be a JSON object" in (bad.error or "")
+    bad = await service.fire("hook", [1, 2])  # the sender's mistake (a 400), not the server's
+    assert bad.status is FireStatus.REJECTED and "must be a JSON object" in (bad.error or "")
+    assert bad.details == [{"path": "$", "message": "is not an object"}]
+    assert (await engine.store.count_executions())[ExecutionStatus.PENDING] == 1
 
 
 class EditDuringReadStore(MemoryStore):
@@ -397,9 +413,9 @@ async def test_resume_tokens_expire_after_the_services_ttl() -> None:
     engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))], clock=clock)
     service = TriggerService(store, engine, secret="s1", schedule=None, resume_token_ttl=timedelta(hours=1))
     execution, _ = await engine.create("approve", {})
-    await engine.run(execution.id)
-    hourly = service.resume_token(execution.id, "s0")
-    weekly = service.resume_token(execution.id, "s0", ttl=timedelta(days=7))
+    execution = await engine.run(execution.id)
+    hourly = service.resume_token(execution.id, "s0", visit=execution.visit)
+    weekly = service.resume_token(execution.id, "s0", visit=execution.visit, ttl=timedelta(days=7))
     clock.advance(hours=1)
     with pytest.raises(ExpiredTokenError, match=r"expired at 2026-01-01T10:00:00\+00:00; ask for a new one"):
         await service.resume_with_token(hourly, {})
@@ -407,16 +423,55 @@ async def test_resume_tokens_expire_after_the_services_ttl() -> None:
     assert resumed.status is ExecutionStatus.RUNNING
 
 
-async def test_a_service_without_a_ttl_issues_tokens_that_never_expire() -> None:
+def legacy_token(secret: bytes, *fields: str) -> str:
+    payload = base64.urlsafe_b64encode("\n".join(fields).encode()).rstrip(b"=").decode()
+    mac = hmac.new(secret, payload.encode(), hashlib.sha256).digest()
+    return f"{payload}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+
+
+async def test_every_token_a_service_issues_expires() -> None:
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
+    for ttl in (None, timedelta(0)):
+        with pytest.raises(InvalidArgumentError, match="every token expires"):
+            TriggerService(store, engine, secret="s1", schedule=None, resume_token_ttl=ttl)  # type: ignore[arg-type]
+
+
+async def test_old_tokens_resume_until_the_cut_off_and_are_refused_after() -> None:
     clock = FakeClock(START)
     store = MemoryStore()
     engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))], clock=clock)
-    service = TriggerService(store, engine, secret="s1", schedule=None, resume_token_ttl=None)
-    execution, _ = await engine.create("approve", {})
-    await engine.run(execution.id)
-    token = service.resume_token(execution.id, "s0")
-    clock.advance(days=3650)
-    assert (await service.resume_with_token(token, {})).status is ExecutionStatus.RUNNING
+    cut_off = START + timedelta(days=1)
+    service = TriggerService(store, engine, secret="s1", schedule=None, legacy_tokens_until=cut_off)
+    first, _ = await engine.create("approve", {})
+    second, _ = await engine.create("approve", {})
+    for execution in (first, second):
+        await engine.run(execution.id)
+    old = legacy_token(b"s1", first.id, "s0")  # as FlowMonkey 0.1 signed it: no expiry
+    assert (await service.resume_with_token(old, {})).status is ExecutionStatus.RUNNING
+    clock.advance(days=1)
+    late = legacy_token(b"s1", second.id, "s0")
+    with pytest.raises(ExpiredTokenError, match="old form"):
+        await service.resume_with_token(late, {})
+    assert (await engine.get(second.id)).status is ExecutionStatus.WAITING  # type: ignore[union-attr]
+
+
+async def test_a_rotated_secret_keeps_accepting_tokens_signed_with_the_old_one() -> None:
+    store = MemoryStore()
+    engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
+    before = TriggerService(store, engine, secret="old", schedule=None)
+    after = TriggerService(store, engine, secret=["new", "old"], schedule=None)
+    first, _ = await engine.create("approve", {})
+    second, _ = await engine.create("approve", {})
+    first, second = [await engine.run(execution.id) for execution in (first, second)]
+    old = before.resume_token(first.id, "s0", visit=first.visit)
+    assert (await after.resume_with_token(old, {})).status is ExecutionStatus.RUNNING
+    fresh = after.resume_token(second.id, "s0", visit=second.visit)
+    with pytest.raises(InvalidTokenError):
+        await before.resume_with_token(fresh, {})  # signed with the new secret, which "before" lacks
+    assert (
+        await TriggerService(store, engine, secret="new", schedule=None).resume_with_token(fresh, {})
+    ).status is (ExecutionStatus.RUNNING)
 
 
 async def test_resume_token_resumes_only_its_execution_and_step() -> None:
@@ -426,14 +481,14 @@ async def test_resume_token_resumes_only_its_execution_and_step() -> None:
     execution, _ = await engine.create("approve", {})
     execution = await engine.run(execution.id)
     assert execution.status is ExecutionStatus.WAITING
-    token = service.resume_token(execution.id, "s0")
+    token = service.resume_token(execution.id, "s0", visit=execution.visit)
     with pytest.raises(InvalidTokenError):
         await TriggerService(store, engine, secret="other", schedule=None).resume_with_token(token, {})
     with pytest.raises(InvalidTokenError):
         await service.resume_with_token(token[:-2] + "AA", {})
-    wrong_step = service.resume_token(execution.id, "s1")
-    with pytest.raises(Exception, match="not 's1'"):
-        await service.resume_with_token(wrong_step, {})
+    another_visit = service.resume_token(execution.id, "s0", visit=execution.visit + 1)
+    with pytest.raises(NotWaitingError, match=f"no longer waits at the visit.*not {execution.visit + 1}\\)"):
+        await service.resume_with_token(another_visit, {})
     resumed = await service.resume_with_token(token, {"ok": True})
     assert resumed.status is ExecutionStatus.RUNNING
 
@@ -470,13 +525,14 @@ async def test_a_handler_issues_tokens_the_service_accepts_through_the_shared_se
     from flowmonkey.triggers import resume_token
 
     with pytest.raises(InvalidTokenError, match="secret"):
-        resume_token("exec-1", secret="")
+        resume_token("exec-1", "s0", visit=0, secret="")
     store = MemoryStore()
     engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
     service = TriggerService(store, engine, schedule=None, secret="shared")
     execution, _ = await engine.create("approve", {})
-    await engine.run(execution.id)
-    resumed = await service.resume_with_token(resume_token(execution.id, "s0", secret="shared"), {"ok": 1})
+    execution = await engine.run(execution.id)
+    token = resume_token(execution.id, "s0", visit=execution.visit, secret="shared")
+    resumed = await service.resume_with_token(token, {"ok": 1})
     assert resumed.status is ExecutionStatus.RUNNING
 
 
@@ -490,10 +546,13 @@ async def test_the_service_never_reads_its_secret_from_the_environment(
     engine = Engine(store, BASIC, [Flow.from_dict(chain("approve", ["wait", "echo"]))])
     service = TriggerService(store, engine, schedule=None)  # no secret: a random one
     execution, _ = await engine.create("approve", {})
-    await engine.run(execution.id)
+    execution = await engine.run(execution.id)
+    stray = resume_token(execution.id, "s0", visit=execution.visit, secret="from-env")
     with pytest.raises(InvalidTokenError, match="signature"):
-        await service.resume_with_token(resume_token(execution.id, "s0", secret="from-env"), {})
-    resumed = await service.resume_with_token(service.resume_token(execution.id, "s0"), {})
+        await service.resume_with_token(stray, {})
+    resumed = await service.resume_with_token(
+        service.resume_token(execution.id, "s0", visit=execution.visit), {}
+    )
     assert resumed.status is ExecutionStatus.RUNNING
 
 

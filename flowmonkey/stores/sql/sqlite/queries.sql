@@ -99,6 +99,27 @@ INSERT INTO trigger_fires ({trigger_fires}) VALUES ({trigger_fires_params})
 -- name: trigger_history
 SELECT {trigger_fires} FROM trigger_fires WHERE trigger_id = ? ORDER BY seq DESC LIMIT ?
 
+-- name: forget_signatures
+DELETE FROM webhook_signatures WHERE expires_at <= ?
+
+-- name: claim_signature
+-- Insert the claim, or take over a row that no longer holds its signature: expired, or
+-- claimed before ? by a delivery that never said what it started.
+INSERT INTO webhook_signatures ({webhook_signatures}) VALUES ({webhook_signatures_params})
+ON CONFLICT (trigger_id, signature) DO UPDATE
+SET execution_id = excluded.execution_id, seen_at = excluded.seen_at, expires_at = excluded.expires_at
+WHERE webhook_signatures.expires_at <= excluded.seen_at
+   OR (webhook_signatures.execution_id IS NULL AND webhook_signatures.seen_at < ?)
+
+-- name: signature
+SELECT {webhook_signatures} FROM webhook_signatures WHERE trigger_id = ? AND signature = ?
+
+-- name: settle_signature
+UPDATE webhook_signatures SET execution_id = ? WHERE trigger_id = ? AND signature = ?
+
+-- name: drop_signature_claim
+DELETE FROM webhook_signatures WHERE trigger_id = ? AND signature = ? AND execution_id IS NULL
+
 -- name: job
 SELECT {jobs} FROM jobs WHERE id = ?
 
