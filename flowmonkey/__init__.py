@@ -75,7 +75,8 @@ if TYPE_CHECKING:
     from flowmonkey.params import ExecutionView, HandlerParams
     from flowmonkey.registry import FlowRegistry, FunctionHandler, Handler, HandlerRegistry, handler
     from flowmonkey.result import Result, StepResult
-    from flowmonkey.runtime import Runtime, RuntimeStats
+    from flowmonkey.runtime import Runtime
+    from flowmonkey.runtime_stats import RuntimeStats
     from flowmonkey.stores import (
         DEFAULT_STORE_URL,
         CreateResult,
@@ -155,7 +156,7 @@ _EXPORTS = {
     "Result": "flowmonkey.result",
     "RetryPolicy": "flowmonkey.model",
     "Runtime": "flowmonkey.runtime",
-    "RuntimeStats": "flowmonkey.runtime",
+    "RuntimeStats": "flowmonkey.runtime_stats",
     "SQLiteStore": "flowmonkey.stores.sqlite",
     "ScheduleConfig": "flowmonkey.triggers",
     "SchemaVersionError": "flowmonkey.errors",

@@ -34,17 +34,24 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
-from flowmonkey.coordination import Lock, LockManager, WakeSignaler, default_owner, lock_execution
+from flowmonkey.coordination import (
+    ExecutionLocks,
+    Lock,
+    LockManager,
+    WakeSignaler,
+    default_owner,
+    lock_execution,
+)
 from flowmonkey.engine import Engine
 from flowmonkey.errors import StoreError
 from flowmonkey.leases import Leases
 from flowmonkey.model import Execution, ExecutionStatus
 from flowmonkey.outage import Backoff, StoreWatch
+from flowmonkey.runtime_stats import RuntimeStats
 from flowmonkey.stores.base import Claim, ClaimStore
 
 if TYPE_CHECKING:
@@ -56,29 +63,6 @@ DEFAULT_LEASE = timedelta(seconds=30)
 DEFAULT_RECHECK = timedelta(seconds=60)
 _MAX_CONFLICTS = 3
 _SWEEP_BATCH = 100
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RuntimeStats:
-    """What a runtime has done so far (a snapshot)."""
-
-    steps: int
-    """Steps this runtime committed."""
-    conflicts: int
-    """Steps whose commit lost to another writer (their outcome was discarded)."""
-    claimed: int
-    """Executions claimed in total."""
-    takeovers: int
-    """Claims of executions another runtime held until its lease lapsed (it was lost)."""
-    in_flight: int
-    """Executions being stepped right now."""
-    timeouts: int
-    """Executions this runtime cancelled because their timeout passed."""
-    lock_skips: int
-    """Claims given back because another runtime held the execution's lock."""
-    passes: int
-    """Looks at the store (each is a claim, plus ``next_wake_at`` when there were free
-    slots left, plus a timeout sweep when one is due)."""
 
 
 class Runtime:
@@ -122,6 +106,7 @@ class Runtime:
         self.owner = owner or default_owner()
         self.signaler = signaler
         self.lock_manager = lock_manager
+        self._locks = ExecutionLocks(lock_manager) if lock_manager is not None else None
         self.recheck = recheck
         self.jobs = jobs
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -353,7 +338,7 @@ class Runtime:
             # Recorded even when the lock is busy (the lost owner's lock may outlive its
             # lease by a moment): whoever runs the step next runs it again.
             current = await self._take_over(claim)
-            busy, lock = await lock_execution(self.lock_manager, execution_id, self.lease.total_seconds())
+            busy, lock = await lock_execution(self._locks, execution_id, self.lease.total_seconds())
             self._counts["lock_skips"] += busy
             if not busy:
                 await self._step_while_runnable(execution_id, lock, current)
@@ -375,12 +360,13 @@ class Runtime:
         if claim.taken_from is None or claim.taken_from == self.owner:
             return None
         self._counts["takeovers"] += 1
+        execution, lost = claim.execution, claim.taken_from
         log.warning(
-            "runtime %s took %s over from %s (lease lapsed); step %r runs again",
+            "runtime %s took %s over from %s: step %r runs again",
             self.owner,
-            claim.execution.id,
-            claim.taken_from,
-            claim.execution.current_step_id,
+            execution.id,
+            lost,
+            execution.current_step_id,
         )
         return await self.engine.take_over(claim)
 
@@ -429,7 +415,9 @@ class Runtime:
                 self._leases.keep(execution_id)
             if lock is not None:
                 await lock.release()
-        except Exception:  # the lease (and lock) expire on their own: only time is lost
+        except StoreError as exc:  # the lease (and lock) expire on their own: only time is lost
+            log.debug("runtime %s: could not release %s: %s", self.owner, execution_id, exc.message)
+        except Exception:
             log.warning("runtime %s: could not release %s", self.owner, execution_id, exc_info=True)
         finally:  # in flight until released, so "idle" never precedes the release
             self._tasks.pop(execution_id, None)

@@ -21,6 +21,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -59,19 +60,47 @@ def signaler_for(store_url: str, *, redis: str | None = None) -> WakeSignaler | 
     return None
 
 
+class ExecutionLocks:
+    """Locks executions before they are stepped, through a :class:`LockManager` that may
+    be unreachable for a while: then steps go on without locks (compare-and-set still
+    protects; locks only spare duplicate work), said in one line when it is lost and one
+    when it answers again."""
+
+    def __init__(self, manager: LockManager) -> None:
+        self.manager = manager
+        self._lost_at: float | None = None
+
+    @property
+    def available(self) -> bool:
+        return self._lost_at is None
+
+    async def lock(self, execution_id: str, ttl: float) -> tuple[bool, Lock | None]:
+        """(busy, lock): busy when another runtime holds the execution's lock; no lock when
+        the manager is unreachable."""
+        try:
+            lock = await self.manager.acquire(f"execution:{execution_id}", ttl=ttl)
+        except StoreError as exc:
+            if self._lost_at is None:
+                self._lost_at = time.monotonic()
+                log.warning(
+                    "lock manager unavailable (%s); stepping without locks until it answers", exc.message
+                )
+            return False, None
+        if self._lost_at is not None:
+            log.info(
+                "lock manager back after %.1fs; locking executions again", time.monotonic() - self._lost_at
+            )
+            self._lost_at = None
+        return lock is None, lock
+
+
 async def lock_execution(
-    manager: LockManager | None, execution_id: str, ttl: float
+    locks: ExecutionLocks | None, execution_id: str, ttl: float
 ) -> tuple[bool, Lock | None]:
-    """(busy, lock) for stepping an execution: busy when another runtime holds its lock;
-    no lock without a manager or when it is unreachable (compare-and-set still protects)."""
-    if manager is None:
+    """(busy, lock) for stepping an execution; no lock without a lock manager."""
+    if locks is None:
         return False, None
-    try:
-        lock = await manager.acquire(f"execution:{execution_id}", ttl=ttl)
-    except StoreError:
-        log.warning("lock manager unavailable; stepping %s without a lock", execution_id)
-        return False, None
-    return lock is None, lock
+    return await locks.lock(execution_id, ttl)
 
 
 def attach_signaler(engine: Engine, signaler: WakeSignaler) -> Callable[[], None]:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from datetime import datetime
 from typing import Any
 
@@ -180,19 +181,25 @@ class RedisWakeSignaler:
         import redis.exceptions
 
         first = True
+        lost_at: float | None = None  # one line when lost, one when back: no log per retry
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 self._subscribed.set()
+                if lost_at is not None:
+                    log.info("Redis subscription back after %.1fs", time.monotonic() - lost_at)
+                    lost_at = None
                 if not first:
                     on_wake(None, None)  # signals sent while we were away are lost
                 first = False
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         decode(str(message["data"]), self._batcher.sender_id, on_wake)
-            except redis.exceptions.RedisError:
-                log.warning("Redis subscription lost; retrying", exc_info=True)
+            except redis.exceptions.RedisError as exc:
+                if lost_at is None:
+                    lost_at = time.monotonic()
+                    log.warning("Redis subscription lost (%s); retrying every %gs", exc, _RECONNECT_DELAY)
                 await asyncio.sleep(_RECONNECT_DELAY)
             finally:
                 with contextlib.suppress(Exception):
