@@ -44,14 +44,17 @@ def seal(
     """The change of ``execution`` to ``fields``: the next revision, ``updated_at = now``,
     one more step when ``step`` (a wake or a cancel runs no step), and ``timeout_at``
     recomputed from the state the change leads to."""
-    fields["revision"] = next_revision(execution)
+    fields["revision"] = execution.revision + 1  # what next_revision() says, inline: every step
     fields["updated_at"] = now
     if step:
         fields["step_count"] = execution.step_count + 1
-    change = Change(execution, fields, record, _parent_to_wake(execution, fields))
-    deadline = timeout_at(change)
-    if deadline != execution.timeout_at:
-        fields["timeout_at"] = deadline
+    parent = _parent_to_wake(execution, fields) if execution.parent_execution_id is not None else None
+    change = Change(execution, fields, record, parent)
+    timeout = execution.timeout
+    if timeout.execution is not None or timeout.wait is not None or execution.timeout_at is not None:
+        deadline = timeout_at(change)
+        if deadline != execution.timeout_at:
+            fields["timeout_at"] = deadline
     return change
 
 
@@ -99,9 +102,16 @@ def timeout_reason(execution: Execution, now: datetime) -> str:
 
 
 def _clear_wait(execution: Execution, fields: Fields) -> Fields:
-    for name in _WAIT_FIELDS:
-        if getattr(execution, name) is not None:
-            fields[name] = None
+    e = execution
+    if (
+        e.wake_at is not None
+        or e.wait_kind is not None
+        or e.wait_reason is not None
+        or e.waiting_since is not None
+    ):
+        for name in _WAIT_FIELDS:
+            if getattr(execution, name) is not None:
+                fields[name] = None
     return fields
 
 
@@ -119,7 +129,7 @@ def moved(execution: Execution, target: str | None, now: datetime, fields: Field
     if execution.status is not ExecutionStatus.RUNNING:
         fields["status"] = ExecutionStatus.RUNNING
     fields["current_step_id"] = target
-    fields["visit"] = next_revision(execution)  # a new visit, even of the same step
+    fields["visit"] = execution.revision + 1  # next_revision(): a new visit, even of the same step
     return fields
 
 

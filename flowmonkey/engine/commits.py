@@ -25,12 +25,13 @@ _STEP_EVENTS = {StepStatus.COMPLETED: EventType.STEP_COMPLETED, StepStatus.FAILE
 class Committer:
     """Commits changes and carries out their consequences."""
 
-    __slots__ = ("_clock", "_emitter", "_store", "_wakes")
+    __slots__ = ("_bus", "_clock", "_emitter", "_store", "_wakes")
 
     def __init__(self, store: ExecutionStore, clock: Clock, emitter: Emitter, wakes: WakeListeners) -> None:
         self._store = store
         self._clock = clock
         self._emitter = emitter
+        self._bus = emitter.bus
         self._wakes = wakes
 
     async def commit(self, change: Change) -> bool:
@@ -43,8 +44,16 @@ class Committer:
         if change.wake_parent is not None:  # woken in the store, in the same transaction
             faults.reached("child-ended")
             self._wakes.signal(change.wake_parent)
-        if change.record is not None:
-            self._announce(execution, change.record)
+        record = change.record
+        if record is None:
+            return True
+        if self._bus.active:
+            self._announce_record(execution, record)
+            self._announce_status(execution, record)
+        elif execution.status is ExecutionStatus.WAITING:  # runtimes sleep until its wake
+            self._wakes.signal(execution.id, execution.wake_at or execution.timeout_at)
+        elif execution.status is ExecutionStatus.CANCELLED:
+            self._wakes.signal(execution.id)
         return True
 
     async def wake(self, execution_id: str) -> bool:
@@ -61,17 +70,6 @@ class Committer:
                 self._wakes.signal(execution_id)
                 return True
         return False
-
-    def _announce(self, execution: Execution, record: StepRecord) -> None:
-        status = execution.status
-        if not self._emitter.active:
-            if status is ExecutionStatus.WAITING:
-                self._wakes.signal(execution.id, execution.wake_at or execution.timeout_at)
-            elif status is ExecutionStatus.CANCELLED:
-                self._wakes.signal(execution.id)
-            return
-        self._announce_record(execution, record)
-        self._announce_status(execution, record)
 
     def _announce_record(self, execution: Execution, record: StepRecord) -> None:
         emit = self._emitter.emit

@@ -18,7 +18,7 @@ from flowmonkey.errors import ErrorCode
 from flowmonkey.inputs import undo_of, with_value
 from flowmonkey.model import Execution, ExecutionError, Flow, Step, StepRecord, StepStatus
 from flowmonkey.result import Result, ResultKind, StepResult
-from flowmonkey.state import Fields, failed, held, moved, next_revision, retrying, seal, waiting
+from flowmonkey.state import Fields, failed, held, moved, retrying, seal, waiting
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +45,7 @@ class StepRun:
         execution = self.execution
         return StepRecord(
             execution_id=execution.id,
-            sequence=next_revision(execution),
+            sequence=execution.revision + 1,  # next_revision(), inline: every step
             step_id=self.step.id,
             attempt=execution.attempt,
             outcome=outcome,

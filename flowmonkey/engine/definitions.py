@@ -27,6 +27,10 @@ class Definitions:
             self._saved.add(flow.hash)
             self._by_hash[flow.hash] = flow
 
+    def cached(self, flow_hash: str) -> Flow | None:
+        """The definition if this process has it at hand (no await: every step asks)."""
+        return self._by_hash.get(flow_hash)
+
     async def flow_of(self, execution: Execution) -> Flow:
         """The exact definition the execution started on (by hash), even if since replaced."""
         flow = self._by_hash.get(execution.flow_hash) or self._flows.by_hash(execution.flow_hash)

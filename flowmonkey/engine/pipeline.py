@@ -49,6 +49,7 @@ class StepPipeline:
     """Runs the current step of an execution and commits its outcome."""
 
     __slots__ = (
+        "_bus",
         "_clock",
         "_committer",
         "_definitions",
@@ -73,6 +74,7 @@ class StepPipeline:
         self._limits = limits
         self._clock, self._emitter, create, store, self._time_out = services
         self._services = EngineServices(create, store, self._emitter)
+        self._bus = self._emitter.bus
 
     async def advance(self, execution: Execution) -> StepOutcome:
         """Run the execution's current step if one is due, and commit what it did."""
@@ -100,14 +102,15 @@ class StepPipeline:
         return StepOutcome(execution, change.record, won)
 
     async def _run(self, execution: Execution, now: datetime, woken_by: WokenBy) -> tuple[StepRun, Change]:
-        flow = await self._definitions.flow_of(execution)
+        flow = self._definitions.cached(execution.flow_hash) or await self._definitions.flow_of(execution)
         assert execution.current_step_id is not None
         step = flow.step(execution.current_step_id)
         if execution.step_count >= self._limits.max_steps:
             message = f"execution exceeded max_steps={self._limits.max_steps}"
             run = StepRun(execution, flow, step, now)
             return run, failure(run, Result.failure(ErrorCode.MAX_STEPS, message), now, final=True)
-        self._announce_start(execution, step)
+        if self._bus.active:
+            self._announce_start(execution, step)
         step_input: Any = None
         try:
             step_input = resolve_input(step.input, execution.context)
@@ -124,8 +127,6 @@ class StepPipeline:
 
     def _announce_start(self, execution: Execution, step: Step) -> None:
         emitter = self._emitter
-        if not emitter.active:
-            return
         if execution.step_count == 0 and execution.status is ExecutionStatus.PENDING:
             emitter.emit(EventType.EXECUTION_STARTED, execution)
         emitter.emit(EventType.STEP_STARTED, execution, step.id, attempt=execution.attempt)

@@ -273,6 +273,9 @@ def _compile_encoder(columns: Sequence[Column], enc: EncodeTime) -> Callable[[An
             values.append(f"r.{column.field}")
         elif column.part is None and encode is _time:
             values.append(f"enc(r.{column.field})" if enc is not as_is else f"r.{column.field}")
+        elif column.part is None and column.spec.nullable:  # inline, not a call of a wrapper
+            scope[f"s{i}"] = encode
+            values.append(f"(None if r.{column.field} is None else s{i}(r.{column.field}, enc))")
         else:
             scope[f"e{i}"] = column.encode
             values.append(f"e{i}(r.{column.field}, enc)")
