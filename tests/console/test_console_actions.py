@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.widgets import Input, TextArea
 
-from flowmonkey import ExecutionStatus
+from flowmonkey import Engine, ExecutionStatus
 from flowmonkey.model import TriggerDefinition, TriggerType
 from flowmonkey_console.app import load_keymap
 from flowmonkey_console.availability import READONLY
@@ -24,8 +24,8 @@ from tests.console.support import (
 )
 
 
-async def status_of(engine: object, execution_id: str) -> ExecutionStatus:
-    execution = await engine.get(execution_id)  # type: ignore[attr-defined]
+async def status_of(engine: Engine, execution_id: str) -> ExecutionStatus:
+    execution = await engine.get(execution_id)
     assert execution is not None
     return execution.status
 

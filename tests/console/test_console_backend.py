@@ -136,7 +136,8 @@ async def test_an_observing_console_signals_the_workers_sharing_its_sqlite_store
     async with open_store(url) as worker_store:
         worker_engine = make_engine(store=worker_store)
         waiting_id = await start(worker_engine, "process-order")
-        assert (await worker_engine.get(waiting_id)).status is ExecutionStatus.WAITING
+        waiting = await worker_engine.get(waiting_id)
+        assert waiting is not None and waiting.status is ExecutionStatus.WAITING
         runtime = Runtime(worker_engine, signaler=signaler_for(url), recheck=timedelta(seconds=60))
         async with runtime:
             await runtime.run_until_idle(timeout=10)

@@ -55,7 +55,7 @@ async def test_every_key_typed_at_the_prompt_stays_in_the_prompt(clock: FrozenCl
     app = make_app(engine)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         screen = await main_screen(pilot)
-        assert screen.active_view.current_key() == waiting  # type: ignore[attr-defined]
+        assert screen.active_view.current_key() == waiting
         await pilot.press("colon")
         for character in PRINTABLE:
             await pilot.press(_character_to_key(character), "tab")

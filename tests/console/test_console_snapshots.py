@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from flowmonkey import Engine, Event, EventType
 from flowmonkey.model import TriggerDefinition, TriggerFire, TriggerType
@@ -152,7 +153,9 @@ def test_events_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -
                     type=kind, at=clock.now, execution_id=FIXED_IDS[2], flow_id="process-order", step_id=step
                 )
             )
-        await wait_for(pilot, lambda: app.screen.query_one("#events-table").row_count == 2, what="the events")
+        await wait_for(
+            pilot, lambda: app.screen.query_one("#events-table", DataTable).row_count == 2, what="the events"
+        )
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

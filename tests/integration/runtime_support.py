@@ -8,7 +8,7 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
@@ -64,7 +64,7 @@ APPROVAL = {
 }
 
 
-def write_flows(directory: Path, flows: Sequence[dict[str, object]]) -> Path:
+def write_flows(directory: Path, flows: Sequence[Mapping[str, object]]) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for flow in flows:
         (directory / f"{flow['id']}.yaml").write_text(yaml.safe_dump(flow, sort_keys=False))

@@ -11,7 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -124,5 +124,5 @@ async def test_workers_keep_running_and_complete_everything_when_redis_dies(
         assert lost == [1, 1], (lost, logs[-3000:])
 
 
-async def _at_least(count: object, target: int) -> bool:
-    return await count() >= target  # type: ignore[operator]
+async def _at_least(count: Callable[[], Awaitable[int]], target: int) -> bool:
+    return await count() >= target

@@ -78,8 +78,8 @@ async def test_three_workers_complete_every_execution_exactly_once_despite_a_kil
         # leases lapse, and the executions it held were taken over and completed).
         owners = {e.lease_owner for e in leftovers.items if e.lease_owner is not None}
         assert owners <= {"w0"}, owners
-        steps = [_steps_logged(w.lines) for w in workers[1:]]
-        assert all(s > 0 for s in steps), steps  # both survivors shared the work
+        worked = [_steps_logged(w.lines) for w in workers[1:]]
+        assert all(s > 0 for s in worked), worked  # both survivors shared the work
 
 
 async def _at_least(count: Callable[[], Awaitable[int]], target: int) -> bool:

@@ -157,7 +157,7 @@ async def test_commit_is_compare_and_set(any_store: Store) -> None:
 async def test_each_commit_stores_exactly_the_committed_state(any_store: Store) -> None:
     e = execution(timeout=TimeoutConfig(execution=timedelta(hours=1)), timeout_at=T0 + timedelta(hours=1))
     await any_store.create_execution(e, now=T0)
-    changes: list[dict[str, object]] = [
+    changes: list[dict[str, Any]] = [
         {"status": ExecutionStatus.RUNNING, "context": {"a": 1}},
         {"current_step_id": "s1", "updated_at": T0 + timedelta(seconds=1)},
         {"status": ExecutionStatus.WAITING, "wake_at": T0, "wait_kind": WaitKind.HANDLER, "wait_reason": "r"},

@@ -124,7 +124,10 @@ async def test_a_refused_signature_is_a_401_and_creates_nothing(site: Site, case
         response = await site.client.post(
             "/signed",
             content=BODY,
-            headers={"content-type": "application/json", SIGNATURE_HEADER: header.encode("latin-1")},
+            headers=[
+                (b"content-type", b"application/json"),
+                (SIGNATURE_HEADER.encode(), header.encode("latin-1")),
+            ],
         )
     assert response.status_code == 401, response.text
     assert reason in response.json()["error"], response.text

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import resource
 import sqlite3
 import statistics
@@ -30,6 +31,7 @@ from typing import Any
 from textual import events
 from textual.app import App
 from textual.errors import NoWidget
+from textual.widgets import DataTable
 
 from flowmonkey import Engine, Event, EventType, open_store
 from flowmonkey_console.app import ConsoleApp
@@ -115,7 +117,12 @@ async def wait_until(app: App[Any], condition: Callable[[], object], timeout: fl
             raise TimeoutError("condition not met")
         await asyncio.sleep(0.001)
     drawn = asyncio.get_running_loop().create_future()
-    app.call_after_refresh(lambda: drawn.done() or drawn.set_result(None))
+
+    def settle() -> None:
+        if not drawn.done():
+            drawn.set_result(None)
+
+    app.call_after_refresh(settle)
     await drawn
 
 
@@ -160,6 +167,14 @@ async def layout_drawn(app: App[Any], arranged: Callable[[], object], timeout: f
         await asyncio.wait_for(drawn, timeout)
     finally:
         screen.screen_layout_refresh_signal.unsubscribe(app)
+
+
+def first_row_changed(view: ExecutionListView, before: object) -> bool:
+    return next(iter(view.rows)) != before
+
+
+def cursor_moved(table: DataTable[Any], row: int) -> bool:
+    return table.cursor_row != row
 
 
 def shown(screen: MainScreen, view_id: str) -> bool:
@@ -209,7 +224,7 @@ async def measure_paging(url: str, flows: Path) -> None:
     samples = []
     for key, char in [("right_square_bracket", "]")] * 20 + [("left_square_bracket", "[")] * 20:
         before = next(iter(view.rows))
-        samples.append(await keystroke(app, key, char, lambda b=before: next(iter(view.rows)) != b))
+        samples.append(await keystroke(app, key, char, functools.partial(first_row_changed, view, before)))
     print(f"page change ({len(samples)} x ] and [): {percentiles(samples)}")
     app.exit()
     await running
@@ -254,12 +269,12 @@ async def measure_under_load(url: str, flows: Path, steps_per_second: int, secon
             table = screen.active_view.table
             row = table.cursor_row
             key = "down" if row == 0 else "up"
-            moves.append(await keystroke(app, key, "", lambda r=row, t=table: t.cursor_row != r))
+            moves.append(await keystroke(app, key, "", functools.partial(cursor_moved, table, row)))
             await asyncio.sleep(0.05)
             if len(moves) % 5 == 0:  # now and then a heavier key: switch view and back
                 for view_key, view_id in (("1", "flows"), ("2", "executions")):
                     switch = await keystroke(
-                        app, view_key, view_key, lambda v=view_id: shown(screen, v), layout_drawn
+                        app, view_key, view_key, functools.partial(shown, screen, view_id), layout_drawn
                     )
                     switches.append(switch)
                     await asyncio.sleep(0.05)

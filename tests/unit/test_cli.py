@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from flowmonkey import cli
+from flowmonkey.cli import parser
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("flowmonkey.stores.sqlite") is None,
@@ -176,7 +177,7 @@ def test_unknown_ids_and_flows_are_reported_failures(fm: Cli) -> None:
 def test_a_subcommand_that_cannot_load_is_a_usage_error_naming_the_missing_module(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(cli.DELEGATED, "teleport", ("flowmonkey.teleport", "not installed here"))
+    monkeypatch.setitem(parser.DELEGATED, "teleport", ("flowmonkey.teleport", "not installed here"))
 
     assert cli.main(["teleport", "--now"]) == 2
     err = capsys.readouterr().err

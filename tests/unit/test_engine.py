@@ -12,6 +12,7 @@ from flowmonkey import (
     Engine,
     ErrorCode,
     EventType,
+    Execution,
     ExecutionStatus,
     Flow,
     HandlerParams,
@@ -31,7 +32,9 @@ def make_engine(store: Store, flows: list[dict[str, Any]], *extra: Any, **option
     return Engine(store, [*BASIC, *extra], [Flow.from_dict(f) for f in flows], **options)
 
 
-async def run_new(engine: Engine, flow_id: str, context: dict[str, Any] | None = None, **kw: Any):
+async def run_new(
+    engine: Engine, flow_id: str, context: dict[str, Any] | None = None, **kw: Any
+) -> Execution:
     execution, created = await engine.create(flow_id, context or {})
     assert created
     return await engine.run(execution.id, simulate_time=True)

@@ -279,8 +279,9 @@ async def test_an_input_that_makes_no_request_is_an_input_error(step_input: Any,
     )
     harness, done = await run(flow, {"nothing": None})
     harness.assert_failed(done, "INPUT_ERROR")
-    assert done.error is not None and says in done.error.message, done.error.message
-    assert "set config.url" in done.error.message
+    error = done.error
+    assert error is not None and says in error.message, error
+    assert "set config.url" in error.message
 
 
 # -- webhook ----------------------------------------------------------------------------

@@ -129,6 +129,6 @@ def test_handlers_register_from_functions_and_classes() -> None:
 def test_handler_decorator_refuses_sync_functions() -> None:
     with pytest.raises(TypeError, match="must be 'async def'"):
 
-        @handler("sync")
-        def sync(params: HandlerParams) -> StepResult:  # type: ignore[type-var]
+        @handler("sync")  # type: ignore[arg-type]
+        def sync(params: HandlerParams) -> StepResult:
             return Result.success()

@@ -446,7 +446,7 @@ async def test_an_execution_that_keeps_failing_to_step_is_retried_after_its_leas
     class BrokenCommits(MemoryStore):
         attempts = 0
 
-        async def commit(self, execution: Any, **kwargs: Any) -> bool:
+        async def commit(self, change: Change) -> bool:
             self.attempts += 1
             raise RuntimeError("disk full")  # not a StoreError: what it means is unknown
 

@@ -121,6 +121,6 @@ def test_sqlite_errors_that_repeat_are_not_transient(db: Callable[[], sqlite3.Co
 def test_a_disk_io_error_is_transient() -> None:
     # No portable way to make a disk fail under a test: the error as SQLite reports it.
     exc = sqlite3.OperationalError("disk I/O error")
-    exc.sqlite_errorcode = sqlite3.SQLITE_IOERR_WRITE  # type: ignore[attr-defined]
+    exc.sqlite_errorcode = sqlite3.SQLITE_IOERR_WRITE
     assert classify_sqlite(exc) is True
     assert classify_sqlite(sqlite3.OperationalError("disk I/O error")) is True  # no code: by its words

@@ -22,8 +22,8 @@ def run(schedule: CronSchedule, start: datetime, until: datetime) -> list[dateti
     return slots
 
 
-def local(*args: int, fold: int = 0) -> datetime:
-    return datetime(*args, tzinfo=NY, fold=fold).astimezone(UTC)  # type: ignore[misc]
+def local(year: int, month: int, day: int, hour: int, minute: int, fold: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=NY, fold=fold).astimezone(UTC)
 
 
 def test_five_fields_fire_in_the_trigger_zone() -> None:

@@ -61,7 +61,7 @@ async def test_registered_flow_declares_its_triggers_with_the_file_as_source() -
 async def test_reload_updates_adds_and_removes_and_retire_deletes() -> None:
     service, engine = setup()
     announce(engine, EventType.FLOW_REGISTERED, flow("1.0.0", V1))
-    v2 = [
+    v2: list[dict[str, Any]] = [
         {"id": "orders-hook", "type": "http", "contextKey": "payload", "enabled": False},
         {"id": "orders-hourly", "type": "schedule", "cron": "0 * * * *"},
     ]
