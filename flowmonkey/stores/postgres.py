@@ -34,7 +34,7 @@ from flowmonkey.model import (
     WebhookSignature,
     build_flow,
 )
-from flowmonkey.stores import _changes, _query
+from flowmonkey.stores import _changes, _feed, _query
 from flowmonkey.stores import _pg_sql as sql
 from flowmonkey.stores._batch import GroupCommitter
 from flowmonkey.stores._columns import (
@@ -52,7 +52,7 @@ from flowmonkey.stores._errors import classify_pg
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._urls import check_postgres_url
-from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
@@ -287,6 +287,14 @@ class PostgresStore:
     async def history(self, execution_id: str) -> list[StepRecord]:
         rows = await self._fetch("history", Q["history"], execution_id)
         return [STEP_RECORDS.from_row(row, as_is) for row in rows]
+
+    async def feed(self, *, after: str | None = None, limit: int = 200) -> FeedPage:
+        start = _feed.position(after, "p", 2)
+        if start is None:
+            rows = list(reversed(await self._fetch("feed", Q["feed_tail"], limit)))
+        else:
+            rows = await self._fetch("feed", Q["feed_after"], str(start[0]), start[1], limit)
+        return _feed.page(rows, as_is, "p", 2, after or _feed.cursor("p", 0, 0))
 
     async def list_executions(
         self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None

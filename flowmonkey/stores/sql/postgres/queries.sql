@@ -29,6 +29,26 @@ WHERE p.id = w.parent AND p.status IN ('pending', 'running', 'waiting')
 -- name: history
 SELECT {step_records} FROM step_records WHERE execution_id = $1 ORDER BY sequence
 
+-- name: feed_after
+-- The change feed (migration 11) after the position ($1 transaction id, $2 number), oldest
+-- first, up to $3 records, and only those whose transaction id is below the oldest one
+-- still open: every transaction below that line has ended, so no record can appear there
+-- later (a transaction that commits late is read late, never skipped).
+SELECT feed_xid::text::bigint, feed_seq, (SELECT flow_id FROM executions WHERE id = r.execution_id),
+    {step_records}
+FROM step_records AS r
+WHERE feed_xid IS NOT NULL AND (feed_xid, feed_seq) > ($1::text::xid8, $2::bigint)
+    AND feed_xid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY feed_xid, feed_seq LIMIT $3
+
+-- name: feed_tail
+-- The newest $1 records of the change feed (below the same line), newest first.
+SELECT feed_xid::text::bigint, feed_seq, (SELECT flow_id FROM executions WHERE id = r.execution_id),
+    {step_records}
+FROM step_records AS r
+WHERE feed_xid IS NOT NULL AND feed_xid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY feed_xid DESC, feed_seq DESC LIMIT $1
+
 -- name: save_definition
 INSERT INTO definitions (hash, flow_id, version, body) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING
 

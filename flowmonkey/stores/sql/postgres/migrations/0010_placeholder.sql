@@ -1,0 +1,2 @@
+-- Migration 10: a placeholder on branch wt-console3 only. This number belongs to another branch
+-- (being merged alongside); delete this file at merge, when that branch's migration takes it.
