@@ -34,5 +34,7 @@ def page(rows: Sequence[Sequence[Any]], dec: DecodeTime, kind: str, width: int, 
     """The feed page of ``rows``, oldest first: each row is its position (``width``
     numbers), its execution's flow, then the history record's columns. The cursor is the
     last row's position (``before`` when there is none)."""
-    entries = [FeedEntry(record=STEP_RECORDS.from_row(row[width + 1 :], dec), flow_id=row[width]) for row in rows]
+    entries = [
+        FeedEntry(record=STEP_RECORDS.from_row(row[width + 1 :], dec), flow_id=row[width]) for row in rows
+    ]
     return FeedPage(entries=entries, cursor=cursor(kind, *rows[-1][:width]) if rows else before)

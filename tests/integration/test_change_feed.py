@@ -68,8 +68,9 @@ async def test_postgres_delivers_a_transaction_that_commits_after_a_later_one(po
             await _insert_record(early, first.id, 1)  # takes the lower feed number
             await late_tx.start()
             await _insert_record(late, second.id, 1)
-            numbers = await early.fetchval("SELECT max(feed_seq) FROM step_records"), await late.fetchval(
-                "SELECT max(feed_seq) FROM step_records"
+            numbers = (
+                await early.fetchval("SELECT max(feed_seq) FROM step_records"),
+                await late.fetchval("SELECT max(feed_seq) FROM step_records"),
             )
             assert numbers[0] < numbers[1]
             await late_tx.commit()  # the later number commits first
