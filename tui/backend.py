@@ -25,6 +25,7 @@ from flowmonkey import (
     Execution,
     ExecutionQuery,
     ExecutionStatus,
+    FeedPage,
     Flow,
     FlowDirectory,
     FlowError,
@@ -50,6 +51,7 @@ from flowmonkey import (
 from .flowfiles_state import FlowFileState, from_directory, read_without_code
 from .options import ConsoleOptions
 from .outcomes import ActionReport, TriggerState
+from .store_changes import Overheard, StoreChanges
 
 __all__ = ["ActionReport", "Backend", "TriggerState"]
 
@@ -77,6 +79,7 @@ class Backend:
         self._services: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._signaler: WakeSignaler | None = None
+        self._changes = StoreChanges()
 
     @classmethod
     async def from_options(
@@ -186,10 +189,10 @@ class Backend:
         if signaler is None:  # memory: nobody else shares the store
             return
         if self.options.worker:
-            self._signaler = signaler  # the runtime starts, listens to and stops it
+            self._signaler = Overheard(signaler, self._changes)  # the runtime starts and stops it
             return
         try:
-            await signaler.start(lambda execution_id, wake_at: None)
+            await signaler.start(self._changes.heard)
         except Exception as exc:  # the console still works; other processes notice later
             log.warning("no cross-process signals: %s", exc)
             self._features["signals"] = f"off ({exc})"
@@ -263,6 +266,16 @@ class Backend:
     def subscribe(self, listener: Callable[[Event], None]) -> Callable[[], None]:
         """Call ``listener`` with every engine event; returns the unsubscribe."""
         return self._engine.events.subscribe(listener)
+
+    def on_store_change(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` when another process signals a change; returns the remove.
+        Signals say what became runnable, not every step: poll :meth:`feed` as well."""
+        return self._changes.add(listener)
+
+    async def feed(self, after: str | None = None, *, limit: int = 200) -> FeedPage:
+        """History records committed by any process after the cursor ``after`` (None:
+        the newest ``limit``), oldest first; a late commit is delivered late, never skipped."""
+        return await self._store.feed(after=after, limit=limit)
 
     # -- flows ------------------------------------------------------------------------
 
