@@ -20,7 +20,7 @@ from flowmonkey_console.screens.confirm import ConfirmScreen
 from flowmonkey_console.screens.flow_detail import FlowDetailScreen
 from flowmonkey_console.screens.help import HelpScreen
 from flowmonkey_console.widgets.status_counts import StatusCounts
-from tests.console.support import FIXED_IDS, FrozenClock, main_screen, make_app, seed_fixed, settle, wait_for
+from tests.console.support import FrozenClock, main_screen, make_app, seed_fixed, settle, wait_for
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
 
@@ -146,7 +146,9 @@ def test_events_view(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await ready("5")(pilot)
-        await wait_for(pilot, lambda: app.screen.query_one("#events-table").row_count >= 15, what="the events")
+        await wait_for(
+            pilot, lambda: app.screen.query_one("#events-table").row_count >= 15, what="the events"
+        )
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

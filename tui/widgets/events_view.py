@@ -3,7 +3,8 @@
 The rows are the store's change feed (every history record any process commits: runs,
 resumes, cancels from the CLI or another worker as well as this console's own), read
 when the view is shown, when a signal says another process changed something, when this
-console changes an execution, and on the screen's poll; plus this console's own events
+console changes an execution, and every half second while the view is shown (a signal
+says what became runnable, not each step another process commits); plus this console's own events
 that have no history record (flow files, triggers, jobs). ``enter`` opens the row's
 execution; ``/`` keeps the rows whose text contains the filter.
 """
@@ -11,6 +12,7 @@ execution; ``/`` keeps the rows whose text contains the filter.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
@@ -35,6 +37,7 @@ KEEP = 1000  # rows remembered for filtering
 SHOW = 300  # rows in the table
 PAGE = 500  # feed records read at a time
 PAGES_PER_READ = 4  # a backlog beyond this is read on the next tick
+FEED_POLL = 0.5  # seconds: signals say what became runnable, not every step another process commits
 
 
 class EventRow(NamedTuple):
@@ -56,7 +59,12 @@ def from_entry(entry: FeedEntry) -> EventRow:
         if part
     )
     return EventRow(
-        record.finished_at, f"step.{record.outcome.value}", entry.flow_id, record.execution_id, record.step_id, detail
+        record.finished_at,
+        f"step.{record.outcome.value}",
+        entry.flow_id,
+        record.execution_id,
+        record.step_id,
+        detail,
     )
 
 
@@ -100,6 +108,7 @@ class EventsView(ConsoleView):
         self._redraw = False
         self._cursor: str | None = None  # the feed's position (None: start at its newest)
         self._reading = False
+        self._read_at = 0.0
         self._stop_hearing: Callable[[], None] | None = None
 
     def on_mount(self) -> None:
@@ -136,8 +145,10 @@ class EventsView(ConsoleView):
             pending = list(self._pending)
             self._pending.clear()
             self._append(pending)
-        if self.stale and not self._reading:  # while reading, stale stays: read again after
+        due = self.stale or time.monotonic() - self._read_at >= FEED_POLL
+        if due and not self._reading:  # while reading, stale stays: read again after
             self.stale = False
+            self._read_at = time.monotonic()
             self._reading = True
             self.run_worker(self._read_feed(), group="feed")
 
