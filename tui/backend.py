@@ -32,6 +32,7 @@ from flowmonkey import (
     FlowMonkeyError,
     Handler,
     Page,
+    ResumeDataError,
     Runtime,
     Step,
     StepRecord,
@@ -57,6 +58,7 @@ __all__ = ["ActionReport", "Backend", "TriggerState"]
 
 log = logging.getLogger(__name__)
 
+RESUME_REFUSED = "the data does not match the waiting step's resumeSchema:"
 RETRYABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 
 
@@ -308,6 +310,14 @@ class Backend:
     async def execution(self, execution_id: str) -> Execution | None:
         return await self._store.get_execution(execution_id)
 
+    async def resume_schema(self, execution_id: str) -> dict[str, Any] | None:
+        """The ``resumeSchema`` of the step ``execution_id`` waits at (None: it declares none)."""
+        execution = await self._store.get_execution(execution_id)
+        if execution is None or execution.current_step_id is None:
+            return None
+        step = (await self._engine.flow_of(execution)).steps.get(execution.current_step_id)
+        return dict(step.resume_schema) if step is not None and step.resume_schema is not None else None
+
     async def history(self, execution_id: str) -> list[StepRecord]:
         """The execution's step records in commit order."""
         return await self._store.history(execution_id)
@@ -355,6 +365,11 @@ class Backend:
         for execution_id in execution_ids:
             try:
                 await self._engine.resume(execution_id, data)
+            except ResumeDataError as exc:  # every error on a line of its own, with its path
+                errors = exc.details.get("errors", []) if isinstance(exc.details, dict) else []
+                lines = [f"{e['path']}: {e['message']}" for e in errors]
+                report.failed.append((execution_id, "\n".join([RESUME_REFUSED, *lines])))
+                continue
             except FlowMonkeyError as exc:
                 report.failed.append((execution_id, str(exc)))
                 continue
