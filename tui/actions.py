@@ -20,8 +20,8 @@ from flowmonkey import Execution, Flow
 
 from .backend import Backend
 from .format import short_id
-from .resume_data import describe, skeleton_text
 from .outcomes import ActionReport
+from .resume_data import describe, skeleton_text
 from .screens.confirm import ConfirmScreen
 from .screens.json_editor import JsonEditorScreen
 from .screens.raw_json import RawJsonScreen

@@ -84,7 +84,9 @@ async def test_the_resume_editor_shows_the_schema_and_lists_every_refusal(clock:
         assert stored is not None and stored.status is ExecutionStatus.WAITING
         editor.text = '{"approved": true, "by": "ops"}'
         await pilot.press("f2")
-        await wait_for(pilot, lambda: not isinstance(app.screen, JsonEditorScreen), what="the editor to close")
+        await wait_for(
+            pilot, lambda: not isinstance(app.screen, JsonEditorScreen), what="the editor to close"
+        )
         await wait_for(pilot, lambda: f"resumed {waiting}" in screen_text(app), what="the toast")
     resumed = await engine.get(waiting)
     assert resumed is not None and resumed.context["decision"] == {"approved": True, "by": "ops"}

@@ -71,7 +71,9 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
         with Vertical():
             yield Label(Text(self._title), id="json-title")
             if self._expects:
-                yield Static(Text(f"expects {self._expects}  (* required)"), id="json-expects", classes="hint")
+                yield Static(
+                    Text(f"expects {self._expects}  (* required)"), id="json-expects", classes="hint"
+                )
             yield TextArea(self._initial, id="json-text", tab_behavior="focus", show_line_numbers=True)
             yield Static("", id="json-error")
             yield Static("", id="json-where", classes="hint")
