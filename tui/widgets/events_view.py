@@ -109,6 +109,7 @@ class EventsView(ConsoleView):
         self._cursor: str | None = None  # the feed's position (None: start at its newest)
         self._reading = False
         self._read_at = 0.0
+        self._failing = ""  # the last error reading the feed (logged once)
         self._stop_hearing: Callable[[], None] | None = None
 
     def on_mount(self) -> None:
@@ -156,6 +157,7 @@ class EventsView(ConsoleView):
         try:
             for _ in range(PAGES_PER_READ):
                 page = await self.backend.feed(self._cursor, limit=PAGE)
+                self._failing = ""
                 self._cursor = page.cursor
                 rows = [from_entry(entry) for entry in page.entries]
                 self.rows.extend(rows)
@@ -164,7 +166,9 @@ class EventsView(ConsoleView):
                     return
             self.stale = True  # more behind: the next tick reads on
         except FlowMonkeyError as exc:  # unreachable now; the next poll tries again
-            log.warning("reading the change feed failed: %s", exc)
+            if str(exc) != self._failing:  # once, not every half second
+                log.warning("reading the change feed failed: %s", exc)
+            self._failing = str(exc)
             self.set_title(f"✘ the store's feed: {exc}")
         finally:
             self._reading = False
