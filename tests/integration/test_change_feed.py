@@ -131,3 +131,26 @@ async def test_sqlite_feed_survives_deleting_the_newest_records(tmp_path: Path) 
         assert await step(store, e)
         page = await store.feed(after=cursor)
     assert [(x.record.execution_id, x.record.sequence) for x in page.entries] == [(e.id, 2)]
+
+
+@pytest.mark.postgres
+async def test_postgres_is_not_held_back_by_a_transaction_in_another_database(
+    postgres_database: str, postgres_dsn: str
+) -> None:
+    """Transaction ids are the whole server's; one open in another database cannot write
+    here, so the feed does not wait for it."""
+    import asyncpg
+
+    e = execution()
+    elsewhere = await asyncpg.connect(postgres_dsn)  # another database of the same server
+    try:
+        async with open_store(postgres_database) as store:
+            await store.create_execution(e, now=T0)
+            cursor = (await store.feed()).cursor
+            async with elsewhere.transaction():
+                await elsewhere.fetchval("SELECT pg_current_xact_id()")  # open, with an id
+                assert await step(store, e)
+                seen = await read_until(store, cursor, count=1)
+    finally:
+        await elsewhere.close()
+    assert seen == [(e.id, 1)]
