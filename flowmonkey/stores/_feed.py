@@ -7,7 +7,7 @@ A cursor of another kind of store, or one that is not a cursor, is refused.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from flowmonkey.errors import StoreError
@@ -38,3 +38,30 @@ def page(rows: Sequence[Sequence[Any]], dec: DecodeTime, kind: str, width: int, 
         FeedEntry(record=STEP_RECORDS.from_row(row[width + 1 :], dec), flow_id=row[width]) for row in rows
     ]
     return FeedPage(entries=entries, cursor=cursor(kind, *rows[-1][:width]) if rows else before)
+
+
+async def read_postgres(
+    fetch: Callable[..., Awaitable[list[Any]]], queries: Mapping[str, str], after: str | None, limit: int
+) -> FeedPage:
+    """PostgreSQL's feed page (``fetch(what, query, *args)``: the store's)."""
+    start = position(after, "p", 2)
+    if start is None:
+        rows = list(reversed(await fetch("feed", queries["feed_tail"], limit)))
+    else:
+        rows = await fetch("feed", queries["feed_after"], str(start[0]), start[1], limit)
+    return page(rows, lambda value: value, "p", 2, after or cursor("p", 0, 0))
+
+
+async def read_sqlite(
+    fetch: Callable[[str, tuple[Any, ...]], Awaitable[list[Any]]],
+    dec: DecodeTime,
+    after: str | None,
+    limit: int,
+) -> FeedPage:
+    """SQLite's feed page (``fetch(query name, parameters)``: the store's reader)."""
+    start = position(after, "s", 1)
+    if start is None:
+        rows = list(reversed(await fetch("feed_tail", (limit,))))
+    else:
+        rows = await fetch("feed_after", (start[0], limit))
+    return page(rows, dec, "s", 1, after or cursor("s", 0))

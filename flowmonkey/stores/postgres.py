@@ -289,12 +289,7 @@ class PostgresStore:
         return [STEP_RECORDS.from_row(row, as_is) for row in rows]
 
     async def feed(self, *, after: str | None = None, limit: int = 200) -> FeedPage:
-        start = _feed.position(after, "p", 2)
-        if start is None:
-            rows = list(reversed(await self._fetch("feed", Q["feed_tail"], limit)))
-        else:
-            rows = await self._fetch("feed", Q["feed_after"], str(start[0]), start[1], limit)
-        return _feed.page(rows, as_is, "p", 2, after or _feed.cursor("p", 0, 0))
+        return await _feed.read_postgres(self._fetch, Q, after, limit)
 
     async def list_executions(
         self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None

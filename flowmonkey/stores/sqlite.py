@@ -304,12 +304,9 @@ class SQLiteStore:
         return [STEP_RECORDS.from_row(row, ops.dec) for row in rows]
 
     async def feed(self, *, after: str | None = None, limit: int = 200) -> FeedPage:
-        start = _feed.position(after, "s", 1)
-        if start is None:
-            rows = list(reversed(await self._read("feed", ops.fetch, "feed_tail", (limit,))))
-        else:
-            rows = await self._read("feed", ops.fetch, "feed_after", (start[0], limit))
-        return _feed.page(rows, ops.dec, "s", 1, after or _feed.cursor("s", 0))
+        return await _feed.read_sqlite(
+            lambda *query: self._read("feed", ops.fetch, *query), ops.dec, after, limit
+        )
 
     async def list_executions(
         self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None
