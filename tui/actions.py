@@ -21,6 +21,7 @@ from flowmonkey import Execution, Flow
 from .backend import Backend
 from .format import short_id
 from .outcomes import ActionReport
+from .resume_data import describe, skeleton_text
 from .screens.confirm import ConfirmScreen
 from .screens.json_editor import JsonEditorScreen
 from .screens.raw_json import RawJsonScreen
@@ -77,7 +78,12 @@ async def _confirmed(
 
 
 async def resume(app: App[object], backend: Backend, ids: Sequence[str]) -> ActionReport | None:
-    """Ask for the resume data (validated JSON), then resume every execution in ``ids``."""
+    """Ask for the resume data (validated JSON), then resume every execution in ``ids``.
+
+    The editor shows the waiting step's ``resumeSchema`` and starts from a skeleton of it;
+    a refusal of one execution's data (every error with its JSON path) shows in the
+    editor, which stays open to fix it.
+    """
     if not ids:
         return None
     if len(ids) > 1:
@@ -85,12 +91,25 @@ async def resume(app: App[object], backend: Backend, ids: Sequence[str]) -> Acti
         if await _confirmed(app, question, ids) is None:
             return None
     title = f"Resume {short_id(ids[0], 14)}" if len(ids) == 1 else f"Resume {len(ids)} executions"
-    answer = await app.push_screen_wait(JsonEditorScreen(f"{title} — data (JSON)", ok_label="Resume"))
-    if answer is None:
+    schema = await backend.resume_schema(ids[0])
+    sent: list[ActionReport] = []
+
+    async def send(value: object) -> list[str]:
+        report = await backend.resume(ids, value)
+        sent.append(report)
+        return report.failed[0][1].splitlines() if len(ids) == 1 and report.failed else []
+
+    editor = JsonEditorScreen(
+        f"{title} — data (JSON)",
+        initial=skeleton_text(schema),
+        ok_label="Resume",
+        expects=describe(schema) if schema is not None else "",
+        send=send,
+    )
+    if await app.push_screen_wait(editor) is None:
         return None
-    report = await backend.resume(ids, answer.value)
-    _report(app, report)
-    return report
+    _report(app, sent[-1])
+    return sent[-1]
 
 
 async def cancel(app: App[object], backend: Backend, ids: Sequence[str]) -> ActionReport | None:

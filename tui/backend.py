@@ -25,12 +25,14 @@ from flowmonkey import (
     Execution,
     ExecutionQuery,
     ExecutionStatus,
+    FeedPage,
     Flow,
     FlowDirectory,
     FlowError,
     FlowMonkeyError,
     Handler,
     Page,
+    ResumeDataError,
     Runtime,
     Step,
     StepRecord,
@@ -50,11 +52,13 @@ from flowmonkey import (
 from .flowfiles_state import FlowFileState, from_directory, read_without_code
 from .options import ConsoleOptions
 from .outcomes import ActionReport, TriggerState
+from .store_changes import Overheard, StoreChanges
 
 __all__ = ["ActionReport", "Backend", "TriggerState"]
 
 log = logging.getLogger(__name__)
 
+RESUME_REFUSED = "the data does not match the waiting step's resumeSchema:"
 RETRYABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 
 
@@ -77,6 +81,7 @@ class Backend:
         self._services: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._signaler: WakeSignaler | None = None
+        self._changes = StoreChanges()
 
     @classmethod
     async def from_options(
@@ -186,10 +191,10 @@ class Backend:
         if signaler is None:  # memory: nobody else shares the store
             return
         if self.options.worker:
-            self._signaler = signaler  # the runtime starts, listens to and stops it
+            self._signaler = Overheard(signaler, self._changes)  # the runtime starts and stops it
             return
         try:
-            await signaler.start(lambda execution_id, wake_at: None)
+            await signaler.start(self._changes.heard)
         except Exception as exc:  # the console still works; other processes notice later
             log.warning("no cross-process signals: %s", exc)
             self._features["signals"] = f"off ({exc})"
@@ -264,6 +269,16 @@ class Backend:
         """Call ``listener`` with every engine event; returns the unsubscribe."""
         return self._engine.events.subscribe(listener)
 
+    def on_store_change(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` when another process signals a change; returns the remove.
+        Signals say what became runnable, not every step: poll :meth:`feed` as well."""
+        return self._changes.add(listener)
+
+    async def feed(self, after: str | None = None, *, limit: int = 200) -> FeedPage:
+        """History records committed by any process after the cursor ``after`` (None:
+        the newest ``limit``), oldest first; a late commit is delivered late, never skipped."""
+        return await self._store.feed(after=after, limit=limit)
+
     # -- flows ------------------------------------------------------------------------
 
     def flows(self) -> list[Flow]:
@@ -294,6 +309,14 @@ class Backend:
 
     async def execution(self, execution_id: str) -> Execution | None:
         return await self._store.get_execution(execution_id)
+
+    async def resume_schema(self, execution_id: str) -> dict[str, Any] | None:
+        """The ``resumeSchema`` of the step ``execution_id`` waits at (None: it declares none)."""
+        execution = await self._store.get_execution(execution_id)
+        if execution is None or execution.current_step_id is None:
+            return None
+        step = (await self._engine.flow_of(execution)).steps.get(execution.current_step_id)
+        return dict(step.resume_schema) if step is not None and step.resume_schema is not None else None
 
     async def history(self, execution_id: str) -> list[StepRecord]:
         """The execution's step records in commit order."""
@@ -342,6 +365,11 @@ class Backend:
         for execution_id in execution_ids:
             try:
                 await self._engine.resume(execution_id, data)
+            except ResumeDataError as exc:  # every error on a line of its own, with its path
+                errors = exc.details.get("errors", []) if isinstance(exc.details, dict) else []
+                lines = [f"{e['path']}: {e['message']}" for e in errors]
+                report.failed.append((execution_id, "\n".join([RESUME_REFUSED, *lines])))
+                continue
             except FlowMonkeyError as exc:
                 report.failed.append((execution_id, str(exc)))
                 continue

@@ -9,7 +9,8 @@ object never changes what is stored. Driver errors are translated at this bounda
 uses: :class:`ExecutionStore` (executions, their history, and the flow definitions they
 pin; with :class:`DefinitionStore`), :class:`ClaimStore` (the runtime's claims, leases,
 wakes and timeouts), :class:`TriggerStore` (triggers, their slots and fires) and
-:class:`JobStore` (long-running handlers' jobs).
+:class:`JobStore` (long-running handlers' jobs) and :class:`FeedStore` (the history of
+every execution as one feed, for watchers in other processes).
 """
 
 from __future__ import annotations
@@ -70,6 +71,23 @@ class Page(Generic[T]):
 
     items: list[T]
     next_cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedEntry:
+    """One history record in the change feed, with the flow of its execution (None when
+    the execution is gone)."""
+
+    record: StepRecord
+    flow_id: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FeedPage:
+    """Entries of the change feed, oldest first; pass ``cursor`` back to read on."""
+
+    entries: list[FeedEntry]
+    cursor: str
 
 
 class DefinitionStore(Protocol):
@@ -245,8 +263,24 @@ class JobStore(Protocol):
         ...
 
 
+class FeedStore(Protocol):
+    """Every history record any process commits, as one feed that never skips a record."""
+
+    async def feed(self, *, after: str | None = None, limit: int = 200) -> FeedPage:
+        """Up to ``limit`` records committed after the position ``after`` (a ``cursor``
+        of an earlier page), oldest first; ``after=None``: the newest ``limit`` records.
+
+        A record appears once every record that could precede it has committed: a
+        transaction that commits late is delivered late, never skipped (on PostgreSQL the
+        feed reads behind the oldest open transaction; SQLite's one writer at a time
+        orders the records). Records written before the feed existed (migration 7) are
+        not in it.
+        """
+        ...
+
+
 @runtime_checkable
-class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, Protocol):
+class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, FeedStore, Protocol):
     """Durable storage of executions, their history, definitions, triggers and jobs."""
 
     url: str  # for display: the password is masked

@@ -28,7 +28,8 @@ from flowmonkey.model import (
     WebhookSignature,
     copy_json,
 )
-from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
+from flowmonkey.stores._feed import cursor, position
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedEntry, FeedPage, Page
 
 
 def matches(execution: Execution, query: ExecutionQuery) -> bool:
@@ -59,6 +60,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._executions: dict[str, Execution] = {}
         self._history: dict[str, list[StepRecord]] = defaultdict(list)
+        self._feed: list[StepRecord] = []  # every record in commit order
         self._idempotency: dict[tuple[str, str, str], tuple[str, datetime | None]] = {}
         self._definitions: dict[str, Flow] = {}
         self._triggers: dict[str, TriggerDefinition] = {}
@@ -110,6 +112,7 @@ class MemoryStore:
                 setattr(stored, name, copy_json(fields[name]))
         if change.record is not None:
             self._history[stored.id].append(change.record)
+            self._feed.append(change.record)
         if change.wake_parent is not None:
             self._wake_parent(change.wake_parent, change.at)
         return True
@@ -126,6 +129,17 @@ class MemoryStore:
 
     async def history(self, execution_id: str) -> list[StepRecord]:
         return list(self._history.get(execution_id, ()))
+
+    async def feed(self, *, after: str | None = None, limit: int = 200) -> FeedPage:
+        start = position(after, "m", 1)
+        first = max(0, len(self._feed) - limit) if start is None else start[0]
+        records = self._feed[first : first + limit]
+        entries = [FeedEntry(record=r, flow_id=self._flow_of(r.execution_id)) for r in records]
+        return FeedPage(entries=entries, cursor=cursor("m", first + len(records)))
+
+    def _flow_of(self, execution_id: str) -> str | None:
+        execution = self._executions.get(execution_id)
+        return execution.flow_id if execution is not None else None
 
     async def list_executions(
         self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None

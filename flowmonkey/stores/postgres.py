@@ -28,7 +28,7 @@ from flowmonkey.model import (
     StepRecord,
     build_flow,
 )
-from flowmonkey.stores import _changes, _query
+from flowmonkey.stores import _changes, _feed, _query
 from flowmonkey.stores import _pg_sql as sql
 from flowmonkey.stores._batch import GroupCommitter
 from flowmonkey.stores._columns import (
@@ -42,7 +42,7 @@ from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores._pg_side import PostgresSideTables
 from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._urls import check_postgres_url
-from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
@@ -277,6 +277,9 @@ class PostgresStore(PostgresSideTables):
     async def history(self, execution_id: str) -> list[StepRecord]:
         rows = await self._fetch("history", Q["history"], execution_id)
         return [STEP_RECORDS.from_row(row, as_is) for row in rows]
+
+    async def feed(self, *, after: str | None = None, limit: int = 200) -> FeedPage:
+        return await _feed.read_postgres(self._fetch, Q, after, limit)
 
     async def list_executions(
         self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None

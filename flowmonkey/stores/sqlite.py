@@ -46,7 +46,7 @@ from flowmonkey.model import (
     WebhookSignature,
     build_flow,
 )
-from flowmonkey.stores import _changes
+from flowmonkey.stores import _changes, _feed
 from flowmonkey.stores import _sqlite_commit as _commit
 from flowmonkey.stores import _sqlite_ops as ops
 from flowmonkey.stores._batch import GroupCommitter
@@ -64,7 +64,7 @@ from flowmonkey.stores._errors import classify_sqlite
 from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION, apply_schema, schema_version
 from flowmonkey.stores._urls import sqlite_url
-from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage, Page
 
 T = TypeVar("T")
 SYNCHRONOUS_LEVELS = ("normal", "full")
@@ -302,6 +302,11 @@ class SQLiteStore:
     async def history(self, execution_id: str) -> list[StepRecord]:
         rows = await self._read("history", ops.history, execution_id)
         return [STEP_RECORDS.from_row(row, ops.dec) for row in rows]
+
+    async def feed(self, *, after: str | None = None, limit: int = 200) -> FeedPage:
+        return await _feed.read_sqlite(
+            lambda *query: self._read("feed", ops.fetch, *query), ops.dec, after, limit
+        )
 
     async def list_executions(
         self, query: ExecutionQuery = ExecutionQuery(), *, limit: int = 50, cursor: str | None = None

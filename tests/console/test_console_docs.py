@@ -19,6 +19,7 @@ from flowmonkey_console.screens.times import TimesScreen
 from flowmonkey_console.widgets.command_prompt import CommandPrompt
 from flowmonkey_console.widgets.console_table import ConsoleTable
 from flowmonkey_console.widgets.console_view import ConsoleView
+from flowmonkey_console.widgets.events_view import EventsView
 from flowmonkey_console.widgets.execution_list import ExecutionListView
 from flowmonkey_console.widgets.flows_view import FlowsView
 from flowmonkey_console.widgets.triggers_view import TriggersView
@@ -32,6 +33,7 @@ CLASSES: list[type[DOMNode]] = [
     ExecutionListView,
     FlowsView,
     TriggersView,
+    EventsView,
     ExecutionDetailScreen,
     FlowDetailScreen,
     JsonEditorScreen,

@@ -144,7 +144,9 @@ def test_approve_an_expense_in_the_real_console(tmux: type[Tmux], tmp_path: Path
         session.wait_for("approval: Appr")
         session.keys("r")
         session.wait_for("data (JSON)")
-        session.wait_for("line 1, column 3")
+        session.wait_for("expects {approved*: boolean, by*: string}")  # the step's resumeSchema
+        session.wait_for('"approved": false,')  # its skeleton, selected: typing replaces it
+        session.wait_for("line 4, column 2")
         session.type('{"approved": true, "by": "ops"}')
         session.keys("F2")
         session.wait_for("resumed ")

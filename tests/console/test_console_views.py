@@ -227,18 +227,23 @@ async def test_triggers_view_pauses_and_fires(clock: FrozenClock) -> None:
     assert [e.flow_id for e in page.items] == ["daily-report"]
 
 
-async def test_events_view_streams_and_filters(clock: FrozenClock) -> None:
+async def test_events_view_streams_filters_and_opens(clock: FrozenClock) -> None:
     engine = make_engine(clock)
     app = make_app(engine)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await main_screen(pilot)
         await pilot.press("5")
+        waiting = await start(engine, "process-order")
         await start(engine, "daily-report")
-        await wait_for(pilot, lambda: "execution.failed" in screen_text(app), what="the events")
-        assert "execution.created" in screen_text(app)
-        await pilot.press("slash", *"failed", "enter")
-        await wait_for(pilot, lambda: "execution.created" not in screen_text(app), what="the filter")
-        assert "execution.failed" in screen_text(app)
+        await wait_for(pilot, lambda: "step.failed" in screen_text(app), what="the events")
+        assert "step.waiting" in screen_text(app) and "step.completed" in screen_text(app)
+        await pilot.press("slash", *"waiting", "enter")
+        await wait_for(pilot, lambda: "step.failed" not in screen_text(app), what="the filter")
+        assert "step.waiting" in screen_text(app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExecutionDetailScreen), what="the detail")
+        detail = app.screen
+        assert isinstance(detail, ExecutionDetailScreen) and detail.execution_id == waiting
 
 
 async def test_help_lists_keys_with_binding_ids(clock: FrozenClock) -> None:

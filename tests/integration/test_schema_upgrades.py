@@ -48,6 +48,7 @@ from flowmonkey.stores._pg_schema import SCHEMA_VERSION as POSTGRES_VERSION
 from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION as SQLITE_VERSION
 from tests.conftest import _admin, _with_database
 from tests.integration import release_0_1 as old
+from tests.integration.test_change_feed import read_until
 from tests.unit.helpers import echo, wait
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -405,6 +406,8 @@ async def test_the_upgraded_executions_run_to_completion(database_0_1: str) -> N
     data = release_0_1()
     async with open_store(database_0_1) as store:
         engine = Engine(store, [wait, echo, charge], [ORDER])
+        feed = await store.feed()
+        assert feed.entries == []  # 0.1's records were written before the feed (migration 7)
         async with Runtime(engine, concurrency=4):
             await engine.resume(RESUME, APPROVED)
             await until_finished(store, UNFINISHED)
@@ -422,6 +425,10 @@ async def test_the_upgraded_executions_run_to_completion(database_0_1: str) -> N
             old_records = data.history[execution_id]
             assert history[: len(old_records)] == old_records  # 0.1's records stay as they were
             assert [r.sequence for r in history] == list(range(1, done.revision + 1))
+        # The change feed holds exactly the records written since the upgrade, each once.
+        histories = {e: await store.history(e) for e in UNFINISHED}
+        written = sorted((e, r.sequence) for e, h in histories.items() for r in h[len(data.history[e]) :])
+        assert sorted(await read_until(store, feed.cursor, count=len(written))) == written
         finished_under_0_1 = [e for e in data.executions if e.id in (DONE, CANCELLED)]
         for expected in finished_under_0_1:  # untouched
             assert await store.get_execution(expected.id) == expected

@@ -15,8 +15,12 @@ from flowmonkey.stores import _pg_sql, _sqlite_commit, _sqlite_ops, open_store
 from flowmonkey.stores._changes import COMMIT_COLUMNS
 from flowmonkey.stores._columns import TABLES, Table
 
-# Columns a table has beyond its record's fields (the store's own).
-STORE_COLUMNS = {"trigger_fires": {("seq", "INTEGER", "bigint", True)}}
+# Columns a table has beyond its record's fields (the store's own); None: not on SQLite
+# (its change feed numbers records in a table of its own, migration 7).
+STORE_COLUMNS: dict[str, set[tuple[str, str | None, str, bool]]] = {
+    "trigger_fires": {("seq", "INTEGER", "bigint", True)},
+    "step_records": {("feed_xid", None, "xid8", False), ("feed_seq", None, "bigint", False)},
+}
 _POSTGRES_NAMES = {"timestamptz": "timestamp with time zone"}
 
 
@@ -29,10 +33,11 @@ def expected_columns(table: Table[Any], sqlite: bool) -> set[tuple[str, str, boo
         )
         for c in table.columns
     }
-    extra = {
-        (name, lite if sqlite else pg, required)
-        for name, lite, pg, required in STORE_COLUMNS.get(table.name, ())
-    }
+    extra = set()
+    for name, lite, pg, required in STORE_COLUMNS.get(table.name, ()):
+        kind = lite if sqlite else pg
+        if kind is not None:  # a PostgreSQL-only column
+            extra.add((name, kind, required))
     return derived | extra
 
 

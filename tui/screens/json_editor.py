@@ -1,7 +1,9 @@
-"""A modal JSON editor: nothing is returned until the text parses (errors inline, line:col)."""
+"""A modal JSON editor: nothing is returned until the text parses (errors inline, line:col)
+and, when it is given a ``send``, until that accepts the value (its refusals inline too)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +34,9 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
         border: round $accent; padding: 0 1; background: $surface;
     }
     JsonEditorScreen TextArea { height: 10; }
-    JsonEditorScreen #json-error { color: $error; height: auto; }
+    JsonEditorScreen.refused TextArea { height: 6; }  /* room for the reasons and the buttons */
+    JsonEditorScreen #json-error { color: $error; height: auto; max-height: 8; }
+    JsonEditorScreen #json-expects { height: auto; max-height: 3; }
     JsonEditorScreen Horizontal { height: 1; margin-top: 1; }
     JsonEditorScreen Button { min-width: 12; height: 1; border: none; margin-right: 2; }
     """
@@ -43,17 +47,33 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
     ]
 
     def __init__(
-        self, title: str, *, initial: str = "{}", require_object: bool = False, ok_label: str = "OK"
+        self,
+        title: str,
+        *,
+        initial: str = "{}",
+        require_object: bool = False,
+        ok_label: str = "OK",
+        expects: str = "",
+        send: Callable[[Any], Awaitable[list[str]]] | None = None,
     ) -> None:
+        """``expects``: what the value must be, shown above the text; ``send``: called with
+        the parsed value, returns why it was refused (every reason a line), [] if taken."""
         super().__init__()
         self._title = title
         self._initial = initial
         self._require_object = require_object
         self._ok_label = ok_label
+        self._expects = expects
+        self._send = send
+        self._sending = False
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Label(Text(self._title), id="json-title")
+            if self._expects:
+                yield Static(
+                    Text(f"expects {self._expects}  (* required)"), id="json-expects", classes="hint"
+                )
             yield TextArea(self._initial, id="json-text", tab_behavior="focus", show_line_numbers=True)
             yield Static("", id="json-error")
             yield Static("", id="json-where", classes="hint")
@@ -73,23 +93,39 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
         row, column = event.selection.end
         self.query_one("#json-where", Static).update(f"line {row + 1}, column {column + 1}")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if event.button.id == "json-ok":
-            self.action_submit()
+            await self.action_submit()
         else:
             self.action_cancel()
 
-    def action_submit(self) -> None:
+    async def action_submit(self) -> None:
+        if self._sending:  # f2 again while the first is on its way
+            return
         editor = self.query_one(TextArea)
         try:
             value = parse_json(editor.text, require_object=self._require_object)
         except JsonInputError as exc:
-            self.query_one("#json-error", Static).update(Text(f"✘ {exc.problem}"))
+            self._say([f"✘ {exc.problem}"])
             editor.move_cursor((exc.problem.line - 1, max(exc.problem.column - 1, 0)))
             editor.focus()
             return
+        if self._send is not None:
+            self._sending = True
+            try:
+                refused = await self._send(value)
+            finally:
+                self._sending = False
+            if refused:  # the first line says what, the others (indented) each reason
+                self._say([f"✘ {refused[0]}", *(f"  {line}" for line in refused[1:])])
+                self.add_class("refused")
+                editor.focus()
+                return
         self.dismiss(JsonValue(value))
+
+    def _say(self, lines: list[str]) -> None:
+        self.query_one("#json-error", Static).update(Text("\n".join(lines)))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -297,6 +297,10 @@ class MainScreen(Screen[None]):
         message.stop()
         self.app.push_screen(ExecutionDetailScreen(self.backend, message.execution_id))
 
+    def on_events_view_open_requested(self, message: EventsView.OpenRequested) -> None:
+        message.stop()
+        self.app.push_screen(ExecutionDetailScreen(self.backend, message.execution_id))
+
     def on_execution_list_view_action_requested(self, message: ExecutionListView.ActionRequested) -> None:
         message.stop()
         action = actions.EXECUTION_ACTIONS[message.action]

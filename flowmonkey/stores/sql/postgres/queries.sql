@@ -29,6 +29,47 @@ WHERE p.id = w.parent AND p.status IN ('pending', 'running', 'waiting')
 -- name: history
 SELECT {step_records} FROM step_records WHERE execution_id = $1 ORDER BY sequence
 
+-- name: feed_after
+-- The change feed (migration 7) after the position ($1 transaction id, $2 number), oldest
+-- first, up to $3 records, and only below the line of the oldest transaction that was open
+-- when the statement's snapshot was taken: every transaction below it has ended, and
+-- every later one gets a higher id, so no record can appear there later (a transaction
+-- that commits late is read late, never skipped). Transaction ids are the whole server's:
+-- an open transaction is passed over only once pg_stat_activity shows it in another
+-- database (it cannot write here); one it does not show (ended since, prepared, or not
+-- ours to see) holds the line, which can only make the feed later, never skip.
+WITH snapshot AS (SELECT pg_current_snapshot() AS s),
+line AS (
+    SELECT coalesce(
+        (SELECT min(x) FROM snapshot, pg_snapshot_xip(s) AS x WHERE NOT EXISTS (
+            SELECT 1 FROM pg_stat_activity AS a WHERE a.backend_xid = x::xid AND a.datname <> current_database()
+        )),
+        (SELECT pg_snapshot_xmax(s) FROM snapshot)
+    ) AS below
+)
+SELECT feed_xid::text::bigint, feed_seq, (SELECT flow_id FROM executions WHERE id = r.execution_id),
+    {step_records}
+FROM step_records AS r, line
+WHERE feed_xid IS NOT NULL AND (feed_xid, feed_seq) > ($1::text::xid8, $2::bigint) AND feed_xid < line.below
+ORDER BY feed_xid, feed_seq LIMIT $3
+
+-- name: feed_tail
+-- The newest $1 records of the change feed (below the same line), newest first.
+WITH snapshot AS (SELECT pg_current_snapshot() AS s),
+line AS (
+    SELECT coalesce(
+        (SELECT min(x) FROM snapshot, pg_snapshot_xip(s) AS x WHERE NOT EXISTS (
+            SELECT 1 FROM pg_stat_activity AS a WHERE a.backend_xid = x::xid AND a.datname <> current_database()
+        )),
+        (SELECT pg_snapshot_xmax(s) FROM snapshot)
+    ) AS below
+)
+SELECT feed_xid::text::bigint, feed_seq, (SELECT flow_id FROM executions WHERE id = r.execution_id),
+    {step_records}
+FROM step_records AS r, line
+WHERE feed_xid IS NOT NULL AND feed_xid < line.below
+ORDER BY feed_xid DESC, feed_seq DESC LIMIT $1
+
 -- name: save_definition
 INSERT INTO definitions (hash, flow_id, version, body) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING
 

@@ -30,6 +30,19 @@ WHERE id = :parent AND status IN ('pending', 'running', 'waiting')
 -- name: history
 SELECT {step_records} FROM step_records WHERE execution_id = ? ORDER BY sequence
 
+-- name: feed_after
+-- The change feed (migration 7) after a position, oldest first: the flow comes from the
+-- execution (NULL once it is deleted).
+SELECT seq, (SELECT flow_id FROM executions WHERE id = change_feed.execution_id), {step_records}
+FROM change_feed JOIN step_records USING (execution_id, sequence)
+WHERE seq > ? ORDER BY seq LIMIT ?
+
+-- name: feed_tail
+-- The newest records of the change feed, newest first.
+SELECT seq, (SELECT flow_id FROM executions WHERE id = change_feed.execution_id), {step_records}
+FROM change_feed JOIN step_records USING (execution_id, sequence)
+ORDER BY seq DESC LIMIT ?
+
 -- name: save_definition
 INSERT OR IGNORE INTO definitions (hash, flow_id, version, body) VALUES (?, ?, ?, ?)
 
