@@ -51,6 +51,7 @@ from flowmonkey.stores.base import (
     Store,
     TriggerStore,
 )
+from flowmonkey.stores.health import FlowHealth, StepHealth
 from flowmonkey.stores.memory import MemoryStore
 
 DEFAULT_STORE_URL = "sqlite:///.flowmonkey/flowmonkey.db"
@@ -63,9 +64,11 @@ __all__ = [
     "DefinitionStore",
     "ExecutionQuery",
     "ExecutionStore",
+    "FlowHealth",
     "JobStore",
     "MemoryStore",
     "Page",
+    "StepHealth",
     "Store",
     "TriggerStore",
     "check_store_url",

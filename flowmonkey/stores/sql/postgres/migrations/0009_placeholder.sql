@@ -1,0 +1,2 @@
+-- Migration 9: a placeholder on branch wt-web only. This number belongs to another branch
+-- (being merged alongside); delete this file at merge, when that branch's migration takes it.
