@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flowmonkey import (
@@ -28,11 +28,13 @@ from flowmonkey import (
     Flow,
     FlowDirectory,
     FlowError,
+    FlowHealth,
     FlowMonkeyError,
     Handler,
     Page,
     Runtime,
     Step,
+    StepHealth,
     StepRecord,
     Store,
     StoreError,
@@ -55,6 +57,8 @@ __all__ = ["ActionReport", "Backend", "TriggerState"]
 
 log = logging.getLogger(__name__)
 
+HEALTH_WINDOW = timedelta(hours=1)
+"""Flow health covers the last hour."""
 RETRYABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 
 
@@ -308,6 +312,17 @@ class Backend:
     async def count(self, query: ExecutionQuery | None = None) -> dict[ExecutionStatus, int]:
         """How many executions match ``query`` (default: all), by status."""
         return await self._store.count_executions(query or ExecutionQuery())
+
+    async def flow_health(self, flow_id: str) -> FlowHealth:
+        """Finishes, p95 and starts per minute of ``flow_id`` over the last hour (bounded)."""
+        now = self.now()
+        return await self._store.flow_health(flow_id, since=now - HEALTH_WINDOW, until=now)
+
+    async def step_health(self, flow_id: str) -> dict[str, StepHealth]:
+        """Per step id: p50/p95 and failures in the executions started in the last hour."""
+        now = self.now()
+        steps = await self._store.step_health(flow_id, since=now - HEALTH_WINDOW, until=now)
+        return {step.step_id: step for step in steps}
 
     # -- triggers ---------------------------------------------------------------------
 
