@@ -144,7 +144,12 @@ class Backend:
         and cancels. Read-only, only the flow files are read (see the module docstring).
         """
         if self.readonly:
-            self._read_flows()
+            self._read_flows("readonly")
+            return
+        if self.options.attach:  # a browser tab of --web: the serving process or a worker runs
+            self._read_flows("attached")
+            await self._start_signals()
+            await self._start_triggers()  # by hand only: without a worker nothing runs here
             return
         await self._start_flows()
         await self._start_signals()
@@ -176,14 +181,15 @@ class Backend:
         self._services.append(("flow directory", self._flow_directory.stop))
         self._features["flows"] = "watching"
 
-    def _read_flows(self) -> None:
+    def _read_flows(self, why: str) -> None:
         flows_dir = self.options.flows_dir
         flows, self._read_files = read_without_code(flows_dir) if flows_dir.is_dir() else ([], [])
         for flow in flows:
             self._engine.flows.register(flow)
-        off = "off (readonly)"
-        self._features.update(flows="read once, handler code not loaded (readonly)", runtime=off)
-        self._features.update(triggers=off, signals=f"{off}: other processes' changes show by polling")
+        off = f"off ({why})"
+        self._features.update(flows=f"read once, handler code not loaded ({why})", runtime=off)
+        if self.readonly:
+            self._features.update(triggers=off, signals=f"{off}: other processes' changes show by polling")
 
     async def _start_signals(self) -> None:
         signaler = signaler_for(self.options.store_url)
