@@ -3,6 +3,7 @@ rate, p95 duration, starts per minute) and the last reload of its file."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from rich.text import Text
@@ -111,15 +112,15 @@ class FlowsView(ConsoleView):
         needle = self.filter_text.lower()
         states = self.backend.file_states()
         by_flow = {state.flow_id: state for state in states if state.flow_id is not None}
-        health: dict[str, FlowHealth] = {}
-        for flow in self.backend.flows():
-            if needle in flow.id.lower():
-                counts = await self.backend.count(ExecutionQuery(flow_id=flow.id))
-                health[flow.id] = await self.backend.flow_health(flow.id)
-                state = by_flow.get(flow.id)
-                cells = self._flow_cells(flow, count_text(counts, compact=True), state)
-                rows.append((flow.id, [*cells, *self._health_cells(health[flow.id])], _problem(state)))
-        self._health = health
+        flows = [flow for flow in self.backend.flows() if needle in flow.id.lower()]
+        # All at once: the store's reader (or pool) takes them back to back, not one per turn.
+        counts = await asyncio.gather(*(self.backend.count(ExecutionQuery(flow_id=f.id)) for f in flows))
+        health = await asyncio.gather(*(self.backend.flow_health(flow.id) for flow in flows))
+        for flow, flow_counts, flow_health in zip(flows, counts, health, strict=True):
+            state = by_flow.get(flow.id)
+            cells = self._flow_cells(flow, count_text(flow_counts, compact=True), state)
+            rows.append((flow.id, [*cells, *self._health_cells(flow_health)], _problem(state)))
+        self._health = {flow.id: flow_health for flow, flow_health in zip(flows, health, strict=True)}
         for state in states:
             if state.flow_id is None and needle in state.name.lower():
                 rows.append((_BROKEN + state.file, self._broken_cells(state), state.problem))
