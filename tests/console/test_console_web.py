@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -83,17 +84,22 @@ def browser() -> Iterator[Any]:
 
 
 async def seed(url: str) -> None:
-    """Orders (four approved and done, two waiting) and a report that fails."""
+    """Over the last hour: orders (most approved and done, some waiting), reports that fail."""
+    now = datetime.now(UTC)
+    moment = [now]
     async with open_store(url) as store:
-        engine = Engine(store, HANDLERS, [ORDER, REPORT])
-        for n in range(6):
+        engine = Engine(store, HANDLERS, [ORDER, REPORT], clock=lambda: moment[0])
+        for n in range(24):
+            moment[0] = now - timedelta(minutes=58 - 2.4 * n + (n % 3))
             execution, _ = await engine.create("process-order", {"order": {"id": n}})
             await engine.run(execution.id)
-            if n < 4:
+            if n % 6:
+                moment[0] += timedelta(seconds=20 + 7 * (n % 5))
                 await engine.resume(execution.id, {"approved": True})
                 await engine.run(execution.id)
-        failing, _ = await engine.create("daily-report", {})
-        await engine.run(failing.id)
+            if n % 8 == 0:
+                failing, _ = await engine.create("daily-report", {})
+                await engine.run(failing.id)
 
 
 @pytest.fixture
@@ -144,7 +150,8 @@ def test_the_browser_shows_the_flows_view_with_the_token(browser: Any, served: t
     wait_until(lambda: "daily-report" in screen_text(browser), "its rows")
     text = screen_text(browser)
     assert "READONLY" in text and "worker: off" in text  # a tab only attaches, read-only
-    assert "✔4 ◷2" in text and "✘1" in text  # process-order's and daily-report's executions
+    assert "✔20 ◷4" in text and "✘3" in text  # process-order's and daily-report's executions
+    assert "100%" in text and " 0% " in text  # their success rates over the last hour
     assert "-closed" not in (browser.find_element("css selector", "body").get_attribute("class") or "")
     keep = os.environ.get("FLOWMONKEY_WEB_SCREENSHOT")
     if keep:
