@@ -116,7 +116,9 @@ async def fill_postgres(dsn: str, rows: int) -> str:
     await conn.execute("VACUUM ANALYZE executions")
     await conn.execute("VACUUM ANALYZE step_records")
     await conn.close()
-    print(f"PostgreSQL: {rows:,} executions and step records in {time.perf_counter() - started:.0f} s ({name})")
+    print(
+        f"PostgreSQL: {rows:,} executions and step records in {time.perf_counter() - started:.0f} s ({name})"
+    )
     return url
 
 
@@ -129,16 +131,22 @@ async def store_timings(url: str) -> None:
                     started = time.perf_counter()
                     await getattr(store, what)(f"f{n}", since=NOW - timedelta(hours=1), until=NOW)
                     samples.append(time.perf_counter() - started)
-            print(f"  {what} per flow: p50 {statistics.median(samples) * 1000:.1f} ms, max {max(samples) * 1000:.1f} ms")
+            print(
+                f"  {what} per flow: p50 {statistics.median(samples) * 1000:.1f} ms, max {max(samples) * 1000:.1f} ms"
+            )
         health = await store.flow_health("f0", since=NOW - timedelta(hours=1), until=NOW)
-        print(f"  f0 last hour: {dict(health.finished)}, p95 {health.p95_ms} ms, {sum(health.started_per_minute)} started")
+        print(
+            f"  f0 last hour: {dict(health.finished)}, p95 {health.p95_ms} ms, {sum(health.started_per_minute)} started"
+        )
 
 
 async def flows_first_paint(url: str, flows: Path) -> float:
     options = ConsoleOptions(store_url=url, flows_dir=flows, readonly=True, worker=False)
     app = ConsoleApp(options, poll_interval=None)
     running = asyncio.create_task(app.run_async(headless=True, size=(80, 24)))
-    await wait_until(app, lambda: main_screen(app) is not None and not main_screen(app).active_view.stale, 120)  # type: ignore[union-attr]
+    await wait_until(
+        app, lambda: main_screen(app) is not None and not main_screen(app).active_view.stale, 120
+    )  # type: ignore[union-attr]
     await app.workers.wait_for_complete()
     await asyncio.sleep(0.5)
     screen = main_screen(app)
@@ -178,7 +186,9 @@ async def measure(url: str, flows: Path, label: str) -> None:
     print(f"{label}:")
     await store_timings(url)
     paints = [await flows_first_paint(url, flows) for _ in range(3)]
-    print(f"  Flows view first paint (key 1 -> ten rows with health drawn): {', '.join(f'{p * 1000:.0f}' for p in paints)} ms")
+    print(
+        f"  Flows view first paint (key 1 -> ten rows with health drawn): {', '.join(f'{p * 1000:.0f}' for p in paints)} ms"
+    )
 
 
 async def main() -> None:
