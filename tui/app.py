@@ -203,6 +203,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(2)
     log_file = send_logs_to_file(Path(os.environ.get(LOG_ENV, DEFAULT_LOG)))
     llm = llm_handler(base_url=os.environ.get("OPENAI_BASE_URL"), api_key=os.environ.get("OPENAI_API_KEY"))
+    if options.web is not None:
+        from .web import serve_web
+
+        sys.exit(serve_web(options, handlers=[llm]))
     app = ConsoleApp(options, keymap=keymap, handlers=[llm])
     app.run()
     if app.return_code:

@@ -15,7 +15,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flowmonkey import (
@@ -29,12 +29,14 @@ from flowmonkey import (
     Flow,
     FlowDirectory,
     FlowError,
+    FlowHealth,
     FlowMonkeyError,
     Handler,
     Page,
     ResumeDataError,
     Runtime,
     Step,
+    StepHealth,
     StepRecord,
     Store,
     StoreError,
@@ -59,6 +61,8 @@ __all__ = ["ActionReport", "Backend", "TriggerState"]
 log = logging.getLogger(__name__)
 
 RESUME_REFUSED = "the data does not match the waiting step's resumeSchema:"
+HEALTH_WINDOW = timedelta(hours=1)
+"""Flow health covers the last hour."""
 RETRYABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
 
 
@@ -145,7 +149,12 @@ class Backend:
         and cancels. Read-only, only the flow files are read (see the module docstring).
         """
         if self.readonly:
-            self._read_flows()
+            self._read_flows("readonly")
+            return
+        if self.options.attach:  # a browser tab of --web: the serving process or a worker runs
+            self._read_flows("attached")
+            await self._start_signals()
+            await self._start_triggers()  # by hand only: without a worker nothing runs here
             return
         await self._start_flows()
         await self._start_signals()
@@ -177,14 +186,15 @@ class Backend:
         self._services.append(("flow directory", self._flow_directory.stop))
         self._features["flows"] = "watching"
 
-    def _read_flows(self) -> None:
+    def _read_flows(self, why: str) -> None:
         flows_dir = self.options.flows_dir
         flows, self._read_files = read_without_code(flows_dir) if flows_dir.is_dir() else ([], [])
         for flow in flows:
             self._engine.flows.register(flow)
-        off = "off (readonly)"
-        self._features.update(flows="read once, handler code not loaded (readonly)", runtime=off)
-        self._features.update(triggers=off, signals=f"{off}: other processes' changes show by polling")
+        off = f"off ({why})"
+        self._features.update(flows=f"read once, handler code not loaded ({why})", runtime=off)
+        if self.readonly:
+            self._features.update(triggers=off, signals=f"{off}: other processes' changes show by polling")
 
     async def _start_signals(self) -> None:
         signaler = signaler_for(self.options.store_url)
@@ -331,6 +341,17 @@ class Backend:
     async def count(self, query: ExecutionQuery | None = None) -> dict[ExecutionStatus, int]:
         """How many executions match ``query`` (default: all), by status."""
         return await self._store.count_executions(query or ExecutionQuery())
+
+    async def flow_health(self, flow_id: str) -> FlowHealth:
+        """Finishes, p95 and starts per minute of ``flow_id`` over the last hour (bounded)."""
+        now = self.now()
+        return await self._store.flow_health(flow_id, since=now - HEALTH_WINDOW, until=now)
+
+    async def step_health(self, flow_id: str) -> dict[str, StepHealth]:
+        """Per step id: p50/p95 and failures in the executions started in the last hour."""
+        now = self.now()
+        steps = await self._store.step_health(flow_id, since=now - HEALTH_WINDOW, until=now)
+        return {step.step_id: step for step in steps}
 
     # -- triggers ---------------------------------------------------------------------
 

@@ -29,6 +29,18 @@ class ConsoleOptions:
     ``FLOWMONKEY_SECRET_FALLBACKS``, still accepted); shared with the workers."""
     legacy_tokens_until: datetime | None = None
     """Resume tokens of the old forms are refused from then on (``FLOWMONKEY_LEGACY_TOKENS_UNTIL``)."""
+    attach: bool = False
+    """Only attach to the store: no runtime, triggers or flow sync, flow files read without
+    their handler code (what each browser tab of ``--web`` runs); actions stay allowed."""
+    web: tuple[str, int] | None = None
+    """Serve the console in a browser here (``--web``) instead of on this terminal."""
+    web_allow_actions: bool = False
+    """The browser consoles may act (start, resume, cancel ...); read-only otherwise."""
+
+
+STORE_ENV = "FLOWMONKEY_CONSOLE_STORE"
+"""The store URL when ``--store`` is not given: how ``--web`` hands it to the console of each
+browser tab (not on its command line, where ``ps`` would show a password)."""
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -47,7 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--flows", metavar="DIR", default="flows", help="flow files to watch (default: ./flows)"
     )
     parser.add_argument(
-        "--store", metavar="URL", default=DEFAULT_STORE_URL, help=f"store URL (default: {DEFAULT_STORE_URL})"
+        "--store",
+        metavar="URL",
+        default=os.environ.get(STORE_ENV, DEFAULT_STORE_URL),
+        help=f"store URL (env {STORE_ENV}; default: {DEFAULT_STORE_URL})",
     )
     parser.add_argument(
         "--readonly",
@@ -65,6 +80,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="only observe and act on the store; do not run executions, flows or triggers here",
     )
     parser.add_argument("--http", metavar="HOST:PORT", type=_host_port, help="serve HTTP triggers here")
+    parser.add_argument(
+        "--attach",
+        action="store_true",
+        help="only attach to the store: no worker, triggers or flow sync; flow files read without code",
+    )
+    parser.add_argument(
+        "--web",
+        metavar="HOST:PORT",
+        type=_host_port,
+        help="serve the console in a browser here (needs flowmonkey[web]); a token is printed at start",
+    )
+    parser.add_argument(
+        "--web-allow-actions",
+        action="store_true",
+        help="with --web: the browser consoles may start, resume, cancel ... (default: read-only)",
+    )
     return parser
 
 
@@ -76,7 +107,10 @@ def parse_options(argv: Sequence[str] | None = None) -> ConsoleOptions:
         store_url=args.store,
         readonly=args.readonly,
         create=args.create,
-        worker=not args.no_worker and not args.readonly,
+        worker=not args.no_worker and not args.readonly and not args.attach,
+        attach=args.attach,
+        web=args.web,
+        web_allow_actions=args.web_allow_actions,
         http=args.http,
         secret=_secret(os.environ.get("FLOWMONKEY_SECRET"), os.environ.get("FLOWMONKEY_SECRET_FALLBACKS")),
         legacy_tokens_until=_cutoff(os.environ.get("FLOWMONKEY_LEGACY_TOKENS_UNTIL")),

@@ -54,6 +54,7 @@ from flowmonkey.stores.base import (
     Store,
     TriggerStore,
 )
+from flowmonkey.stores.health import FlowHealth, StepHealth
 from flowmonkey.stores.memory import MemoryStore
 
 DEFAULT_STORE_URL = "sqlite:///.flowmonkey/flowmonkey.db"
@@ -69,9 +70,11 @@ __all__ = [
     "FeedEntry",
     "FeedPage",
     "FeedStore",
+    "FlowHealth",
     "JobStore",
     "MemoryStore",
     "Page",
+    "StepHealth",
     "Store",
     "TriggerStore",
     "check_store_url",

@@ -31,6 +31,7 @@ from flowmonkey.model import (
     TriggerFire,
     WebhookSignature,
 )
+from flowmonkey.stores.health import FlowHealth, StepHealth
 
 T = TypeVar("T")
 
@@ -139,6 +140,17 @@ class ExecutionStore(DefinitionStore, Protocol):
 
     async def count_executions(self, query: ExecutionQuery = ExecutionQuery()) -> dict[ExecutionStatus, int]:
         """How many executions match, by status (every status present, zero included)."""
+        ...
+
+    async def flow_health(self, flow_id: str, *, since: datetime, until: datetime) -> FlowHealth:
+        """How ``flow_id`` did in ``[since, until)``: finishes, p95, starts per minute.
+
+        Reads only the window, and a bounded sample of it (see :mod:`.health`).
+        """
+        ...
+
+    async def step_health(self, flow_id: str, *, since: datetime, until: datetime) -> list[StepHealth]:
+        """Per step of ``flow_id``, its runs in the latest executions started in the window."""
         ...
 
 

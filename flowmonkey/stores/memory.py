@@ -28,8 +28,11 @@ from flowmonkey.model import (
     WebhookSignature,
     copy_json,
 )
+from flowmonkey.stores import health
 from flowmonkey.stores._feed import cursor, position
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedEntry, FeedPage, Page
+
+_MS = timedelta(milliseconds=1)
 
 
 def matches(execution: Execution, query: ExecutionQuery) -> bool:
@@ -162,6 +165,31 @@ class MemoryStore:
             if matches(execution, query):
                 counts[execution.status] += 1
         return counts
+
+    async def flow_health(self, flow_id: str, *, since: datetime, until: datetime) -> health.FlowHealth:
+        mine = [e for e in self._executions.values() if e.flow_id == flow_id]
+        finished = [e for e in mine if e.completed_at is not None and since <= e.completed_at < until]
+        finished.sort(key=lambda e: e.completed_at or since, reverse=True)
+        timed = [e for e in finished if e.status is not ExecutionStatus.CANCELLED][: health.DURATION_SAMPLE]
+        statuses = [e.status.value for e in finished]
+        return health.flow_health(
+            flow_id,
+            finished=[(status, statuses.count(status)) for status in set(statuses)],
+            durations_ms=[((e.completed_at or e.created_at) - e.created_at) / _MS for e in timed],
+            started=[
+                ((e.created_at - since) // health.MINUTE, 1) for e in mine if since <= e.created_at < until
+            ],
+            minutes=health.minutes_in(since, until),
+        )
+
+    async def step_health(self, flow_id: str, *, since: datetime, until: datetime) -> list[health.StepHealth]:
+        started = [
+            e for e in self._executions.values() if e.flow_id == flow_id and since <= e.created_at < until
+        ]
+        started.sort(key=lambda e: e.created_at, reverse=True)
+        records = [r for e in started[: health.STEP_SAMPLE] for r in self._history.get(e.id, ())]
+        runs = [(r.step_id, r.outcome.value, r.duration_ms) for r in records if r.step_id is not None]
+        return health.step_health(runs)
 
     # -- definitions ------------------------------------------------------------------
 

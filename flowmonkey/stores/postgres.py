@@ -38,6 +38,7 @@ from flowmonkey.stores._columns import (
     dumps,
 )
 from flowmonkey.stores._errors import classify_pg
+from flowmonkey.stores._pg_health import PostgresHealth
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores._pg_side import PostgresSideTables
 from flowmonkey.stores._sql import check_version
@@ -58,7 +59,7 @@ async def _keep_session(conn: Any) -> None:
     transaction left open."""
 
 
-class PostgresStore(PostgresSideTables):
+class PostgresStore(PostgresSideTables, PostgresHealth):
     """The Store protocol on PostgreSQL.
 
     Args:

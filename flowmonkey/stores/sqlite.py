@@ -62,6 +62,7 @@ from flowmonkey.stores._columns import (
 )
 from flowmonkey.stores._errors import classify_sqlite
 from flowmonkey.stores._sql import check_version
+from flowmonkey.stores._sqlite_health import SQLiteHealth
 from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION, apply_schema, schema_version
 from flowmonkey.stores._urls import sqlite_url
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage, Page
@@ -143,7 +144,7 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
         future.set_exception(value)
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteHealth):
     """The Store protocol on one SQLite file.
 
     Args:

@@ -207,3 +207,17 @@ def test_flow_tree_draws_a_switch_with_its_targets(
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_flow_tree_shows_each_steps_health(snap_compare: Any, tmp_path: Path, size: tuple[int, int]) -> None:
+    app = seeded_app(tmp_path).app
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await ready("1")(pilot)
+        await pilot.press("down", "down", "enter")  # process-order
+        await wait_for(pilot, lambda: isinstance(app.screen, FlowDetailScreen), what="the flow tree")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -24,7 +24,7 @@ PACKAGES = ("flowmonkey", "tui")
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base",     ("ids", "errors", "durations", "result", "jsonvalues", "faults")),
     ("model",    ("model", "change")),
-    ("stores",   ("stores", "inputs", "events")),
+    ("stores",   ("stores", "stores.health", "inputs", "events")),
     ("registry", ("registry", "state", "params")),
     ("engine",   ("engine",)),
     ("services", ("handlers", "runtime", "runtime_stats", "leases", "outage", "jobs", "triggers", "flowfiles", "flowdirectory",

@@ -1,9 +1,10 @@
 """A flow's steps as a tree with where each goes: its transitions, and for a step whose
-handler routes (a switch, a conditional) the targets its config names."""
+handler routes (a switch, a conditional) the targets its config names. Each step says how
+it did in the last hour (p50/p95 duration, failures), once the store has answered."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,12 +12,15 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static, Tree
 
-from flowmonkey import Flow, Step
+from flowmonkey import Flow, Step, StepHealth
 
+from ..widgets.health import step_text
 from ..widgets.key_bar import KeyBar
 
 Routes = Mapping[str, Sequence[tuple[str, str]]]
 """Step id -> ``(where in its config, target step)`` for the steps whose handler routes."""
+HealthLoader = Callable[[], Awaitable[Mapping[str, StepHealth]]]
+"""Reads the steps' health (the console's backend, bound to the flow)."""
 
 
 class FlowDetailScreen(Screen[None]):
@@ -28,10 +32,12 @@ class FlowDetailScreen(Screen[None]):
 
     BINDINGS = [Binding("escape,q", "back", "Back", id="flow.back")]
 
-    def __init__(self, flow: Flow, routes: Routes | None = None) -> None:
+    def __init__(self, flow: Flow, routes: Routes | None = None, health: HealthLoader | None = None) -> None:
         super().__init__()
         self.flow = flow
         self.routes = routes or {}
+        self._load_health = health
+        self._labels: dict[str, Text] = {}
 
     def compose(self) -> ComposeResult:
         flow = self.flow
@@ -44,7 +50,8 @@ class FlowDetailScreen(Screen[None]):
         tree.root.expand()
         for step in ordered_steps(flow, self.routes):
             marker = "▸ " if step.id == flow.initial_step_id else ""
-            node = tree.root.add(Text(f"{marker}{step.id}  ({step.type})"), data=step.id, expand=True)
+            self._labels[step.id] = Text(f"{marker}{step.id}  ({step.type})")
+            node = tree.root.add(self._labels[step.id], data=step.id, expand=True)
             for line in step_lines(step, self.routes.get(step.id, ())):
                 node.add_leaf(Text(line))
         yield tree
@@ -52,6 +59,17 @@ class FlowDetailScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(Tree).focus()
+        if self._load_health is not None:
+            self.run_worker(self._show_health(self._load_health), group="health")
+
+    async def _show_health(self, load: HealthLoader) -> None:
+        health = await load()
+        tree: Tree[str] = self.query_one(Tree)
+        for node in tree.root.children:
+            if node.data in self._labels:
+                node.set_label(self._labels[node.data] + step_text(health.get(node.data)))
+        summary = self.query_one("#flow-summary", Static)
+        summary.update(f"{summary.content}\nsteps over the last hour: p50/p95 duration, failed runs")
 
     def action_back(self) -> None:
         self.dismiss(None)

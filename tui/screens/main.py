@@ -342,4 +342,5 @@ class MainScreen(Screen[None]):
 def flow_detail(backend: Backend, flow: Flow) -> FlowDetailScreen:
     """The flow's tree, with the targets its routing steps name."""
     routes = {step.id: backend.step_routes(step) for step in flow.steps.values()}
-    return FlowDetailScreen(flow, {step_id: found for step_id, found in routes.items() if found})
+    found = {step_id: targets for step_id, targets in routes.items() if targets}
+    return FlowDetailScreen(flow, found, health=lambda: backend.step_health(flow.id))

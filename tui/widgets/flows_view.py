@@ -1,16 +1,19 @@
-"""View 1: every flow, its live version, its executions and the last reload of its file."""
+"""View 1: every flow, its live version, its executions, its health over the last hour (success
+rate, p95 duration, starts per minute) and the last reload of its file."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Horizontal
 from textual.message import Message
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Sparkline, Static
 
-from flowmonkey import Event, EventType, ExecutionQuery, Flow
+from flowmonkey import Event, EventType, ExecutionQuery, Flow, FlowHealth
 
 from ..availability import Availability, hidden
 from ..backend import Backend
@@ -18,6 +21,7 @@ from ..flowfiles_state import FLOW_FILE_EVENTS, FlowFileState
 from ..format import DASH, cell, count_text, elide_file
 from .columns import Column
 from .console_view import ConsoleView, RowTimes
+from .health import p95_text, rate_text, spark_text, starts_summary
 
 _BROKEN = "file:"  # row keys of files that never loaded
 _COUNT_INTERVAL = 2.0  # seconds between recounts caused by execution events
@@ -55,6 +59,9 @@ class FlowsView(ConsoleView):
 
     DEFAULT_CSS = """
     FlowsView #flow-problem { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
+    FlowsView #flow-starts { height: 1; padding: 0 1; }
+    FlowsView #flow-starts Static { width: auto; color: $text-muted; padding-right: 2; }
+    FlowsView #flow-starts Sparkline { width: 1fr; }
     """
 
     BINDINGS = [
@@ -69,6 +76,9 @@ class FlowsView(ConsoleView):
         Column(key="executions", label="EXECUTIONS", width=10, stretch=0.1, max_width=30),
         Column(key="file", label="FILE", width=12, stretch=0.2, max_width=40),
         Column(key="reload", label="LAST RELOAD", width=20, stretch=0.3, max_width=60),
+        Column(key="ok", label="OK 1H", width=5),
+        Column(key="p95", label="P95 1H", width=6),
+        Column(key="starts", label="STARTS/MIN", width=10, stretch=0.1, max_width=30),
     )
     label = "Flows"
 
@@ -77,10 +87,14 @@ class FlowsView(ConsoleView):
         self._problems: dict[str, str] = {}
         self._shown: list[tuple[str, list[str], str]] = []
         self._last_reload = 0.0
+        self._health: dict[str, FlowHealth] = {}
 
     def compose_body(self) -> ComposeResult:
         yield from super().compose_body()
         yield Static("", id="flow-problem")
+        with Horizontal(id="flow-starts"):
+            yield Static("")
+            yield Sparkline([], summary_function=max)
 
     def columns_changed(self) -> None:
         self._shown = []  # drawn at the old widths
@@ -98,17 +112,15 @@ class FlowsView(ConsoleView):
         needle = self.filter_text.lower()
         states = self.backend.file_states()
         by_flow = {state.flow_id: state for state in states if state.flow_id is not None}
-        for flow in self.backend.flows():
-            if needle in flow.id.lower():
-                counts = await self.backend.count(ExecutionQuery(flow_id=flow.id))
-                state = by_flow.get(flow.id)
-                rows.append(
-                    (
-                        flow.id,
-                        self._flow_cells(flow, count_text(counts, compact=True), state),
-                        _problem(state),
-                    )
-                )
+        flows = [flow for flow in self.backend.flows() if needle in flow.id.lower()]
+        # All at once: the store's reader (or pool) takes them back to back, not one per turn.
+        counts = await asyncio.gather(*(self.backend.count(ExecutionQuery(flow_id=f.id)) for f in flows))
+        health = await asyncio.gather(*(self.backend.flow_health(flow.id) for flow in flows))
+        for flow, flow_counts, flow_health in zip(flows, counts, health, strict=True):
+            state = by_flow.get(flow.id)
+            cells = self._flow_cells(flow, count_text(flow_counts, compact=True), state)
+            rows.append((flow.id, [*cells, *self._health_cells(flow_health)], _problem(state)))
+        self._health = {flow.id: flow_health for flow, flow_health in zip(flows, health, strict=True)}
         for state in states:
             if state.flow_id is None and needle in state.name.lower():
                 rows.append((_BROKEN + state.file, self._broken_cells(state), state.problem))
@@ -117,6 +129,10 @@ class FlowsView(ConsoleView):
     def _flow_cells(self, flow: Flow, counts: Text, state: FlowFileState | None) -> list[str | Text]:
         reload = self._reload_text(state)
         return [flow.id, flow.version, str(len(flow.steps)), counts, _file(state), reload]
+
+    def _health_cells(self, health: FlowHealth) -> list[str | Text]:
+        starts = spark_text(health.started_per_minute, self.widths.get("starts", 10))
+        return [rate_text(health), p95_text(health), starts]
 
     def _reload_text(self, state: FlowFileState | None) -> Text:
         if state is None:
@@ -129,7 +145,7 @@ class FlowsView(ConsoleView):
 
     def _broken_cells(self, state: FlowFileState) -> list[str | Text]:
         name = Text(f"({state.name})", style="dim")
-        return [name, DASH, DASH, Text(DASH), state.name, self._reload_text(state)]
+        return [name, DASH, DASH, Text(DASH), state.name, self._reload_text(state), DASH, DASH, DASH]
 
     def _show(self, rows: list[tuple[str, list[str | Text], str]]) -> None:
         shown = [(key, [str(cell) for cell in cells], problem) for key, cells, problem in rows]
@@ -147,10 +163,12 @@ class FlowsView(ConsoleView):
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         self.set_title(f"{len(rows)} flows")
         self._show_problem()
+        self._show_starts()
         self.screen.refresh_bindings()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_problem()
+        self._show_starts()
         self.screen.refresh_bindings()
 
     def availability(self, action: str) -> Availability:
@@ -178,6 +196,17 @@ class FlowsView(ConsoleView):
         else:
             shown = Text("")
         self.query_one("#flow-problem", Static).update(shown)
+
+    def _show_starts(self) -> None:
+        """The highlighted flow's starts per minute over the last hour, drawn full width."""
+        key = self.current_key() or ""
+        health = self._health.get(key)
+        # At 80 columns the health columns are past the table's edge: this line has them.
+        label = f"{key}: {starts_summary(health)}" if health is not None else ""
+        self.query_one("#flow-starts Static", Static).update(Text(label))
+        self.query_one("#flow-starts Sparkline", Sparkline).data = (
+            list(health.started_per_minute) if health else []
+        )
 
     def _current_flow(self) -> Flow | None:
         key = self.current_key()

@@ -194,3 +194,26 @@ WHERE id = $1 AND fence = $2 AND status = 'running'
 -- name: finish_job
 UPDATE jobs SET status = $3, result = $4, error = $5, updated_at = $6, lease_expires_at = NULL
 WHERE id = $1 AND fence = $2 AND status = 'running'
+
+-- name: health_finished
+-- Flow health (flowmonkey/stores/health.py): the window's finishes by status, from the index.
+SELECT status, count(*) FROM executions
+WHERE flow_id = $1 AND completed_at >= $2 AND completed_at < $3 GROUP BY status
+
+-- name: health_durations
+-- The latest finishes' durations in milliseconds (a bounded sample for the p95).
+SELECT extract(epoch FROM completed_at - created_at)::float8 * 1000 FROM executions
+WHERE flow_id = $1 AND completed_at >= $2 AND completed_at < $3 AND status <> 'cancelled'
+ORDER BY completed_at DESC LIMIT $4
+
+-- name: health_started
+SELECT floor(extract(epoch FROM created_at - $2) / 60)::int, count(*)::int FROM executions
+WHERE flow_id = $1 AND created_at >= $2 AND created_at < $3 GROUP BY 1
+
+-- name: health_steps
+-- The step runs of the latest executions started in the window: (step, outcome, milliseconds).
+SELECT r.step_id, r.outcome, extract(epoch FROM r.finished_at - r.started_at)::float8 * 1000
+FROM step_records r
+WHERE r.step_id IS NOT NULL AND r.execution_id IN (
+    SELECT id FROM executions WHERE flow_id = $1 AND created_at >= $2 AND created_at < $3
+    ORDER BY created_at DESC LIMIT $4)

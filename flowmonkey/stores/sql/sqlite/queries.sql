@@ -164,3 +164,26 @@ WHERE id = ? AND fence = ? AND status = 'running'
 -- name: finish_job
 UPDATE jobs SET status = ?, result = ?, error = ?, updated_at = ?, lease_expires_at = NULL
 WHERE id = ? AND fence = ? AND status = 'running'
+
+-- name: health_finished
+-- Flow health (flowmonkey/stores/health.py): the window's finishes by status, from the index.
+SELECT status, COUNT(*) FROM executions INDEXED BY executions_flow_completed
+WHERE flow_id = :flow AND completed_at >= :since AND completed_at < :until GROUP BY status
+
+-- name: health_durations
+-- The latest finishes' durations in microseconds (a bounded sample for the p95).
+SELECT completed_at - created_at FROM executions INDEXED BY executions_flow_completed
+WHERE flow_id = :flow AND completed_at >= :since AND completed_at < :until AND status <> 'cancelled'
+ORDER BY completed_at DESC LIMIT :limit
+
+-- name: health_started
+SELECT (created_at - :since) / 60000000, COUNT(*) FROM executions INDEXED BY executions_flow_created
+WHERE flow_id = :flow AND created_at >= :since AND created_at < :until GROUP BY 1
+
+-- name: health_steps
+-- The step runs of the latest executions started in the window: (step, outcome, microseconds).
+SELECT step_id, outcome, finished_at - started_at FROM step_records
+WHERE step_id IS NOT NULL AND execution_id IN (
+    SELECT id FROM executions INDEXED BY executions_flow_created
+    WHERE flow_id = :flow AND created_at >= :since AND created_at < :until
+    ORDER BY created_at DESC LIMIT :limit)
