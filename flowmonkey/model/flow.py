@@ -20,6 +20,7 @@ from typing import Any
 from flowmonkey.durations import format_duration, parse_duration
 from flowmonkey.errors import FlowError, StepNotFoundError
 from flowmonkey.model._json import JSON, JsonPath, dotted
+from flowmonkey.model.fanout import FAN_KINDS, FanSpec, fan_spec
 from flowmonkey.model.schema import SchemaProblem, flow_error, validate_flow
 
 
@@ -81,6 +82,9 @@ class Transitions:
     on_success: str | None = None
     on_failure: str | None = None
     on_resume: str | None = None
+    on_error: Mapping[str, str] = field(default_factory=dict)
+    """Error code -> next step, after retries; ``"*"`` matches any code. Checked before
+    ``onFailure``, which stays the target of a code not listed."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"onSuccess": self.on_success}
@@ -88,12 +92,25 @@ class Transitions:
             out["onFailure"] = self.on_failure
         if self.on_resume is not None:
             out["onResume"] = self.on_resume
+        if self.on_error:
+            out["onError"] = dict(self.on_error)
         return out
 
     def targets(self) -> list[tuple[str, str]]:
-        """(camelCase name, target) pairs for every set transition."""
+        """(camelCase name, target) pairs for every set transition (``onError.CODE`` for
+        each code routed by ``onError``)."""
         pairs = [("onSuccess", self.on_success), ("onFailure", self.on_failure), ("onResume", self.on_resume)]
+        pairs += [(f"onError.{code}", target) for code, target in self.on_error.items()]
         return [(name, target) for name, target in pairs if target is not None]
+
+    def on_failure_of(self, code: str) -> str | None:
+        """Where a failure with ``code`` goes: its ``onError`` entry, ``"*"``, else ``onFailure``."""
+        routes = self.on_error
+        if routes:
+            target = routes.get(code) or routes.get("*")
+            if target is not None:
+                return target
+        return self.on_failure
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +166,8 @@ class Step:
     """``"hold"`` or ``"fail"`` when retries run out; None: the flow's default (fail)."""
     output_schema: Mapping[str, Any] | None = None
     resume_schema: Mapping[str, Any] | None = None
+    fan: FanSpec | None = None
+    """For the engine's own kinds ``parallel`` and ``map``: what the step fans out to."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -171,6 +190,8 @@ class Step:
             out["outputSchema"] = dict(self.output_schema)
         if self.resume_schema is not None:
             out["resumeSchema"] = dict(self.resume_schema)
+        if self.fan is not None:
+            out.update(self.fan.to_dict())
         return out
 
 
@@ -311,7 +332,10 @@ def _retry(value: Mapping[str, Any], path: JsonPath) -> RetryPolicy:
 
 
 def _step(step_id: str, value: Mapping[str, Any], path: JsonPath) -> Step:
-    return Step(id=step_id, **_fields(value, path, _STEP_KEYS))
+    fields = _fields(value, path, _STEP_KEYS)
+    if value["type"] in FAN_KINDS:
+        fields["fan"] = fan_spec(value, _selector)
+    return Step(id=step_id, **fields)
 
 
 def _triggers(value: list[Mapping[str, Any]], path: JsonPath) -> tuple[dict[str, Any], ...]:
@@ -346,6 +370,7 @@ _TRANSITION_KEYS: dict[str, tuple[str, Convert]] = {
     "onSuccess": ("on_success", _same),
     "onFailure": ("on_failure", _same),
     "onResume": ("on_resume", _same),
+    "onError": ("on_error", _copy),
 }
 
 _RETRY_KEYS: dict[str, tuple[str, Convert]] = {
