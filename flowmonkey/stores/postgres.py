@@ -49,6 +49,7 @@ from flowmonkey.stores._columns import (
     dumps_optional,
 )
 from flowmonkey.stores._errors import classify_pg
+from flowmonkey.stores._fan_pg import Ended, PostgresFanIns, children_ended, ended_of
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._urls import check_postgres_url
@@ -56,7 +57,7 @@ from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
-_Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None, tuple[str, datetime] | None]
+_Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None, Ended | None]
 """One queued commit: (id, expected revision, *COMMIT_COLUMNS values) and its history row."""
 Q = sql.SQL
 
@@ -68,7 +69,7 @@ async def _keep_session(conn: Any) -> None:
     transaction left open."""
 
 
-class PostgresStore:
+class PostgresStore(PostgresFanIns):
     """The Store protocol on PostgreSQL.
 
     Args:
@@ -238,8 +239,7 @@ class PostgresStore:
         update = (change.execution_id, change.expected_revision, *_changes.commit_values(change, as_is))
         record = change.record
         row = STEP_RECORDS.values(record, as_is) if record is not None else None
-        wake = (change.wake_parent, change.at) if change.wake_parent is not None else None
-        return await self._commits.submit((update, row, wake))
+        return await self._commits.submit((update, row, ended_of(change)))
 
     async def _flush(self, batch: list[_Commit]) -> list[bool | Exception]:
         """Commit the batch in one statement. If the statement fails for a reason that is
@@ -278,7 +278,8 @@ class PostgresStore:
         async with self._translate("commit"), self._pool.acquire() as conn, conn.transaction():
             rows = list(await conn.fetch(sql.COMMIT_BATCH, *arguments))
             won = {row[0] for row in rows}
-            wakes = [wake for update, _, wake in batch if wake is not None and update[0] in won]
+            ends = [end for update, _, end in batch if end is not None and update[0] in won]
+            wakes = await children_ended(conn, ends) if ends else []
             if wakes:
                 parents, times = zip(*wakes, strict=True)
                 await conn.execute(Q["wake_parents"], list(parents), list(times))
