@@ -100,9 +100,7 @@ class Engine:
         notify = (self._clock, emitter, self._wakes)
         self._creator = Creator(store, self.flows, self._definitions, self.limits, notify)
         services = (self._clock, emitter, self._creator.create, store, self._time_out)
-        fans = FanOut(
-            store, self.flows, self._definitions, self._creator, (*notify, self._cancel_child)
-        )
+        fans = FanOut(store, self.flows, self._definitions, self._creator, (*notify, self._cancel_child))
         self._pipeline = StepPipeline(
             self._definitions, self.handlers, self._committer, self.limits, services, fans
         )

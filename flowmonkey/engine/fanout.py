@@ -134,7 +134,7 @@ class FanOut:
             index, winner = _first(children, ExecutionStatus.COMPLETED)
             await self._cancel_running(children, f"branch {names[index]!r} completed first")
             return Result.success({names[index]: _output(spec.branches[names[index]], winner)})
-        if fan.failed > fan.tolerated or fan.succeeded == 0 and fan.mode == "any":
+        if fan.failed > fan.tolerated or (fan.succeeded == 0 and fan.mode == "any"):
             index, loser = _first(children, None)
             label = f"element {index}" if spec.is_map else f"branch {names[index]!r}"
             await self._cancel_running(children, f"{label} failed")
@@ -163,7 +163,9 @@ def _elements(step: Step, spec: FanSpec, execution: Execution, step_input: Any) 
         if value is None:
             value = {}
         if not isinstance(value, Mapping):
-            raise _input_error(f"branch {name!r} of step {step.id!r} needs an object as input, got {_kind(value)}")
+            raise _input_error(
+                f"branch {name!r} of step {step.id!r} needs an object as input, got {_kind(value)}"
+            )
         contexts.append(dict(value))
     return contexts
 
@@ -181,7 +183,8 @@ def _first(children: list[tuple[int, Execution]], status: ExecutionStatus | None
     ended = [
         (child.completed_at or child.updated_at, index, child)
         for index, child in children
-        if child.is_terminal and (child.status is status if status else child.status is not ExecutionStatus.COMPLETED)
+        if child.is_terminal
+        and (child.status is status if status else child.status is not ExecutionStatus.COMPLETED)
     ]
     _, index, child = min(ended, key=lambda found: (found[0], found[1]))
     return index, child

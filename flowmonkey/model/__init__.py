@@ -29,13 +29,12 @@ from flowmonkey.model.execution import (
 )
 from flowmonkey.model.flow import (
     Flow,
-    InputSelector,
     RetryPolicy,
-    SelectorType,
     Step,
     Transitions,
     build_flow,
 )
+from flowmonkey.model.selectors import InputSelector, SelectorType
 from flowmonkey.model.jobs import Job, JobStatus
 from flowmonkey.model.schema import flow_schema
 from flowmonkey.model.triggers import TriggerDefinition, TriggerFire, TriggerType, WebhookSignature

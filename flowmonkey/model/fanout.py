@@ -15,10 +15,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from flowmonkey.model.flow import InputSelector
+from flowmonkey.model.selectors import InputSelector, selector_of
 
 FAN_KINDS = frozenset({"parallel", "map"})
 DEFAULT_MAX_CONCURRENCY = 10
@@ -153,12 +152,11 @@ def wakes_parent(before: FanIn, after: FanIn) -> bool:
     return before.running > after.refill_at >= after.running
 
 
-def fan_spec(value: Mapping[str, Any], selector: Any) -> FanSpec:
-    """The :class:`FanSpec` of a step dict the flow schema accepted (``selector`` builds an
-    :class:`InputSelector` from its dict and path)."""
+def fan_spec(value: Mapping[str, Any]) -> FanSpec:
+    """The :class:`FanSpec` of a step dict the flow schema accepted."""
 
-    def optional(raw: Any, key: str) -> Any:
-        return selector(raw[key], (key,)) if key in raw else None
+    def optional(raw: Mapping[str, Any], key: str) -> InputSelector | None:
+        return selector_of(raw[key], (key,)) if key in raw else None
 
     def branch(raw: Mapping[str, Any], *, input_key: str | None) -> Branch:
         return Branch(

@@ -14,65 +14,14 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 from flowmonkey.durations import format_duration, parse_duration
 from flowmonkey.errors import FlowError, StepNotFoundError
-from flowmonkey.model._json import JSON, JsonPath, dotted
+from flowmonkey.model._json import JsonPath, dotted
 from flowmonkey.model.fanout import FAN_KINDS, FanSpec, fan_spec
 from flowmonkey.model.schema import SchemaProblem, flow_error, validate_flow
-
-
-class SelectorType(StrEnum):
-    KEY = "key"
-    KEYS = "keys"
-    PATH = "path"
-    TEMPLATE = "template"
-    FULL = "full"
-    STATIC = "static"
-
-
-# The fields each selector type uses; the others stay at their defaults.
-_SELECTOR_FIELDS: dict[SelectorType, tuple[str, ...]] = {
-    SelectorType.KEY: ("key",),
-    SelectorType.KEYS: ("keys",),
-    SelectorType.PATH: ("path",),
-    SelectorType.TEMPLATE: ("template",),
-    SelectorType.FULL: (),
-    SelectorType.STATIC: ("value",),
-}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InputSelector:
-    """Chooses what part of the context a step's handler receives."""
-
-    type: SelectorType = SelectorType.FULL
-    key: str | None = None
-    keys: tuple[str, ...] = ()
-    path: str | None = None
-    template: JSON = None
-    value: JSON = None
-
-    @classmethod
-    def from_dict(cls, data: Any) -> InputSelector:
-        """Parse a selector (``None`` is the default, ``full``).
-
-        Raises:
-            FlowError: naming the path of every problem.
-        """
-        if data is None:
-            return cls()
-        validate_flow(data, "input")
-        return _selector(data, ())
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type.value}
-        for name in _SELECTOR_FIELDS[self.type]:
-            value = getattr(self, name)
-            out[name] = list(value) if name == "keys" else value
-        return out
+from flowmonkey.model.selectors import InputSelector, selector_of
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -315,14 +264,6 @@ def _duration(value: Any, path: JsonPath) -> timedelta:
         raise flow_error([(path, f"expected a duration of at most 999999999 days, got {value!r}")]) from None
 
 
-def _selector(value: Mapping[str, Any], path: JsonPath) -> InputSelector:
-    kind = SelectorType(value["type"])
-    fields: dict[str, Any] = {name: value.get(name) for name in _SELECTOR_FIELDS[kind]}
-    if kind is SelectorType.KEYS:
-        fields["keys"] = tuple(fields["keys"])
-    return InputSelector(type=kind, **fields)
-
-
 def _transitions(value: Mapping[str, Any], path: JsonPath) -> Transitions:
     return Transitions(**_fields(value, path, _TRANSITION_KEYS))
 
@@ -334,7 +275,7 @@ def _retry(value: Mapping[str, Any], path: JsonPath) -> RetryPolicy:
 def _step(step_id: str, value: Mapping[str, Any], path: JsonPath) -> Step:
     fields = _fields(value, path, _STEP_KEYS)
     if value["type"] in FAN_KINDS:
-        fields["fan"] = fan_spec(value, _selector)
+        fields["fan"] = fan_spec(value)
     return Step(id=step_id, **fields)
 
 
@@ -385,7 +326,7 @@ _STEP_KEYS: dict[str, tuple[str, Convert]] = {
     "type": ("type", _same),
     "name": ("name", _same),
     "config": ("config", _copy),
-    "input": ("input", _selector),
+    "input": ("input", selector_of),
     "outputKey": ("output_key", _same),
     "errorKey": ("error_key", _same),
     "transitions": ("transitions", _transitions),

@@ -45,9 +45,7 @@ _CHILDREN = (
     "WHERE c.fan_id = $1 AND (NOT $2 OR c.ended = 0) ORDER BY c.idx"
 )
 _OF_PARENT = f"SELECT {FAN_COLUMN_LIST} FROM fan_ins WHERE parent_id = $1 ORDER BY fan_id"
-_MARK_ENDED = (
-    "UPDATE fan_children SET ended = 1 WHERE child_id = ANY($1::text[]) AND ended = 0 RETURNING child_id, fan_id"
-)
+_MARK_ENDED = "UPDATE fan_children SET ended = 1 WHERE child_id = ANY($1::text[]) AND ended = 0 RETURNING child_id, fan_id"
 _JOINED = "SELECT child_id FROM fan_children WHERE child_id = ANY($1::text[])"
 _COUNT_ENDS = (
     "UPDATE fan_ins SET done = done + $2 + $3, failed = failed + $2, succeeded = succeeded + $3 "

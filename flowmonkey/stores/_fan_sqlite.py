@@ -22,7 +22,9 @@ _GET = f"SELECT {FAN_COLUMN_LIST} FROM fan_ins WHERE fan_id = ?"
 _INSERT = f"INSERT OR IGNORE INTO fan_ins ({FAN_COLUMN_LIST}) VALUES ({', '.join('?' * len(FAN_COLUMNS))})"
 _JOIN = "INSERT OR IGNORE INTO fan_children (child_id, fan_id, idx) VALUES (?, ?, ?)"
 _STARTED = "UPDATE fan_ins SET started = started + ? WHERE fan_id = ?"
-_PARENT_ACTIVE = "SELECT 1 FROM executions WHERE id = ? AND status IN ('pending', 'running', 'waiting', 'held')"
+_PARENT_ACTIVE = (
+    "SELECT 1 FROM executions WHERE id = ? AND status IN ('pending', 'running', 'waiting', 'held')"
+)
 _JOIN_OF = "SELECT fan_id, ended FROM fan_children WHERE child_id = ?"
 _MARK_ENDED = "UPDATE fan_children SET ended = 1 WHERE child_id = ?"
 _COUNT_END = (
@@ -41,7 +43,11 @@ def open_fan(conn: sqlite3.Connection, row: Sequence[Any]) -> Any:
 
 
 def add_children(
-    conn: sqlite3.Connection, fan_id: str, parent_id: str, children: list[tuple[int, str, Sequence[Any]]], insert: str
+    conn: sqlite3.Connection,
+    fan_id: str,
+    parent_id: str,
+    children: list[tuple[int, str, Sequence[Any]]],
+    insert: str,
 ) -> Any:
     """Insert each child whose index is free, with its join row; count them started."""
     if conn.execute(_PARENT_ACTIVE, (parent_id,)).fetchone() is not None:

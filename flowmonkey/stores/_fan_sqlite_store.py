@@ -37,7 +37,9 @@ class SQLiteFanIns:
         parent_id = fan_id.split("/", 1)[0]
         rows = [(index, child.id, EXECUTIONS.values(child, ops.enc)) for index, child in children]
         insert = ops.SQL["insert_execution"]
-        return fan_of(await self._write("add_fan_children", fans.add_children, fan_id, parent_id, rows, insert))
+        return fan_of(
+            await self._write("add_fan_children", fans.add_children, fan_id, parent_id, rows, insert)
+        )
 
     async def fan_children(self, fan_id: str, *, running: bool = False) -> list[tuple[int, Execution]]:
         rows = await self._read("fan_children", fans.children, fan_id, running, f"c.idx, {_COLUMNS}")

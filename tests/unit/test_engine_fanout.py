@@ -167,7 +167,9 @@ async def test_a_failed_branch_fails_the_step_and_cancels_its_siblings(store: St
     assert "the scoring service is down" in done.error.message
     children = {c.flow_id: c for c in await _children(store, execution.id)}
     assert children["waiting"].status is ExecutionStatus.CANCELLED
-    assert children["waiting"].cancellation is not None and children["waiting"].cancellation.source == "parent"
+    assert (
+        children["waiting"].cancellation is not None and children["waiting"].cancellation.source == "parent"
+    )
 
 
 async def test_on_error_routes_a_branch_failure_by_its_code(store: Store) -> None:
