@@ -34,9 +34,9 @@ from flowmonkey.model.flow import (
     Transitions,
     build_flow,
 )
-from flowmonkey.model.selectors import InputSelector, SelectorType
 from flowmonkey.model.jobs import Job, JobStatus
 from flowmonkey.model.schema import flow_schema
+from flowmonkey.model.selectors import InputSelector, SelectorType
 from flowmonkey.model.triggers import TriggerDefinition, TriggerFire, TriggerType, WebhookSignature
 
 __all__ = [
