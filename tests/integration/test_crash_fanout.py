@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from flowmonkey import Engine, ExecutionQuery, ExecutionStatus, Flow, Store, StepStatus, open_store
+from flowmonkey import Engine, ExecutionQuery, ExecutionStatus, Flow, StepStatus, Store, open_store
 
 ELEMENTS = 1000
 KILL_AT = (120, 380, 640)  # children done when each worker is killed
