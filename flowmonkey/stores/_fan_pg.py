@@ -1,10 +1,12 @@
 """Fan-in on PostgreSQL: the :class:`~flowmonkey.stores.base.FanInStore` part of the
 store, and the count of children's ends inside the transaction of their terminal commits.
 
-Ends are counted per fan with one ``UPDATE ... RETURNING`` of its counters (fans in id
-order, so two transactions lock them in the same order); the row lock serializes the
-children of one fan, and each sees the counters before and after its own ends, so
-exactly one transaction crosses each threshold the parent waits for.
+Ends are counted per fan with one ``UPDATE ... RETURNING`` of its counters; the row lock
+serializes the children of one fan, and each sees the counters before and after its own
+ends, so exactly one transaction crosses each threshold the parent waits for. Locks are
+taken in one order everywhere (the parent's execution row, then the fan's row, each kind
+in id order), so a child's end, the parent starting children and the parent's own commit
+in the same batch as a child's end never deadlock.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ _PARENT_ACTIVE = (
     "SELECT 1 FROM executions WHERE id = (SELECT parent_id FROM fan_ins WHERE fan_id = $1) "
     "AND status IN ('pending', 'running', 'waiting', 'held') FOR SHARE"
 )
+_LOCK_FAN = "SELECT 1 FROM fan_ins WHERE fan_id = $1 FOR UPDATE"
 _JOIN = (
     "INSERT INTO fan_children (child_id, fan_id, idx) "
     "SELECT u.child, $1, u.idx FROM unnest($2::text[], $3::integer[]) AS u(child, idx) "
@@ -46,6 +49,7 @@ _CHILDREN = (
 )
 _OF_PARENT = f"SELECT {FAN_COLUMN_LIST} FROM fan_ins WHERE parent_id = $1 ORDER BY fan_id"
 _MARK_ENDED = "UPDATE fan_children SET ended = 1 WHERE child_id = ANY($1::text[]) AND ended = 0 RETURNING child_id, fan_id"
+_LOCK_PARENTS = "SELECT 1 FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
 _JOINED = "SELECT child_id FROM fan_children WHERE child_id = ANY($1::text[])"
 _COUNT_ENDS = (
     "UPDATE fan_ins SET done = done + $2 + $3, failed = failed + $2, succeeded = succeeded + $3 "
@@ -71,6 +75,9 @@ async def children_ended(conn: Any, ends: list[Ended]) -> list[tuple[str, dateti
     for end in ends:
         if end[2] in marked:
             by_fan.setdefault(marked[end[2]], []).append(end)
+    if by_fan:  # parents before fans, each in id order: no deadlock with a parent's own commit
+        parents = sorted({end[0] for fan_ends in by_fan.values() for end in fan_ends})
+        await conn.execute(_LOCK_PARENTS, parents)
     for fan_id in sorted(by_fan):
         fan_ends = by_fan[fan_id]
         failed = sum(end[3] for end in fan_ends)
@@ -103,7 +110,10 @@ class PostgresFanIns:
     async def add_fan_children(self, fan_id: str, children: Sequence[tuple[int, Execution]]) -> FanIn:
         by_id = {child.id: child for _, child in children}
         async with self._translate("add_fan_children"), self._pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(_PARENT_ACTIVE, fan_id):
+            # The parent's row first, then the fan's: the order a child's end locks them in.
+            active = await conn.fetchval(_PARENT_ACTIVE, fan_id)
+            await conn.execute(_LOCK_FAN, fan_id)
+            if active:
                 ids = [child.id for _, child in children]
                 fresh = [row[0] for row in await conn.fetch(_JOIN, fan_id, ids, [i for i, _ in children])]
                 if fresh:

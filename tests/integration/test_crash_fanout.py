@@ -49,6 +49,7 @@ from flowmonkey import Engine, Flow, Result, Runtime, handler, open_store
 
 @handler("square")
 async def square(params):
+    await asyncio.sleep(0.2)  # so that every kill lands with handlers in flight
     return Result.success(params.input * params.input)
 
 async def main(url, owner):
