@@ -64,7 +64,7 @@ class FanOut:
         spec = step.fan
         assert spec is not None
         try:
-            elements = _elements(step, spec, execution, step_input)
+            elements = _Elements(step, spec, execution, step_input)
             fan = await self._fan(step, spec, execution, len(elements))
             if not fan.settled:
                 fan = await self._start_more(fan, spec, execution, elements)
@@ -100,7 +100,7 @@ class FanOut:
         return flow.hash
 
     async def _start_more(
-        self, fan: FanIn, spec: FanSpec, execution: Execution, elements: list[dict[str, Any]]
+        self, fan: FanIn, spec: FanSpec, execution: Execution, elements: _Elements
     ) -> FanIn:
         free = fan.max_concurrency - fan.running
         indices = range(fan.started, min(fan.total, fan.started + max(free, 0)))
@@ -150,24 +150,32 @@ class FanOut:
                 await self._cancel(child.id, why)
 
 
-def _elements(step: Step, spec: FanSpec, execution: Execution, step_input: Any) -> list[dict[str, Any]]:
-    """Each child's first context: ``{item, index}`` per element of a map's list; a
-    branch's own input (or the step's), which must be an object."""
-    if spec.is_map:
-        if not isinstance(step_input, list):
+class _Elements:
+    """Each child's first context, built only for the children being started: ``{item,
+    index}`` per element of a map's list; a branch's own input (or the step's), which
+    must be an object."""
+
+    def __init__(self, step: Step, spec: FanSpec, execution: Execution, step_input: Any) -> None:
+        self._step, self._spec, self._execution, self._input = step, spec, execution, step_input
+        if spec.is_map and not isinstance(step_input, list):
             raise _input_error(f"map step {step.id!r} needs a list as its input, got {_kind(step_input)}")
-        return [{"item": item, "index": index} for index, item in enumerate(step_input)]
-    contexts = []
-    for name, branch in spec.branches.items():
-        value = resolve_input(branch.input, execution.context) if branch.input else step_input
+        self._names = list(spec.branches)
+
+    def __len__(self) -> int:
+        return len(self._input) if self._spec.is_map else len(self._names)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        if self._spec.is_map:
+            return {"item": self._input[index], "index": index}
+        name = self._names[index]
+        branch = self._spec.branches[name]
+        value = resolve_input(branch.input, self._execution.context) if branch.input else self._input
         if value is None:
             value = {}
         if not isinstance(value, Mapping):
-            raise _input_error(
-                f"branch {name!r} of step {step.id!r} needs an object as input, got {_kind(value)}"
-            )
-        contexts.append(dict(value))
-    return contexts
+            where = f"branch {name!r} of step {self._step.id!r}"
+            raise _input_error(f"{where} needs an object as input, got {_kind(value)}")
+        return dict(value)
 
 
 def _input_error(message: str) -> FlowMonkeyError:
