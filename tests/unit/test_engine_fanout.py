@@ -223,3 +223,15 @@ async def test_the_child_flow_is_pinned_when_the_map_starts(store: Store) -> Non
     assert done.status is ExecutionStatus.COMPLETED
     children = await _children(store, execution.id)
     assert {c.flow_hash for c in children} == {DOUBLE.hash}
+
+
+async def test_a_retried_fan_step_starts_new_children(store: Store) -> None:
+    retry = {"maxAttempts": 2, "backoff": "10ms", "retryOn": ["BRANCH_FAILED"]}
+    engine = _engine(store, _parallel({"broken": {"flow": "failing"}}, retry=retry))
+    execution, _ = await engine.create("checks", {})
+    done = await engine.run(execution.id, simulate_time=True)
+    assert done.status is ExecutionStatus.FAILED and done.error is not None
+    assert done.error.code == "BRANCH_FAILED" and done.attempt == 2
+    children = await _children(store, execution.id)
+    assert len(children) == 2  # one per attempt: the retry did not reuse the failed child
+    assert [fan.done for fan in await store.fans_of(execution.id)] == [1, 1]
