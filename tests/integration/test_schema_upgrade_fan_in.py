@@ -30,7 +30,9 @@ from tests.unit.helpers import echo
 
 PREVIOUS = 6  # the schema of the release before fan-in
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
-CHILD = Flow.from_dict({"id": "child", "initialStepId": "a", "steps": {"a": {"type": "echo", "outputKey": "out"}}})
+CHILD = Flow.from_dict(
+    {"id": "child", "initialStepId": "a", "steps": {"a": {"type": "echo", "outputKey": "out"}}}
+)
 PARENT = Flow.from_dict(
     {
         "id": "parent",
@@ -42,7 +44,9 @@ MAPPER = Flow.from_dict(
     {
         "id": "mapper",
         "initialStepId": "m",
-        "steps": {"m": {"type": "map", "flow": "child", "input": {"type": "key", "key": "xs"}, "outputKey": "ys"}},
+        "steps": {
+            "m": {"type": "map", "flow": "child", "input": {"type": "key", "key": "xs"}, "outputKey": "ys"}
+        },
     }
 )
 
@@ -138,7 +142,9 @@ async def _finished(store: Store, execution_id: str, timeout: float = 20.0) -> E
     raise AssertionError(f"{execution_id} did not finish in {timeout}s")
 
 
-async def test_a_child_of_the_previous_release_wakes_its_parent_after_the_upgrade(previous_release: str) -> None:
+async def test_a_child_of_the_previous_release_wakes_its_parent_after_the_upgrade(
+    previous_release: str,
+) -> None:
     async with open_store(previous_release) as store:
         assert await store.fans_of("01PARENT") == []  # the new tables exist, empty
         engine = Engine(store, [echo], [CHILD, PARENT, MAPPER])
