@@ -27,6 +27,7 @@ from flowmonkey.model.execution import (
     WaitKind,
     utcnow,
 )
+from flowmonkey.model.fanout import FanIn
 from flowmonkey.model.flow import (
     Flow,
     RetryPolicy,
@@ -46,6 +47,7 @@ __all__ = [
     "Execution",
     "ExecutionError",
     "ExecutionStatus",
+    "FanIn",
     "Flow",
     "InputSelector",
     "Job",

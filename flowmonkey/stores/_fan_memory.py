@@ -47,13 +47,16 @@ class MemoryFanIns:
         fan = self._fans[fan_id] = replace(fan, started=fan.started + len(fresh))
         return fan
 
-    async def fan_children(self, fan_id: str, *, running: bool = False) -> list[tuple[int, Execution]]:
+    async def fan_children(
+        self, fan_id: str, *, running: bool = False, limit: int | None = None
+    ) -> list[tuple[int, Execution]]:
         members = self._fan_members.get(fan_id, {})
-        return [
+        found = [
             (index, self._executions[child_id].copy())
             for index, child_id in sorted(members.items())
             if not (running and child_id in self._ended)
         ]
+        return found if limit is None else found[:limit]
 
     async def fans_of(self, parent_id: str) -> list[FanIn]:
         return [fan for fan in self._fans.values() if fan.parent_id == parent_id]

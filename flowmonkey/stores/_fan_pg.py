@@ -45,9 +45,12 @@ _STARTED = "UPDATE fan_ins SET started = started + $2 WHERE fan_id = $1"
 _COLUMNS = ", ".join(f"e.{name}" for name in EXECUTIONS.names)
 _CHILDREN = (
     f"SELECT c.idx, {_COLUMNS} FROM fan_children AS c JOIN executions AS e ON e.id = c.child_id "
-    "WHERE c.fan_id = $1 AND (NOT $2 OR c.ended = 0) ORDER BY c.idx"
+    "WHERE c.fan_id = $1 AND (NOT $2 OR c.ended = 0) ORDER BY c.idx LIMIT $3"
 )
-_OF_PARENT = f"SELECT {FAN_COLUMN_LIST} FROM fan_ins WHERE parent_id = $1 ORDER BY fan_id"
+_OF_PARENT = (  # oldest first: by visit, then attempt (the parts of the fan's id)
+    f"SELECT {FAN_COLUMN_LIST} FROM fan_ins WHERE parent_id = $1 "
+    "ORDER BY split_part(fan_id, '/', 2)::integer, split_part(fan_id, '/', 3)::integer"
+)
 _MARK_ENDED = "UPDATE fan_children SET ended = 1 WHERE child_id = ANY($1::text[]) AND ended = 0 RETURNING child_id, fan_id"
 _LOCK_PARENTS = "SELECT 1 FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
 _JOINED = "SELECT child_id FROM fan_children WHERE child_id = ANY($1::text[])"
@@ -122,9 +125,11 @@ class PostgresFanIns:
                     await conn.execute(_STARTED, fan_id, len(fresh))
             return fan_of(await conn.fetchrow(_GET, fan_id))
 
-    async def fan_children(self, fan_id: str, *, running: bool = False) -> list[tuple[int, Execution]]:
+    async def fan_children(
+        self, fan_id: str, *, running: bool = False, limit: int | None = None
+    ) -> list[tuple[int, Execution]]:
         async with self._translate("fan_children"):
-            rows = await self._pool.fetch(_CHILDREN, fan_id, running)
+            rows = await self._pool.fetch(_CHILDREN, fan_id, running, limit)
         return [(row[0], EXECUTIONS.from_row(tuple(row)[1:], as_is)) for row in rows]
 
     async def fans_of(self, parent_id: str) -> list[FanIn]:

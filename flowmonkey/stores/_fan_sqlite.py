@@ -61,14 +61,16 @@ def add_children(
     return get(conn, fan_id)
 
 
-def children(conn: sqlite3.Connection, fan_id: str, running: bool, columns: str) -> list[Any]:
+def children(
+    conn: sqlite3.Connection, fan_id: str, running: bool, columns: str, limit: int | None
+) -> list[Any]:
     """The children's execution rows in index order."""
     only = " AND c.ended = 0" if running else ""
     sql = (
         f"SELECT {columns} FROM fan_children AS c JOIN executions AS e ON e.id = c.child_id "
-        f"WHERE c.fan_id = ?{only} ORDER BY c.idx"
+        f"WHERE c.fan_id = ?{only} ORDER BY c.idx LIMIT ?"
     )
-    return conn.execute(sql, (fan_id,)).fetchall()
+    return conn.execute(sql, (fan_id, -1 if limit is None else limit)).fetchall()
 
 
 def of_parent(conn: sqlite3.Connection, parent_id: str) -> list[Any]:

@@ -41,8 +41,11 @@ class SQLiteFanIns:
             await self._write("add_fan_children", fans.add_children, fan_id, parent_id, rows, insert)
         )
 
-    async def fan_children(self, fan_id: str, *, running: bool = False) -> list[tuple[int, Execution]]:
-        rows = await self._read("fan_children", fans.children, fan_id, running, f"c.idx, {_COLUMNS}")
+    async def fan_children(
+        self, fan_id: str, *, running: bool = False, limit: int | None = None
+    ) -> list[tuple[int, Execution]]:
+        columns = f"c.idx, {_COLUMNS}"
+        rows = await self._read("fan_children", fans.children, fan_id, running, columns, limit)
         return [(row[0], EXECUTIONS.from_row(row[1:], ops.dec)) for row in rows]
 
     async def fans_of(self, parent_id: str) -> list[FanIn]:

@@ -269,8 +269,11 @@ class FanInStore(Protocol):
         cancel lists its children after). Returns the counters."""
         ...
 
-    async def fan_children(self, fan_id: str, *, running: bool = False) -> list[tuple[int, Execution]]:
-        """The fan's children in index order (``running``: those whose end is not recorded)."""
+    async def fan_children(
+        self, fan_id: str, *, running: bool = False, limit: int | None = None
+    ) -> list[tuple[int, Execution]]:
+        """The fan's children in index order (``running``: those whose end is not recorded;
+        ``limit``: the first so many)."""
         ...
 
     async def fans_of(self, parent_id: str) -> list[FanIn]:
