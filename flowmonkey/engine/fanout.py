@@ -23,7 +23,7 @@ from flowmonkey.engine.clock import Clock
 from flowmonkey.engine.creation import Creator, Start
 from flowmonkey.engine.definitions import Definitions
 from flowmonkey.engine.notify import Emitter, WakeListeners
-from flowmonkey.errors import ErrorCode, FlowMonkeyError
+from flowmonkey.errors import ErrorCode, FlowMonkeyError, InputError
 from flowmonkey.events import EventType
 from flowmonkey.inputs import resolve_input
 from flowmonkey.model import Execution, ExecutionStatus, Flow, Step
@@ -178,8 +178,8 @@ class _Elements:
         return dict(value)
 
 
-def _input_error(message: str) -> FlowMonkeyError:
-    return FlowMonkeyError(message, code=ErrorCode.INPUT_ERROR)
+def _input_error(message: str) -> InputError:
+    return InputError(message)
 
 
 def _kind(value: Any) -> str:
