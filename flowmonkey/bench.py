@@ -3,7 +3,9 @@
 Runs ``--executions`` executions of an N-step flow of trivial handlers, ``--concurrency``
 at a time, and reports steps/s, executions/s and per-execution latency (p50/p99).
 ``--scenario resume`` instead parks every execution in a wait first, then measures
-resume → next step done. ``--warmup`` executions run first, unmeasured, so that caches
+resume → next step done. ``--scenario map`` runs one map step over ``--executions``
+elements (each a child execution of a one-step flow, ``--concurrency`` at once) with one
+in-process worker (:mod:`flowmonkey.bench_map`). ``--warmup`` executions run first, unmeasured, so that caches
 and prepared statements are warm. Without ``--store`` it uses a fresh temporary SQLite
 file, so runs are repeatable::
 
@@ -26,6 +28,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from flowmonkey import bench_map
 from flowmonkey.defaults import Engine
 from flowmonkey.errors import FlowMonkeyError, StoreURLError
 from flowmonkey.model import ExecutionStatus, Flow
@@ -34,7 +37,7 @@ from flowmonkey.registry import handler
 from flowmonkey.result import Result, StepResult
 from flowmonkey.stores import Store, open_store
 
-SCENARIOS = ("steps", "resume")
+SCENARIOS = ("steps", "resume", "map")
 
 
 class BenchmarkError(Exception):
@@ -91,6 +94,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark described by ``args``; print the result; return the exit code."""
+    if args.scenario == "map":
+        return _run_map(args)
     try:
         result = asyncio.run(
             bench(
@@ -231,6 +236,28 @@ async def _drive(
     if progress:
         print("\r" + " " * 40 + "\r", end="", file=sys.stderr, flush=True)
     return seconds, latencies
+
+
+def _run_map(args: argparse.Namespace) -> int:
+    async def measure() -> tuple[str, bench_map.MapRun]:
+        async with _store(args.store) as store:
+            if args.warmup:
+                await bench_map.run_map(store, min(args.warmup, args.executions), args.concurrency)
+            return store.url, await bench_map.run_map(store, args.executions, args.concurrency)
+
+    try:
+        url, result = asyncio.run(measure())
+    except StoreURLError as exc:
+        print(f"flowmonkey bench: {exc}", file=sys.stderr)
+        return 2
+    except (FlowMonkeyError, bench_map.BenchmarkMapError) as exc:
+        print(f"flowmonkey bench: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"store": url, "scenario": "map", **asdict(result)}))
+    else:
+        print(f"store         {url}\n{bench_map.describe(result)}")
+    return 0
 
 
 def _describe(r: BenchResult) -> str:

@@ -63,6 +63,10 @@ its ``error``. An error raised while a step runs becomes its code (``INPUT_ERROR
     WAIT_EXPIRED        a wait's deadline passed first (the approval handler)
     CANCELLED           the execution was cancelled (its ``error``)
     CHILD_FAILED        a sub-flow's child execution failed or was cancelled
+    BRANCH_FAILED       a parallel step's branch failed past ``toleratedFailures`` (its
+                        siblings are cancelled; details name the branch and its error)
+    ITEM_FAILED         a map step's child failed past ``toleratedFailures`` (likewise,
+                        naming the element's index)
     OUTPUT_NOT_JSON     a handler's output is not JSON a store can keep (its path in details)
     STORE_REJECTED      the store refused a step's outcome for good (not an outage): the
                         execution fails rather than run the handler again
@@ -99,6 +103,8 @@ class ErrorCode(StrEnum):
     CANCELLED = "CANCELLED"
     INVALID_FLOW = "INVALID_FLOW"
     CHILD_FAILED = "CHILD_FAILED"
+    BRANCH_FAILED = "BRANCH_FAILED"
+    ITEM_FAILED = "ITEM_FAILED"
     OUTPUT_NOT_JSON = "OUTPUT_NOT_JSON"
     STORE_REJECTED = "STORE_REJECTED"
     HTTP_ERROR = "HTTP_ERROR"

@@ -56,3 +56,31 @@ async def charge_card(params: HandlerParams) -> StepResult:
 async def build_report(params: HandlerParams) -> StepResult:
     """Summarise yesterday's numbers (static here; a real one would query a database)."""
     return Result.success({"date": params.now.date().isoformat(), "orders": 42, "revenue": 1234.5})
+
+
+# Credit limits by customer for fulfil-order's checks; an unknown customer gets 500.
+CREDIT_LIMITS = {"c-gold": 10_000.0, "c-new": 100.0}
+
+
+@handler("check-credit")
+async def check_credit(params: HandlerParams) -> StepResult:
+    """The customer's credit limit must cover the order's total."""
+    customer, total = params.input.get("customer") or "", float(params.input.get("total") or 0)
+    limit = CREDIT_LIMITS.get(customer, 500.0)
+    if total > limit:
+        return Result.failure("CREDIT_DENIED", f"{total:g} EUR is over {customer}'s limit of {limit:g} EUR")
+    return Result.success({"customer": customer, "limit": limit})
+
+
+@handler("score-fraud")
+async def score_fraud(params: HandlerParams) -> StepResult:
+    """A risk score from the order's total (a real one would ask a service)."""
+    total = float(params.input.get("total") or 0)
+    return Result.success({"risk": round(min(total / 10_000, 1.0), 3)})
+
+
+@handler("ship-item")
+async def ship_item(params: HandlerParams) -> StepResult:
+    """Hand one item to the carrier; the tracking number names the item's place."""
+    item, index = params.input["item"], params.input["index"]
+    return Result.success({"sku": item.get("sku"), "tracking": f"TRK-{index:03d}-{item.get('sku')}"})

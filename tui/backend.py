@@ -25,6 +25,7 @@ from flowmonkey import (
     Execution,
     ExecutionQuery,
     ExecutionStatus,
+    FanIn,
     FeedPage,
     Flow,
     FlowDirectory,
@@ -331,6 +332,15 @@ class Backend:
     async def history(self, execution_id: str) -> list[StepRecord]:
         """The execution's step records in commit order."""
         return await self._store.history(execution_id)
+
+    async def fan(self, execution_id: str, *, limit: int = 200) -> tuple[FanIn | None, list[Execution]]:
+        """The execution's latest parallel or map step's counters and its first children
+        (in branch or element order); ``(None, [])`` if it has none."""
+        fans = await self._store.fans_of(execution_id)
+        if not fans:
+            return None, []
+        children = await self._store.fan_children(fans[-1].fan_id, limit=limit)
+        return fans[-1], [child for _, child in children]
 
     async def executions(
         self, query: ExecutionQuery, *, limit: int, cursor: str | None = None

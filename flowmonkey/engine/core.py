@@ -25,6 +25,7 @@ from flowmonkey.engine.commits import COMMIT_RETRIES, Committer
 from flowmonkey.engine.creation import DEFAULT_IDEMPOTENCY_TTL, Creator, Start
 from flowmonkey.engine.decide import StepRun, resumed
 from flowmonkey.engine.definitions import Definitions
+from flowmonkey.engine.fanout import FanOut
 from flowmonkey.engine.forks import Forks
 from flowmonkey.engine.limits import DEFAULT_MAX_CONTEXT_BYTES, DEFAULT_MAX_STEPS, Limits
 from flowmonkey.engine.migrations import MigrationCheck, Migrations
@@ -99,8 +100,9 @@ class Engine:
         notify = (self._clock, emitter, self._wakes)
         self._creator = Creator(store, self.flows, self._definitions, self.limits, notify)
         services = (self._clock, emitter, self._creator.create, store, self._time_out)
+        fans = FanOut(store, self.flows, self._definitions, self._creator, (*notify, self._cancel_child))
         self._pipeline = StepPipeline(
-            self._definitions, self.handlers, self._committer, self.limits, services
+            self._definitions, self.handlers, self._committer, self.limits, services, fans
         )
         self._repairs = Repairs(store, self._definitions, self._committer, self._clock)
         self._forks = Forks(
@@ -359,6 +361,9 @@ class Engine:
         return await self._canceller.cancel_loaded(
             execution, "timeout", timeout_reason(execution, self.now())
         )
+
+    async def _cancel_child(self, execution_id: str, reason: str) -> CancelResult:
+        return await self._canceller.cancel(execution_id, "parent", reason)
 
     async def _time_out(self, execution: Execution, now: datetime) -> Execution:
         await self._canceller.cancel_loaded(execution, "timeout", timeout_reason(execution, now))

@@ -73,7 +73,7 @@ class Creator:
         context = dict(start.context)
         self._limits.check(context)
         await self._definitions.save(flow)
-        execution = self._new(flow, context, start)
+        execution = self.new(flow, context, start)
         result = await self._store.create_execution(execution, now=execution.created_at)
         if result.created:
             self._emitter.emit(EventType.EXECUTION_CREATED, result.execution, version=flow.version)
@@ -82,7 +82,8 @@ class Creator:
             self._emitter.emit(EventType.IDEMPOTENCY_HIT, result.execution, key=start.idempotency_key)
         return result
 
-    def _new(self, flow: Flow, context: dict[str, Any], start: Start) -> Execution:
+    def new(self, flow: Flow, context: dict[str, Any], start: Start) -> Execution:
+        """The pending execution ``start`` describes, of exactly ``flow`` (not yet stored)."""
         now = self._clock.now()
         key = start.idempotency_key
         execution = Execution(

@@ -156,7 +156,7 @@ def given_up(
     execution, step = run.execution, run.step
     fields: Fields = {}
     undo = store_at(execution, step.error_key, error.to_dict(), fields) if step.error_key else None
-    target = None if final else step.transitions.on_failure
+    target = None if final else step.transitions.on_failure_of(error.code)
     if target is not None:
         moved(execution, target, finished, fields)
     else:

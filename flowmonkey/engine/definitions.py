@@ -33,13 +33,18 @@ class Definitions:
 
     async def flow_of(self, execution: Execution) -> Flow:
         """The exact definition the execution started on (by hash), even if since replaced."""
-        flow = self._by_hash.get(execution.flow_hash) or self._flows.by_hash(execution.flow_hash)
+        return await self.by_hash(
+            execution.flow_hash, f"of flow {execution.flow_id!r} {execution.flow_version}"
+        )
+
+    async def by_hash(self, flow_hash: str, what: str = "") -> Flow:
+        """The definition with that hash: cached, registered or stored."""
+        flow = self._by_hash.get(flow_hash) or self._flows.by_hash(flow_hash)
         if flow is None:
-            flow = await self._store.get_definition(execution.flow_hash)
+            flow = await self._store.get_definition(flow_hash)
         if flow is None:
             raise FlowNotFoundError(
-                f"definition {execution.flow_hash[:12]} of flow {execution.flow_id!r} "
-                f"{execution.flow_version} is neither registered nor stored"
+                f"definition {flow_hash[:12]} {what + ' ' if what else ''}is neither registered nor stored"
             )
         self._by_hash[flow.hash] = flow
         return flow

@@ -20,6 +20,7 @@ from flowmonkey.engine.clock import Clock
 from flowmonkey.engine.commits import Committer
 from flowmonkey.engine.decide import StepRun, decide, failure
 from flowmonkey.engine.definitions import Definitions
+from flowmonkey.engine.fanout import FanOut
 from flowmonkey.engine.invoke import handler_params, invoke
 from flowmonkey.engine.limits import Limits
 from flowmonkey.engine.notify import Emitter
@@ -54,6 +55,7 @@ class StepPipeline:
         "_committer",
         "_definitions",
         "_emitter",
+        "_fans",
         "_handlers",
         "_limits",
         "_services",
@@ -67,6 +69,7 @@ class StepPipeline:
         committer: Committer,
         limits: Limits,
         services: tuple[Clock, Emitter, CreateFn, JobStore, TimeOut],
+        fans: FanOut,
     ) -> None:
         self._definitions = definitions
         self._handlers = handlers
@@ -75,6 +78,7 @@ class StepPipeline:
         self._clock, self._emitter, create, store, self._time_out = services
         self._services = EngineServices(create, store, self._emitter)
         self._bus = self._emitter.bus
+        self._fans = fans
 
     async def advance(self, execution: Execution) -> StepOutcome:
         """Run the execution's current step if one is due, and commit what it did."""
@@ -114,10 +118,14 @@ class StepPipeline:
         step_input: Any = None
         try:
             step_input = resolve_input(step.input, execution.context)
-            handler = self._handlers.get(step.type)
+            handler = self._handlers.get(step.type) if step.fan is None else None
         except FlowMonkeyError as exc:
             result = Result.failure(exc.code, exc.message, exc.details)
         else:
+            if handler is None:  # parallel and map: the engine's own kinds
+                result = await self._fans.run(step, execution, step_input)
+                run = StepRun(execution, flow, step, now, step_input)
+                return run, decide(run, result, self._clock.now(), self._limits)
             params = handler_params(step, execution, step_input, now, woken_by, self._services)
             result = await invoke(handler, params)
             if result.error_code == ErrorCode.STEP_TIMEOUT:

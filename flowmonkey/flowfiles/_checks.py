@@ -46,7 +46,7 @@ def check_steps(
     for step in flow.steps.values():
         at = paths.get(step.id, ("steps", step.id))
         for name, target in step.transitions.targets():
-            _check_target(flow, target, (*at, "transitions", name), report)
+            _check_target(flow, target, (*at, "transitions", *name.split(".", 1)), report)
         if handlers is not None:
             _check_handler(flow, step, handlers, at, report)
     if handlers is None:
@@ -63,6 +63,8 @@ def _check_handler(flow: Flow, step: Step, handlers: HandlerRegistry, at: JsonPa
     """The step's type is registered, its config matches the handler's schema, and every
     step id the config names (as the handler says) exists: the check every registration
     of a flow makes too (:func:`~flowmonkey.registry.step_config_problems`)."""
+    if step.fan is not None:
+        return  # parallel and map are the engine's own: their children's flows load on their own
     if step.type not in handlers:
         hint = did_you_mean(step.type, handlers.types())
         report.add((*at, "type"), f'no handler registered for type "{step.type}"{hint}')

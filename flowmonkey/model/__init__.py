@@ -27,17 +27,17 @@ from flowmonkey.model.execution import (
     WaitKind,
     utcnow,
 )
+from flowmonkey.model.fanout import FanIn
 from flowmonkey.model.flow import (
     Flow,
-    InputSelector,
     RetryPolicy,
-    SelectorType,
     Step,
     Transitions,
     build_flow,
 )
 from flowmonkey.model.jobs import Job, JobStatus
 from flowmonkey.model.schema import flow_schema
+from flowmonkey.model.selectors import InputSelector, SelectorType
 from flowmonkey.model.triggers import TriggerDefinition, TriggerFire, TriggerType, WebhookSignature
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "Execution",
     "ExecutionError",
     "ExecutionStatus",
+    "FanIn",
     "Flow",
     "InputSelector",
     "Job",

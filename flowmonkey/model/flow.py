@@ -14,64 +14,14 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 from flowmonkey.durations import format_duration, parse_duration
 from flowmonkey.errors import FlowError, StepNotFoundError
-from flowmonkey.model._json import JSON, JsonPath, dotted
+from flowmonkey.model._json import JsonPath, dotted
+from flowmonkey.model.fanout import FAN_KINDS, FanSpec, fan_spec
 from flowmonkey.model.schema import SchemaProblem, flow_error, validate_flow
-
-
-class SelectorType(StrEnum):
-    KEY = "key"
-    KEYS = "keys"
-    PATH = "path"
-    TEMPLATE = "template"
-    FULL = "full"
-    STATIC = "static"
-
-
-# The fields each selector type uses; the others stay at their defaults.
-_SELECTOR_FIELDS: dict[SelectorType, tuple[str, ...]] = {
-    SelectorType.KEY: ("key",),
-    SelectorType.KEYS: ("keys",),
-    SelectorType.PATH: ("path",),
-    SelectorType.TEMPLATE: ("template",),
-    SelectorType.FULL: (),
-    SelectorType.STATIC: ("value",),
-}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class InputSelector:
-    """Chooses what part of the context a step's handler receives."""
-
-    type: SelectorType = SelectorType.FULL
-    key: str | None = None
-    keys: tuple[str, ...] = ()
-    path: str | None = None
-    template: JSON = None
-    value: JSON = None
-
-    @classmethod
-    def from_dict(cls, data: Any) -> InputSelector:
-        """Parse a selector (``None`` is the default, ``full``).
-
-        Raises:
-            FlowError: naming the path of every problem.
-        """
-        if data is None:
-            return cls()
-        validate_flow(data, "input")
-        return _selector(data, ())
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type.value}
-        for name in _SELECTOR_FIELDS[self.type]:
-            value = getattr(self, name)
-            out[name] = list(value) if name == "keys" else value
-        return out
+from flowmonkey.model.selectors import InputSelector, selector_of
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,6 +31,9 @@ class Transitions:
     on_success: str | None = None
     on_failure: str | None = None
     on_resume: str | None = None
+    on_error: Mapping[str, str] = field(default_factory=dict)
+    """Error code -> next step, after retries; ``"*"`` matches any code. Checked before
+    ``onFailure``, which stays the target of a code not listed."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"onSuccess": self.on_success}
@@ -88,12 +41,25 @@ class Transitions:
             out["onFailure"] = self.on_failure
         if self.on_resume is not None:
             out["onResume"] = self.on_resume
+        if self.on_error:
+            out["onError"] = dict(self.on_error)
         return out
 
     def targets(self) -> list[tuple[str, str]]:
-        """(camelCase name, target) pairs for every set transition."""
+        """(camelCase name, target) pairs for every set transition (``onError.CODE`` for
+        each code routed by ``onError``)."""
         pairs = [("onSuccess", self.on_success), ("onFailure", self.on_failure), ("onResume", self.on_resume)]
+        pairs += [(f"onError.{code}", target) for code, target in self.on_error.items()]
         return [(name, target) for name, target in pairs if target is not None]
+
+    def on_failure_of(self, code: str) -> str | None:
+        """Where a failure with ``code`` goes: its ``onError`` entry, ``"*"``, else ``onFailure``."""
+        routes = self.on_error
+        if routes:
+            target = routes.get(code) or routes.get("*")
+            if target is not None:
+                return target
+        return self.on_failure
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,6 +115,8 @@ class Step:
     """``"hold"`` or ``"fail"`` when retries run out; None: the flow's default (fail)."""
     output_schema: Mapping[str, Any] | None = None
     resume_schema: Mapping[str, Any] | None = None
+    fan: FanSpec | None = None
+    """For the engine's own kinds ``parallel`` and ``map``: what the step fans out to."""
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "type": self.type}
@@ -171,6 +139,8 @@ class Step:
             out["outputSchema"] = dict(self.output_schema)
         if self.resume_schema is not None:
             out["resumeSchema"] = dict(self.resume_schema)
+        if self.fan is not None:
+            out.update(self.fan.to_dict())
         return out
 
 
@@ -294,14 +264,6 @@ def _duration(value: Any, path: JsonPath) -> timedelta:
         raise flow_error([(path, f"expected a duration of at most 999999999 days, got {value!r}")]) from None
 
 
-def _selector(value: Mapping[str, Any], path: JsonPath) -> InputSelector:
-    kind = SelectorType(value["type"])
-    fields: dict[str, Any] = {name: value.get(name) for name in _SELECTOR_FIELDS[kind]}
-    if kind is SelectorType.KEYS:
-        fields["keys"] = tuple(fields["keys"])
-    return InputSelector(type=kind, **fields)
-
-
 def _transitions(value: Mapping[str, Any], path: JsonPath) -> Transitions:
     return Transitions(**_fields(value, path, _TRANSITION_KEYS))
 
@@ -311,7 +273,10 @@ def _retry(value: Mapping[str, Any], path: JsonPath) -> RetryPolicy:
 
 
 def _step(step_id: str, value: Mapping[str, Any], path: JsonPath) -> Step:
-    return Step(id=step_id, **_fields(value, path, _STEP_KEYS))
+    fields = _fields(value, path, _STEP_KEYS)
+    if value["type"] in FAN_KINDS:
+        fields["fan"] = fan_spec(value)
+    return Step(id=step_id, **fields)
 
 
 def _triggers(value: list[Mapping[str, Any]], path: JsonPath) -> tuple[dict[str, Any], ...]:
@@ -346,6 +311,7 @@ _TRANSITION_KEYS: dict[str, tuple[str, Convert]] = {
     "onSuccess": ("on_success", _same),
     "onFailure": ("on_failure", _same),
     "onResume": ("on_resume", _same),
+    "onError": ("on_error", _copy),
 }
 
 _RETRY_KEYS: dict[str, tuple[str, Convert]] = {
@@ -360,7 +326,7 @@ _STEP_KEYS: dict[str, tuple[str, Convert]] = {
     "type": ("type", _same),
     "name": ("name", _same),
     "config": ("config", _copy),
-    "input": ("input", _selector),
+    "input": ("input", selector_of),
     "outputKey": ("output_key", _same),
     "errorKey": ("error_key", _same),
     "transitions": ("transitions", _transitions),

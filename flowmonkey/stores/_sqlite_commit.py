@@ -17,10 +17,12 @@ from typing import Any
 
 from flowmonkey.stores._changes import COMMIT_COLUMNS
 from flowmonkey.stores._columns import STEP_RECORDS
+from flowmonkey.stores._fan_sqlite import Ended, children_ended
 from flowmonkey.stores._sql import queries
 
-Wake = tuple[str, int]
-"""A parent to wake with the child's commit: (parent id, the commit's time)."""
+Wake = Ended
+"""A child's end to count and perhaps wake its parent with: (parent id, the commit's
+time, child id, 1 if the child did not complete); see :mod:`._fan_sqlite`."""
 Request = tuple[Sequence[Any], str, int, tuple[int, ...], Sequence[Any] | None, Wake | None]
 """(the values of the columns to write, execution id, expected revision, those columns as
 indexes into COMMIT_COLUMNS, history row or None, the parent to wake or None)."""
@@ -48,8 +50,10 @@ def commit(
     return True
 
 
-def _wake_parents(conn: sqlite3.Connection, wakes: list[Wake]) -> None:
-    conn.executemany(_WAKE_PARENT, [{"parent": parent, "at": at} for parent, at in wakes])
+def _wake_parents(conn: sqlite3.Connection, ends: list[Wake]) -> None:
+    wakes = children_ended(conn, ends)
+    if wakes:
+        conn.executemany(_WAKE_PARENT, [{"parent": parent, "at": at} for parent, at in wakes])
 
 
 def commit_many(conn: sqlite3.Connection, batch: list[Request]) -> list[bool]:

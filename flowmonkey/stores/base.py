@@ -15,6 +15,7 @@ every execution as one feed, for watchers in other processes).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, runtime_checkable
@@ -31,6 +32,7 @@ from flowmonkey.model import (
     TriggerFire,
     WebhookSignature,
 )
+from flowmonkey.model.fanout import FanIn
 from flowmonkey.stores.health import FlowHealth, StepHealth
 
 T = TypeVar("T")
@@ -291,8 +293,42 @@ class FeedStore(Protocol):
         ...
 
 
+class FanInStore(Protocol):
+    """The children of ``parallel`` and ``map`` steps, counted as they end.
+
+    A child's end is recorded by its own terminal commit (:meth:`ExecutionStore.commit`
+    of a change with ``wake_parent``): its join row is marked ended and its fan's counters
+    move on, in the same transaction; the parent is woken only when
+    :func:`~flowmonkey.model.fanout.wakes_parent` says so. A child without a join row (a
+    ``subflow`` handler's) wakes its parent on every end, as before.
+    """
+
+    async def open_fan(self, fan: FanIn) -> FanIn:
+        """Keep ``fan`` unless one with its ``fan_id`` exists; the stored one either way."""
+        ...
+
+    async def get_fan(self, fan_id: str) -> FanIn | None: ...
+
+    async def add_fan_children(self, fan_id: str, children: Sequence[tuple[int, Execution]]) -> FanIn:
+        """In one transaction: create each child whose index has no child yet, with its
+        join row, and count it started; nothing if the parent is no longer active (a
+        cancel lists its children after). Returns the counters."""
+        ...
+
+    async def fan_children(
+        self, fan_id: str, *, running: bool = False, limit: int | None = None
+    ) -> list[tuple[int, Execution]]:
+        """The fan's children in index order (``running``: those whose end is not recorded;
+        ``limit``: the first so many)."""
+        ...
+
+    async def fans_of(self, parent_id: str) -> list[FanIn]:
+        """Every fan of an execution's steps, oldest first (for a console's progress)."""
+        ...
+
+
 @runtime_checkable
-class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, FeedStore, Protocol):
+class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, FeedStore, FanInStore, Protocol):
     """Durable storage of executions, their history, definitions, triggers and jobs."""
 
     url: str  # for display: the password is masked

@@ -29,6 +29,7 @@ from flowmonkey.model import (
     copy_json,
 )
 from flowmonkey.stores import health
+from flowmonkey.stores._fan_memory import MemoryFanIns
 from flowmonkey.stores._feed import cursor, position
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedEntry, FeedPage, Page
 
@@ -55,12 +56,13 @@ def matches(execution: Execution, query: ExecutionQuery) -> bool:
 _MUTABLE = ("context", "metadata")  # the fields a caller could change after a commit
 
 
-class MemoryStore:
+class MemoryStore(MemoryFanIns):
     """The Store protocol in memory; the default for unit tests and dry runs."""
 
     url = "memory://"
 
     def __init__(self) -> None:
+        super().__init__()
         self._executions: dict[str, Execution] = {}
         self._history: dict[str, list[StepRecord]] = defaultdict(list)
         self._feed: list[StepRecord] = []  # every record in commit order
@@ -117,7 +119,7 @@ class MemoryStore:
             self._history[stored.id].append(change.record)
             self._feed.append(change.record)
         if change.wake_parent is not None:
-            self._wake_parent(change.wake_parent, change.at)
+            self._child_ended(change, change.wake_parent)
         return True
 
     def _wake_parent(self, parent_id: str, at: datetime) -> None:

@@ -38,6 +38,7 @@ from flowmonkey.stores._columns import (
     dumps,
 )
 from flowmonkey.stores._errors import classify_pg
+from flowmonkey.stores._fan_pg import Ended, PostgresFanIns, children_ended, ended_of
 from flowmonkey.stores._pg_health import PostgresHealth
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores._pg_side import PostgresSideTables
@@ -47,7 +48,7 @@ from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
-_Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None, tuple[str, datetime] | None]
+_Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None, Ended | None]
 """One queued commit: (id, expected revision, *COMMIT_COLUMNS values) and its history row."""
 Q = sql.SQL
 
@@ -59,7 +60,7 @@ async def _keep_session(conn: Any) -> None:
     transaction left open."""
 
 
-class PostgresStore(PostgresSideTables, PostgresHealth):
+class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns):
     """The Store protocol on PostgreSQL.
 
     Args:
@@ -229,8 +230,7 @@ class PostgresStore(PostgresSideTables, PostgresHealth):
         update = (change.execution_id, change.expected_revision, *_changes.commit_values(change, as_is))
         record = change.record
         row = STEP_RECORDS.values(record, as_is) if record is not None else None
-        wake = (change.wake_parent, change.at) if change.wake_parent is not None else None
-        return await self._commits.submit((update, row, wake))
+        return await self._commits.submit((update, row, ended_of(change)))
 
     async def _flush(self, batch: list[_Commit]) -> list[bool | Exception]:
         """Commit the batch in one statement. If the statement fails for a reason that is
@@ -269,7 +269,8 @@ class PostgresStore(PostgresSideTables, PostgresHealth):
         async with self._translate("commit"), self._pool.acquire() as conn, conn.transaction():
             rows = list(await conn.fetch(sql.COMMIT_BATCH, *arguments))
             won = {row[0] for row in rows}
-            wakes = [wake for update, _, wake in batch if wake is not None and update[0] in won]
+            ends = [end for update, _, end in batch if end is not None and update[0] in won]
+            wakes = await children_ended(conn, ends) if ends else []
             if wakes:
                 parents, times = zip(*wakes, strict=True)
                 await conn.execute(Q["wake_parents"], list(parents), list(times))

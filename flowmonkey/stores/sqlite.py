@@ -61,6 +61,7 @@ from flowmonkey.stores._columns import (
     dumps_optional,
 )
 from flowmonkey.stores._errors import classify_sqlite
+from flowmonkey.stores._fan_sqlite_store import SQLiteFanIns
 from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._sqlite_health import SQLiteHealth
 from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION, apply_schema, schema_version
@@ -70,6 +71,14 @@ from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage
 T = TypeVar("T")
 SYNCHRONOUS_LEVELS = ("normal", "full")
 _MEMORY = ":memory:"
+
+
+def _ended(change: Change) -> _commit.Wake | None:
+    parent = change.wake_parent
+    if parent is None:
+        return None
+    failed = int(change.value("status") is not ExecutionStatus.COMPLETED)
+    return (parent, ops.enc(change.at), change.execution_id, failed)
 
 
 def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
@@ -144,7 +153,7 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
         future.set_exception(value)
 
 
-class SQLiteStore(SQLiteHealth):
+class SQLiteStore(SQLiteHealth, SQLiteFanIns):
     """The Store protocol on one SQLite file.
 
     Args:
@@ -296,8 +305,7 @@ class SQLiteStore(SQLiteHealth):
         values = _changes.commit_columns(change, columns, ops.enc)
         record = change.record
         row = STEP_RECORDS.values(record, ops.enc) if record is not None else None
-        wake = (change.wake_parent, ops.enc(change.at)) if change.wake_parent is not None else None
-        request = (values, change.execution_id, change.expected_revision, columns, row, wake)
+        request = (values, change.execution_id, change.expected_revision, columns, row, _ended(change))
         return bool(await self._write("commit", _commit.commit, *request))
 
     async def history(self, execution_id: str) -> list[StepRecord]:

@@ -72,7 +72,7 @@ def fm(tmp_path: Path) -> Cli:
 def test_validate_reports_every_error_with_file_line_and_column(fm: Cli) -> None:
     good = fm("validate")
     assert good.returncode == 0, good.stderr
-    assert "6 of 6 files ok, 0 error(s)" in good.stdout
+    assert "10 of 10 files ok, 0 error(s)" in good.stdout
 
     (fm.root / "flows" / "greeting.yaml").write_text(
         (EXAMPLES / "greeting.yaml").read_text().replace("onSuccess: log", "onSuccess: lgo")
@@ -80,7 +80,7 @@ def test_validate_reports_every_error_with_file_line_and_column(fm: Cli) -> None
     bad = fm("validate")
     assert bad.returncode == 1
     assert 'flows/greeting.yaml:13:19: steps.greet.transitions.onSuccess: no step "lgo"' in bad.stderr
-    assert "5 of 6 files ok, 1 error(s)" in bad.stdout
+    assert "9 of 10 files ok, 1 error(s)" in bad.stdout
 
     report = fm.json("validate", str(fm.root / "flows"), code=1)
     [broken] = [f for f in report["files"] if not f["ok"]]

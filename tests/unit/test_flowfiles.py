@@ -129,6 +129,31 @@ BROKEN = [
         'flows/order.yaml:14:22: steps.route.config.cases.a: no step "shp" (did you mean "ship"?)',
     ),
     (
+        "onError route to no step",
+        "order.yaml",
+        GOOD.replace("onSuccess: ship", "onSuccess: ship\n      onError: {HTTP_ERROR: shp}"),
+        'flows/order.yaml:9:17: steps.validate.transitions.onError.HTTP_ERROR: no step "shp" (did you mean "ship"?)',
+    ),
+    (
+        "map step without a flow",
+        "order.yaml",
+        GOOD.replace("    type: echo\n", "    type: map\n"),
+        'flows/order.yaml:5:3: steps.validate: missing required key "flow"',
+    ),
+    (
+        "a map key on a handler step",
+        "order.yaml",
+        GOOD.replace("    type: echo\n", "    type: echo\n    maxConcurrency: 3\n"),
+        "flows/order.yaml:7:5: steps.validate.maxConcurrency: must not have this key (only a map step has it)",
+    ),
+    (
+        "a tolerance that is no count or percentage",
+        "order.yaml",
+        GOOD.replace("    type: echo\n", "    type: map\n    flow: x\n    toleratedFailures: lots\n"),
+        "flows/order.yaml:8:5: steps.validate.toleratedFailures: expected a count of children that may fail"
+        ' (2) or a percentage of them ("10%"), got "lots"',
+    ),
+    (
         "conditional rule to no step",
         "order.yaml",
         GOOD

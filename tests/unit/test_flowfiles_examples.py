@@ -34,10 +34,14 @@ def order(card: str, **extra: Any) -> dict[str, Any]:
 
 async def test_every_example_flow_is_registered(engine: Engine) -> None:
     assert [f.id for f in engine.flows.latest()] == [
+        "credit-check",
         "daily-report",
         "expense-approval",
+        "fraud-check",
+        "fulfil-order",
         "greeting",
         "process-order",
+        "ship-item",
     ]
     assert engine.flows.get("daily-report").triggers[0]["cron"] == "0 8 * * *"
 
@@ -106,3 +110,37 @@ async def test_the_daily_report(engine: Engine) -> None:
 
     assert done.status is ExecutionStatus.COMPLETED
     assert done.context["report"]["orders"] == 42
+
+
+def fulfilment(customer: str) -> dict[str, Any]:
+    items = [
+        {"sku": sku, "qty": 1, "price": 30.0} for sku in ("hat", "scarf", "gloves", "socks", "coat", "boots")
+    ]
+    return {"order": {"id": "o-9", "customer": customer, "items": items, "card": "4242424242424242"}}
+
+
+async def test_an_order_is_checked_in_parallel_then_each_item_ships_in_order(engine: Engine) -> None:
+    done = await run(engine, "fulfil-order", fulfilment("c-gold"))
+
+    assert done.status is ExecutionStatus.COMPLETED, done.error
+    assert done.context["checks"] == {
+        "credit": {"customer": "c-gold", "limit": 10000.0},
+        "fraud": {"risk": 0.018},
+    }
+    assert [s["tracking"] for s in done.context["shipments"]] == [
+        "TRK-000-hat",
+        "TRK-001-scarf",
+        "TRK-002-gloves",
+        "TRK-003-socks",
+        "TRK-004-coat",
+        "TRK-005-boots",
+    ]
+
+
+async def test_a_failed_credit_check_puts_the_order_on_hold(engine: Engine) -> None:
+    done = await run(engine, "fulfil-order", fulfilment("c-new"))
+
+    assert done.status is ExecutionStatus.COMPLETED and done.current_step_id == "hold"
+    assert done.context["lastError"]["code"] == "BRANCH_FAILED"
+    assert done.context["lastError"]["details"]["branch"] == "credit"
+    assert "shipments" not in done.context

@@ -39,6 +39,14 @@ TIMELINE = (
     Column(key="duration", label="DURATION", width=8),
     Column(key="at", label="AT", width=8),
 )
+CHILDREN = (
+    Column(key="index", label="#", width=4),
+    Column(key="id", label="CHILD", width=14),
+    Column(key="flow", label="FLOW", width=14, stretch=1.0, max_width=30),
+    Column(key="status", label="STATUS", width=12),
+    Column(key="step", label="STEP", width=12),
+)
+_CHILDREN_SHOWN = 200
 
 
 class ExecutionDetailScreen(Screen[None]):
@@ -47,6 +55,8 @@ class ExecutionDetailScreen(Screen[None]):
     DEFAULT_CSS = """
     ExecutionDetailScreen #detail-summary { height: auto; padding: 0 1; background: $boost; }
     ExecutionDetailScreen #timeline { height: auto; max-height: 40%; }
+    ExecutionDetailScreen #fan-progress { height: auto; padding: 0 1; }
+    ExecutionDetailScreen #children { height: auto; max-height: 30%; }
     ExecutionDetailScreen #detail-body { height: 1fr; padding: 0 1; }
     ExecutionDetailScreen .section { text-style: bold; margin-top: 1; }
     """
@@ -70,6 +80,9 @@ class ExecutionDetailScreen(Screen[None]):
         self._summary_line = Static("loading…", id="detail-summary")
         self._timeline: DataTable[str | Text] = DataTable(cursor_type="row", id="timeline")
         self._step_detail = Static("", id="step-detail")
+        self._fan_progress = Static("", id="fan-progress")
+        self._children: DataTable[str | Text] = DataTable(cursor_type="row", id="children")
+        self._child_ids: list[str] = []
         self._context_json = Static("", id="context")
 
     def compose(self) -> ComposeResult:
@@ -78,6 +91,12 @@ class ExecutionDetailScreen(Screen[None]):
         for column, width in zip(TIMELINE, column_widths(TIMELINE, self.app.size.width), strict=True):
             table.add_column(column.label, key=column.key, width=width)
         yield table
+        yield self._fan_progress
+        children = self._children
+        for column, width in zip(CHILDREN, column_widths(CHILDREN, self.app.size.width), strict=True):
+            children.add_column(column.label, key=column.key, width=width)
+        children.display = self._fan_progress.display = False
+        yield children
         with VerticalScroll(id="detail-body"):
             yield self._step_detail
             yield Static("Context", classes="section")
@@ -114,6 +133,7 @@ class ExecutionDetailScreen(Screen[None]):
         self.history = await self.backend.history(self.execution_id)
         self._summary_line.update(self._summary(execution))
         self._show_timeline()
+        await self._show_children()
         self._context_json.update(json_syntax(execution.context))
         if status_changed:
             self.refresh_bindings()  # the keys that apply follow the status
@@ -167,7 +187,33 @@ class ExecutionDetailScreen(Screen[None]):
         else:
             self._step_detail.update(Text("no steps yet", style="dim"))
 
+    async def _show_children(self) -> None:
+        """A parallel or map step's children, in order, with its progress; enter opens one."""
+        fan, children = await self.backend.fan(self.execution_id, limit=_CHILDREN_SHOWN)
+        shown = fan is not None
+        self._fan_progress.display = self._children.display = shown
+        if fan is None:
+            return
+        more = f" (first {len(children)} shown)" if fan.started > len(children) else ""
+        self._fan_progress.update(Text(f"Children of {fan.step_id}: {fan.progress()}{more}", style="bold"))
+        table = self._children
+        row = table.cursor_row
+        table.clear()
+        self._child_ids = [child.id for child in children]
+        for index, child in enumerate(children):
+            cells: list[str | Text] = [str(index), short_id(child.id, 14), child.flow_id]
+            cells += [status_text(child.status), child.current_step_id or DASH]
+            table.add_row(*map(cell, cells), key=child.id)
+        if children:
+            table.move_cursor(row=min(max(row, 0), len(children) - 1), animate=False)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table is self._children and 0 <= event.cursor_row < len(self._child_ids):
+            self.app.push_screen(ExecutionDetailScreen(self.backend, self._child_ids[event.cursor_row]))
+
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is self._children:
+            return
         self._show_step(event.cursor_row)
 
     def _show_step(self, index: int) -> None:

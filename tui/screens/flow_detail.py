@@ -101,8 +101,24 @@ def step_lines(step: Step, routes: Sequence[tuple[str, str]] = ()) -> list[str]:
     lines += [f"{name} → {target}" for name, target in step.transitions.targets()]
     if step.transitions.on_success is None and not routes:
         lines.append("onSuccess → (complete)")
+    lines += fan_lines(step)
     if step.retry is not None:
         lines.append(f"retry: up to {step.retry.max_attempts} attempts")
     if step.timeout is not None:
         lines.append(f"timeout: {step.timeout}")
     return lines
+
+
+def fan_lines(step: Step) -> list[str]:
+    """A parallel step's branches (``├ credit ⇉ credit-check``) or a map's child flow."""
+    fan = step.fan
+    if fan is None:
+        return []
+    if fan.is_map:
+        return [f"map ⇉ {fan.branches['item'].flow} (each element, {fan.max_concurrency} at once)"]
+    names = list(fan.branches)
+    marks = ["└" if i == len(names) - 1 else "├" for i in range(len(names))]
+    lines = [f"parallel ({fan.mode.value}):"]
+    return lines + [
+        f"  {mark} {name} ⇉ {fan.branches[name].flow}" for mark, name in zip(marks, names, strict=True)
+    ]
