@@ -27,7 +27,6 @@ from flowmonkey import (
     ExecutionStatus,
     Flow,
     FlowDirectory,
-    FlowError,
     FlowMonkeyError,
     Handler,
     Page,
@@ -55,7 +54,7 @@ __all__ = ["ActionReport", "Backend", "TriggerState"]
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
+OPERATOR = "console"
 
 
 class Backend:
@@ -360,39 +359,49 @@ class Backend:
         return report
 
     async def retry(self, execution_ids: Iterable[str]) -> ActionReport:
-        """Start a new execution of each failed or cancelled one: same flow version, its
-        last context.
+        """Continue each failed, cancelled or held execution from the step that stopped
+        it, with the context as it was when that step started (``Engine.retry``): the
+        same execution, steps that succeeded do not run again."""
+        return await self._each(execution_ids, "retried", lambda i: self._engine.retry(i, by=OPERATOR))
 
-        The new execution starts at the flow's first step with the old execution's
-        context (which includes the outputs of the steps that had succeeded) and metadata
-        ``{"retry_of": id}``. The old execution itself is left as it is.
-        """
-        report = ActionReport(verb="retried")
+    async def skip(self, execution_id: str, output: Any) -> ActionReport:
+        """Give a held step ``output`` (checked against its ``outputSchema``), go on."""
+        return await self._each(
+            [execution_id], "skipped", lambda i: self._engine.skip(i, output, by=OPERATOR)
+        )
+
+    async def fail_step(self, execution_id: str) -> ActionReport:
+        """Fail a held step: its ``errorKey`` and ``onFailure`` apply, else it fails."""
+        return await self._each([execution_id], "failed", lambda i: self._engine.fail(i, by=OPERATOR))
+
+    async def fork(self, execution_id: str, step_id: str, context: dict[str, Any]) -> Execution:
+        """A new execution at ``step_id`` of ``execution_id`` with ``context``, linked to it."""
+        fork = await self._engine.fork(execution_id, step_id, context=context)
+        self._run_inline(fork.id)
+        return fork
+
+    async def context_before(self, execution_id: str, step_id: str, visit: int | None) -> dict[str, Any]:
+        return await self._engine.context_before(execution_id, step_id, visit=visit)
+
+    async def output_schema(self, execution: Execution) -> Any:
+        """The ``outputSchema`` of the step the execution stands at (None: none)."""
+        flow = await self._engine.flow_of(execution)
+        step = flow.steps.get(execution.current_step_id or "")
+        return step.output_schema if step is not None else None
+
+    async def _each(
+        self, execution_ids: Iterable[str], verb: str, act: Callable[[str], Awaitable[Execution]]
+    ) -> ActionReport:
+        report = ActionReport(verb=verb)
         for execution_id in execution_ids:
             try:
-                report.created.append(await self._retry_one(execution_id))
-            except (FlowMonkeyError, ValueError) as exc:
-                report.failed.append((execution_id, str(exc)))
+                await act(execution_id)
+            except FlowMonkeyError as exc:
+                report.failed.append((execution_id, exc.message))
                 continue
             report.done.append(execution_id)
+            self._run_inline(execution_id)
         return report
-
-    async def _retry_one(self, execution_id: str) -> str:
-        failed = await self._store.get_execution(execution_id)
-        if failed is None:
-            raise ValueError("no such execution")
-        if failed.status not in RETRYABLE:
-            raise ValueError(f"is {failed.status.value}, not failed or cancelled")
-        try:
-            self._engine.flows.get(failed.flow_id, failed.flow_version)
-        except FlowError:
-            # The version is no longer registered: bring back its stored definition.
-            self._engine.flows.register(await self._engine.flow_of(failed))
-        created, _ = await self._engine.create(
-            failed.flow_id, failed.context, version=failed.flow_version, metadata={"retry_of": failed.id}
-        )
-        self._run_inline(created.id)
-        return created.id
 
     async def set_trigger_enabled(self, trigger_id: str, enabled: bool) -> bool:
         """Pause or unpause a trigger; False when it does not exist."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -43,9 +44,16 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
     ]
 
     def __init__(
-        self, title: str, *, initial: str = "{}", require_object: bool = False, ok_label: str = "OK"
+        self,
+        title: str,
+        *,
+        initial: str = "{}",
+        require_object: bool = False,
+        ok_label: str = "OK",
+        schema: Any = None,
     ) -> None:
         super().__init__()
+        self._schema = schema
         self._title = title
         self._initial = initial
         self._require_object = require_object
@@ -89,7 +97,23 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
             editor.move_cursor((exc.problem.line - 1, max(exc.problem.column - 1, 0)))
             editor.focus()
             return
+        if problems := schema_problems(self._schema, value):
+            self.query_one("#json-error", Static).update(Text("✘ " + "\n✘ ".join(problems)))
+            editor.focus()
+            return
         self.dismiss(JsonValue(value))
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def schema_problems(schema: Any, value: Any) -> list[str]:
+    """Where ``value`` breaks ``schema`` (a step's ``outputSchema``), each with its path."""
+    if schema is None:
+        return []
+    errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+    return [f"{_path(e.absolute_path)}: {e.message}" for e in errors]
+
+
+def _path(parts: Any) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
