@@ -25,8 +25,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from flowmonkey import BulkRun, Engine, ExecutionQuery, ExecutionStatus, attach_signaler, open_store, preview
-from flowmonkey import retry_action, signaler_for
+from flowmonkey import (
+    BulkRun,
+    Engine,
+    ExecutionQuery,
+    ExecutionStatus,
+    attach_signaler,
+    open_store,
+    preview,
+    retry_action,
+    signaler_for,
+)
 from flowmonkey.flowdirectory import FlowDirectory
 
 FLOW = """\

@@ -10,7 +10,7 @@ import pytest
 
 from tests.unit.test_cli import Cli
 
-SHIPPING = '''\
+SHIPPING = """\
 id: shipping
 version: 1.0.0
 initialStepId: charge
@@ -32,9 +32,9 @@ steps:
   refund:
     type: charge
     outputKey: refunded
-'''
+"""
 
-HANDLERS = '''\
+HANDLERS = """\
 from pathlib import Path
 
 from flowmonkey import HandlerParams, Result, StepResult, handler
@@ -54,7 +54,7 @@ async def ship(params: HandlerParams) -> StepResult:
     if (HERE / "api_down").exists():
         return Result.failure("HTTP_ERROR", "the shipping API answered 503")
     return Result.success({"tracking": "TRACK-1"})
-'''
+"""
 
 
 @pytest.fixture
@@ -144,7 +144,11 @@ def test_migrate_resolves_the_target_lists_what_moves_and_records_both_hashes(fm
     again = fm.json("migrate", "--flow", "shipping", "--to", "live", "--yes")
     assert again["moved"] == [] and again["unchanged"] == 1
 
-    flow_file.write_text(SHIPPING.replace("version: 1.0.0", "version: 2.0.0").replace("ship:\n    type: ship", "ship:\n    type: charge"))
+    flow_file.write_text(
+        SHIPPING.replace("version: 1.0.0", "version: 2.0.0").replace(
+            "ship:\n    type: ship", "ship:\n    type: charge"
+        )
+    )
     refused = fm.json("migrate", "--flow", "shipping", "--to", "live", "--dry-run")
     assert refused["refused"][0]["id"] == execution_id
     assert "'ship' is a 'ship' step in its definition, a 'charge' step" in refused["refused"][0]["reason"]
