@@ -20,6 +20,9 @@ from typing import Any
 
 from flowmonkey import (
     TRIGGERS_SECTION,
+    BulkPreview,
+    BulkProgress,
+    BulkRun,
     Engine,
     Event,
     Execution,
@@ -40,8 +43,13 @@ from flowmonkey import (
     TriggerService,
     WakeSignaler,
     attach_signaler,
+    cancel_action,
+    migrate_action,
     missing_store,
     open_store,
+    preview,
+    resume_action,
+    retry_action,
     serve_http,
     signaler_for,
 )
@@ -359,9 +367,7 @@ class Backend:
         return report
 
     async def retry(self, execution_ids: Iterable[str]) -> ActionReport:
-        """Continue each failed, cancelled or held execution from the step that stopped
-        it, with the context as it was when that step started (``Engine.retry``): the
-        same execution, steps that succeeded do not run again."""
+        """Continue each failed, cancelled or held execution from its step (``Engine.retry``)."""
         return await self._each(execution_ids, "retried", lambda i: self._engine.retry(i, by=OPERATOR))
 
     async def skip(self, execution_id: str, output: Any) -> ActionReport:
@@ -385,9 +391,24 @@ class Backend:
 
     async def output_schema(self, execution: Execution) -> Any:
         """The ``outputSchema`` of the step the execution stands at (None: none)."""
-        flow = await self._engine.flow_of(execution)
-        step = flow.steps.get(execution.current_step_id or "")
+        step = (await self._engine.flow_of(execution)).steps.get(execution.current_step_id or "")
         return step.output_schema if step is not None else None
+
+    async def bulk_preview(self, query: ExecutionQuery) -> BulkPreview:
+        return await preview(self._store, query)  # the frozen set: count, first ids, bound
+
+    def bulk_run(
+        self, plan: BulkPreview, name: str, value: Any, progress: Callable[[BulkProgress], None]
+    ) -> BulkRun:
+        """The bulk action ``name`` on ``plan``: ``value`` is resume's data, migrate's target."""
+        engine = self._engine
+        action = {
+            "cancel": lambda: cancel_action(engine, OPERATOR, "bulk cancel from the console"),
+            "retry": lambda: retry_action(engine, OPERATOR),
+            "resume": lambda: resume_action(engine, value),
+            "migrate": lambda: migrate_action(engine, value, OPERATOR, dry_run=False),
+        }[name]()
+        return BulkRun(self._store, plan, action, paced=name in ("retry", "resume"), on_progress=progress)
 
     async def _each(
         self, execution_ids: Iterable[str], verb: str, act: Callable[[str], Awaitable[Execution]]

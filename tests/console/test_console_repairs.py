@@ -155,3 +155,28 @@ async def test_f_in_the_timeline_forks_from_that_step_with_the_context_before_it
     [fork] = [e for e in (await engine.store.list_executions()).items if e.id != held]
     assert fork.current_step_id == "ship" and fork.context == {"order": 8, "payment": {"paid": True}}
     assert fork.metadata["forked_from"]["execution_id"] == held
+
+
+async def test_colon_retry_works_everything_the_filter_matches_after_a_typed_count(
+    clock: FrozenClock,
+) -> None:
+    engine, first = await held_engine(clock)
+    held = [first]
+    for _ in range(11):
+        clock.advance(seconds=1)
+        execution, _ = await engine.create("shipping", {"order": 8})
+        held.append((await engine.run(execution.id)).id)
+    app = make_app(engine)
+    async with app.run_test(size=(100, 24), notifications=True) as pilot:
+        await main_screen(pilot)
+        await pilot.press("slash", *"status:held flow:ship", "enter")
+        await pilot.press("colon", *"retry", "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the preview")
+        assert "Retry all 12 executions matching 'status:held flow:ship'" in screen_text(app)
+        await pilot.press(*"12", "enter")
+        await wait_for(pilot, lambda: ":retry: 12 done" in screen_text(app), what="the summary")
+    statuses = {(await engine.get(i)).status for i in held}  # type: ignore[union-attr]
+    assert statuses == {ExecutionStatus.RUNNING}
+    for execution_id in held:
+        outcomes = [r.outcome for r in await engine.store.history(execution_id)]
+        assert outcomes.count(StepStatus.RETRIED) == 1
