@@ -17,7 +17,9 @@ from flowmonkey import ExecutionStatus
 READONLY = "read-only console (--readonly): nothing can be changed from here"
 
 # Actions that change state: refused with --readonly.
-MUTATING_ACTIONS = frozenset({"resume", "cancel", "retry", "skip", "fail", "fork", "start", "fire", "pause"})
+MUTATING_ACTIONS = frozenset(
+    {"resume", "cancel", "retry", "skip", "fail", "fork", "migrate", "start", "fire", "pause"}
+)
 
 # The statuses each execution action applies to.
 APPLIES_TO: dict[str, frozenset[ExecutionStatus]] = {

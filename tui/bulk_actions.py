@@ -88,7 +88,9 @@ async def run_bulk(
         result = await backend.bulk_run(plan, name, value, show).run()
     finally:
         line.progress = ""
+    on_target = result.refused.pop("ON_TARGET", 0)  # a migration's: already there
     refused = sum(result.refused.values())
     reasons = ", ".join(f"{n} {code}" for code, n in result.refused.most_common(3))
     summary = f":{name}: {result.done:,} done" + (f", {refused:,} refused ({reasons})" if refused else "")
+    summary += f", {on_target:,} on it already" if on_target else ""
     app.notify(summary, severity="warning" if refused else "information", markup=False)

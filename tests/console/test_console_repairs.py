@@ -180,3 +180,22 @@ async def test_colon_retry_works_everything_the_filter_matches_after_a_typed_cou
     for execution_id in held:
         outcomes = [r.outcome for r in await engine.store.history(execution_id)]
         assert outcomes.count(StepStatus.RETRIED) == 1
+
+
+async def test_the_flows_view_offers_m_to_migrate_executions_on_older_definitions(clock: FrozenClock) -> None:
+    engine, held = await held_engine(clock)
+    fixed = Flow.from_dict({**SHIPPING.to_dict(), "version": "1.0.1"})  # a reloaded, fixed file
+    engine.flows.register(fixed)
+    app = make_app(engine)
+    async with app.run_test(size=(100, 24), notifications=True) as pilot:
+        await main_screen(pilot)
+        await pilot.press("1")
+        await wait_for(pilot, lambda: "1 executions on older definitions — m to migrate" in screen_text(app))
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the preview")
+        assert f"onto 1.0.1 ({fixed.hash[:12]})" in screen_text(app)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: ":migrate: 1 done" in screen_text(app), what="the summary")
+    migrated = await engine.get(held)
+    assert migrated is not None and migrated.flow_hash == fixed.hash and migrated.flow_version == "1.0.1"
+    assert (await engine.store.history(held))[-1].outcome is StepStatus.MIGRATED

@@ -328,6 +328,12 @@ class MainScreen(Screen[None]):
         message.stop()
         self.app.push_screen(flow_detail(self.backend, message.flow))
 
+    def on_flows_view_migrate_requested(self, message: FlowsView.MigrateRequested) -> None:
+        message.stop()
+        query = ExecutionQuery(flow_id=message.flow.id)
+        bulk = run_bulk(self.app, self.backend, "migrate", query, f"flow:{message.flow.id}", self._counts)
+        self.run_worker(bulk, group="action")
+
     def on_flows_view_start_requested(self, message: FlowsView.StartRequested) -> None:
         message.stop()
         self.run_worker(self._start(message.view, message.flow), group="action")
