@@ -27,8 +27,8 @@ from flowmonkey.errors import FlowMonkeyError, FlowNotFoundError
 from flowmonkey.model import Execution, ExecutionStatus, Flow
 from flowmonkey.stores.base import ExecutionQuery, ExecutionStore
 
-BATCH = 100
-MAX_BACKLOG = 200
+BATCH = 50
+MAX_BACKLOG = 50
 ON_TARGET = "ON_TARGET: it runs on the target definition already"
 RUNNABLE = ExecutionQuery(statuses=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING))
 

@@ -1,4 +1,4 @@
-"""Measure a bulk retry by filter over many held executions (not a test).
+"""Measure a bulk retry (or cancel) by filter over many held executions (not a test).
 
     .venv/bin/python tests/perf/bulk_by_filter.py --store sqlite:///tmp/bulk.db [--count 100000]
     .venv/bin/python tests/perf/bulk_by_filter.py --store postgresql://127.0.0.1/bulkperf --count 100000
@@ -31,6 +31,7 @@ from flowmonkey import (
     ExecutionQuery,
     ExecutionStatus,
     attach_signaler,
+    cancel_action,
     open_store,
     preview,
     retry_action,
@@ -150,7 +151,7 @@ def summary(name: str, values: list[float]) -> str:
     return f"{name}: n={len(values)} median={statistics.median(values) * 1000:.0f}ms p95={p95 * 1000:.0f}ms max={ordered[-1] * 1000:.0f}ms"
 
 
-async def measure(url: str, count: int, every: float, baseline: float) -> None:
+async def measure(url: str, count: int, every: float, baseline: float, action: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         execution_id = await held_one(url, flows_dir(root, "broken", BROKEN))
@@ -174,13 +175,13 @@ async def measure(url: str, count: int, every: float, baseline: float) -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            await run_bulk(url, root / "fixed", count, every, baseline)
+            await run_bulk(url, root / "fixed", count, every, baseline, action)
         finally:
             worker.terminate()
             worker.wait(30)
 
 
-async def run_bulk(url: str, directory: Path, count: int, every: float, baseline: float) -> None:
+async def run_bulk(url: str, directory: Path, count: int, every: float, baseline: float, action: str) -> None:
     async with open_store(url) as store:
         engine = Engine(store)
         await FlowDirectory(directory, engine).load()
@@ -201,21 +202,22 @@ async def run_bulk(url: str, directory: Path, count: int, every: float, baseline
         print(f"preview: {plan.count} match, newest {plan.newest_id}", flush=True)
         memory = [rss_mb()]
         last = [0]
+        started = time.perf_counter()
 
         def progress(p: object) -> None:
             memory.append(rss_mb())
             seen = p.seen  # type: ignore[attr-defined]
             if seen - last[0] >= count // 10:
                 last[0] = seen
-                print(f"  {seen}/{plan.count} rss={memory[-1]:.0f}MB", flush=True)
+                rate = seen / (time.perf_counter() - started)
+                latency = summary("new executions so far", probe.latencies)
+                print(f"  {seen}/{plan.count} {rate:.0f}/s rss={memory[-1]:.0f}MB {latency}", flush=True)
 
-        started = time.perf_counter()
-        result = await BulkRun(
-            store, plan, retry_action(engine, "perf"), paced=True, on_progress=progress
-        ).run()
+        act = retry_action(engine, "perf") if action == "retry" else cancel_action(engine, "perf", "perf")
+        result = await BulkRun(store, plan, act, paced=action == "retry", on_progress=progress).run()
         bulk_seconds = time.perf_counter() - started
         during = list(probe.latencies)
-        while True:
+        while action == "retry":
             counts = await store.count_executions(ExecutionQuery(flow_id="perf"))
             if counts[ExecutionStatus.COMPLETED] >= plan.count:
                 break
@@ -224,7 +226,7 @@ async def run_bulk(url: str, directory: Path, count: int, every: float, baseline
         probing.cancel()
         if signaler is not None:
             await signaler.stop()
-        print(f"store {url.split('://')[0]}: retried {result.done} (refused {sum(result.refused.values())})")
+        print(f"store {url.split('://')[0]}: {action} {result.done} (refused {sum(result.refused.values())})")
         print(
             f"bulk {bulk_seconds:.1f}s ({result.done / bulk_seconds:.0f}/s, held back {result.paused_seconds:.1f}s); all completed after {drained:.1f}s"
         )
@@ -237,11 +239,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", required=True)
     parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--action", choices=("retry", "cancel"), default="retry")
     parser.add_argument("--probe", type=float, default=0.5, help="seconds between probe executions")
     parser.add_argument("--baseline", type=float, default=10.0, help="seconds of probes before the bulk")
     args = parser.parse_args()
     os.environ.pop("FLOWMONKEY_REDIS", None)
-    asyncio.run(measure(args.store, args.count, args.probe, args.baseline))
+    asyncio.run(measure(args.store, args.count, args.probe, args.baseline, args.action))
 
 
 if __name__ == "__main__":
