@@ -84,7 +84,9 @@ async def frozen(
     """The executions of ``plan`` still matching its query, ``batch`` at a time by keyset."""
     if plan.newest_id is None:
         return
-    cursor: str | None = None
+    # Keyset from the bound: a cursor pages on below it (ids of one length sort by time, so
+    # the bound with a character after it is above the bound and below anything newer).
+    cursor: str | None = plan.newest_id + "0"
     while True:
         page = await store.list_executions(plan.query, limit=batch, cursor=cursor)
         items = [e for e in page.items if e.id <= plan.newest_id]
