@@ -103,8 +103,7 @@ class Repairs:
         if before != execution.context:
             fields["context"] = before
             undo = {"path": "", "was": execution.context}
-        moved(execution, run.step.id, now, fields)
-        fields["status"] = ExecutionStatus.RUNNING
+        moved(execution, run.step.id, now, fields)  # running again, at a first attempt
         record = run.record(
             StepStatus.RETRIED, now, next_step=run.step.id, note=f"retried by {by}", undo=undo
         )
