@@ -9,8 +9,9 @@ across all pages, as the CLI (``--filter``) and the console (``:retry`` ...) do.
   while the runnable backlog is over ``max_backlog``, so new executions are not starved in
   the claim queue (claims take the oldest id first). A backlog that does not drain at all
   (no worker runs) stops holding the run back after ``stall`` seconds.
-- Each item is one compare-and-set of its own: an interrupted run is re-run with the same
-  filter, and what was done is no longer matched (or is refused by the state check).
+- Each item is one compare-and-set of its own (up to ``concurrency`` of a batch in flight
+  at once): an interrupted run is re-run with the same filter, and what was done is no
+  longer matched (or is refused by the state check).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from flowmonkey.stores.base import ExecutionQuery, ExecutionStore
 
 BATCH = 50
 MAX_BACKLOG = 50
+CONCURRENCY = 8  # actions of a batch in flight at once (round trips overlap)
 ON_TARGET = "ON_TARGET: it runs on the target definition already"
 RUNNABLE = ExecutionQuery(statuses=(ExecutionStatus.PENDING, ExecutionStatus.RUNNING))
 
@@ -110,6 +112,7 @@ class BulkRun:
         batch: int = BATCH,
         max_backlog: int = MAX_BACKLOG,
         stall: float = 5.0,
+        concurrency: int = CONCURRENCY,
         on_progress: Callable[[BulkProgress], None] | None = None,
         on_item: Callable[[str, str | None], None] | None = None,
     ) -> None:
@@ -118,14 +121,15 @@ class BulkRun:
         self._on_progress = on_progress or (lambda progress: None)
         self._on_item = on_item or (lambda execution_id, refusal: None)
         self.progress = BulkProgress(plan.count)
+        self._concurrent = asyncio.Semaphore(concurrency)
 
     async def run(self) -> BulkProgress:
         started = time.monotonic()
         async for executions in frozen(self._store, self._plan, self._batch):
             if self._paced:
                 await self._wait_for_backlog()
-            for execution in executions:
-                refusal = await self._action(execution)
+            refusals = await asyncio.gather(*(self._act(execution) for execution in executions))
+            for execution, refusal in zip(executions, refusals, strict=True):
                 if refusal is None:
                     self.progress.done += 1
                 else:
@@ -136,6 +140,10 @@ class BulkRun:
             await asyncio.sleep(0)  # let the rest of the process (a worker, the console) run
         self.progress.seconds = time.monotonic() - started
         return self.progress
+
+    async def _act(self, execution: Execution) -> str | None:
+        async with self._concurrent:  # each its own compare-and-set: safe side by side
+            return await self._action(execution)
 
     async def _wait_for_backlog(self) -> None:
         """Hold back while the claim queue is long; give up holding when it does not drain."""
