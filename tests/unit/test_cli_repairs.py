@@ -10,6 +10,9 @@ import pytest
 
 from tests.unit.test_cli import Cli
 
+# Each test runs the command line a dozen times, a process each (~1s; more on a busy machine).
+pytestmark = pytest.mark.timeout(300)
+
 SHIPPING = """\
 id: shipping
 version: 1.0.0
