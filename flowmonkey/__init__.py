@@ -12,6 +12,17 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from flowmonkey.bulk import (
+        BulkPreview,
+        BulkProgress,
+        BulkRun,
+        cancel_action,
+        migrate_action,
+        migration_target,
+        preview,
+        resume_action,
+        retry_action,
+    )
     from flowmonkey.change import Change
     from flowmonkey.cliopts import missing_store
     from flowmonkey.coordination import LockManager, WakeSignaler, attach_signaler, signaler_for
@@ -47,6 +58,7 @@ if TYPE_CHECKING:
         TriggerNotFoundError,
     )
     from flowmonkey.events import Event, EventBus, EventType
+    from flowmonkey.filters import ExecutionFilter, FilterError, parse_filter
     from flowmonkey.flowdirectory import FileState, FlowDirectory
     from flowmonkey.flowfiles import FlowFileError, Problem, load_flow_file
     from flowmonkey.handlers.job import run_job
@@ -104,6 +116,18 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "BulkPreview": "flowmonkey.bulk",
+    "BulkProgress": "flowmonkey.bulk",
+    "BulkRun": "flowmonkey.bulk",
+    "ExecutionFilter": "flowmonkey.filters",
+    "FilterError": "flowmonkey.filters",
+    "cancel_action": "flowmonkey.bulk",
+    "migrate_action": "flowmonkey.bulk",
+    "migration_target": "flowmonkey.bulk",
+    "parse_filter": "flowmonkey.filters",
+    "preview": "flowmonkey.bulk",
+    "resume_action": "flowmonkey.bulk",
+    "retry_action": "flowmonkey.bulk",
     "CancelResult": "flowmonkey.engine",
     "Change": "flowmonkey.change",
     "ConflictError": "flowmonkey.errors",
@@ -226,6 +250,9 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT_STORE_URL",
     "TRIGGERS_SECTION",
+    "BulkPreview",
+    "BulkProgress",
+    "BulkRun",
     "CancelResult",
     "Change",
     "ConflictError",
@@ -238,6 +265,7 @@ __all__ = [
     "EventType",
     "Execution",
     "ExecutionError",
+    "ExecutionFilter",
     "ExecutionNotFoundError",
     "ExecutionQuery",
     "ExecutionStatus",
@@ -247,6 +275,7 @@ __all__ = [
     "FeedEntry",
     "FeedPage",
     "FileState",
+    "FilterError",
     "Flow",
     "FlowDirectory",
     "FlowError",
@@ -315,12 +344,19 @@ __all__ = [
     "__version__",
     "apply_schema",
     "attach_signaler",
+    "cancel_action",
     "default_handlers",
     "handler",
     "llm_handler",
     "load_flow_file",
+    "migrate_action",
+    "migration_target",
     "missing_store",
     "open_store",
+    "parse_filter",
+    "preview",
+    "resume_action",
+    "retry_action",
     "run_job",
     "serve_http",
     "signaler_for",

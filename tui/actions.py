@@ -9,6 +9,7 @@ these: they post a message, and their screen runs the action.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
@@ -35,6 +36,8 @@ EXECUTION_BINDINGS = [
     Binding("r", "resume", "Resume", id="execution.resume"),
     Binding("x", "cancel", "Cancel", id="execution.cancel"),
     Binding("R", "retry", "Retry", id="execution.retry"),
+    Binding("S", "skip", "Skip step", id="execution.skip"),
+    Binding("F", "fail", "Fail step", id="execution.fail"),
     Binding("c", "copy", "Copy", id="execution.copy"),
     Binding("y", "raw", "JSON", id="execution.raw"),
 ]
@@ -126,22 +129,68 @@ async def cancel(app: App[object], backend: Backend, ids: Sequence[str]) -> Acti
 
 
 async def retry(app: App[object], backend: Backend, ids: Sequence[str]) -> ActionReport | None:
-    """Confirm, then start a new execution for each failed or cancelled one (see
-    :meth:`Backend.retry`)."""
+    """Confirm, then continue each failed, cancelled or held execution from the step that
+    stopped it (see :meth:`Backend.retry`)."""
     if not ids:
         return None
     what, each = (
         (f"execution {short_id(ids[0], 14)}", "It") if len(ids) == 1 else (f"{len(ids)} executions", "Each")
     )
     question = (
-        f"Retry {what}? {each} starts anew at the first step of the same flow version, "
-        "with its last context (metadata retry_of)."
+        f"Retry {what}? {each} continues from the step that stopped it, with the context as it "
+        "was when that step started, on the handler code as it is now; steps that succeeded do not run again."
     )
     if await _confirmed(app, question, ids) is None:
         return None
     report = await backend.retry(ids)
     _report(app, report)
     return report
+
+
+async def skip(app: App[object], backend: Backend, ids: Sequence[str]) -> ActionReport | None:
+    """Ask for the held step's output (checked against its ``outputSchema``), then go on."""
+    execution = await backend.execution(ids[0]) if ids else None
+    if execution is None:
+        return None
+    schema = await backend.output_schema(execution)
+    title = f"Skip step {execution.current_step_id} of {short_id(execution.id, 14)} — its output (JSON)"
+    editor = JsonEditorScreen(title, ok_label="Skip", schema=schema)
+    answer = await app.push_screen_wait(editor)
+    if answer is None:
+        return None
+    report = await backend.skip(execution.id, answer.value)
+    _report(app, report)
+    return report
+
+
+async def fail(app: App[object], backend: Backend, ids: Sequence[str]) -> ActionReport | None:
+    """Confirm, then fail the held step (its ``onFailure`` applies, else the execution fails)."""
+    if not ids:
+        return None
+    question = (
+        f"Fail the held step of {short_id(ids[0], 14)}? Its onFailure applies, else the execution fails."
+    )
+    if await _confirmed(app, question, ids[:1]) is None:
+        return None
+    report = await backend.fail_step(ids[0])
+    _report(app, report)
+    return report
+
+
+async def fork(
+    app: App[object], backend: Backend, execution_id: str, step_id: str, visit: int | None
+) -> None:
+    """Open the context as it was before the step in the editor, then fork from there."""
+    context = await backend.context_before(execution_id, step_id, visit)
+    title = f"Fork {short_id(execution_id, 14)} from step {step_id} — context (JSON object)"
+    editor = JsonEditorScreen(
+        title, initial=json.dumps(context, indent=2), require_object=True, ok_label="Fork"
+    )
+    answer = await app.push_screen_wait(editor)
+    if answer is None:
+        return
+    forked = await backend.fork(execution_id, step_id, answer.value)
+    _tell(app, f"forked {short_id(execution_id, 14)} at {step_id} as {forked.id}", forked.id)
 
 
 def copy_id(app: App[object], execution_id: str) -> None:
@@ -180,7 +229,7 @@ def fired(app: App[object], trigger_id: str, outcome: str, execution_id: str | N
     _tell(app, f"fired {trigger_id}: {outcome}", execution_id)
 
 
-ExecutionActionName = Literal["resume", "cancel", "retry", "raw"]
+ExecutionActionName = Literal["resume", "cancel", "retry", "skip", "fail", "raw"]
 ExecutionAction = Callable[[App[object], Backend, Sequence[str]], Awaitable[ActionReport | None]]
 """An action on executions; the report is None when the operator backed out (or for ``raw``)."""
 
@@ -188,5 +237,7 @@ EXECUTION_ACTIONS: dict[ExecutionActionName, ExecutionAction] = {
     "resume": resume,
     "cancel": cancel,
     "retry": retry,
+    "skip": skip,
+    "fail": fail,
     "raw": show_raw,
 }

@@ -17,18 +17,26 @@ from flowmonkey import ExecutionStatus
 READONLY = "read-only console (--readonly): nothing can be changed from here"
 
 # Actions that change state: refused with --readonly.
-MUTATING_ACTIONS = frozenset({"resume", "cancel", "retry", "start", "fire", "pause"})
+MUTATING_ACTIONS = frozenset(
+    {"resume", "cancel", "retry", "skip", "fail", "fork", "migrate", "start", "fire", "pause"}
+)
 
 # The statuses each execution action applies to.
 APPLIES_TO: dict[str, frozenset[ExecutionStatus]] = {
     "resume": frozenset({ExecutionStatus.WAITING}),
-    "cancel": frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING}),
-    "retry": frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED}),
+    "cancel": frozenset(
+        {ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING, ExecutionStatus.HELD}
+    ),
+    "retry": frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.HELD}),
+    "skip": frozenset({ExecutionStatus.HELD}),
+    "fail": frozenset({ExecutionStatus.HELD}),
 }
 _APPLIES_WORDS = {
     "resume": "waiting",
-    "cancel": "pending, running or waiting",
-    "retry": "failed or cancelled",
+    "cancel": "pending, running, waiting or held",
+    "retry": "failed, cancelled or held",
+    "skip": "held",
+    "fail": "held",
 }
 
 

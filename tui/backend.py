@@ -20,6 +20,9 @@ from typing import Any
 
 from flowmonkey import (
     TRIGGERS_SECTION,
+    BulkPreview,
+    BulkProgress,
+    BulkRun,
     Engine,
     Event,
     Execution,
@@ -46,8 +49,13 @@ from flowmonkey import (
     TriggerService,
     WakeSignaler,
     attach_signaler,
+    cancel_action,
+    migrate_action,
     missing_store,
     open_store,
+    preview,
+    resume_action,
+    retry_action,
     serve_http,
     signaler_for,
 )
@@ -65,6 +73,7 @@ RESUME_REFUSED = "the data does not match the waiting step's resumeSchema:"
 HEALTH_WINDOW = timedelta(hours=1)
 """Flow health covers the last hour."""
 RETRYABLE = frozenset({ExecutionStatus.FAILED, ExecutionStatus.CANCELLED})
+OPERATOR = "console"
 
 
 class Backend:
@@ -419,39 +428,62 @@ class Backend:
         return report
 
     async def retry(self, execution_ids: Iterable[str]) -> ActionReport:
-        """Start a new execution of each failed or cancelled one: same flow version, its
-        last context.
+        """Continue each failed, cancelled or held execution from its step (``Engine.retry``)."""
+        return await self._each(execution_ids, "retried", lambda i: self._engine.retry(i, by=OPERATOR))
 
-        The new execution starts at the flow's first step with the old execution's
-        context (which includes the outputs of the steps that had succeeded) and metadata
-        ``{"retry_of": id}``. The old execution itself is left as it is.
-        """
-        report = ActionReport(verb="retried")
+    async def skip(self, execution_id: str, output: Any) -> ActionReport:
+        """Give a held step ``output`` (checked against its ``outputSchema``), go on."""
+        return await self._each(
+            [execution_id], "skipped", lambda i: self._engine.skip(i, output, by=OPERATOR)
+        )
+
+    async def fail_step(self, execution_id: str) -> ActionReport:
+        """Fail a held step: its ``errorKey`` and ``onFailure`` apply, else it fails."""
+        return await self._each([execution_id], "failed", lambda i: self._engine.fail(i, by=OPERATOR))
+
+    async def fork(self, execution_id: str, step_id: str, context: dict[str, Any]) -> Execution:
+        """A new execution at ``step_id`` of ``execution_id`` with ``context``, linked to it."""
+        fork = await self._engine.fork(execution_id, step_id, context=context)
+        self._run_inline(fork.id)
+        return fork
+
+    async def context_before(self, execution_id: str, step_id: str, visit: int | None) -> dict[str, Any]:
+        return await self._engine.context_before(execution_id, step_id, visit=visit)
+
+    async def output_schema(self, execution: Execution) -> Any:
+        """The ``outputSchema`` of the step the execution stands at (None: none)."""
+        step = (await self._engine.flow_of(execution)).steps.get(execution.current_step_id or "")
+        return step.output_schema if step is not None else None
+
+    async def bulk_preview(self, query: ExecutionQuery) -> BulkPreview:
+        return await preview(self._store, query)  # the frozen set: count, first ids, bound
+
+    def bulk_run(
+        self, plan: BulkPreview, name: str, value: Any, progress: Callable[[BulkProgress], None]
+    ) -> BulkRun:
+        """The bulk action ``name`` on ``plan``: ``value`` is resume's data, migrate's target."""
+        engine = self._engine
+        action = {
+            "cancel": lambda: cancel_action(engine, OPERATOR, "bulk cancel from the console"),
+            "retry": lambda: retry_action(engine, OPERATOR),
+            "resume": lambda: resume_action(engine, value),
+            "migrate": lambda: migrate_action(engine, value, OPERATOR, dry_run=False),
+        }[name]()
+        return BulkRun(self._store, plan, action, paced=name in ("retry", "resume"), on_progress=progress)
+
+    async def _each(
+        self, execution_ids: Iterable[str], verb: str, act: Callable[[str], Awaitable[Execution]]
+    ) -> ActionReport:
+        report = ActionReport(verb=verb)
         for execution_id in execution_ids:
             try:
-                report.created.append(await self._retry_one(execution_id))
-            except (FlowMonkeyError, ValueError) as exc:
-                report.failed.append((execution_id, str(exc)))
+                await act(execution_id)
+            except FlowMonkeyError as exc:
+                report.failed.append((execution_id, exc.message))
                 continue
             report.done.append(execution_id)
+            self._run_inline(execution_id)
         return report
-
-    async def _retry_one(self, execution_id: str) -> str:
-        failed = await self._store.get_execution(execution_id)
-        if failed is None:
-            raise ValueError("no such execution")
-        if failed.status not in RETRYABLE:
-            raise ValueError(f"is {failed.status.value}, not failed or cancelled")
-        try:
-            self._engine.flows.get(failed.flow_id, failed.flow_version)
-        except FlowError:
-            # The version is no longer registered: bring back its stored definition.
-            self._engine.flows.register(await self._engine.flow_of(failed))
-        created, _ = await self._engine.create(
-            failed.flow_id, failed.context, version=failed.flow_version, metadata={"retry_of": failed.id}
-        )
-        self._run_inline(created.id)
-        return created.id
 
     async def set_trigger_enabled(self, trigger_id: str, enabled: bool) -> bool:
         """Pause or unpause a trigger; False when it does not exist."""

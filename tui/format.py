@@ -17,30 +17,40 @@ STATUS_SYMBOLS: dict[str, str] = {
     ExecutionStatus.PENDING: "…",
     ExecutionStatus.RUNNING: "▶",
     ExecutionStatus.WAITING: "◷",
+    ExecutionStatus.HELD: "⏸",
     ExecutionStatus.COMPLETED: "✔",
     ExecutionStatus.FAILED: "✘",
     ExecutionStatus.CANCELLED: "⊘",
     StepStatus.RETRY: "↻",
     StepStatus.RESUMED: "↪",
     StepStatus.TAKEOVER: "↻",  # with its note: "re-run: worker w1 was lost (...)"
+    StepStatus.HELD: "⏸",
+    StepStatus.RETRIED: "⟲",
+    StepStatus.SKIPPED: "⤼",
+    StepStatus.MIGRATED: "⇢",
 }
 
 STATUS_STYLES: dict[str, str] = {
     ExecutionStatus.PENDING: "dim",
     ExecutionStatus.RUNNING: "bold cyan",
     ExecutionStatus.WAITING: "yellow",
+    ExecutionStatus.HELD: "bold yellow",
     ExecutionStatus.COMPLETED: "green",
     ExecutionStatus.FAILED: "bold red",
     ExecutionStatus.CANCELLED: "magenta",
     StepStatus.RETRY: "yellow",
     StepStatus.RESUMED: "cyan",
     StepStatus.TAKEOVER: "bold yellow",
+    StepStatus.RETRIED: "cyan",
+    StepStatus.SKIPPED: "cyan",
+    StepStatus.MIGRATED: "cyan",
 }
 
 # The order statuses are counted in, in the status bar and the flows table.
 COUNT_ORDER = (
     ExecutionStatus.COMPLETED,
     ExecutionStatus.WAITING,
+    ExecutionStatus.HELD,
     ExecutionStatus.RUNNING,
     ExecutionStatus.PENDING,
     ExecutionStatus.FAILED,
@@ -60,7 +70,7 @@ def count_text(counts: dict[ExecutionStatus, int], *, compact: bool = False) -> 
     text = Text()
     for status in COUNT_ORDER:
         number = counts.get(status, 0)
-        if status is ExecutionStatus.PENDING and not number:
+        if status in (ExecutionStatus.PENDING, ExecutionStatus.HELD) and not number:
             continue  # rarely non-zero for long; the line must fit 80 columns
         if compact:
             if number:

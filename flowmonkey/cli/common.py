@@ -3,6 +3,7 @@ wake signals that tell workers elsewhere what a command changed."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +28,14 @@ OK, FAILED, USAGE = 0, 1, 2
 
 class UsageError(Exception):
     """Bad input on the command line (exit code 2)."""
+
+
+def operator() -> str:
+    """Who acts, for the history: the user running the command."""
+    try:
+        return f"{getpass.getuser()} (cli)"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def json_arg(text: str, option: str) -> Any:

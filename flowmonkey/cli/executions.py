@@ -8,7 +8,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from flowmonkey.cli.common import FAILED, OK, signalling, with_store
-from flowmonkey.cli.output import err, fail, out, print_json, print_summary, status_text
+from flowmonkey.cli.output import fail, out, print_json, print_summary, status_text
 from flowmonkey.defaults import Engine
 from flowmonkey.model import ExecutionStatus, StepRecord
 from flowmonkey.stores import ExecutionQuery, Store
@@ -44,7 +44,7 @@ async def cmd_show(args: argparse.Namespace) -> int:
     async def work(store: Store) -> int:
         execution = await store.get_execution(args.id)
         if execution is None:
-            fail(args, f"no execution {args.id!r}")
+            fail(args, f"no execution {args.id!r}", code="EXECUTION_NOT_FOUND")
             return FAILED
         history = await store.history(args.id)
         if args.json:
@@ -76,24 +76,25 @@ def _timeline(history: list[StepRecord]) -> Table:
 
 
 async def cmd_cancel(args: argparse.Namespace) -> int:
+
     async def work(store: Store) -> int:
         engine = Engine(store)
         async with signalling(engine, args.store):
             result = await engine.cancel(args.id, source="cli", reason=args.reason)
-        if args.json:
+        if not result.cancelled:
+            fail(args, result.error or "not cancelled", code="NOT_CANCELLABLE", details={"id": args.id})
+        elif args.json:
             print_json(
                 {
-                    "cancelled": result.cancelled,
+                    "cancelled": True,
+                    "id": args.id,
                     "previous_status": result.previous_status,
-                    "error": result.error,
                     "children_cancelled": result.children_cancelled,
                 }
             )
-        elif result.cancelled:
+        else:
             children = f" and {result.children_cancelled} child(ren)" if result.children_cancelled else ""
             out.print(f"{status_text(ExecutionStatus.CANCELLED)} {args.id}{children}")
-        else:
-            err.print(f"[red]error:[/red] {escape(result.error or 'not cancelled')}")
         return OK if result.cancelled else FAILED
 
     return await with_store(args.store, work)

@@ -16,6 +16,7 @@ STATUS_MARKS = {
     ExecutionStatus.PENDING: ("·", "dim"),
     ExecutionStatus.RUNNING: ("▶", "cyan"),
     ExecutionStatus.WAITING: ("◷", "yellow"),
+    ExecutionStatus.HELD: ("⏸", "yellow"),
     ExecutionStatus.COMPLETED: ("✔", "green"),
     ExecutionStatus.FAILED: ("✘", "red"),
     ExecutionStatus.CANCELLED: ("⊘", "magenta"),
@@ -26,12 +27,18 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def fail(args: argparse.Namespace, message: str) -> None:
-    """Report a failure: as ``{"error": ...}`` on stdout with ``--json``, else on stderr."""
-    if args.json:
-        print(json.dumps({"error": message}))
+def fail(args: argparse.Namespace, message: str, *, code: str = "ERROR", details: Any = None) -> None:
+    """Report a failure: with ``--json`` as ``{"error": {"code", "message", "details"}}`` on
+    stdout (every command, every error: one shape for scripts), else on stderr."""
+    if getattr(args, "json", False):
+        print_error_json(code, message, details)
     else:
-        err.print(f"[red]error:[/red] {escape(message)}")
+        err.print(f"[red]error:[/red] {escape(f'{code}: {message}' if code != 'ERROR' else message)}")
+
+
+def print_error_json(code: str, message: str, details: Any = None) -> None:
+    error = {"code": code, "message": message, "details": details if details is not None else {}}
+    print(json.dumps({"error": error}, default=str, ensure_ascii=False))
 
 
 def print_json(value: Any) -> None:

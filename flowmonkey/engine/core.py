@@ -333,6 +333,13 @@ class Engine:
         the same definition (``pinned``) or the flow's ``live`` one; linked both ways."""
         return await self._forks.fork(execution_id, step_id, visit, context, definition)
 
+    async def context_before(
+        self, execution_id: str, step_id: str, *, visit: int | None = None
+    ) -> dict[str, Any]:
+        """The context as it was before ``step_id`` (its last visit, or ``visit``): what
+        :meth:`fork` starts with unless given another (an editor shows it first)."""
+        return await self._forks.context_before(execution_id, step_id, visit)
+
     async def check_migration(self, execution: Execution, target: Flow) -> MigrationCheck:
         """Whether ``execution`` could move to the definition ``target`` (and why not)."""
         return await self._migrations.check(execution, target)

@@ -76,6 +76,13 @@ class Forks:
         await self._link(origin.id, fork.id)
         return fork
 
+    async def context_before(self, execution_id: str, step_id: str, visit: int | None) -> dict[str, Any]:
+        origin = await self._store.get_execution(execution_id)
+        if origin is None:
+            raise ExecutionNotFoundError(f"no execution {execution_id!r}")
+        history = await self._store.history(execution_id)
+        return context_before(origin.context, history, _visit(origin, history, step_id, visit))
+
     async def _flow(self, origin: Execution, definition: str) -> Flow:
         if definition == "pinned":
             return await self._definitions.flow_of(origin)

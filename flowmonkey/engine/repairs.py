@@ -96,18 +96,14 @@ class Repairs:
             )
         history = await self._store.history(execution.id)
         before = context_before(execution.context, history, execution.visit)
-        fields: Fields = {
-            "status": ExecutionStatus.RUNNING,
-            "attempt": execution.attempt + 1,
-            "delivery": 1,
-            "error": None,
-            "completed_at": None,
-            "cancellation": None,
-        }
+        # A new visit of the step at its first attempt: the step's retry policy applies in
+        # full again, and the handler gets a new idempotency key (per visit and attempt).
+        fields: Fields = {"error": None, "completed_at": None, "cancellation": None}
         undo = None
         if before != execution.context:
             fields["context"] = before
             undo = {"path": "", "was": execution.context}
+        moved(execution, run.step.id, now, fields)  # running again, at a first attempt
         record = run.record(
             StepStatus.RETRIED, now, next_step=run.step.id, note=f"retried by {by}", undo=undo
         )

@@ -124,21 +124,22 @@ async def test_marked_rows_are_cancelled_together_after_a_preview(clock: FrozenC
     assert statuses == [ExecutionStatus.WAITING, ExecutionStatus.CANCELLED, ExecutionStatus.CANCELLED]
 
 
-async def test_retry_starts_a_new_execution_of_the_same_version(clock: FrozenClock) -> None:
+async def test_retry_continues_the_same_execution_from_its_failed_step(clock: FrozenClock) -> None:
     engine = make_engine(clock)
     failed = await start(engine, "daily-report", {"day": "2026-01-01"})
-    clock.advance(seconds=1)  # ids sort by creation time: the retry is the newest
     app = make_app(engine)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await main_screen(pilot)
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
         await pilot.press("y")
-        await wait_for(pilot, lambda: len(engine.store._executions) == 2, what="the retry")  # type: ignore[attr-defined]
-    page = await engine.store.list_executions()
-    retry = page.items[0]
-    assert retry.id != failed and retry.metadata == {"retry_of": failed}
-    assert retry.flow_version == "1.0.0" and retry.context == {"day": "2026-01-01"}
+        await wait_for(pilot, lambda: f"retried {failed}" in screen_text(app), what="the retry")
+    assert len(engine.store._executions) == 1  # type: ignore[attr-defined]
+    retried = await engine.get(failed)
+    assert retried is not None and retried.status is ExecutionStatus.RUNNING
+    assert retried.current_step_id == "fetch" and retried.context == {"day": "2026-01-01"}
+    history = await engine.store.history(failed)
+    assert [r.outcome.value for r in history] == ["failed", "retried"]
 
 
 async def test_copy_puts_the_id_on_the_clipboard_and_y_shows_json(clock: FrozenClock) -> None:

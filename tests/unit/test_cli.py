@@ -131,8 +131,8 @@ def test_cancel_a_waiting_execution_but_not_a_finished_one(fm: Cli) -> None:
     cancelled = fm.json("cancel", waiting["id"], "--reason", "duplicate")
     assert cancelled == {
         "cancelled": True,
+        "id": waiting["id"],
         "previous_status": "waiting",
-        "error": None,
         "children_cancelled": 0,
     }
     assert fm.json("show", waiting["id"])["execution"]["cancellation"]["reason"] == "duplicate"
@@ -167,7 +167,11 @@ def test_bad_usage_exits_2(fm: Cli, args: list[str]) -> None:
 
 def test_unknown_ids_and_flows_are_reported_failures(fm: Cli) -> None:
     assert fm.json("run", "no-such-flow", code=1) == {  # run makes the store
-        "error": "FLOW_NOT_FOUND: flow 'no-such-flow' is not registered"
+        "error": {
+            "code": "FLOW_NOT_FOUND",
+            "message": "flow 'no-such-flow' is not registered",
+            "details": {},
+        }
     }
     missing = fm("show", "01NOPE")
     assert missing.returncode == 1

@@ -100,7 +100,20 @@ async def test_retry_continues_from_the_failed_step_without_repeating_what_succe
         ("thank", StepStatus.COMPLETED),
     ]
     assert history[2].note == "retried by ops@example.com"
-    assert history[3].attempt == 2  # a new attempt, so a new idempotency key for the handler
+    # a new visit at a first attempt: a new idempotency key for the handler, the retry policy anew
+    assert history[3].attempt == 1 and history[3].visit != history[1].visit
+
+
+async def test_a_retried_held_step_gets_its_retry_policy_again(store: Store) -> None:
+    counter = Counter()
+    engine, execution_id = await failed_order(
+        store, counter, retry={"maxAttempts": 2, "backoff": 0}, onExhausted="hold"
+    )
+    await engine.retry(execution_id)  # the operator retries too early: the API still fails
+    again = await engine.run(execution_id, simulate_time=True)
+    assert again.status is ExecutionStatus.HELD and counter.calls["ship"] == 4
+    outcomes = [r.outcome for r in await store.history(execution_id)]
+    assert outcomes.count(StepStatus.RETRY) == 2 and outcomes.count(StepStatus.HELD) == 2
 
 
 async def test_two_retries_racing_continue_it_once(store: Store) -> None:

@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("registry", ("registry", "state", "params")),
     ("engine",   ("engine",)),
     ("services", ("handlers", "runtime", "runtime_stats", "leases", "outage", "jobs", "triggers", "flowfiles", "flowdirectory",
-                  "coordination")),
+                  "coordination", "filters", "bulk")),
     ("edges",    ("cli", "cliopts", "worker", "defaults", "testing", "bench", "bench_map", "bench_scaleout", "emit",
                   "shutdown", "__init__", "__main__")),
     ("console",  ("tui",)),

@@ -64,6 +64,7 @@ class ExecutionDetailScreen(Screen[None]):
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="detail.back"),
         *actions.EXECUTION_BINDINGS[1:],
+        Binding("f", "fork", "Fork from step", id="detail.fork"),
         Binding("T", "times", "Times", id="detail.times", show=False),
         Binding("tab", "app.focus_next", "Scroll", show=False, id="detail.focus_next"),
     ]
@@ -162,6 +163,7 @@ class ExecutionDetailScreen(Screen[None]):
             text.append(
                 f"\n✘ {execution.error.code}: {execution.error.message}", style=STATUS_STYLES["failed"]
             )
+        text.append(links(execution))
         return text
 
     def _show_timeline(self) -> None:
@@ -282,8 +284,46 @@ class ExecutionDetailScreen(Screen[None]):
     def action_retry(self) -> None:
         self._run(actions.retry)
 
+    def action_skip(self) -> None:
+        self._run(actions.skip)
+
+    def action_fail(self) -> None:
+        self._run(actions.fail)
+
+    def action_fork(self) -> None:
+        """Fork from the step of the selected timeline row, its context before it editable."""
+        row = self._timeline.cursor_row
+        if not 0 <= row < len(self.history) or self.history[row].step_id is None:
+            self.notify("select a step in the timeline to fork from", severity="warning")
+            return
+        record = self.history[row]
+        assert record.step_id is not None
+        forking = actions.fork(self.app, self.backend, self.execution_id, record.step_id, record.visit)
+        self.run_worker(self._after(_none(forking)), group="action")
+
     def action_copy(self) -> None:
         actions.copy_id(self.app, self.execution_id)
 
     def action_raw(self) -> None:
         self.run_worker(actions.show_raw(self.app, self.backend, [self.execution_id]), group="action")
+
+
+async def _none(pending: Awaitable[None]) -> ActionReport | None:
+    await pending
+    return None
+
+
+def links(execution: Execution) -> str:
+    """Where a fork comes from and the forks made of it (ids in full: ``o``/search finds them)."""
+    lines = ""
+    origin = execution.metadata.get("forked_from")
+    if isinstance(origin, dict):
+        lines += f"\nforked from {origin.get('execution_id')} at step {origin.get('step_id')}"
+    forks = execution.metadata.get("forks")
+    if isinstance(forks, list) and forks:
+        lines += (
+            "\nforks: "
+            + ", ".join(str(f) for f in forks[-3:])
+            + (f" (+{len(forks) - 3})" if len(forks) > 3 else "")
+        )
+    return lines

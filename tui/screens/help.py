@@ -25,7 +25,8 @@ EXECUTION_FILTER = (
 TEXT_FILTER = "keeps the rows that contain the text, as you type; escape clears it."
 COMMANDS = (
     ":flows :exec :waits :triggers :events :quit, or a prefix that names one (:wa); tab "
-    "completes. Other text opens the execution whose id contains it (:2P)."
+    "completes. Other text opens the execution whose id contains it (:2P). :cancel :retry "
+    ":resume :migrate act on everything the filter matches, all pages, after a preview."
 )
 DIALOGS = (
     "y yes, n or escape no, enter the focused button (No at first), tab the next field. "

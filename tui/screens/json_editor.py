@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -55,10 +56,12 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
         ok_label: str = "OK",
         expects: str = "",
         send: Callable[[Any], Awaitable[list[str]]] | None = None,
+        schema: Any = None,
     ) -> None:
         """``expects``: what the value must be, shown above the text; ``send``: called with
         the parsed value, returns why it was refused (every reason a line), [] if taken."""
         super().__init__()
+        self._schema = schema
         self._title = title
         self._initial = initial
         self._require_object = require_object
@@ -111,6 +114,10 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
             editor.move_cursor((exc.problem.line - 1, max(exc.problem.column - 1, 0)))
             editor.focus()
             return
+        if problems := schema_problems(self._schema, value):
+            self._say([f"✘ {problem}" for problem in problems])
+            editor.focus()
+            return
         if self._send is not None:
             self._sending = True
             try:
@@ -129,3 +136,15 @@ class JsonEditorScreen(ModalScreen[JsonValue | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def schema_problems(schema: Any, value: Any) -> list[str]:
+    """Where ``value`` breaks ``schema`` (a step's ``outputSchema``), each with its path."""
+    if schema is None:
+        return []
+    errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+    return [f"{_path(e.absolute_path)}: {e.message}" for e in errors]
+
+
+def _path(parts: Any) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)

@@ -15,6 +15,7 @@ from flowmonkey import Event, EventType, ExecutionQuery, Flow, FlowMonkeyError
 
 from .. import actions
 from ..backend import Backend
+from ..bulk_actions import BULK_COMMANDS, run_bulk
 from ..flowfiles_state import FLOW_FILE_EVENTS
 from ..outcomes import ActionReport
 from ..prompt_commands import QUIT, SHOWN, resolve
@@ -242,6 +243,12 @@ class MainScreen(Screen[None]):
             self.active_view.focus_body()
 
     def _command(self, text: str) -> None:
+        view = self.active_view
+        if text.strip().lower() in BULK_COMMANDS and isinstance(view, ExecutionListView):
+            name, query = text.strip().lower(), view.store_query(self.backend.now())
+            bulk = run_bulk(self.app, self.backend, name, query, view.filter.text, self._counts)
+            self.run_worker(bulk, group="action")
+            return
         resolved = resolve(text)
         if resolved.target == QUIT:
             self.app.exit()
@@ -324,6 +331,12 @@ class MainScreen(Screen[None]):
     def on_flows_view_open_requested(self, message: FlowsView.OpenRequested) -> None:
         message.stop()
         self.app.push_screen(flow_detail(self.backend, message.flow))
+
+    def on_flows_view_migrate_requested(self, message: FlowsView.MigrateRequested) -> None:
+        message.stop()
+        query = ExecutionQuery(flow_id=message.flow.id)
+        bulk = run_bulk(self.app, self.backend, "migrate", query, f"flow:{message.flow.id}", self._counts)
+        self.run_worker(bulk, group="action")
 
     def on_flows_view_start_requested(self, message: FlowsView.StartRequested) -> None:
         message.stop()

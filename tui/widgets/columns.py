@@ -8,7 +8,7 @@ from datetime import datetime
 
 from rich.text import Text
 
-from flowmonkey import Execution
+from flowmonkey import Execution, ExecutionStatus
 
 from ..format import DASH, ago, status_text
 
@@ -83,9 +83,7 @@ STEP = Column(
 )
 STARTED = Column(key="started", label="STARTED", width=7, render=lambda e, now: ago(e.created_at, now))
 UPDATED = Column(key="updated", label="UPDATED", width=7, render=lambda e, now: ago(e.updated_at, now))
-REASON = Column(
-    key="reason", label="REASON", width=14, render=lambda e, now: e.wait_reason or DASH, stretch=1.0
-)
+REASON = Column(key="reason", label="REASON", width=14, render=lambda e, now: _reason(e), stretch=1.0)
 SINCE = Column(key="since", label="SINCE", width=7, render=lambda e, now: ago(e.waiting_since, now))
 WAKE = Column(key="wake", label="WAKE/TIMEOUT", width=12, render=lambda e, now: _wake(e, now))
 
@@ -102,3 +100,10 @@ WAIT_STEP = Column(
     max_width=32,
 )
 WAIT_COLUMNS = (ID, WAIT_FLOW, WAIT_STEP, REASON, SINCE, WAKE)
+
+
+def _reason(execution: Execution) -> str:
+    """Why it waits; a held execution waits for an operator, with the error that held it."""
+    if execution.status is ExecutionStatus.HELD and execution.error is not None:
+        return f"held: {execution.error.code}: {execution.error.message}"
+    return execution.wait_reason or DASH

@@ -396,6 +396,12 @@ class ExecutionListView(ConsoleView):
     def action_retry(self) -> None:
         self._request("retry")
 
+    def action_skip(self) -> None:
+        self._request("skip")
+
+    def action_fail(self) -> None:
+        self._request("fail")
+
     def action_copy(self) -> None:
         current = self.current_id()
         if current is not None:

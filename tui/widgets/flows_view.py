@@ -13,7 +13,7 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Sparkline, Static
 
-from flowmonkey import Event, EventType, ExecutionQuery, Flow, FlowHealth
+from flowmonkey import Event, EventType, ExecutionQuery, ExecutionStatus, Flow, FlowHealth
 
 from ..availability import Availability, hidden
 from ..backend import Backend
@@ -24,6 +24,8 @@ from .console_view import ConsoleView, RowTimes
 from .health import p95_text, rate_text, spark_text, starts_summary
 
 _BROKEN = "file:"  # row keys of files that never loaded
+_OLDER_SCAN = 10_000  # active executions looked at for older definitions, per flow
+ACTIVE = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING, ExecutionStatus.HELD)
 _COUNT_INTERVAL = 2.0  # seconds between recounts caused by execution events
 
 
@@ -35,6 +37,18 @@ class FlowsView(ConsoleView):
 
     class OpenRequested(Message):
         """The operator asked to see ``flow``'s steps (``enter``)."""
+
+        def __init__(self, view: FlowsView, flow: Flow) -> None:
+            super().__init__()
+            self.view = view
+            self.flow = flow
+
+        @property
+        def control(self) -> FlowsView:
+            return self.view
+
+    class MigrateRequested(Message):
+        """Move the flow's executions on older definitions to its live one (``m``)."""
 
         def __init__(self, view: FlowsView, flow: Flow) -> None:
             super().__init__()
@@ -67,6 +81,7 @@ class FlowsView(ConsoleView):
     BINDINGS = [
         Binding("enter", "open", "Steps", id="flows.open"),
         Binding("n", "start", "New execution", id="flows.start"),
+        Binding("m", "migrate", "Migrate", id="flows.migrate"),
     ]
 
     COLUMNS = (
@@ -88,6 +103,7 @@ class FlowsView(ConsoleView):
         self._shown: list[tuple[str, list[str], str]] = []
         self._last_reload = 0.0
         self._health: dict[str, FlowHealth] = {}
+        self._older: dict[str, int] = {}  # flow id -> active executions on older definitions
 
     def compose_body(self) -> ComposeResult:
         yield from super().compose_body()
@@ -117,6 +133,8 @@ class FlowsView(ConsoleView):
         counts = await asyncio.gather(*(self.backend.count(ExecutionQuery(flow_id=f.id)) for f in flows))
         health = await asyncio.gather(*(self.backend.flow_health(flow.id) for flow in flows))
         for flow, flow_counts, flow_health in zip(flows, counts, health, strict=True):
+            active = sum(flow_counts.get(status, 0) for status in ACTIVE)
+            self._older[flow.id] = await self._on_older_definitions(flow) if active else 0
             state = by_flow.get(flow.id)
             cells = self._flow_cells(flow, count_text(flow_counts, compact=True), state)
             rows.append((flow.id, [*cells, *self._health_cells(flow_health)], _problem(state)))
@@ -125,6 +143,19 @@ class FlowsView(ConsoleView):
             if state.flow_id is None and needle in state.name.lower():
                 rows.append((_BROKEN + state.file, self._broken_cells(state), state.problem))
         self._show(rows)
+
+    async def _on_older_definitions(self, flow: Flow) -> int:
+        """How many active executions of ``flow`` run on another definition than its live
+        one (a file reloaded since they started); counted up to :data:`_OLDER_SCAN`."""
+        query, cursor, older, seen = ExecutionQuery(flow_id=flow.id, statuses=ACTIVE), None, 0, 0
+        while seen < _OLDER_SCAN:
+            page = await self.backend.executions(query, limit=500, cursor=cursor)
+            seen += len(page.items)
+            older += sum(1 for execution in page.items if execution.flow_hash != flow.hash)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        return older
 
     def _flow_cells(self, flow: Flow, counts: Text, state: FlowFileState | None) -> list[str | Text]:
         reload = self._reload_text(state)
@@ -172,8 +203,10 @@ class FlowsView(ConsoleView):
         self.screen.refresh_bindings()
 
     def availability(self, action: str) -> Availability:
-        if action in ("open", "start") and self._current_flow() is None:
+        if action in ("open", "start", "migrate") and self._current_flow() is None:
             return hidden("no flow here: a file that failed to load has none (its error is below)")
+        if action == "migrate" and not self._older.get(self.current_key() or ""):
+            return hidden("no execution of this flow runs on an older definition")
         return super().availability(action)
 
     def row_times(self) -> RowTimes | None:
@@ -189,8 +222,11 @@ class FlowsView(ConsoleView):
         key = self.current_key()
         problem = self._problems.get(key or "", "")
         broken = sum(1 for text in self._problems.values() if text)
+        older = self._older.get(key or "", 0)
         if problem:
             shown = Text(f"✘ {problem}", style="bold")
+        elif older:
+            shown = Text(f"{older:,} executions on older definitions — m to migrate", style="bold yellow")
         elif broken:
             shown = Text(f"✘ {broken} flow file(s) failed to load: move to a ✘ row to see why", style="dim")
         else:
@@ -222,6 +258,11 @@ class FlowsView(ConsoleView):
         flow = self._current_flow()
         if flow is not None:
             self.post_message(self.OpenRequested(self, flow))
+
+    def action_migrate(self) -> None:
+        flow = self._current_flow()
+        if flow is not None:
+            self.post_message(self.MigrateRequested(self, flow))
 
     def action_start(self) -> None:
         flow = self._current_flow()

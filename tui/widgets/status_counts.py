@@ -19,8 +19,12 @@ class StatusCounts(Widget):
     """
 
     counts: reactive[dict[ExecutionStatus, int] | None] = reactive(None, always_update=True)
+    progress: reactive[str] = reactive("")
+    """A bulk action's progress line (``retry: 2,400 of 100,000``), shown while it runs."""
 
     def render(self) -> Text:
+        if self.progress:
+            return Text(self.progress, style="bold")
         if self.counts is None:
             return Text("counting…", style="dim")
         return count_text(self.counts)

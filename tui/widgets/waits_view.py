@@ -9,8 +9,9 @@ from .execution_list import ExecutionListView
 
 
 class WaitsView(ExecutionListView):
-    """Waiting executions: a timer, a person (``r`` resumes) or a retry backoff."""
+    """Waiting executions: a timer, a person (``r`` resumes) or a retry backoff; and held
+    ones, parked for an operator (``R`` retries, ``S`` skips, ``F`` fails the step)."""
 
     label = "Waits"
     COLUMNS = WAIT_COLUMNS
-    VIEW_STATUSES = (ExecutionStatus.WAITING,)
+    VIEW_STATUSES = (ExecutionStatus.WAITING, ExecutionStatus.HELD)
