@@ -32,7 +32,6 @@ from flowmonkey import (
     FeedPage,
     Flow,
     FlowDirectory,
-    FlowError,
     FlowHealth,
     FlowMonkeyError,
     Handler,
