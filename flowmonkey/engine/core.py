@@ -44,6 +44,7 @@ from flowmonkey.model import (
     WaitKind,
     utcnow,
 )
+from flowmonkey.observers import Observer
 from flowmonkey.registry import FlowRegistry, Handler, HandlerRegistry, check_step_configs
 from flowmonkey.state import timeout_reason
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Store
@@ -67,6 +68,8 @@ class Engine:
         max_context_bytes: JSON size of the context past which a step fails with
             ``CONTEXT_LIMIT`` (nothing of the oversized context is stored). Checked
             whenever a step stores an object, a list or a string over 256 characters.
+        observer: watches steps, commits and creates (metrics, traces); see
+            :mod:`flowmonkey.observers`. None costs nothing.
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class Engine:
         events: EventBus | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
         max_context_bytes: int = DEFAULT_MAX_CONTEXT_BYTES,
+        observer: Observer | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers if isinstance(handlers, HandlerRegistry) else HandlerRegistry(handlers or ())
@@ -107,6 +111,15 @@ class Engine:
             store, self._definitions, self.flows, self._committer, (self._clock, self._creator.create)
         )
         self._migrations = Migrations(store, self._definitions, self._committer, self._clock)
+        self.observer: Observer | None = None
+        self.observe(observer)
+
+    def observe(self, observer: Observer | None) -> None:
+        """Hand every step, commit and create to ``observer`` from now on (None: to nobody)."""
+        self.observer = observer
+        self._committer.observer = observer
+        self._pipeline.observer = observer
+        self._creator.observer = observer
 
     @property
     def max_steps(self) -> int:

@@ -14,6 +14,7 @@ wakes and timeouts), :class:`TriggerStore` (triggers, their slots and fires) and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, runtime_checkable
@@ -255,3 +256,11 @@ class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, Protocol):
     async def close(self) -> None: ...
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class BatchedCommits(Protocol):
+    """A store that groups commits into transactions (SQLite, PostgreSQL) and says so."""
+
+    def watch_commits(self, listener: Callable[[int, float], None] | None) -> None:
+        """Call ``listener(size, seconds)`` after each transaction of commits (None: stop)."""

@@ -49,7 +49,7 @@ from flowmonkey.model import (
 from flowmonkey.stores import _changes
 from flowmonkey.stores import _sqlite_commit as _commit
 from flowmonkey.stores import _sqlite_ops as ops
-from flowmonkey.stores._batch import GroupCommitter
+from flowmonkey.stores._batch import BatchListener, GroupCommitter
 from flowmonkey.stores._columns import (
     EXECUTIONS,
     JOBS,
@@ -175,6 +175,11 @@ class SQLiteStore:
         self._reader: _Connection | None = None
         self._writes: GroupCommitter[ops.Write, Any] = GroupCommitter(self._flush)
 
+    def watch_commits(self, listener: BatchListener | None) -> None:
+        """Tell ``listener(size, seconds)`` of every transaction of writes (step commits
+        with whatever else was queued with them)."""
+        self._writes.listener = listener
+
     # -- lifecycle --------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -232,7 +237,8 @@ class SQLiteStore:
 
     async def close(self) -> None:
         await self._writes.close()
-        self._writes = GroupCommitter(self._flush)
+        listener, self._writes = self._writes.listener, GroupCommitter(self._flush)
+        self._writes.listener = listener
         for connection in (self._reader, self._writer):
             if connection is not None:
                 await connection.close()

@@ -24,13 +24,13 @@ PACKAGES = ("flowmonkey", "tui")
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base",     ("ids", "errors", "durations", "result", "jsonvalues", "faults")),
     ("model",    ("model", "change")),
-    ("stores",   ("stores", "inputs", "events")),
+    ("stores",   ("stores", "inputs", "events", "observers")),
     ("registry", ("registry", "state", "params")),
     ("engine",   ("engine",)),
     ("services", ("handlers", "runtime", "runtime_stats", "leases", "outage", "jobs", "triggers", "flowfiles", "flowdirectory",
-                  "coordination")),
+                  "coordination", "metrics", "tracing", "jsonlogs")),
     ("edges",    ("cli", "cliopts", "worker", "defaults", "testing", "bench", "bench_scaleout", "emit",
-                  "shutdown", "__init__", "__main__")),
+                  "shutdown", "observability", "__init__", "__main__")),
     ("console",  ("tui",)),
 )
 # fmt: on

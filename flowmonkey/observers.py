@@ -1,0 +1,124 @@
+"""Hooks through which metrics, traces and log context watch the engine and the runtime.
+
+The engine, the runtime, the stores' group commit and the triggers call an
+:class:`Observer` at a few points: a committed history record, a run segment (one claim
+of an execution by a runtime), a handler's run, a commit batch, a trigger's fire and the
+scheduler's lateness. This base class does nothing; :mod:`flowmonkey.metrics` (Prometheus)
+and :mod:`flowmonkey.tracing` (OpenTelemetry) implement it, :class:`Observers` combines
+several. Nothing here imports either library: without an observer the engine makes one
+``is None`` check per hook and nothing else.
+
+    engine = Engine(store, observer=Observers([metrics, tracing]))
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+
+from flowmonkey.model import Execution, StepRecord
+
+TraceContext = Mapping[str, str]
+"""What an execution keeps of its traces: W3C ``traceparent`` strings by role
+(``origin``: the request that caused it; ``segment``: its latest run segment)."""
+
+TRACE_METADATA_KEY = "trace_context"
+"""Where an execution keeps its :data:`TraceContext`: this key of its ``metadata``."""
+
+_NOTHING: AbstractContextManager[None] = contextlib.nullcontext()
+
+
+class Observer:
+    """Every hook FlowMonkey calls; each does nothing here. Override the ones you need.
+
+    A hook must be quick and must not raise: it runs on the step's path.
+    """
+
+    def committed(self, execution: Execution, record: StepRecord, seconds: float) -> None:
+        """A change that appends ``record`` was committed (``execution`` as it is now);
+        the commit took ``seconds`` as the engine saw it (queueing included)."""
+
+    def segment(self, execution: Execution) -> AbstractContextManager[None]:
+        """Around one run segment: a runtime steps ``execution`` while it stays runnable."""
+        return _NOTHING
+
+    def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None]:
+        """Around one handler run of ``step_id`` (``execution`` as it was before it)."""
+        return _NOTHING
+
+    def trace_context(self, execution: Execution) -> TraceContext | None:
+        """The trace context to store with ``execution`` at its next commit, or None
+        when what it holds is current (asked once a step, while its segment runs)."""
+        return None
+
+    def origin(self) -> TraceContext | None:
+        """The trace context of whatever creates an execution now (a request), if any."""
+        return None
+
+    def commit_batch(self, size: int, seconds: float) -> None:
+        """A store wrote ``size`` commits in one transaction taking ``seconds``."""
+
+    def trigger_fired(self, trigger_id: str, outcome: str) -> None:
+        """A trigger fired; ``outcome`` is ``started``, ``duplicate`` or ``failed``."""
+
+    def schedule_lateness(self, trigger_id: str, seconds: float) -> None:
+        """The scheduler fired a slot of ``trigger_id`` this many seconds after its time."""
+
+
+class Observers(Observer):
+    """Several observers as one: each hook is called on each, in order."""
+
+    def __init__(self, observers: Sequence[Observer]) -> None:
+        self.observers = tuple(observers)
+
+    def committed(self, execution: Execution, record: StepRecord, seconds: float) -> None:
+        for observer in self.observers:
+            observer.committed(execution, record, seconds)
+
+    def segment(self, execution: Execution) -> AbstractContextManager[None]:
+        return _all(observer.segment(execution) for observer in self.observers)
+
+    def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None]:
+        return _all(observer.step(execution, step_id) for observer in self.observers)
+
+    def trace_context(self, execution: Execution) -> TraceContext | None:
+        return _first(observer.trace_context(execution) for observer in self.observers)
+
+    def origin(self) -> TraceContext | None:
+        return _first(observer.origin() for observer in self.observers)
+
+    def commit_batch(self, size: int, seconds: float) -> None:
+        for observer in self.observers:
+            observer.commit_batch(size, seconds)
+
+    def trigger_fired(self, trigger_id: str, outcome: str) -> None:
+        for observer in self.observers:
+            observer.trigger_fired(trigger_id, outcome)
+
+    def schedule_lateness(self, trigger_id: str, seconds: float) -> None:
+        for observer in self.observers:
+            observer.schedule_lateness(trigger_id, seconds)
+
+
+def combine(observers: Sequence[Observer | None]) -> Observer | None:
+    """One observer for those given (None for none): what the edges hand the engine."""
+    present = [observer for observer in observers if observer is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else Observers(present)
+
+
+@contextlib.contextmanager
+def _all(managers: Iterator[AbstractContextManager[None]]) -> Iterator[None]:
+    with contextlib.ExitStack() as stack:
+        for manager in managers:
+            stack.enter_context(manager)
+        yield
+
+
+def _first(values: Iterator[TraceContext | None]) -> TraceContext | None:
+    return next((value for value in values if value is not None), None)
+
+
+__all__ = ["TRACE_METADATA_KEY", "Observer", "Observers", "TraceContext", "combine"]
