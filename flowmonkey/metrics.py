@@ -14,10 +14,10 @@ the same figure, so aggregate them with ``max``, never ``sum``.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -46,9 +46,14 @@ _LATE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 3600)
 CountByStatus = Callable[[], Awaitable[dict[ExecutionStatus, int]]]
 
 
+@cache
 def metrics_available() -> bool:
     """Whether ``prometheus_client`` can be imported (the ``metrics`` extra)."""
-    return importlib.util.find_spec("prometheus_client") is not None
+    try:
+        import prometheus_client  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def error_code_label(code: str | None) -> str:

@@ -18,7 +18,6 @@ configured by the application (or ``opentelemetry-instrument``). Without the API
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 from collections.abc import Iterator, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -37,9 +36,7 @@ _FAILED = frozenset({StepStatus.FAILED, StepStatus.RETRY, StepStatus.HELD})
 
 def tracing_available() -> bool:
     """Whether ``opentelemetry-api`` can be imported (the ``tracing`` extra)."""
-    return importlib.util.find_spec("opentelemetry") is not None and (
-        importlib.util.find_spec("opentelemetry.trace") is not None
-    )
+    return _propagate() is not None
 
 
 @cache
