@@ -30,6 +30,7 @@ from flowmonkey import (
     FlowError,
     FlowMonkeyError,
     Handler,
+    Observability,
     Page,
     Runtime,
     Step,
@@ -77,6 +78,11 @@ class Backend:
         self._services: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._signaler: WakeSignaler | None = None
+        # Metrics only when served (--http); the running step named in the log's lines.
+        self._observability = Observability.build(
+            self._store, metrics=self.options.http is not None, log_context=True
+        )
+        self._observability.install(engine)
 
     @classmethod
     async def from_options(
@@ -236,7 +242,7 @@ class Backend:
         self._features["triggers"] = "on"
         if self.options.http is not None:
             host, port = self.options.http
-            server = await serve_http(self._triggers, host, port)
+            server = await serve_http(self._observability.http(self._triggers), host, port)
             self._services.append(("http", server.stop))
             self._http_url = server.url
 
