@@ -67,38 +67,56 @@ class Observer:
 
 
 class Observers(Observer):
-    """Several observers as one: each hook is called on each, in order."""
+    """Several observers as one: each hook is called on each observer that has it
+    (overrides it), in order; a hook only one has goes straight to that one."""
 
     def __init__(self, observers: Sequence[Observer]) -> None:
         self.observers = tuple(observers)
+        self._committed = _having(self.observers, "committed")
+        self._segment = _having(self.observers, "segment")
+        self._step = _having(self.observers, "step")
+        self._trace = _having(self.observers, "trace_context")
+        self._origin = _having(self.observers, "origin")
+        self._batch = _having(self.observers, "commit_batch")
+        self._fired = _having(self.observers, "trigger_fired")
+        self._late = _having(self.observers, "schedule_lateness")
 
     def committed(self, execution: Execution, record: StepRecord, seconds: float) -> None:
-        for observer in self.observers:
+        for observer in self._committed:
             observer.committed(execution, record, seconds)
 
     def segment(self, execution: Execution) -> AbstractContextManager[None]:
-        return _all(observer.segment(execution) for observer in self.observers)
+        if len(self._segment) == 1:
+            return self._segment[0].segment(execution)
+        return _all([observer.segment(execution) for observer in self._segment])
 
     def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None]:
-        return _all(observer.step(execution, step_id) for observer in self.observers)
+        if len(self._step) == 1:
+            return self._step[0].step(execution, step_id)
+        return _all([observer.step(execution, step_id) for observer in self._step])
 
     def trace_context(self, execution: Execution) -> TraceContext | None:
-        return _first(observer.trace_context(execution) for observer in self.observers)
+        return _first(observer.trace_context(execution) for observer in self._trace)
 
     def origin(self) -> TraceContext | None:
-        return _first(observer.origin() for observer in self.observers)
+        return _first(observer.origin() for observer in self._origin)
 
     def commit_batch(self, size: int, seconds: float) -> None:
-        for observer in self.observers:
+        for observer in self._batch:
             observer.commit_batch(size, seconds)
 
     def trigger_fired(self, trigger_id: str, outcome: str) -> None:
-        for observer in self.observers:
+        for observer in self._fired:
             observer.trigger_fired(trigger_id, outcome)
 
     def schedule_lateness(self, trigger_id: str, seconds: float) -> None:
-        for observer in self.observers:
+        for observer in self._late:
             observer.schedule_lateness(trigger_id, seconds)
+
+
+def _having(observers: tuple[Observer, ...], hook: str) -> tuple[Observer, ...]:
+    """The observers whose class overrides ``hook`` (the others' does nothing)."""
+    return tuple(o for o in observers if getattr(type(o), hook) is not getattr(Observer, hook))
 
 
 def combine(observers: Sequence[Observer | None]) -> Observer | None:
@@ -110,7 +128,7 @@ def combine(observers: Sequence[Observer | None]) -> Observer | None:
 
 
 @contextlib.contextmanager
-def _all(managers: Iterator[AbstractContextManager[None]]) -> Iterator[None]:
+def _all(managers: list[AbstractContextManager[None]]) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for manager in managers:
             stack.enter_context(manager)

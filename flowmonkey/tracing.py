@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, MutableMapping
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "tracing needs opentelemetry-api: pip install 'flowmonkey[tracing]'"
 _FAILED = frozenset({StepStatus.FAILED, StepStatus.RETRY, StepStatus.HELD})
+_NOTHING: AbstractContextManager[None] = contextlib.nullcontext()
 
 
 def tracing_available() -> bool:
@@ -75,10 +77,11 @@ class OpenTelemetryObserver(Observer):
     """
 
     def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
-        from opentelemetry import trace
+        from opentelemetry import context, trace
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
         self._trace = trace
+        self.context = context
         self._w3c = TraceContextTextMapPropagator()
         self.tracer: Tracer = trace.get_tracer("flowmonkey", tracer_provider=tracer_provider)
         self._segment: ContextVar[_Segment | None] = ContextVar("flowmonkey_segment", default=None)
@@ -108,17 +111,19 @@ class OpenTelemetryObserver(Observer):
                 if segment.status is not None:
                     span.set_attribute("flowmonkey.status", segment.status)
 
-    @contextlib.contextmanager
-    def step(self, execution: Execution, step_id: str) -> Iterator[None]:
-        attributes = _attributes(execution)
-        attributes["flowmonkey.step"] = step_id
-        attributes["flowmonkey.attempt"] = execution.attempt
-        with self.tracer.start_as_current_span(f"step {step_id}", attributes=attributes) as span:
-            token = self._step.set(span)
-            try:
-                yield
-            finally:
-                self._step.reset(token)
+    def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None]:
+        segment = self._segment.get()
+        if segment is not None and not segment.span.is_recording():
+            return _NOTHING  # a segment sampled out: its steps are too (and cost nothing)
+        attributes = {
+            "flowmonkey.flow": execution.flow_id,
+            "flowmonkey.version": execution.flow_version,
+            "flowmonkey.step": step_id,
+            "flowmonkey.attempt": execution.attempt,
+        }
+        if segment is None:  # a step run on its own (engine.step): say which execution
+            attributes["flowmonkey.execution_id"] = execution.id
+        return _StepSpan(self, f"step {step_id}", attributes)
 
     def committed(self, execution: Execution, record: StepRecord, seconds: float) -> None:
         segment = self._segment.get()
@@ -169,6 +174,34 @@ class OpenTelemetryObserver(Observer):
             context = found.get_span_context()
             if context.is_valid:
                 yield ("previous" if role == "segment" else role), context
+
+
+class _StepSpan:
+    """A step's span, current while the handler runs (a class: cheaper than a generator)."""
+
+    __slots__ = ("_attributes", "_name", "_observer", "_span", "_tokens")
+
+    def __init__(self, observer: OpenTelemetryObserver, name: str, attributes: dict[str, Any]) -> None:
+        self._observer = observer
+        self._name = name
+        self._attributes = attributes
+
+    def __enter__(self) -> None:
+        observer = self._observer
+        span = self._span = observer.tracer.start_span(self._name, attributes=self._attributes)
+        self._tokens = (
+            observer.context.attach(observer._trace.set_span_in_context(span)),
+            observer._step.set(span),
+        )
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        attached, step = self._tokens
+        observer, span = self._observer, self._span
+        observer._step.reset(step)
+        observer.context.detach(attached)
+        if exc is not None:
+            span.record_exception(exc)
+        span.end()
 
 
 def _attributes(execution: Execution) -> dict[str, Any]:

@@ -209,6 +209,13 @@ class Engine:
         With ``simulate_time`` the engine's clock jumps over timer waits and backoffs.
         """
         execution = await self._load(execution_id)
+        if self.observer is None:
+            return await self._run_loaded(execution, simulate_time)
+        with self.observer.segment(execution):  # a run segment, as a runtime's claim is
+            return await self._run_loaded(execution, simulate_time)
+
+    async def _run_loaded(self, execution: Execution, simulate_time: bool) -> Execution:
+        execution_id = execution.id
         conflicts = 0
         while not execution.is_terminal:
             outcome = await self._pipeline.advance(execution)
