@@ -71,6 +71,9 @@ class BenchResult:
     steps_per_s: float
     p50_ms: float
     p99_ms: float
+    cpu_us_per_step: float
+    """CPU time of this process (every thread) per step: on a shared machine a steadier
+    measure of the cost of a step than the wall-clock throughput."""
     metrics: bool = False
     tracing: float | None = None
     """The share of run segments traced (None: no tracing)."""
@@ -161,7 +164,9 @@ async def bench(
         measure = _steps_scenario if scenario == "steps" else _resume_scenario
         if warmup:
             await measure(engine, flow.id, warmup, concurrency, False)
+        cpu_started = time.process_time()
         seconds, latencies = await measure(engine, flow.id, executions, concurrency, progress)
+        cpu = time.process_time() - cpu_started
         per_execution = steps if scenario == "steps" else 1
     ordered = sorted(latencies)
     return BenchResult(
@@ -176,6 +181,7 @@ async def bench(
         steps_per_s=round(executions * per_execution / seconds, 1),
         p50_ms=round(statistics.median(ordered) * 1000, 3),
         p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
+        cpu_us_per_step=round(cpu / (executions * per_execution) * 1e6, 1),
         metrics=metrics,
         tracing=tracing,
     )
@@ -305,6 +311,7 @@ def _describe(r: BenchResult) -> str:
             f"time          {r.seconds:.3f} s",
             f"throughput    {r.steps_per_s:,.0f} steps/s   {r.executions_per_s:,.0f} executions/s",
             f"latency       p50 {r.p50_ms:.2f} ms   p99 {r.p99_ms:.2f} ms   (per execution)",
+            f"cpu           {r.cpu_us_per_step:,.0f} us per step (this process, every thread)",
             f"observed      metrics {'on' if r.metrics else 'off'}, "
             f"tracing {'off' if r.tracing is None else f'{r.tracing:.0%} of segments'}",
         ]
