@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -29,6 +31,7 @@ from flowmonkey.observers import Observer
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
+    from prometheus_client.metrics_core import Metric
 
 log = logging.getLogger("flowmonkey.metrics")
 
@@ -42,6 +45,7 @@ _FAILED = frozenset({StepStatus.FAILED, StepStatus.RETRY, StepStatus.HELD})
 _STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _LATE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 3600)
+_SECONDS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 CountByStatus = Callable[[], Awaitable[dict[ExecutionStatus, int]]]
 
@@ -61,108 +65,140 @@ def error_code_label(code: str | None) -> str:
     return code if code in KNOWN_CODES else "other"
 
 
+class _Histogram:
+    """One labelled histogram's counts, kept without locks (every hook runs on the event
+    loop's thread) and turned into Prometheus samples only when scraped."""
+
+    __slots__ = ("bounds", "counts", "sum")
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        self.bounds = bounds
+        self.counts = [0] * (len(bounds) + 1)  # the last: over every bound (+Inf)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1  # bucket i: value <= bounds[i]
+        self.sum += value
+
+    def buckets(self) -> list[tuple[str, float]]:
+        total, cumulative = 0, list[tuple[str, float]]()
+        for bound, count in zip((*map(_bound, self.bounds), "+Inf"), self.counts, strict=True):
+            total += count
+            cumulative.append((bound, total))
+        return cumulative
+
+
+@dataclass(frozen=True, slots=True)
+class _Family:
+    """A metric: its name (without ``flowmonkey_``), help text and label names."""
+
+    name: str
+    help: str
+    labels: tuple[str, ...] = ()
+    bounds: tuple[float, ...] | None = None  # a histogram's; None for a counter
+
+
+STARTED = _Family("executions_started", "Executions that ran their first step", ("flow",))
+FINISHED = _Family("executions_finished", "Executions that ended, by final status", ("flow", "status"))
+STEP_SECONDS = _Family(
+    "step_duration_seconds", "Handler run time per step run", ("flow", "step"), _STEP_BUCKETS
+)
+FAILURES = _Family("step_failures", "Failed step runs by error code (unknown codes: other)", ("flow", "code"))
+RETRIES = _Family("step_retries", "Failed step runs scheduled to retry", ("flow", "step"))
+TAKEOVERS = _Family("takeovers", "Executions taken over from a lost worker", ("flow",))
+BATCH_SIZE = _Family("commit_batch_size", "Commits written in one transaction", (), _BATCH_BUCKETS)
+BATCH_SECONDS = _Family("commit_batch_seconds", "Time to write one transaction of commits", (), _SECONDS)
+COMMIT_SECONDS = _Family(
+    "commit_duration_seconds", "A commit as the engine waits for it (queueing included)", (), _SECONDS
+)
+FIRES = _Family("trigger_fires", "Trigger fires by outcome", ("trigger", "outcome"))
+LATENESS = _Family("schedule_lateness_seconds", "How late a cron slot started", ("trigger",), _LATE_BUCKETS)
+FAMILIES = (
+    STARTED,
+    FINISHED,
+    STEP_SECONDS,
+    FAILURES,
+    RETRIES,
+    TAKEOVERS,
+    BATCH_SIZE,
+    BATCH_SECONDS,
+    COMMIT_SECONDS,
+    FIRES,
+    LATENESS,
+)
+STORE_EXECUTIONS = "Executions in the store by status (per store: every process reports the same; use max)"
+
+
 class PrometheusObserver(Observer):
-    """Counts what the engine reports into ``registry`` (a new one by default).
+    """Counts what the engine reports, for ``prometheus_client`` to collect from ``registry``
+    (a new one by default; ``prometheus_client.REGISTRY`` shares the process's).
+
+    The hooks only add to plain counters (a step costs a few dictionary look-ups, no
+    lock); the samples are built when scraped.
 
     Args:
-        registry: where the metrics live (``prometheus_client.REGISTRY`` to share the
-            process's default one).
+        registry: where the metrics are collected.
         count_by_status: the store's executions by status, for the per-store gauge
-            (refreshed by :meth:`refresh` before a scrape).
+            (counted by :meth:`refresh` before a scrape).
     """
 
     def __init__(
         self, registry: CollectorRegistry | None = None, *, count_by_status: CountByStatus | None = None
     ) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry
 
         self.registry = registry if registry is not None else CollectorRegistry()
-        metric: dict[str, Any] = {"registry": self.registry, "namespace": "flowmonkey"}
-        self.started = Counter(
-            "executions_started", "Executions that ran their first step", ["flow"], **metric
-        )
-        self.finished = Counter(
-            "executions_finished", "Executions that ended, by final status", ["flow", "status"], **metric
-        )
-        self.step_seconds = Histogram(
-            "step_duration_seconds",
-            "Handler run time per step",
-            ["flow", "step"],
-            buckets=_STEP_BUCKETS,
-            **metric,
-        )
-        self.failures = Counter(
-            "step_failures",
-            "Failed step runs by error code (unknown codes: other)",
-            ["flow", "code"],
-            **metric,
-        )
-        self.retries = Counter("step_retries", "Failed steps scheduled to retry", ["flow", "step"], **metric)
-        self.takeovers = Counter("takeovers", "Executions taken over from a lost worker", ["flow"], **metric)
-        self.batch_size = Histogram(
-            "commit_batch_size", "Commits written in one transaction", buckets=_BATCH_BUCKETS, **metric
-        )
-        self.batch_seconds = Histogram("commit_batch_seconds", "Time to write one commit batch", **metric)
-        self.commit_seconds = Histogram(
-            "commit_duration_seconds",
-            "A step's commit as the engine waits for it (queueing included)",
-            **metric,
-        )
-        self.fires = Counter("trigger_fires", "Trigger fires by outcome", ["trigger", "outcome"], **metric)
-        self.lateness = Histogram(
-            "schedule_lateness_seconds",
-            "How late the scheduler started a cron slot",
-            ["trigger"],
-            buckets=_LATE_BUCKETS,
-            **metric,
-        )
-        self.store_executions = Gauge(
-            "store_executions",
-            "Executions in the store by status (per store: every process reports the same; use max)",
-            ["status"],
-            **metric,
-        )
+        self._counters: dict[_Family, dict[tuple[str, ...], float]] = {
+            f: {} for f in FAMILIES if not f.bounds
+        }
+        self._histograms: dict[_Family, dict[tuple[str, ...], _Histogram]] = {
+            f: {} for f in FAMILIES if f.bounds
+        }
+        self._store_counts: dict[str, int] = {}
         self._count_by_status = count_by_status
         self._counted_at = float("-inf")
-        self._children: dict[tuple[str, ...], Any] = {}
+        self.registry.register(self)  # a collector: collect() below
 
-    def _child(self, metric: Any, kind: str, *labels: str) -> Any:
-        """The labelled child, cached: ``labels()`` takes a lock and builds a key each time."""
-        key = (kind, *labels)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = metric.labels(*labels)
-        return child
+    def _inc(self, family: _Family, *labels: str) -> None:
+        values = self._counters[family]
+        values[labels] = values.get(labels, 0) + 1
+
+    def _observe(self, family: _Family, value: float, *labels: str) -> None:
+        histograms = self._histograms[family]
+        histogram = histograms.get(labels)
+        if histogram is None:
+            assert family.bounds is not None
+            histogram = histograms[labels] = _Histogram(family.bounds)
+        histogram.observe(value)
 
     # -- the engine's hooks -------------------------------------------------------------
 
     def committed(self, execution: Execution, record: StepRecord, seconds: float) -> None:
         flow, outcome = execution.flow_id, record.outcome
-        self.commit_seconds.observe(seconds)
+        self._observe(COMMIT_SECONDS, seconds)
         if outcome in _RAN_HANDLER:
             step = record.step_id or ""
-            self._child(self.step_seconds, "step", flow, step).observe(record.duration_ms / 1000)
+            self._observe(STEP_SECONDS, record.duration_ms / 1000, flow, step)
             if execution.step_count == 1:
-                self._child(self.started, "started", flow).inc()
+                self._inc(STARTED, flow)
             if outcome in _FAILED:
-                code = error_code_label(record.error.code if record.error else None)
-                self._child(self.failures, "failure", flow, code).inc()
+                self._inc(FAILURES, flow, error_code_label(record.error.code if record.error else None))
                 if outcome is StepStatus.RETRY:
-                    self._child(self.retries, "retry", flow, step).inc()
+                    self._inc(RETRIES, flow, step)
         elif outcome is StepStatus.TAKEOVER:
-            self._child(self.takeovers, "takeover", flow).inc()
+            self._inc(TAKEOVERS, flow)
         if execution.status.is_terminal:
-            self._child(self.finished, "finished", flow, execution.status.value).inc()
+            self._inc(FINISHED, flow, execution.status.value)
 
     def commit_batch(self, size: int, seconds: float) -> None:
-        self.batch_size.observe(size)
-        self.batch_seconds.observe(seconds)
+        self._observe(BATCH_SIZE, size)
+        self._observe(BATCH_SECONDS, seconds)
 
     def trigger_fired(self, trigger_id: str, outcome: str) -> None:
-        self._child(self.fires, "fire", trigger_id, outcome).inc()
+        self._inc(FIRES, trigger_id, outcome)
 
     def schedule_lateness(self, trigger_id: str, seconds: float) -> None:
-        self._child(self.lateness, "late", trigger_id).observe(max(0.0, seconds))
+        self._observe(LATENESS, max(0.0, seconds), trigger_id)
 
     # -- scraping -----------------------------------------------------------------------
 
@@ -175,15 +211,37 @@ class PrometheusObserver(Observer):
         except StoreError as exc:  # the last figures stay; the scrape still answers
             log.warning("metrics: could not count the store's executions: %s", exc.message)
             return
-        for status, count in counts.items():
-            self.store_executions.labels(status.value).set(count)
+        self._store_counts = {status.value: count for status, count in counts.items()}
         self._counted_at = time.monotonic()
+
+    def collect(self) -> Iterator[Metric]:
+        """The samples, for ``prometheus_client``'s registry."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
+        for family, values in self._counters.items():
+            counter = CounterMetricFamily(f"flowmonkey_{family.name}", family.help, labels=family.labels)
+            for labels, value in list(values.items()):
+                counter.add_metric(list(labels), value)
+            yield counter
+        for family, histograms in self._histograms.items():
+            histogram = HistogramMetricFamily(f"flowmonkey_{family.name}", family.help, labels=family.labels)
+            for labels, counts in list(histograms.items()):
+                histogram.add_metric(list(labels), counts.buckets(), counts.sum)
+            yield histogram
+        gauge = GaugeMetricFamily("flowmonkey_store_executions", STORE_EXECUTIONS, labels=("status",))
+        for status, count in self._store_counts.items():
+            gauge.add_metric([status], count)
+        yield gauge
 
     def exposition(self) -> tuple[bytes, str]:
         """The metrics in Prometheus' text format, and its content type."""
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _bound(value: float) -> str:
+    return repr(float(value))
 
 
 def metrics_endpoint(metrics: PrometheusObserver | None) -> Callable[[Request], Awaitable[Response]]:
