@@ -18,6 +18,11 @@ signed with ``FLOWMONKEY_SECRET`` (older secrets still accepted: the comma-separ
 ``FLOWMONKEY_SECRET_FALLBACKS``); workers and consoles that accept each other's tokens
 need the same ones. Tokens of the old forms are refused from
 ``FLOWMONKEY_LEGACY_TOKENS_UNTIL`` (an ISO 8601 date or time) on.
+
+With ``--http`` the worker also serves ``GET /metrics`` (Prometheus, with the
+``metrics`` extra; ``--no-metrics`` turns them off). It traces with OpenTelemetry when a
+tracer provider is set (``--tracing`` / ``--no-tracing``), and ``--log-format json``
+writes one JSON object per line (:mod:`flowmonkey.jsonlogs`).
 """
 
 from __future__ import annotations
