@@ -10,6 +10,7 @@ beside the webhooks, and a server span per request continuing the caller's
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,10 @@ from flowmonkey.jsonlogs import StepLogContext
 from flowmonkey.metrics import PrometheusObserver, metrics_available, metrics_endpoint
 from flowmonkey.observers import Observer, combine
 from flowmonkey.stores.base import BatchedCommits, Store
+from flowmonkey.tracing import INSTALL_HINT as TRACING_HINT
 from flowmonkey.tracing import OpenTelemetryObserver, TracedRequests, tracing_available
+
+log = logging.getLogger("flowmonkey.observability")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -87,7 +91,11 @@ class ObservedApp:
 
 
 def _tracing_wanted(asked: bool | None) -> bool:
-    if asked is False or not tracing_available():
+    if asked is False:
+        return False
+    if not tracing_available():
+        if asked:
+            log.warning("%s; running without traces", TRACING_HINT)
         return False
     if asked:
         return True

@@ -60,7 +60,8 @@ class Observer:
         """A store wrote ``size`` commits in one transaction taking ``seconds``."""
 
     def trigger_fired(self, trigger_id: str, outcome: str) -> None:
-        """A trigger fired; ``outcome`` is ``started``, ``duplicate`` or ``failed``."""
+        """A trigger fired; ``outcome`` is ``ok`` (an execution started), ``duplicate`` (an
+        idempotent repeat found one), ``rejected`` (the request was refused) or ``failed``."""
 
     def schedule_lateness(self, trigger_id: str, seconds: float) -> None:
         """The scheduler fired a slot of ``trigger_id`` this many seconds after its time."""
