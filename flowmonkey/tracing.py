@@ -85,7 +85,7 @@ class OpenTelemetryObserver(Observer):
         self._w3c = TraceContextTextMapPropagator()
         self.tracer: Tracer = trace.get_tracer("flowmonkey", tracer_provider=tracer_provider)
         self._segment: ContextVar[_Segment | None] = ContextVar("flowmonkey_segment", default=None)
-        self._step: ContextVar[Span | None] = ContextVar("flowmonkey_step", default=None)
+        self._step: ContextVar[tuple[str, Span] | None] = ContextVar("flowmonkey_step", default=None)
 
     # -- the engine's hooks -------------------------------------------------------------
 
@@ -123,15 +123,16 @@ class OpenTelemetryObserver(Observer):
         }
         if segment is None:  # a step run on its own (engine.step): say which execution
             attributes["flowmonkey.execution_id"] = execution.id
-        return _StepSpan(self, f"step {step_id}", attributes)
+        return _StepSpan(self, execution.id, f"step {step_id}", attributes)
 
     def committed(self, execution: Execution, record: StepRecord, seconds: float) -> None:
         segment = self._segment.get()
         if segment is not None and segment.execution_id == execution.id:
             segment.status = execution.status.value
-        span = self._step.get()
-        if span is None:
+        step = self._step.get()
+        if step is None or step[0] != execution.id:  # (e.g. a child the step cancelled)
             return
+        span = step[1]
         span.set_attribute("flowmonkey.outcome", record.outcome.value)
         if record.outcome in _FAILED and record.error is not None:
             from opentelemetry.trace import Status, StatusCode
@@ -179,10 +180,13 @@ class OpenTelemetryObserver(Observer):
 class _StepSpan:
     """A step's span, current while the handler runs (a class: cheaper than a generator)."""
 
-    __slots__ = ("_attributes", "_name", "_observer", "_span", "_tokens")
+    __slots__ = ("_attributes", "_execution_id", "_name", "_observer", "_span", "_tokens")
 
-    def __init__(self, observer: OpenTelemetryObserver, name: str, attributes: dict[str, Any]) -> None:
+    def __init__(
+        self, observer: OpenTelemetryObserver, execution_id: str, name: str, attributes: dict[str, Any]
+    ) -> None:
         self._observer = observer
+        self._execution_id = execution_id
         self._name = name
         self._attributes = attributes
 
@@ -191,7 +195,7 @@ class _StepSpan:
         span = self._span = observer.tracer.start_span(self._name, attributes=self._attributes)
         self._tokens = (
             observer.context.attach(observer._trace.set_span_in_context(span)),
-            observer._step.set(span),
+            observer._step.set((self._execution_id, span)),
         )
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
