@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("flowmonkey.metrics")
 
 INSTALL_HINT = "metrics need prometheus-client: pip install 'flowmonkey[metrics]'\n"
+METRICS_OFF = "metrics are off in this process (--no-metrics)\n"
 STORE_GAUGE_TTL = 5.0
 KNOWN_CODES = frozenset(code.value for code in ErrorCode)
 _RAN_HANDLER = frozenset(
@@ -249,7 +250,7 @@ def metrics_endpoint(metrics: PrometheusObserver | None) -> Callable[[Request], 
 
     async def endpoint(request: Request) -> Response:
         if metrics is None:
-            return PlainTextResponse(INSTALL_HINT, status_code=404)
+            return PlainTextResponse(METRICS_OFF if metrics_available() else INSTALL_HINT, status_code=404)
         await metrics.refresh()
         body, content_type = metrics.exposition()
         return Response(body, media_type=content_type)
@@ -260,6 +261,7 @@ def metrics_endpoint(metrics: PrometheusObserver | None) -> Callable[[Request], 
 __all__ = [
     "INSTALL_HINT",
     "KNOWN_CODES",
+    "METRICS_OFF",
     "PrometheusObserver",
     "error_code_label",
     "metrics_available",

@@ -114,3 +114,13 @@ async def test_a_takeover_is_counted_once_by_flow() -> None:
     assert metric(metrics, "flowmonkey_executions_finished_total", flow="orders", status="completed") == 1
     assert metric(metrics, "flowmonkey_store_executions", status="completed") == 1
     assert metric(metrics, "flowmonkey_store_executions", status="pending") == 0
+
+
+async def test_metrics_switched_off_answer_404_saying_so() -> None:
+    from starlette.requests import Request
+
+    from flowmonkey.metrics import METRICS_OFF, metrics_endpoint
+
+    request = Request({"type": "http", "method": "GET", "path": "/metrics", "headers": []})
+    response = await metrics_endpoint(None)(request)
+    assert response.status_code == 404 and bytes(response.body).decode() == METRICS_OFF
