@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from flowmonkey.handlers.job import run_job
     from flowmonkey.handlers.llm import llm_handler
     from flowmonkey.jobs import JobContext, JobRunner
+    from flowmonkey.jsonlogs import JsonFormatter
     from flowmonkey.model import (
         Execution,
         ExecutionError,
@@ -85,6 +86,8 @@ if TYPE_CHECKING:
         TriggerType,
         WaitKind,
     )
+    from flowmonkey.observability import Observability
+    from flowmonkey.observers import Observer, Observers
     from flowmonkey.params import ExecutionView, HandlerParams
     from flowmonkey.registry import FlowRegistry, FunctionHandler, Handler, HandlerRegistry, handler
     from flowmonkey.result import Result, StepResult
@@ -173,12 +176,16 @@ _EXPORTS = {
     "JobFencedError": "flowmonkey.errors",
     "JobRunner": "flowmonkey.jobs",
     "JobStatus": "flowmonkey.model",
+    "JsonFormatter": "flowmonkey.jsonlogs",
     "LockManager": "flowmonkey.coordination",
     "MemoryStore": "flowmonkey.stores",
     "NotJsonError": "flowmonkey.errors",
     "NotMigratableError": "flowmonkey.errors",
     "NotRepairableError": "flowmonkey.errors",
     "NotWaitingError": "flowmonkey.errors",
+    "Observability": "flowmonkey.observability",
+    "Observer": "flowmonkey.observers",
+    "Observers": "flowmonkey.observers",
     "ResumeDataError": "flowmonkey.errors",
     "Page": "flowmonkey.stores",
     "PostgresStore": "flowmonkey.stores.postgres",
@@ -299,12 +306,16 @@ __all__ = [
     "JobFencedError",
     "JobRunner",
     "JobStatus",
+    "JsonFormatter",
     "LockManager",
     "MemoryStore",
     "NotJsonError",
     "NotMigratableError",
     "NotRepairableError",
     "NotWaitingError",
+    "Observability",
+    "Observer",
+    "Observers",
     "Page",
     "PostgresStore",
     "PostgresWakeSignaler",

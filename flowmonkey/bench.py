@@ -31,11 +31,15 @@ from typing import Any
 from flowmonkey import bench_map
 from flowmonkey.defaults import Engine
 from flowmonkey.errors import FlowMonkeyError, StoreURLError
+from flowmonkey.metrics import INSTALL_HINT, metrics_available
 from flowmonkey.model import ExecutionStatus, Flow
+from flowmonkey.observability import Observability
 from flowmonkey.params import HandlerParams
 from flowmonkey.registry import handler
 from flowmonkey.result import Result, StepResult
 from flowmonkey.stores import Store, open_store
+from flowmonkey.tracing import INSTALL_HINT as TRACING_HINT
+from flowmonkey.tracing import OpenTelemetryObserver, tracing_available
 
 SCENARIOS = ("steps", "resume", "map")
 
@@ -70,6 +74,12 @@ class BenchResult:
     steps_per_s: float
     p50_ms: float
     p99_ms: float
+    cpu_us_per_step: float
+    """CPU time of this process (every thread) per step: on a shared machine a steadier
+    measure of the cost of a step than the wall-clock throughput."""
+    metrics: bool = False
+    tracing: float | None = None
+    """The share of run segments traced (None: no tracing)."""
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +100,24 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="executions run first and not measured (caches, prepared statements; default 50)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="collect Prometheus metrics meanwhile (needs prometheus-client)",
+    )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="record OpenTelemetry spans meanwhile (an SDK provider that exports nowhere, if "
+        "opentelemetry-sdk is installed; else the API's no-op spans)",
+    )
+    parser.add_argument(
+        "--tracing-ratio",
+        type=float,
+        default=1.0,
+        metavar="RATIO",
+        help="with --tracing: the share of run segments sampled (default 1: every one)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
                 scenario=args.scenario,
                 warmup=args.warmup,
                 progress=sys.stderr.isatty(),
+                metrics=args.metrics,
+                tracing=args.tracing_ratio if args.tracing else None,
             )
         )
     except StoreURLError as exc:
@@ -127,15 +157,21 @@ async def bench(
     scenario: str = "steps",
     warmup: int = 50,
     progress: bool = False,
+    metrics: bool = False,
+    tracing: float | None = None,
 ) -> BenchResult:
-    """Measure one scenario on a store; see the module docstring."""
+    """Measure one scenario on a store; see the module docstring. ``metrics`` and
+    ``tracing`` observe the engine as a worker with them switched on does."""
     async with _store(store_url) as store:
         flow = _flow(steps if scenario == "steps" else 1, waits=scenario == "resume")
         engine = Engine(store, [_noop, _wait], [flow])
+        _observe(engine, metrics=metrics, tracing=tracing)
         measure = _steps_scenario if scenario == "steps" else _resume_scenario
         if warmup:
             await measure(engine, flow.id, warmup, concurrency, False)
+        cpu_started = time.process_time()
         seconds, latencies = await measure(engine, flow.id, executions, concurrency, progress)
+        cpu = time.process_time() - cpu_started
         per_execution = steps if scenario == "steps" else 1
     ordered = sorted(latencies)
     return BenchResult(
@@ -150,7 +186,40 @@ async def bench(
         steps_per_s=round(executions * per_execution / seconds, 1),
         p50_ms=round(statistics.median(ordered) * 1000, 3),
         p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
+        cpu_us_per_step=round(cpu / (executions * per_execution) * 1e6, 1),
+        metrics=metrics,
+        tracing=tracing,
     )
+
+
+def _observe(engine: Engine, *, metrics: bool, tracing: float | None) -> None:
+    if metrics and not metrics_available():
+        raise BenchmarkError(INSTALL_HINT.strip())
+    if tracing is not None and not tracing_available():
+        raise BenchmarkError(TRACING_HINT)
+    observability = Observability.build(engine.store, metrics=metrics, tracing=False)
+    if tracing is not None:
+        observability.tracing = OpenTelemetryObserver(_discarding_provider(tracing))
+    observability.install(engine)
+
+
+def _discarding_provider(ratio: float) -> Any:
+    """An SDK tracer provider sampling ``ratio`` of the traces, whose spans are built,
+    batched and dropped (None: no SDK)."""
+    try:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+    except ImportError:
+        return None
+
+    class Discard(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
+    provider.add_span_processor(BatchSpanProcessor(Discard()))
+    return provider
 
 
 @asynccontextmanager
@@ -269,6 +338,9 @@ def _describe(r: BenchResult) -> str:
             f"time          {r.seconds:.3f} s",
             f"throughput    {r.steps_per_s:,.0f} steps/s   {r.executions_per_s:,.0f} executions/s",
             f"latency       p50 {r.p50_ms:.2f} ms   p99 {r.p99_ms:.2f} ms   (per execution)",
+            f"cpu           {r.cpu_us_per_step:,.0f} us per step (this process, every thread)",
+            f"observed      metrics {'on' if r.metrics else 'off'}, "
+            f"tracing {'off' if r.tracing is None else f'{r.tracing:.0%} of segments'}",
         ]
     )
 

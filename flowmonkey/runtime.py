@@ -341,7 +341,7 @@ class Runtime:
             busy, lock = await lock_execution(self._locks, execution_id, self.lease.total_seconds())
             self._counts["lock_skips"] += busy
             if not busy:
-                await self._step_while_runnable(execution_id, lock, current)
+                await self._run_segment(claim, lock, current)
         except StoreError as exc:  # not transient (those are waited out): never run it again
             failed = True
             self._leases.park(execution_id, exc)  # (a lost race, ConflictError, backs off)
@@ -354,6 +354,15 @@ class Runtime:
             # When another runtime holds the lock, it signals once it is done. After a
             # failure the claim is kept until it lapses: a back-off, not a hot loop.
             await self._finish(execution_id, lock, wake_after=not busy, release=not failed)
+
+    async def _run_segment(self, claim: Claim, lock: Lock | None, current: Execution | None) -> None:
+        """One run segment: what the observer (a trace) sees as one piece of work."""
+        observer = self.engine.observer
+        if observer is None:
+            await self._step_while_runnable(claim.execution.id, lock, current)
+            return
+        with observer.segment(current or claim.execution):
+            await self._step_while_runnable(claim.execution.id, lock, current)
 
     async def _take_over(self, claim: Claim) -> Execution | None:
         """Record a takeover from another (lost) owner; our own lapsed back-off is none."""

@@ -18,6 +18,11 @@ signed with ``FLOWMONKEY_SECRET`` (older secrets still accepted: the comma-separ
 ``FLOWMONKEY_SECRET_FALLBACKS``); workers and consoles that accept each other's tokens
 need the same ones. Tokens of the old forms are refused from
 ``FLOWMONKEY_LEGACY_TOKENS_UNTIL`` (an ISO 8601 date or time) on.
+
+With ``--http`` the worker also serves ``GET /metrics`` (Prometheus, with the
+``metrics`` extra; ``--no-metrics`` turns them off). It traces with OpenTelemetry when a
+tracer provider is set (``--tracing`` / ``--no-tracing``), and ``--log-format json``
+writes one JSON object per line (:mod:`flowmonkey.jsonlogs`).
 """
 
 from __future__ import annotations
@@ -42,6 +47,8 @@ from flowmonkey.errors import FlowMonkeyError, InvalidArgumentError, SchemaVersi
 from flowmonkey.events import Event
 from flowmonkey.handlers.job import job_handler
 from flowmonkey.jobs import JobRunner
+from flowmonkey.jsonlogs import JsonFormatter, text_formatter
+from flowmonkey.observability import Observability
 from flowmonkey.runtime import Runtime
 from flowmonkey.shutdown import STOP_SIGNALS, hold_stop_signals, stop_requested
 from flowmonkey.stores import Store, open_store
@@ -124,17 +131,34 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "a proxy in front needs more)",
     )
     parser.add_argument("--no-schedule", action="store_true", help="do not fire schedule triggers here")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("FLOWMONKEY_LOG_FORMAT", "text"),
+        help="text lines, or one JSON object per line (env FLOWMONKEY_LOG_FORMAT)",
+    )
+    parser.add_argument(
+        "--no-metrics", action="store_true", help="collect no Prometheus metrics (GET /metrics answers 404)"
+    )
+    tracing = parser.add_mutually_exclusive_group()
+    tracing.add_argument(
+        "--tracing",
+        action="store_true",
+        default=None,
+        help="OpenTelemetry spans per run segment and step (default: on if the application "
+        "or opentelemetry-instrument set a tracer provider)",
+    )
+    tracing.add_argument("--no-tracing", dest="tracing", action="store_false", help="no spans")
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the worker until SIGTERM/SIGINT; 0 on a clean stop, 1 on a failure, 2 when the
     store URL is malformed or the database is newer than this FlowMonkey."""
     hold_stop_signals()  # until serve() installs the loop's handlers
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    args.owner = args.owner or default_owner()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(worker=args.owner) if args.log_format == "json" else text_formatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     # asyncpg's pool logs a traceback each time it fails to reconnect its floor of
     # connections; the runtime says when the store is lost and when it is back.
     logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
@@ -166,6 +190,13 @@ async def serve(
         if store is None:
             store = await stack.enter_async_context(open_store(args.store))
         engine = Engine(store)
+        observability = Observability.build(
+            store,
+            metrics=args.http is not None and not args.no_metrics,
+            tracing=args.tracing,
+            log_context=args.log_format == "json",
+        )
+        observability.install(engine)
         if "job" not in engine.handlers:
             # Flows with job steps load everywhere; only --jobs workers run the jobs.
             engine.handlers.register(job_handler)
@@ -187,7 +218,7 @@ async def serve(
         )
         await runtime.start()
         stack.push_async_callback(_stop_runtime, runtime, args.grace)
-        await stack.enter_async_context(host_triggers(args, store, engine))
+        await stack.enter_async_context(host_triggers(args, store, engine, observability))
         log.info("worker %s ready: store %s, concurrency %d", owner, store.url, args.concurrency)
         await stop.wait()
         log.info("worker %s stopping", owner)
@@ -204,9 +235,10 @@ class HostedTriggers:
 
 @asynccontextmanager
 async def host_triggers(
-    args: argparse.Namespace, store: Store, engine: Engine
+    args: argparse.Namespace, store: Store, engine: Engine, observability: Observability | None = None
 ) -> AsyncIterator[HostedTriggers]:
-    """Run a :class:`TriggerService` (and, with ``--http``, its webhook server) meanwhile."""
+    """Run a :class:`TriggerService` (and, with ``--http``, its webhook server, with
+    ``GET /metrics``) meanwhile."""
     schedule = None if args.no_schedule else ScheduleConfig()
     secret = token_secrets(os.environ.get("FLOWMONKEY_SECRET"), os.environ.get("FLOWMONKEY_SECRET_FALLBACKS"))
     cutoff = os.environ.get("FLOWMONKEY_LEGACY_TOKENS_UNTIL")
@@ -223,7 +255,7 @@ async def host_triggers(
     server = None
     try:
         if args.http is not None:
-            server = await serve_http(triggers, *args.http)
+            server = await serve_http((observability or Observability()).http(triggers), *args.http)
         yield HostedTriggers(service=triggers, server=server)
     finally:
         if server is not None:
@@ -298,7 +330,13 @@ def _log_event(event: Event) -> None:
         for name, value in (("flow", event.flow_id), ("step", event.step_id))
         if value is not None
     )
-    log.info("%s %s %s", event.type.value, event.execution_id or "-", where)
+    about = {
+        "execution_id": event.execution_id,
+        "flow": event.flow_id,
+        "step": event.step_id,
+        "attempt": event.data.get("attempt"),
+    }
+    log.info("%s %s %s", event.type.value, event.execution_id or "-", where, extra=about)
 
 
 def main(argv: list[str] | None = None) -> int:

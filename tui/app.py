@@ -23,7 +23,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.widgets import Static
 
-from flowmonkey import FlowMonkeyError, Handler, llm_handler, missing_store
+from flowmonkey import FlowMonkeyError, Handler, JsonFormatter, llm_handler, missing_store
 
 from .actions import OPEN_AFFECTED_KEY, AffectedExecution
 from .availability import Gated
@@ -219,10 +219,11 @@ DEFAULT_LOG = ".flowmonkey/console.log"
 
 
 def send_logs_to_file(path: Path) -> Path:
-    """Handlers and the engine log while the console owns the terminal: into a file."""
+    """Handlers and the engine log while the console owns the terminal: into a file, one
+    JSON object per line with the fields of `flowmonkey worker --log-format json`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter(worker=f"console:{os.getpid()}"))  # the worker's JSON lines
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)

@@ -35,6 +35,7 @@ from flowmonkey import (
     FlowHealth,
     FlowMonkeyError,
     Handler,
+    Observability,
     Page,
     ResumeDataError,
     Runtime,
@@ -95,6 +96,11 @@ class Backend:
         self._tasks: set[asyncio.Task[None]] = set()
         self._signaler: WakeSignaler | None = None
         self._changes = StoreChanges()
+        # Metrics only when served (--http); the running step named in the log's lines.
+        self._observability = Observability.build(
+            self._store, metrics=self.options.http is not None, log_context=True
+        )
+        self._observability.install(engine)
 
     @classmethod
     async def from_options(
@@ -260,7 +266,7 @@ class Backend:
         self._features["triggers"] = "on"
         if self.options.http is not None:
             host, port = self.options.http
-            server = await serve_http(self._triggers, host, port)
+            server = await serve_http(self._observability.http(self._triggers), host, port)
             self._services.append(("http", server.stop))
             self._http_url = server.url
 

@@ -45,6 +45,7 @@ from flowmonkey.model import (
     WaitKind,
     utcnow,
 )
+from flowmonkey.observers import Observer
 from flowmonkey.registry import FlowRegistry, Handler, HandlerRegistry, check_step_configs
 from flowmonkey.state import timeout_reason
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Store
@@ -68,6 +69,8 @@ class Engine:
         max_context_bytes: JSON size of the context past which a step fails with
             ``CONTEXT_LIMIT`` (nothing of the oversized context is stored). Checked
             whenever a step stores an object, a list or a string over 256 characters.
+        observer: watches steps, commits and creates (metrics, traces); see
+            :mod:`flowmonkey.observers`. None costs nothing.
     """
 
     def __init__(
@@ -80,6 +83,7 @@ class Engine:
         events: EventBus | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
         max_context_bytes: int = DEFAULT_MAX_CONTEXT_BYTES,
+        observer: Observer | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers if isinstance(handlers, HandlerRegistry) else HandlerRegistry(handlers or ())
@@ -109,6 +113,15 @@ class Engine:
             store, self._definitions, self.flows, self._committer, (self._clock, self._creator.create)
         )
         self._migrations = Migrations(store, self._definitions, self._committer, self._clock)
+        self.observer: Observer | None = None
+        self.observe(observer)
+
+    def observe(self, observer: Observer | None) -> None:
+        """Hand every step, commit and create to ``observer`` from now on (None: to nobody)."""
+        self.observer = observer
+        self._committer.observer = observer
+        self._pipeline.observer = observer
+        self._creator.observer = observer
 
     @property
     def max_steps(self) -> int:
@@ -198,6 +211,13 @@ class Engine:
         With ``simulate_time`` the engine's clock jumps over timer waits and backoffs.
         """
         execution = await self._load(execution_id)
+        if self.observer is None:
+            return await self._run_loaded(execution, simulate_time)
+        with self.observer.segment(execution):  # a run segment, as a runtime's claim is
+            return await self._run_loaded(execution, simulate_time)
+
+    async def _run_loaded(self, execution: Execution, simulate_time: bool) -> Execution:
+        execution_id = execution.id
         conflicts = 0
         while not execution.is_terminal:
             outcome = await self._pipeline.advance(execution)

@@ -15,6 +15,7 @@ from flowmonkey.engine.notify import Emitter, WakeListeners
 from flowmonkey.events import EventType
 from flowmonkey.ids import new_id
 from flowmonkey.model import Execution, ExecutionStatus, Flow, TimeoutConfig
+from flowmonkey.observers import TRACE_METADATA_KEY, Observer
 from flowmonkey.registry import FlowRegistry
 from flowmonkey.state import initial_timeout_at
 from flowmonkey.stores.base import CreateResult, ExecutionStore
@@ -45,7 +46,7 @@ class Start:
 class Creator:
     """Creates executions, honouring idempotency keys (the store decides under races)."""
 
-    __slots__ = ("_clock", "_definitions", "_emitter", "_flows", "_limits", "_store", "_wakes")
+    __slots__ = ("_clock", "_definitions", "_emitter", "_flows", "_limits", "_store", "_wakes", "observer")
 
     def __init__(
         self,
@@ -60,6 +61,7 @@ class Creator:
         self._definitions = definitions
         self._limits = limits
         self._clock, self._emitter, self._wakes = notify
+        self.observer: Observer | None = None
 
     async def create(self, start: Start) -> CreateResult:
         """Start an execution of the flow's latest (or given) version, pinned by hash.
@@ -102,10 +104,18 @@ class Creator:
             tenant_id=start.tenant_id,
             parent_execution_id=start.parent_execution_id,
             parent_step_id=start.parent_step_id,
-            metadata=dict(start.metadata),
+            metadata=self._metadata(start),
         )
         execution.timeout_at = initial_timeout_at(execution)
         return execution
+
+    def _metadata(self, start: Start) -> dict[str, Any]:
+        """The given metadata, with the trace context of the request that creates it."""
+        metadata = dict(start.metadata)
+        origin = self.observer.origin() if self.observer is not None else None
+        if origin is not None:
+            metadata[TRACE_METADATA_KEY] = dict(origin)
+        return metadata
 
 
 def _timeouts(flow: Flow, given: TimeoutConfig | None) -> TimeoutConfig:

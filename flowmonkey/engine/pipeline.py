@@ -28,6 +28,7 @@ from flowmonkey.errors import ErrorCode, FlowMonkeyError, StoreError
 from flowmonkey.events import EventType
 from flowmonkey.inputs import resolve_input
 from flowmonkey.model import Execution, ExecutionStatus, Step, StepRecord, WaitKind
+from flowmonkey.observers import TRACE_METADATA_KEY, Observer, TraceContext
 from flowmonkey.params import WokenBy
 from flowmonkey.registry import HandlerRegistry
 from flowmonkey.result import Result
@@ -60,6 +61,7 @@ class StepPipeline:
         "_limits",
         "_services",
         "_time_out",
+        "observer",
     )
 
     def __init__(
@@ -79,6 +81,7 @@ class StepPipeline:
         self._services = EngineServices(create, store, self._emitter)
         self._bus = self._emitter.bus
         self._fans = fans
+        self.observer: Observer | None = None
 
     async def advance(self, execution: Execution) -> StepOutcome:
         """Run the execution's current step if one is due, and commit what it did."""
@@ -95,7 +98,17 @@ class StepPipeline:
                 return StepOutcome(execution, None, False)
             if execution.wait_kind is WaitKind.HANDLER:
                 woken_by = "timer"
+        observer = self.observer
+        if observer is None:
+            return await self._run_and_commit(execution, now, woken_by)
+        assert execution.current_step_id is not None
+        with observer.step(execution, execution.current_step_id):
+            return await self._run_and_commit(execution, now, woken_by)
+
+    async def _run_and_commit(self, execution: Execution, now: datetime, woken_by: WokenBy) -> StepOutcome:
         run, change = await self._run(execution, now, woken_by)
+        if self.observer is not None:
+            change = _with_trace(change, self.observer.trace_context(execution))
         try:
             won = await self._committer.commit(change)
         except StoreError as exc:
@@ -138,6 +151,14 @@ class StepPipeline:
         if execution.step_count == 0 and execution.status is ExecutionStatus.PENDING:
             emitter.emit(EventType.EXECUTION_STARTED, execution)
         emitter.emit(EventType.STEP_STARTED, execution, step.id, attempt=execution.attempt)
+
+
+def _with_trace(change: Change, trace: TraceContext | None) -> Change:
+    """``change`` that also stores ``trace`` in the metadata (once per run segment)."""
+    if trace is None:
+        return change
+    metadata = {**change.value("metadata"), TRACE_METADATA_KEY: dict(trace)}
+    return Change(change.base, {**change.fields, "metadata": metadata}, change.record, change.wake_parent)
 
 
 def _rejected(run: StepRun, exc: StoreError, finished: datetime) -> Change:

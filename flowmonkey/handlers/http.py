@@ -40,6 +40,7 @@ from flowmonkey.model.schema import schema_problems
 from flowmonkey.params import HandlerParams
 from flowmonkey.registry import handler
 from flowmonkey.result import Result, StepResult
+from flowmonkey.tracing import inject_traceparent
 
 DEFAULT_TIMEOUT = 30.0
 EXCERPT = 500
@@ -120,9 +121,11 @@ async def send(
     method: str, url: str, *, timeout: float = DEFAULT_TIMEOUT, **options: Any
 ) -> HttpReply | StepResult:
     """Send one request; a failure result (``HTTP_ERROR``) on a network error or timeout."""
+    headers = dict(options.pop("headers", None) or {})
+    inject_traceparent(headers)  # the step's span continues at the server (OpenTelemetry)
     try:
         async with httpx.AsyncClient(timeout=timeout) as client:
-            response = await client.request(method, url, **options)
+            response = await client.request(method, url, headers=headers, **options)
     except httpx.TimeoutException as exc:
         return Result.failure(
             ErrorCode.HTTP_ERROR, f"{method} {url} timed out after {timeout:g}s", _network(exc, "timeout")

@@ -12,6 +12,7 @@ with the batch size.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -19,6 +20,9 @@ from flowmonkey.errors import StoreError
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+BatchListener = Callable[[int, float], None]
+"""Told of each batch written: how many requests, and how many seconds it took."""
 
 
 class GroupCommitter(Generic[T, R]):
@@ -51,6 +55,7 @@ class GroupCommitter(Generic[T, R]):
         self._active = 0  # batches being written
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self.listener: BatchListener | None = None
 
     async def submit(self, item: T) -> R:
         """Write ``item`` in the next transaction and return its outcome."""
@@ -71,13 +76,22 @@ class GroupCommitter(Generic[T, R]):
     async def _write_alone(self, item: T) -> R:
         self._active += 1
         try:
-            (outcome,) = await self._flush([item])
+            (outcome,) = await self._timed_flush([item])
         finally:
             self._active -= 1
             self._drain()
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+    async def _timed_flush(self, items: list[T]) -> Sequence[R | Exception]:
+        listener = self.listener
+        if listener is None:
+            return await self._flush(items)
+        started = time.perf_counter()
+        outcomes = await self._flush(items)
+        listener(len(items), time.perf_counter() - started)
+        return outcomes
 
     def _drain(self) -> None:
         """Start batches of what is queued while fewer than ``in_flight`` are written."""
@@ -106,7 +120,7 @@ class GroupCommitter(Generic[T, R]):
 
     async def _write(self, batch: list[tuple[T, asyncio.Future[R]]]) -> None:
         try:
-            outcomes = await self._flush([item for item, _ in batch])
+            outcomes = await self._timed_flush([item for item, _ in batch])
         except BaseException as exc:  # every caller in the batch learns of the failure
             failure = exc if isinstance(exc, Exception) else StoreError("the commit was interrupted")
             for _, future in batch:

@@ -15,7 +15,7 @@ every execution as one feed, for watchers in other processes).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, NamedTuple, Protocol, Self, TypeVar, runtime_checkable
@@ -337,3 +337,11 @@ class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, FeedStore, FanIn
     async def close(self) -> None: ...
     async def __aenter__(self) -> Self: ...
     async def __aexit__(self, *exc: object) -> None: ...
+
+
+@runtime_checkable
+class BatchedCommits(Protocol):
+    """A store that groups commits into transactions (SQLite, PostgreSQL) and says so."""
+
+    def watch_commits(self, listener: Callable[[int, float], None] | None) -> None:
+        """Call ``listener(size, seconds)`` after each transaction of commits (None: stop)."""

@@ -30,7 +30,7 @@ from flowmonkey.model import (
 )
 from flowmonkey.stores import _changes, _feed, _query
 from flowmonkey.stores import _pg_sql as sql
-from flowmonkey.stores._batch import GroupCommitter
+from flowmonkey.stores._batch import BatchListener, GroupCommitter
 from flowmonkey.stores._columns import (
     EXECUTIONS,
     STEP_RECORDS,
@@ -99,13 +99,19 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns):
         }
         if readonly:
             self._pool_options["server_settings"] = {"default_transaction_read_only": "on"}
+        self._batch_listener: BatchListener | None = None
         self._commits, self._creates = self._batchers()
 
     def _batchers(self) -> tuple[GroupCommitter[_Commit, bool], GroupCommitter[tuple[Any, ...], bool]]:
         # Several batches in flight: row locks order competing commits of one execution.
         commits = GroupCommitter(self._flush, key=lambda c: str(c[0][0]), in_flight=4)
+        commits.listener = self._batch_listener
         creates = GroupCommitter(self._insert, in_flight=2)
         return commits, creates
+
+    def watch_commits(self, listener: BatchListener | None) -> None:
+        """Tell ``listener(size, seconds)`` of every batch of step commits written."""
+        self._batch_listener = self._commits.listener = listener
 
     # -- lifecycle --------------------------------------------------------------------
 

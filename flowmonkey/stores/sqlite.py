@@ -49,7 +49,7 @@ from flowmonkey.model import (
 from flowmonkey.stores import _changes, _feed
 from flowmonkey.stores import _sqlite_commit as _commit
 from flowmonkey.stores import _sqlite_ops as ops
-from flowmonkey.stores._batch import GroupCommitter
+from flowmonkey.stores._batch import BatchListener, GroupCommitter
 from flowmonkey.stores._columns import (
     EXECUTIONS,
     JOBS,
@@ -185,6 +185,11 @@ class SQLiteStore(SQLiteHealth, SQLiteFanIns):
         self._reader: _Connection | None = None
         self._writes: GroupCommitter[ops.Write, Any] = GroupCommitter(self._flush)
 
+    def watch_commits(self, listener: BatchListener | None) -> None:
+        """Tell ``listener(size, seconds)`` of every transaction of writes (step commits
+        with whatever else was queued with them)."""
+        self._writes.listener = listener
+
     # -- lifecycle --------------------------------------------------------------------
 
     async def open(self) -> None:
@@ -242,7 +247,8 @@ class SQLiteStore(SQLiteHealth, SQLiteFanIns):
 
     async def close(self) -> None:
         await self._writes.close()
-        self._writes = GroupCommitter(self._flush)
+        listener, self._writes = self._writes.listener, GroupCommitter(self._flush)
+        self._writes.listener = listener
         for connection in (self._reader, self._writer):
             if connection is not None:
                 await connection.close()

@@ -21,6 +21,7 @@ from flowmonkey.errors import ConflictError, FlowMonkeyError, StoreError
 from flowmonkey.events import Event, EventBus, EventType
 from flowmonkey.ids import new_id
 from flowmonkey.model import TriggerDefinition, TriggerFire, WebhookSignature
+from flowmonkey.observers import Observer
 from flowmonkey.stores.base import CreateResult, TriggerStore
 from flowmonkey.triggers.config import context_key
 from flowmonkey.triggers.outcomes import (
@@ -76,6 +77,8 @@ class FlowStarter:
         self._clock = clock
         self.counts: Counter[str] = Counter()
         """Fires seen by this instance, by status."""
+        self.observer: Callable[[], Observer | None] = lambda: None
+        """The observer told of each fire (the engine's, looked up at each fire)."""
 
     async def start(
         self,
@@ -215,6 +218,9 @@ class FlowStarter:
             slot_at=outcome.slot_at,
         )
         self.counts[outcome.status.value] += 1
+        observer = self.observer()
+        if observer is not None:
+            _observe(observer, outcome, now)
         self._publish(trigger, outcome, now)
         try:
             await self._fires.record_fire(fire)
@@ -239,6 +245,13 @@ class FlowStarter:
         self._events.emit(
             Event(type=kind, at=now, execution_id=outcome.execution_id, flow_id=trigger.flow_id, data=data)
         )
+
+
+def _observe(observer: Observer, outcome: FireOutcome, now: datetime) -> None:
+    label = "duplicate" if outcome.status is FireStatus.OK and not outcome.created else outcome.status.value
+    observer.trigger_fired(outcome.trigger_id, label)
+    if outcome.slot_at is not None and outcome.created:
+        observer.schedule_lateness(outcome.trigger_id, (now - outcome.slot_at).total_seconds())
 
 
 def _rejection(trigger: TriggerDefinition, payload: Any) -> FireOutcome | None:

@@ -83,6 +83,7 @@ class TriggerService:
         self._clock = clock = clock or engine.now
         self._served = False
         self._starter = FlowStarter(create=engine.create, fires=store, events=engine.events, clock=clock)
+        self._starter.observer = lambda: engine.observer
         self.scheduler = Scheduler(
             store, self._starter.start_slot, config=schedule or ScheduleConfig(), clock=clock
         )

@@ -129,9 +129,11 @@ class WorkerProcess:
         self.process: asyncio.subprocess.Process | None = None
         self._reader: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
+        self.env: dict[str, str] = {}
+        """Environment variables the process gets on top of this one's."""
 
     async def start(self, timeout: float = 20.0) -> WorkerProcess:
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

@@ -24,13 +24,13 @@ PACKAGES = ("flowmonkey", "tui")
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("base",     ("ids", "errors", "durations", "result", "jsonvalues", "faults")),
     ("model",    ("model", "change")),
-    ("stores",   ("stores", "stores.health", "inputs", "events")),
+    ("stores",   ("stores", "stores.health", "inputs", "events", "observers")),
     ("registry", ("registry", "state", "params")),
     ("engine",   ("engine",)),
     ("services", ("handlers", "runtime", "runtime_stats", "leases", "outage", "jobs", "triggers", "flowfiles", "flowdirectory",
-                  "coordination", "filters", "bulk")),
+                  "coordination", "filters", "bulk", "metrics", "tracing", "jsonlogs")),
     ("edges",    ("cli", "cliopts", "worker", "defaults", "testing", "bench", "bench_map", "bench_scaleout", "emit",
-                  "shutdown", "__init__", "__main__")),
+                  "shutdown", "observability", "__init__", "__main__")),
     ("console",  ("tui",)),
 )
 # fmt: on
