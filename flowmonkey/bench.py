@@ -3,12 +3,18 @@
 Runs ``--executions`` executions of an N-step flow of trivial handlers, ``--concurrency``
 at a time, and reports steps/s, executions/s and per-execution latency (p50/p99).
 ``--scenario resume`` instead parks every execution in a wait first, then measures
-resume → next step done. ``--warmup`` executions run first, unmeasured, so that caches
-and prepared statements are warm. Without ``--store`` it uses a fresh temporary SQLite
-file, so runs are repeatable::
+resume → next step done. ``--scenario realistic`` runs steps over a 10 KB context that
+render a template and transform it (:mod:`flowmonkey.bench_flows`). ``--scenario worker``
+(or ``--workers N`` with ``steps`` or ``realistic``) is the production path: a client
+process creates the executions and N ``flowmonkey worker`` processes run them
+(:mod:`flowmonkey.bench_workers`). Every scenario counts its store round trips per step
+(:mod:`flowmonkey.bench_probe`). ``--warmup`` executions run first, unmeasured, so that
+caches and prepared statements are warm. Without ``--store`` it uses a fresh temporary
+SQLite file, so runs are repeatable::
 
     python -m flowmonkey.bench --store sqlite:///bench.db --executions 500 --concurrency 50
     python -m flowmonkey.bench --store postgresql://postgres@127.0.0.1/test --json
+    python -m flowmonkey.bench --scenario worker --workers 2 --store postgresql://...
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import statistics
 import sys
 import tempfile
@@ -24,32 +29,19 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
+from flowmonkey.bench_flows import FLOW_ID, initial_context, write_flows
+from flowmonkey.bench_probe import count_round_trips
+from flowmonkey.bench_workers import BenchmarkError, BenchProcesses, run_with_workers
 from flowmonkey.defaults import Engine
 from flowmonkey.errors import FlowMonkeyError, StoreURLError
-from flowmonkey.model import ExecutionStatus, Flow
-from flowmonkey.params import HandlerParams
-from flowmonkey.registry import handler
-from flowmonkey.result import Result, StepResult
+from flowmonkey.flowdirectory import FlowDirectory
+from flowmonkey.model import ExecutionStatus
 from flowmonkey.stores import Store, open_store
 
-SCENARIOS = ("steps", "resume")
-
-
-class BenchmarkError(Exception):
-    """A benchmark execution did not complete, so the numbers would mean nothing. Not a
-    FlowMonkeyError: the library worked; the measurement is what failed."""
-
-
-@handler("bench.noop")
-async def _noop(params: HandlerParams) -> StepResult:
-    return Result.success(None)
-
-
-@handler("bench.wait")
-async def _wait(params: HandlerParams) -> StepResult:
-    return Result.wait(reason="benchmark")
+SCENARIOS = ("steps", "resume", "realistic", "worker")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,6 +59,8 @@ class BenchResult:
     steps_per_s: float
     p50_ms: float
     p99_ms: float
+    workers: int
+    round_trips_per_step: float
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +80,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         default=50,
         help="executions run first and not measured (caches, prepared statements; default 50)",
     )
+    parser.add_argument(
+        "--workers",
+        type=_not_negative,
+        default=None,
+        help="run the executions in this many `flowmonkey worker` processes, created by a client "
+        "process (default: 0, in this process; 1 with --scenario worker)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -100,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 scenario=args.scenario,
                 warmup=args.warmup,
+                workers=args.workers,
                 progress=sys.stderr.isatty(),
             )
         )
@@ -121,17 +123,28 @@ async def bench(
     concurrency: int = 50,
     scenario: str = "steps",
     warmup: int = 50,
+    workers: int | None = None,
     progress: bool = False,
 ) -> BenchResult:
     """Measure one scenario on a store; see the module docstring."""
-    async with _store(store_url) as store:
-        flow = _flow(steps if scenario == "steps" else 1, waits=scenario == "resume")
-        engine = Engine(store, [_noop, _wait], [flow])
-        measure = _steps_scenario if scenario == "steps" else _resume_scenario
-        if warmup:
-            await measure(engine, flow.id, warmup, concurrency, False)
-        seconds, latencies = await measure(engine, flow.id, executions, concurrency, progress)
-        per_execution = steps if scenario == "steps" else 1
+    workers = (1 if scenario == "worker" else 0) if workers is None else workers
+    if workers and scenario == "resume":
+        raise BenchmarkError("--scenario resume runs in this process only (no --workers)")
+    flow_scenario = "steps" if scenario == "worker" else scenario
+    per_execution = 1 if scenario == "resume" else steps
+    with tempfile.TemporaryDirectory(prefix="flowmonkey-bench-") as directory:
+        flows = Path(directory) / "flows"
+        flows.mkdir()
+        write_flows(flows, scenario=flow_scenario, steps=per_execution)
+        async with _store(store_url, directory) as store:
+            if workers:
+                processes = BenchProcesses(Path(directory), store.url, flow_scenario, workers, concurrency)
+                run = await _with_workers(store, processes, executions, concurrency, warmup)
+            else:
+                run = await _in_process(
+                    store, flows, flow_scenario, executions, concurrency, warmup, progress
+                )
+    seconds, latencies, round_trips = run
     ordered = sorted(latencies)
     return BenchResult(
         store=store.url,
@@ -145,41 +158,52 @@ async def bench(
         steps_per_s=round(executions * per_execution / seconds, 1),
         p50_ms=round(statistics.median(ordered) * 1000, 3),
         p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
+        workers=workers,
+        round_trips_per_step=round(round_trips / (executions * per_execution), 3),
     )
 
 
-@asynccontextmanager
-async def _store(url: str | None) -> AsyncIterator[Store]:
-    if url is not None:
-        async with open_store(url) as store:
-            yield store
-        return
-    directory = tempfile.mkdtemp(prefix="flowmonkey-bench-")
+_Run = tuple[float, list[float], int]
+
+
+async def _in_process(
+    store: Store, flows: Path, scenario: str, executions: int, concurrency: int, warmup: int, progress: bool
+) -> _Run:
+    engine = Engine(store)
+    await FlowDirectory(flows, engine).load()
+    context = initial_context(scenario)
+    measure = _resume_scenario if scenario == "resume" else _steps_scenario
+    if warmup:
+        await measure(engine, warmup, concurrency, False, context)
+    with count_round_trips() as trips:
+        seconds, latencies = await measure(engine, executions, concurrency, progress, context)
+    return seconds, latencies, trips.count
+
+
+async def _with_workers(
+    store: Store, processes: BenchProcesses, executions: int, concurrency: int, warmup: int
+) -> _Run:
+    await processes.start()
     try:
-        async with open_store(f"sqlite:///{directory}/bench.db") as store:
-            yield store
+        if warmup:
+            await run_with_workers(store, processes, warmup, concurrency)
+        run = await run_with_workers(store, processes, executions, concurrency)
     finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        await processes.stop()
+    return run.seconds, run.latencies, run.round_trips
 
 
-def _flow(steps: int, *, waits: bool) -> Flow:
-    ids = [f"s{i}" for i in range(steps)]
-    body: dict[str, Any] = {
-        step_id: {"type": "bench.noop", "transitions": {"onSuccess": ids[i + 1] if i + 1 < steps else None}}
-        for i, step_id in enumerate(ids)
-    }
-    initial = ids[0]
-    if waits:
-        body["park"] = {"type": "bench.wait", "transitions": {"onResume": ids[0]}}
-        initial = "park"
-    return Flow.from_dict({"id": "bench", "version": "1.0.0", "initialStepId": initial, "steps": body})
+@asynccontextmanager
+async def _store(url: str | None, directory: str) -> AsyncIterator[Store]:
+    async with open_store(url or f"sqlite:///{directory}/bench.db") as store:
+        yield store
 
 
 async def _steps_scenario(
-    engine: Engine, flow_id: str, executions: int, concurrency: int, progress: bool
+    engine: Engine, executions: int, concurrency: int, progress: bool, context: dict[str, Any] | None
 ) -> tuple[float, list[float]]:
     async def one(_: int) -> None:
-        execution, _created = await engine.create(flow_id)
+        execution, _created = await engine.create(FLOW_ID, context)
         done = await engine.run(execution.id)
         _expect_completed(done.status, execution.id)
 
@@ -187,12 +211,12 @@ async def _steps_scenario(
 
 
 async def _resume_scenario(
-    engine: Engine, flow_id: str, executions: int, concurrency: int, progress: bool
+    engine: Engine, executions: int, concurrency: int, progress: bool, context: dict[str, Any] | None
 ) -> tuple[float, list[float]]:
     parked: list[str] = []
 
     async def park(_: int) -> None:
-        execution, _created = await engine.create(flow_id)
+        execution, _created = await engine.create(FLOW_ID, context)
         parked.append((await engine.run(execution.id)).id)
 
     await _drive(park, executions, concurrency, False)
@@ -238,10 +262,12 @@ def _describe(r: BenchResult) -> str:
         [
             f"store         {r.store}",
             f"scenario      {r.scenario}: {r.executions} executions x {r.steps_per_execution} steps, "
-            f"{r.concurrency} in flight",
+            f"{r.concurrency} in flight"
+            + (f" in each of {r.workers} worker process(es)" if r.workers else ""),
             f"time          {r.seconds:.3f} s",
             f"throughput    {r.steps_per_s:,.0f} steps/s   {r.executions_per_s:,.0f} executions/s",
             f"latency       p50 {r.p50_ms:.2f} ms   p99 {r.p99_ms:.2f} ms   (per execution)",
+            f"store         {r.round_trips_per_step:.2f} round trips per step",
         ]
     )
 
