@@ -14,6 +14,7 @@ import pytest
 from flowmonkey.model import ExecutionStatus, StepStatus
 from flowmonkey.stores import open_store
 
+
 def _bench(*args: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "flowmonkey.bench", "--json", "--concurrency", "4", "--warmup", "2", *args],
