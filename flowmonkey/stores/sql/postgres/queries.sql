@@ -38,15 +38,26 @@ SELECT body FROM definitions WHERE hash = $1
 -- name: claim
 -- Lease ($1 owner, $2 until) up to $4 executions runnable at $3: pending or running, or
 -- waiting with a due wake, and not leased by anyone (or the lease lapsed). Each row also
--- returns the lease it replaced: a lapsed one is a takeover.
-UPDATE executions AS e SET lease_owner = $1, lease_expires_at = $2
-FROM (
+-- returns the lease it replaced: a lapsed one is a takeover. Two scans, each served by a
+-- partial index in its order and stopped by its LIMIT (the ready by id, executions_ready;
+-- the due waits by wake time, executions_wake), rather than one OR that no index serves
+-- (CTEs: FOR UPDATE is not allowed in a UNION's branches).
+WITH ready AS (
     SELECT id AS claimed_id, lease_owner AS lapsed_owner, lease_expires_at AS lapsed_at FROM executions
-    WHERE (status IN ('pending', 'running') OR (status = 'waiting' AND wake_at <= $3))
-      AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+    WHERE status IN ('pending', 'running') AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
     ORDER BY id LIMIT $4
     FOR UPDATE SKIP LOCKED
-) AS c
+), due AS (
+    SELECT id AS claimed_id, lease_owner AS lapsed_owner, lease_expires_at AS lapsed_at FROM executions
+    WHERE status = 'waiting' AND wake_at IS NOT NULL AND wake_at <= $3
+      AND (lease_expires_at IS NULL OR lease_expires_at <= $3)
+    ORDER BY wake_at LIMIT $4
+    FOR UPDATE SKIP LOCKED
+), chosen AS (
+    (SELECT * FROM ready UNION ALL SELECT * FROM due) LIMIT $4
+)
+UPDATE executions AS e SET lease_owner = $1, lease_expires_at = $2
+FROM chosen AS c
 WHERE e.id = c.claimed_id
 RETURNING {executions}, c.lapsed_owner, c.lapsed_at
 
