@@ -26,15 +26,16 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from flowmonkey.bench_flows import FLOW_ID, initial_context, write_flows
+from flowmonkey.bench_limits import row_us, sample_record, storage_limit
 from flowmonkey.bench_probe import count_round_trips
-from flowmonkey.bench_workers import BenchmarkError, BenchProcesses, run_with_workers
+from flowmonkey.bench_workers import BenchmarkError, BenchProcesses, WorkerRun, run_with_workers
 from flowmonkey.defaults import Engine
 from flowmonkey.errors import FlowMonkeyError, StoreURLError
 from flowmonkey.flowdirectory import FlowDirectory
@@ -46,7 +47,14 @@ SCENARIOS = ("steps", "resume", "realistic", "worker")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BenchResult:
-    """What one benchmark run measured (the ``--json`` keys)."""
+    """What one benchmark run measured (the ``--json`` keys).
+
+    ``engine_us_per_step``: CPU time of the FlowMonkey processes (this one in-process; the
+    client and the workers otherwise; not the database server's) per step.
+    ``row_us_per_step``: of that, the encoding of a step's rows. ``storage_limit_*``: with
+    ``--limits``, the rows per second the storage commits with nothing else to do, and
+    steps/s as a share of it (:mod:`flowmonkey.bench_limits`).
+    """
 
     store: str
     scenario: str
@@ -61,6 +69,10 @@ class BenchResult:
     p99_ms: float
     workers: int
     round_trips_per_step: float
+    engine_us_per_step: float
+    row_us_per_step: float
+    storage_limit_rows_per_s: float | None
+    storage_limit_ratio: float | None
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -87,6 +99,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="run the executions in this many `flowmonkey worker` processes, created by a client "
         "process (default: 0, in this process; 1 with --scenario worker)",
     )
+    parser.add_argument(
+        "--worker-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="pass ARG to each worker process (repeatable; e.g. the switches that turn metrics and tracing on)",
+    )
+    parser.add_argument(
+        "--limits", action="store_true", help="also measure the storage's row-commit limit (about 1 s)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
 
 
@@ -102,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
                 scenario=args.scenario,
                 warmup=args.warmup,
                 workers=args.workers,
+                worker_args=args.worker_arg,
+                limits=args.limits,
                 progress=sys.stderr.isatty(),
             )
         )
@@ -124,9 +148,14 @@ async def bench(
     scenario: str = "steps",
     warmup: int = 50,
     workers: int | None = None,
+    worker_args: Sequence[str] = (),
+    limits: bool = False,
+    engine_hook: Callable[[Engine], None] | None = None,
     progress: bool = False,
 ) -> BenchResult:
-    """Measure one scenario on a store; see the module docstring."""
+    """Measure one scenario on a store; see the module docstring. ``engine_hook`` is
+    called with the in-process engine before it runs (instrument it: metrics, tracing);
+    ``worker_args`` go to each worker process's command line for the same purpose."""
     workers = (1 if scenario == "worker" else 0) if workers is None else workers
     if workers and scenario == "resume":
         raise BenchmarkError("--scenario resume runs in this process only (no --workers)")
@@ -138,14 +167,21 @@ async def bench(
         write_flows(flows, scenario=flow_scenario, steps=per_execution)
         async with _store(store_url, directory) as store:
             if workers:
-                processes = BenchProcesses(Path(directory), store.url, flow_scenario, workers, concurrency)
+                processes = BenchProcesses(
+                    Path(directory), store.url, flow_scenario, workers, concurrency, worker_args
+                )
                 run = await _with_workers(store, processes, executions, concurrency, warmup)
             else:
+                engine = Engine(store)
+                if engine_hook is not None:
+                    engine_hook(engine)
                 run = await _in_process(
-                    store, flows, flow_scenario, executions, concurrency, warmup, progress
+                    engine, flows, flow_scenario, executions, concurrency, warmup, progress
                 )
-    seconds, latencies, round_trips = run
-    ordered = sorted(latencies)
+            limit = await storage_limit(store.url) if limits else None
+    ordered = sorted(run.latencies)
+    steps_total = executions * per_execution
+    steps_per_s = steps_total / run.seconds
     return BenchResult(
         store=store.url,
         scenario=scenario,
@@ -153,44 +189,46 @@ async def bench(
         executions=executions,
         concurrency=concurrency,
         warmup=warmup,
-        seconds=round(seconds, 4),
-        executions_per_s=round(executions / seconds, 1),
-        steps_per_s=round(executions * per_execution / seconds, 1),
+        seconds=round(run.seconds, 4),
+        executions_per_s=round(executions / run.seconds, 1),
+        steps_per_s=round(steps_per_s, 1),
         p50_ms=round(statistics.median(ordered) * 1000, 3),
         p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
         workers=workers,
-        round_trips_per_step=round(round_trips / (executions * per_execution), 3),
+        round_trips_per_step=round(run.round_trips / steps_total, 3),
+        engine_us_per_step=round(run.cpu_s / steps_total * 1e6, 1),
+        row_us_per_step=round(row_us(run.sample, sample_record(run.sample)), 2),
+        storage_limit_rows_per_s=round(limit) if limit else None,
+        storage_limit_ratio=round(steps_per_s / limit, 3) if limit else None,
     )
 
 
-_Run = tuple[float, list[float], int]
-
-
 async def _in_process(
-    store: Store, flows: Path, scenario: str, executions: int, concurrency: int, warmup: int, progress: bool
-) -> _Run:
-    engine = Engine(store)
+    engine: Engine, flows: Path, scenario: str, executions: int, concurrency: int, warmup: int, progress: bool
+) -> WorkerRun:
     await FlowDirectory(flows, engine).load()
     context = initial_context(scenario)
     measure = _resume_scenario if scenario == "resume" else _steps_scenario
     if warmup:
         await measure(engine, warmup, concurrency, False, context)
+    cpu = time.process_time()
     with count_round_trips() as trips:
         seconds, latencies = await measure(engine, executions, concurrency, progress, context)
-    return seconds, latencies, trips.count
+    cpu = time.process_time() - cpu
+    sample = (await engine.store.list_executions(limit=1)).items[0]
+    return WorkerRun(seconds=seconds, latencies=latencies, round_trips=trips.count, cpu_s=cpu, sample=sample)
 
 
 async def _with_workers(
     store: Store, processes: BenchProcesses, executions: int, concurrency: int, warmup: int
-) -> _Run:
+) -> WorkerRun:
     await processes.start()
     try:
         if warmup:
             await run_with_workers(store, processes, warmup, concurrency)
-        run = await run_with_workers(store, processes, executions, concurrency)
+        return await run_with_workers(store, processes, executions, concurrency)
     finally:
         await processes.stop()
-    return run.seconds, run.latencies, run.round_trips
 
 
 @asynccontextmanager
@@ -267,7 +305,15 @@ def _describe(r: BenchResult) -> str:
             f"time          {r.seconds:.3f} s",
             f"throughput    {r.steps_per_s:,.0f} steps/s   {r.executions_per_s:,.0f} executions/s",
             f"latency       p50 {r.p50_ms:.2f} ms   p99 {r.p99_ms:.2f} ms   (per execution)",
-            f"store         {r.round_trips_per_step:.2f} round trips per step",
+            f"per step      {r.engine_us_per_step:,.0f} µs CPU in FlowMonkey ({r.row_us_per_step:.1f} µs row "
+            f"encoding), {r.round_trips_per_step:.2f} store round trips",
+            *(
+                [
+                    f"storage       {r.storage_limit_rows_per_s:,.0f} row-commits/s at most; this run used {r.storage_limit_ratio:.0%}"
+                ]
+                if r.storage_limit_rows_per_s
+                else []
+            ),
         ]
     )
 

@@ -13,7 +13,8 @@ The bench runs its worker and client processes through this module, so that they
 
 ``worker`` is :mod:`flowmonkey.worker` itself; ``client`` creates executions of the
 directory's one flow, ``--concurrency`` at a time, signalling the workers as any
-``flowmonkey`` command does. Each writes ``{"round_trips": n, ...}`` to REPORT.json on exit
+``flowmonkey`` command does. Each writes ``{"round_trips": n, "cpu_s": s, ...}`` (its store
+round trips and CPU seconds so far) to REPORT.json on exit
 (a worker also on SIGUSR1, so that a bench can count one run of several).
 """
 
@@ -25,6 +26,7 @@ import functools
 import json
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,9 +87,9 @@ def count_round_trips() -> Iterator[RoundTrips]:
 
 async def create_executions(
     store_url: str, flows: str, executions: int, concurrency: int, context: dict[str, Any] | None
-) -> list[str]:
+) -> tuple[list[str], float]:
     """Create ``executions`` executions of the one flow in ``flows`` (signalling workers);
-    their ids, in creation order."""
+    their ids, in creation order, and the CPU seconds the creates took."""
     from flowmonkey.coordination import attach_signaler, signaler_for
     from flowmonkey.defaults import Engine
     from flowmonkey.flowdirectory import FlowDirectory
@@ -103,15 +105,17 @@ async def create_executions(
             await signaler.start(lambda *_: None)
             attach_signaler(engine, signaler)
         ids: list[str] = []
+        cpu = time.process_time()
         try:
             for start in range(0, executions, concurrency):
                 count = min(concurrency, executions - start)
                 created = await asyncio.gather(*(engine.create(flow_id, context) for _ in range(count)))
                 ids.extend(c.execution.id for c in created)
+            cpu = time.process_time() - cpu
         finally:
             if signaler is not None:
                 await signaler.stop()
-    return ids
+    return ids, cpu
 
 
 def _client(argv: list[str], report: dict[str, Any]) -> int:
@@ -123,7 +127,7 @@ def _client(argv: list[str], report: dict[str, Any]) -> int:
     parser.add_argument("--scenario", default="steps")
     args = parser.parse_args(argv)
     context = initial_context(args.scenario)
-    report["ids"] = asyncio.run(
+    report["ids"], report["cpu_s"] = asyncio.run(
         create_executions(args.store, args.flows, args.executions, args.concurrency, context)
     )
     return 0
@@ -140,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
 
         def write_report(*_: object) -> None:
             partial = path.with_suffix(".partial")
-            partial.write_text(json.dumps({**report, "round_trips": trips.count}))
+            partial.write_text(
+                json.dumps({"round_trips": trips.count, "cpu_s": time.process_time(), **report})
+            )
             partial.replace(path)
 
         if role == "worker":

@@ -40,15 +40,24 @@ class WorkerRun:
     seconds: float
     latencies: list[float]
     round_trips: int
+    cpu_s: float
+    sample: Execution
 
 
 class BenchProcesses:
     """The worker processes of one bench, started together, stopped with SIGTERM."""
 
     def __init__(
-        self, directory: Path, store_url: str, scenario: str, workers: int, concurrency: int
+        self,
+        directory: Path,
+        store_url: str,
+        scenario: str,
+        workers: int,
+        concurrency: int,
+        worker_args: Sequence[str] = (),
     ) -> None:
         self.directory, self.store_url, self.scenario = directory, store_url, scenario
+        self.worker_args = list(worker_args)
         self.flows = directory / "flows"
         self.count, self.concurrency = workers, concurrency
         self.processes: list[asyncio.subprocess.Process] = []
@@ -89,18 +98,16 @@ class BenchProcesses:
             said.append(line)
         raise BenchmarkError("a bench worker exited before it was ready: " + b"".join(said[-5:]).decode())
 
-    async def snapshot(self) -> int:
-        """The workers' round trips so far (each writes its count on SIGUSR1)."""
-        for process in self.processes:
-            self.report(f"worker-{self.processes.index(process)}").unlink(missing_ok=True)
+    async def snapshot(self) -> tuple[int, float]:
+        """The workers' round trips and CPU seconds so far (each writes them on SIGUSR1)."""
+        for i, process in enumerate(self.processes):
+            self.report(f"worker-{i}").unlink(missing_ok=True)
             process.send_signal(signal.SIGUSR1)
-        total = 0
-        for i in range(self.count):
-            total += (await _read_report(self.report(f"worker-{i}")))["round_trips"]
-        return int(total)
+        reports = [await _read_report(self.report(f"worker-{i}")) for i in range(self.count)]
+        return sum(int(r["round_trips"]) for r in reports), sum(float(r["cpu_s"]) for r in reports)
 
-    async def create(self, executions: int, concurrency: int) -> tuple[list[str], int]:
-        """Run the client: the ids it created and its round trips."""
+    async def create(self, executions: int, concurrency: int) -> tuple[list[str], int, float]:
+        """Run the client: the ids it created, its round trips and CPU seconds."""
         self._runs += 1
         report = self.report(f"client-{self._runs}")
         args = ["--store", self.store_url, "--flows", str(self.flows), "--scenario", self.scenario]
@@ -110,7 +117,7 @@ class BenchProcesses:
         if await client.wait() != 0:
             raise BenchmarkError("the bench client failed to create its executions")
         data = await _read_report(report)
-        return list(data["ids"]), int(data["round_trips"])
+        return list(data["ids"]), int(data["round_trips"]), float(data["cpu_s"])
 
     async def stop(self) -> None:
         for process in self.processes:
@@ -123,10 +130,10 @@ async def run_with_workers(
     store: Store, processes: BenchProcesses, executions: int, concurrency: int
 ) -> WorkerRun:
     """Create ``executions`` in the client, wait until the workers completed them all."""
-    before = await processes.snapshot()
-    ids, client_trips = await processes.create(executions, concurrency)
+    trips_before, cpu_before = await processes.snapshot()
+    ids, client_trips, client_cpu = await processes.create(executions, concurrency)
     finished = await _wait_until_finished(store, ids)
-    after = await processes.snapshot()
+    trips_after, cpu_after = await processes.snapshot()
     started = min(e.created_at for e in finished)
     ended = max(e.completed_at or e.updated_at for e in finished)
     latencies = [((e.completed_at or e.updated_at) - e.created_at).total_seconds() for e in finished]
@@ -138,7 +145,9 @@ async def run_with_workers(
     return WorkerRun(
         seconds=(ended - started).total_seconds(),
         latencies=latencies,
-        round_trips=after - before + client_trips,
+        round_trips=trips_after - trips_before + client_trips,
+        cpu_s=cpu_after - cpu_before + client_cpu,
+        sample=finished[-1],
     )
 
 

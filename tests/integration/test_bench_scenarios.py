@@ -20,7 +20,7 @@ def _bench(*args: str) -> dict[str, Any]:
         [sys.executable, "-m", "flowmonkey.bench", "--json", "--concurrency", "4", "--warmup", "2", *args],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr
     result: dict[str, Any] = json.loads(out.stdout)
@@ -41,7 +41,9 @@ async def test_each_in_process_scenario_runs_and_counts_round_trips(scenario: st
     url = f"sqlite:///{tmp_path}/bench.db"
     result = _bench("--store", url, "--scenario", scenario, "--executions", "6", "--steps", "3")
     assert result["workers"] == 0 and result["scenario"] == scenario
-    assert result["round_trips_per_step"] > 0
+    assert result["round_trips_per_step"] > 0 and result["engine_us_per_step"] > 0
+    assert result["row_us_per_step"] > 0
+    assert result["storage_limit_rows_per_s"] is None  # only with --limits
     counts, history = await _stored(url)
     assert counts[ExecutionStatus.COMPLETED] == 8  # two warm-up executions and six measured
     done = [r.step_id for r in history if r.outcome is StepStatus.COMPLETED]
