@@ -66,7 +66,9 @@ WITH ready AS (
     ORDER BY wake_at LIMIT $4
     FOR UPDATE SKIP LOCKED
 ), chosen AS (
-    (SELECT * FROM ready UNION ALL SELECT * FROM due) LIMIT $4
+    -- By id across both, as before (and as SQLite does): a steady stream of ready
+    -- executions never keeps a due wait from being claimed.
+    SELECT * FROM (SELECT * FROM ready UNION ALL SELECT * FROM due) AS both_kinds ORDER BY claimed_id LIMIT $4
 )
 UPDATE executions AS e SET lease_owner = $1, lease_expires_at = $2
 FROM chosen AS c
