@@ -24,7 +24,7 @@ BATCH = 50
 MEASURE_S = 0.5
 
 
-def row_us(execution: Execution, record: StepRecord, rounds: int = 2000) -> float:
+def row_us(execution: Execution, record: StepRecord, rounds: int = 200) -> float:
     """Microseconds to encode one step's rows (the execution and its record)."""
     started = time.perf_counter()
     for _ in range(rounds):
