@@ -56,29 +56,36 @@ def sqlite_limit() -> float:
             conn.close()
 
 
-async def postgres_limit(url: str) -> float:
-    """Row-commits per second of asyncpg ``unnest`` inserts in batches of 50 (into a
-    scratch table, WAL-logged as the store's are, dropped after)."""
+async def postgres_limit(url: str, writers: int = 4) -> float:
+    """Row-commits per second of asyncpg ``unnest`` inserts in batches of 50, from
+    ``writers`` connections at once as the store's group commit keeps several batches in
+    flight (into scratch tables, WAL-logged as the store's are, dropped after)."""
     import asyncpg
 
-    conn = await asyncpg.connect(url)
-    try:
-        table = f"fm_limit_{id(conn)}"
-        await conn.execute(f"CREATE TABLE {table} (id text PRIMARY KEY, n int, status text, body jsonb)")
+    async def write(conn: asyncpg.Connection, table: str, deadline: float) -> int:
         statement = (
             f"INSERT INTO {table} SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::jsonb[])"
         )
-        try:
-            rows, started = 0, time.perf_counter()
-            while time.perf_counter() - started < MEASURE_S:
-                batch = _rows(rows)
-                await conn.execute(statement, *([list(c) for c in zip(*batch, strict=True)]))
-                rows += BATCH
-            return rows / (time.perf_counter() - started)
-        finally:
-            await conn.execute(f"DROP TABLE {table}")
+        rows = 0
+        while time.perf_counter() < deadline:
+            await conn.execute(statement, *([list(c) for c in zip(*_rows(rows), strict=True)]))
+            rows += BATCH
+        return rows
+
+    conns = [await asyncpg.connect(url) for _ in range(writers)]
+    tables = [f"fm_limit_{id(conn)}" for conn in conns]
+    try:
+        for conn, table in zip(conns, tables, strict=True):
+            await conn.execute(f"CREATE TABLE {table} (id text PRIMARY KEY, n int, status text, body jsonb)")
+        started = time.perf_counter()
+        done = await asyncio.gather(
+            *(write(c, t, started + MEASURE_S) for c, t in zip(conns, tables, strict=True))
+        )
+        return sum(done) / (time.perf_counter() - started)
     finally:
-        await conn.close()
+        for conn, table in zip(conns, tables, strict=True):
+            await conn.execute(f"DROP TABLE IF EXISTS {table}")
+            await conn.close()
 
 
 async def storage_limit(store_url: str) -> float:
