@@ -104,7 +104,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ARG",
-        help="pass ARG to each worker process (repeatable; e.g. the switches that turn metrics and tracing on)",
+        help="pass ARG to each worker process (repeatable; e.g. --worker-arg=--metrics for the switches that turn metrics and tracing on)",
     )
     parser.add_argument(
         "--limits", action="store_true", help="also measure the storage's row-commit limit (about 1 s)"
