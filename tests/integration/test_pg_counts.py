@@ -10,7 +10,7 @@ from rich.text import Text
 from flowmonkey.model import ExecutionStatus
 from flowmonkey.stores import ExecutionCounts, ExecutionQuery, open_store
 from flowmonkey.stores._pg_counts import ESTIMATE_FROM_ROWS
-from tui.format import count_text
+from flowmonkey_console.format import count_text
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]
 
