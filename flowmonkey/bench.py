@@ -3,65 +3,64 @@
 Runs ``--executions`` executions of an N-step flow of trivial handlers, ``--concurrency``
 at a time, and reports steps/s, executions/s and per-execution latency (p50/p99).
 ``--scenario resume`` instead parks every execution in a wait first, then measures
-resume → next step done. ``--scenario map`` runs one map step over ``--executions``
+resume → next step done. ``--scenario realistic`` runs steps over a 10 KB context that
+render a template and transform it (:mod:`flowmonkey.bench_flows`). ``--scenario worker``
+(or ``--workers N`` with ``steps`` or ``realistic``) is the production path: a client
+process creates the executions and N ``flowmonkey worker`` processes run them
+(:mod:`flowmonkey.bench_workers`). Every scenario counts its store round trips per step
+(:mod:`flowmonkey.bench_probe`). ``--scenario map`` runs one map step over ``--executions``
 elements (each a child execution of a one-step flow, ``--concurrency`` at once) with one
-in-process worker (:mod:`flowmonkey.bench_map`). ``--warmup`` executions run first, unmeasured, so that caches
-and prepared statements are warm. Without ``--store`` it uses a fresh temporary SQLite
-file, so runs are repeatable::
+in-process worker (:mod:`flowmonkey.bench_map`). ``--metrics`` and ``--tracing`` observe
+the in-process engine (:mod:`flowmonkey.bench_observe`). ``--warmup`` executions run first, unmeasured, so that
+caches and prepared statements are warm. Without ``--store`` it uses a fresh temporary
+SQLite file, so runs are repeatable::
 
     python -m flowmonkey.bench --store sqlite:///bench.db --executions 500 --concurrency 50
     python -m flowmonkey.bench --store postgresql://postgres@127.0.0.1/test --json
+    python -m flowmonkey.bench --scenario worker --workers 2 --store postgresql://...
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
-import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from flowmonkey import bench_map
+from flowmonkey.bench_flows import FLOW_ID, initial_context, write_flows
+from flowmonkey.bench_limits import row_us, sample_record, storage_limit
+from flowmonkey.bench_observe import observe
+from flowmonkey.bench_probe import count_round_trips
+from flowmonkey.bench_workers import BenchmarkError, BenchProcesses, WorkerRun, run_with_workers
 from flowmonkey.defaults import Engine
 from flowmonkey.errors import FlowMonkeyError, StoreURLError
-from flowmonkey.metrics import INSTALL_HINT, metrics_available
-from flowmonkey.model import ExecutionStatus, Flow
-from flowmonkey.observability import Observability
-from flowmonkey.params import HandlerParams
-from flowmonkey.registry import handler
-from flowmonkey.result import Result, StepResult
+from flowmonkey.flowdirectory import FlowDirectory
+from flowmonkey.model import ExecutionStatus
 from flowmonkey.stores import Store, open_store
-from flowmonkey.tracing import INSTALL_HINT as TRACING_HINT
-from flowmonkey.tracing import OpenTelemetryObserver, tracing_available
 
-SCENARIOS = ("steps", "resume", "map")
-
-
-class BenchmarkError(Exception):
-    """A benchmark execution did not complete, so the numbers would mean nothing. Not a
-    FlowMonkeyError: the library worked; the measurement is what failed."""
-
-
-@handler("bench.noop")
-async def _noop(params: HandlerParams) -> StepResult:
-    return Result.success(None)
-
-
-@handler("bench.wait")
-async def _wait(params: HandlerParams) -> StepResult:
-    return Result.wait(reason="benchmark")
+SCENARIOS = ("steps", "resume", "realistic", "worker", "map")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BenchResult:
-    """What one benchmark run measured (the ``--json`` keys)."""
+    """What one benchmark run measured (the ``--json`` keys).
+
+    ``engine_us_per_step``: CPU time of the FlowMonkey processes (this one in-process; the
+    client and the workers otherwise; not the database server's) per step.
+    ``row_us_per_step``: of that, the encoding of a step's rows. ``storage_limit_*``: with
+    ``--limits``, the rows per second the storage commits with nothing else to do, and
+    steps/s as a share of it (:mod:`flowmonkey.bench_limits`).
+    """
 
     store: str
     scenario: str
@@ -74,12 +73,15 @@ class BenchResult:
     steps_per_s: float
     p50_ms: float
     p99_ms: float
-    cpu_us_per_step: float
-    """CPU time of this process (every thread) per step: on a shared machine a steadier
-    measure of the cost of a step than the wall-clock throughput."""
+    workers: int
+    round_trips_per_step: float
+    engine_us_per_step: float
+    row_us_per_step: float
+    storage_limit_rows_per_s: float | None
+    storage_limit_ratio: float | None
     metrics: bool = False
     tracing: float | None = None
-    """The share of run segments traced (None: no tracing)."""
+    """The share of run segments traced in this process (None: no tracing)."""
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -98,6 +100,23 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=_not_negative,
         default=50,
         help="executions run first and not measured (caches, prepared statements; default 50)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_not_negative,
+        default=None,
+        help="run the executions in this many `flowmonkey worker` processes, created by a client "
+        "process (default: 0, in this process; 1 with --scenario worker)",
+    )
+    parser.add_argument(
+        "--worker-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="pass ARG to each worker process (repeatable; e.g. --worker-arg=--metrics for the switches that turn metrics and tracing on)",
+    )
+    parser.add_argument(
+        "--limits", action="store_true", help="also measure the storage's row-commit limit (about 1 s)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument(
@@ -124,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark described by ``args``; print the result; return the exit code."""
     if args.scenario == "map":
         return _run_map(args)
+    tracing = args.tracing_ratio if args.tracing else None
     try:
         result = asyncio.run(
             bench(
@@ -133,9 +153,11 @@ def run(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 scenario=args.scenario,
                 warmup=args.warmup,
+                workers=args.workers,
+                worker_args=args.worker_arg,
+                limits=args.limits,
+                engine_hook=functools.partial(observe, metrics=args.metrics, tracing=tracing),
                 progress=sys.stderr.isatty(),
-                metrics=args.metrics,
-                tracing=args.tracing_ratio if args.tracing else None,
             )
         )
     except StoreURLError as exc:
@@ -144,7 +166,31 @@ def run(args: argparse.Namespace) -> int:
     except (FlowMonkeyError, BenchmarkError) as exc:
         print(f"flowmonkey bench: {exc}", file=sys.stderr)
         return 1
+    result = replace(result, metrics=args.metrics, tracing=tracing)
     print(json.dumps(asdict(result)) if args.json else _describe(result))
+    return 0
+
+
+def _run_map(args: argparse.Namespace) -> int:
+    async def measure() -> tuple[str, bench_map.MapRun]:
+        with tempfile.TemporaryDirectory(prefix="flowmonkey-bench-") as directory:
+            async with _store(args.store, directory) as store:
+                if args.warmup:
+                    await bench_map.run_map(store, min(args.warmup, args.executions), args.concurrency)
+                return store.url, await bench_map.run_map(store, args.executions, args.concurrency)
+
+    try:
+        url, result = asyncio.run(measure())
+    except StoreURLError as exc:
+        print(f"flowmonkey bench: {exc}", file=sys.stderr)
+        return 2
+    except (FlowMonkeyError, bench_map.BenchmarkMapError) as exc:
+        print(f"flowmonkey bench: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"store": url, "scenario": "map", **asdict(result)}))
+    else:
+        print(f"store         {url}\n{bench_map.describe(result)}")
     return 0
 
 
@@ -156,24 +202,41 @@ async def bench(
     concurrency: int = 50,
     scenario: str = "steps",
     warmup: int = 50,
+    workers: int | None = None,
+    worker_args: Sequence[str] = (),
+    limits: bool = False,
+    engine_hook: Callable[[Engine], None] | None = None,
     progress: bool = False,
-    metrics: bool = False,
-    tracing: float | None = None,
 ) -> BenchResult:
-    """Measure one scenario on a store; see the module docstring. ``metrics`` and
-    ``tracing`` observe the engine as a worker with them switched on does."""
-    async with _store(store_url) as store:
-        flow = _flow(steps if scenario == "steps" else 1, waits=scenario == "resume")
-        engine = Engine(store, [_noop, _wait], [flow])
-        _observe(engine, metrics=metrics, tracing=tracing)
-        measure = _steps_scenario if scenario == "steps" else _resume_scenario
-        if warmup:
-            await measure(engine, flow.id, warmup, concurrency, False)
-        cpu_started = time.process_time()
-        seconds, latencies = await measure(engine, flow.id, executions, concurrency, progress)
-        cpu = time.process_time() - cpu_started
-        per_execution = steps if scenario == "steps" else 1
-    ordered = sorted(latencies)
+    """Measure one scenario on a store; see the module docstring. ``engine_hook`` is
+    called with the in-process engine before it runs (instrument it: metrics, tracing);
+    ``worker_args`` go to each worker process's command line for the same purpose."""
+    workers = (1 if scenario == "worker" else 0) if workers is None else workers
+    if workers and scenario == "resume":
+        raise BenchmarkError("--scenario resume runs in this process only (no --workers)")
+    flow_scenario = "steps" if scenario == "worker" else scenario
+    per_execution = 1 if scenario == "resume" else steps
+    with tempfile.TemporaryDirectory(prefix="flowmonkey-bench-") as directory:
+        flows = Path(directory) / "flows"
+        flows.mkdir()
+        write_flows(flows, scenario=flow_scenario, steps=per_execution)
+        async with _store(store_url, directory) as store:
+            if workers:
+                processes = BenchProcesses(
+                    Path(directory), store.url, flow_scenario, workers, concurrency, worker_args
+                )
+                run = await _with_workers(store, processes, executions, concurrency, warmup)
+            else:
+                engine = Engine(store)
+                if engine_hook is not None:
+                    engine_hook(engine)
+                run = await _in_process(
+                    engine, flows, flow_scenario, executions, concurrency, warmup, progress
+                )
+            limit = await storage_limit(store.url) if limits else None
+    ordered = sorted(run.latencies)
+    steps_total = executions * per_execution
+    steps_per_s = steps_total / run.seconds
     return BenchResult(
         store=store.url,
         scenario=scenario,
@@ -181,79 +244,59 @@ async def bench(
         executions=executions,
         concurrency=concurrency,
         warmup=warmup,
-        seconds=round(seconds, 4),
-        executions_per_s=round(executions / seconds, 1),
-        steps_per_s=round(executions * per_execution / seconds, 1),
+        seconds=round(run.seconds, 4),
+        executions_per_s=round(executions / run.seconds, 1),
+        steps_per_s=round(steps_per_s, 1),
         p50_ms=round(statistics.median(ordered) * 1000, 3),
         p99_ms=round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
-        cpu_us_per_step=round(cpu / (executions * per_execution) * 1e6, 1),
-        metrics=metrics,
-        tracing=tracing,
+        workers=workers,
+        round_trips_per_step=round(run.round_trips / steps_total, 3),
+        engine_us_per_step=round(run.cpu_s / steps_total * 1e6, 1),
+        row_us_per_step=round(row_us(run.sample, sample_record(run.sample)), 2),
+        storage_limit_rows_per_s=round(limit) if limit else None,
+        storage_limit_ratio=round(steps_per_s / limit, 3) if limit else None,
     )
 
 
-def _observe(engine: Engine, *, metrics: bool, tracing: float | None) -> None:
-    if metrics and not metrics_available():
-        raise BenchmarkError(INSTALL_HINT.strip())
-    if tracing is not None and not tracing_available():
-        raise BenchmarkError(TRACING_HINT)
-    observability = Observability.build(engine.store, metrics=metrics, tracing=False)
-    if tracing is not None:
-        observability.tracing = OpenTelemetryObserver(_discarding_provider(tracing))
-    observability.install(engine)
+async def _in_process(
+    engine: Engine, flows: Path, scenario: str, executions: int, concurrency: int, warmup: int, progress: bool
+) -> WorkerRun:
+    await FlowDirectory(flows, engine).load()
+    context = initial_context(scenario)
+    measure = _resume_scenario if scenario == "resume" else _steps_scenario
+    if warmup:
+        await measure(engine, warmup, concurrency, False, context)
+    cpu = time.process_time()
+    with count_round_trips() as trips:
+        seconds, latencies = await measure(engine, executions, concurrency, progress, context)
+    cpu = time.process_time() - cpu
+    sample = (await engine.store.list_executions(limit=1)).items[0]
+    return WorkerRun(seconds=seconds, latencies=latencies, round_trips=trips.count, cpu_s=cpu, sample=sample)
 
 
-def _discarding_provider(ratio: float) -> Any:
-    """An SDK tracer provider sampling ``ratio`` of the traces, whose spans are built,
-    batched and dropped (None: no SDK)."""
+async def _with_workers(
+    store: Store, processes: BenchProcesses, executions: int, concurrency: int, warmup: int
+) -> WorkerRun:
+    await processes.start()
     try:
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-    except ImportError:
-        return None
-
-    class Discard(SpanExporter):
-        def export(self, spans: Any) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
-
-    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(ratio)))
-    provider.add_span_processor(BatchSpanProcessor(Discard()))
-    return provider
+        if warmup:
+            await run_with_workers(store, processes, warmup, concurrency)
+        return await run_with_workers(store, processes, executions, concurrency)
+    finally:
+        await processes.stop()
 
 
 @asynccontextmanager
-async def _store(url: str | None) -> AsyncIterator[Store]:
-    if url is not None:
-        async with open_store(url) as store:
-            yield store
-        return
-    directory = tempfile.mkdtemp(prefix="flowmonkey-bench-")
-    try:
-        async with open_store(f"sqlite:///{directory}/bench.db") as store:
-            yield store
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def _flow(steps: int, *, waits: bool) -> Flow:
-    ids = [f"s{i}" for i in range(steps)]
-    body: dict[str, Any] = {
-        step_id: {"type": "bench.noop", "transitions": {"onSuccess": ids[i + 1] if i + 1 < steps else None}}
-        for i, step_id in enumerate(ids)
-    }
-    initial = ids[0]
-    if waits:
-        body["park"] = {"type": "bench.wait", "transitions": {"onResume": ids[0]}}
-        initial = "park"
-    return Flow.from_dict({"id": "bench", "version": "1.0.0", "initialStepId": initial, "steps": body})
+async def _store(url: str | None, directory: str) -> AsyncIterator[Store]:
+    async with open_store(url or f"sqlite:///{directory}/bench.db") as store:
+        yield store
 
 
 async def _steps_scenario(
-    engine: Engine, flow_id: str, executions: int, concurrency: int, progress: bool
+    engine: Engine, executions: int, concurrency: int, progress: bool, context: dict[str, Any] | None
 ) -> tuple[float, list[float]]:
     async def one(_: int) -> None:
-        execution, _created = await engine.create(flow_id)
+        execution, _created = await engine.create(FLOW_ID, context)
         done = await engine.run(execution.id)
         _expect_completed(done.status, execution.id)
 
@@ -261,12 +304,12 @@ async def _steps_scenario(
 
 
 async def _resume_scenario(
-    engine: Engine, flow_id: str, executions: int, concurrency: int, progress: bool
+    engine: Engine, executions: int, concurrency: int, progress: bool, context: dict[str, Any] | None
 ) -> tuple[float, list[float]]:
     parked: list[str] = []
 
     async def park(_: int) -> None:
-        execution, _created = await engine.create(flow_id)
+        execution, _created = await engine.create(FLOW_ID, context)
         parked.append((await engine.run(execution.id)).id)
 
     await _drive(park, executions, concurrency, False)
@@ -307,38 +350,25 @@ async def _drive(
     return seconds, latencies
 
 
-def _run_map(args: argparse.Namespace) -> int:
-    async def measure() -> tuple[str, bench_map.MapRun]:
-        async with _store(args.store) as store:
-            if args.warmup:
-                await bench_map.run_map(store, min(args.warmup, args.executions), args.concurrency)
-            return store.url, await bench_map.run_map(store, args.executions, args.concurrency)
-
-    try:
-        url, result = asyncio.run(measure())
-    except StoreURLError as exc:
-        print(f"flowmonkey bench: {exc}", file=sys.stderr)
-        return 2
-    except (FlowMonkeyError, bench_map.BenchmarkMapError) as exc:
-        print(f"flowmonkey bench: {exc}", file=sys.stderr)
-        return 1
-    if args.json:
-        print(json.dumps({"store": url, "scenario": "map", **asdict(result)}))
-    else:
-        print(f"store         {url}\n{bench_map.describe(result)}")
-    return 0
-
-
 def _describe(r: BenchResult) -> str:
     return "\n".join(
         [
             f"store         {r.store}",
             f"scenario      {r.scenario}: {r.executions} executions x {r.steps_per_execution} steps, "
-            f"{r.concurrency} in flight",
+            f"{r.concurrency} in flight"
+            + (f" in each of {r.workers} worker process(es)" if r.workers else ""),
             f"time          {r.seconds:.3f} s",
             f"throughput    {r.steps_per_s:,.0f} steps/s   {r.executions_per_s:,.0f} executions/s",
             f"latency       p50 {r.p50_ms:.2f} ms   p99 {r.p99_ms:.2f} ms   (per execution)",
-            f"cpu           {r.cpu_us_per_step:,.0f} us per step (this process, every thread)",
+            f"per step      {r.engine_us_per_step:,.0f} µs CPU in FlowMonkey ({r.row_us_per_step:.1f} µs row "
+            f"encoding), {r.round_trips_per_step:.2f} store round trips",
+            *(
+                [
+                    f"storage       {r.storage_limit_rows_per_s:,.0f} row-commits/s at most; this run used {r.storage_limit_ratio:.0%}"
+                ]
+                if r.storage_limit_rows_per_s
+                else []
+            ),
             f"observed      metrics {'on' if r.metrics else 'off'}, "
             f"tracing {'off' if r.tracing is None else f'{r.tracing:.0%} of segments'}",
         ]

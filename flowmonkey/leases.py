@@ -48,6 +48,8 @@ class Leases:
         self.parked: set[str] = set()
         """Executions that failed for good in the store: held, never stepped again."""
         self._backing_off: dict[str, datetime] = {}
+        self._to_release: list[str] = []
+        self._releasing: asyncio.Future[None] | None = None
 
     async def keep_renewed(self, stepping: Callable[[], Iterable[str]]) -> None:
         """Renew the leases of what is ``stepping`` (and of the parked) every ``lease / 3``, for ever."""
@@ -90,16 +92,26 @@ class Leases:
             )
 
     async def release(self, execution_id: str) -> None:
-        """Give the claim back (unless the store is lost: then it lapses on its own)."""
+        """Give the claim back (unless the store is lost: then it lapses on its own).
+        Claims given back in the same turn of the loop (the executions one group commit
+        finished) go back in one store call."""
         self.lost.discard(execution_id)
         if self._watch.down:
             return
+        self._to_release.append(execution_id)
+        if self._releasing is None:
+            self._releasing = asyncio.ensure_future(self._release_together())
+        await asyncio.shield(self._releasing)
+
+    async def _release_together(self) -> None:
+        await asyncio.sleep(0)  # let the others finishing now join
+        ids, self._to_release, self._releasing = self._to_release, [], None
         try:
             async with self._watch.call():
-                await self.store.release(owner=self.owner, execution_ids=[execution_id])
+                await self.store.release(owner=self.owner, execution_ids=ids)
         except StoreError as exc:
             if not exc.transient:  # the lease expires on its own: only time is lost
-                log.warning("runtime %s: could not release %s: %s", self.owner, execution_id, exc.message)
+                log.warning("runtime %s: could not release %s: %s", self.owner, ", ".join(ids), exc.message)
 
     def keep(self, execution_id: str) -> None:
         """Keep the claim after a failure, to lapse: the failure's back-off."""

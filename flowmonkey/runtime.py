@@ -365,9 +365,10 @@ class Runtime:
             await self._step_while_runnable(claim.execution.id, lock, current)
 
     async def _take_over(self, claim: Claim) -> Execution | None:
-        """Record a takeover from another (lost) owner; our own lapsed back-off is none."""
+        """Record a takeover from another (lost) owner; our own lapsed back-off is none.
+        The execution as claimed (or as the takeover left it): the first step needs no read."""
         if claim.taken_from is None or claim.taken_from == self.owner:
-            return None
+            return claim.execution
         self._counts["takeovers"] += 1
         execution, lost = claim.execution, claim.taken_from
         log.warning(

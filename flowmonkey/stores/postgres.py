@@ -39,12 +39,13 @@ from flowmonkey.stores._columns import (
 )
 from flowmonkey.stores._errors import classify_pg
 from flowmonkey.stores._fan_pg import Ended, PostgresFanIns, children_ended, ended_of
+from flowmonkey.stores._pg_counts import estimated_counts
 from flowmonkey.stores._pg_health import PostgresHealth
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores._pg_side import PostgresSideTables
 from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._urls import check_postgres_url
-from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage, Page
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionCounts, ExecutionQuery, FeedPage, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
@@ -305,10 +306,12 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns):
     async def count_executions(self, query: ExecutionQuery = ExecutionQuery()) -> dict[ExecutionStatus, int]:
         params = _query.Params("numbered")
         where = _query.execution_filter(query, params, as_is, "ILIKE")
+        if not where and (estimate := await estimated_counts(self._fetch)) is not None:
+            return estimate
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         query_sql = f"SELECT status, count(*) FROM executions {clause} GROUP BY status"
         rows = await self._fetch("count_executions", query_sql, *params.values)
-        counts = dict.fromkeys(ExecutionStatus, 0)
+        counts = ExecutionCounts(dict.fromkeys(ExecutionStatus, 0))
         for status, n in rows:
             counts[ExecutionStatus(status)] = n
         return counts

@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("engine",   ("engine",)),
     ("services", ("handlers", "runtime", "runtime_stats", "leases", "outage", "jobs", "triggers", "flowfiles", "flowdirectory",
                   "coordination", "filters", "bulk", "metrics", "tracing", "jsonlogs")),
-    ("edges",    ("cli", "cliopts", "worker", "defaults", "testing", "bench", "bench_map", "bench_scaleout", "emit",
+    ("edges",    ("cli", "cliopts", "worker", "defaults", "testing", "bench", "bench_map", "bench_observe", "bench_flows", "bench_limits", "bench_probe", "bench_workers", "emit",
                   "shutdown", "observability", "__init__", "__main__")),
     ("console",  ("tui",)),
 )

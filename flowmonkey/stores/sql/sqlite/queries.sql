@@ -50,9 +50,9 @@ INSERT OR IGNORE INTO definitions (hash, flow_id, version, body) VALUES (?, ?, ?
 SELECT body FROM definitions WHERE hash = ?
 
 -- name: claimable_ready
--- Claims read two index-friendly scans (ready by status, due waits by wake time) instead
--- of one OR; INDEXED BY because without ANALYZE statistics SQLite prefers the status index.
-SELECT {executions} FROM executions
+-- Claims read two index-friendly scans (ready by id, due waits by wake time) instead of
+-- one OR; INDEXED BY because without ANALYZE statistics SQLite prefers the status index.
+SELECT {executions} FROM executions INDEXED BY executions_ready
 WHERE status IN ('pending', 'running') AND (lease_expires_at IS NULL OR lease_expires_at <= :now)
 ORDER BY id LIMIT :limit
 
