@@ -30,6 +30,7 @@ from flowmonkey.model import (
     TriggerFire,
     WebhookSignature,
 )
+from flowmonkey.stores.retention import RetentionStore
 
 T = TypeVar("T")
 
@@ -246,8 +247,9 @@ class JobStore(Protocol):
 
 
 @runtime_checkable
-class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, Protocol):
-    """Durable storage of executions, their history, definitions, triggers and jobs."""
+class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, RetentionStore, Protocol):
+    """Durable storage of executions, their history, definitions, triggers and jobs
+    (and their retention: :mod:`flowmonkey.stores.retention`)."""
 
     url: str  # for display: the password is masked
 

@@ -28,6 +28,7 @@ from flowmonkey.model import (
     WebhookSignature,
     copy_json,
 )
+from flowmonkey.stores._memory_retention import MemoryRetention
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
 
 
@@ -51,7 +52,7 @@ def matches(execution: Execution, query: ExecutionQuery) -> bool:
 _MUTABLE = ("context", "metadata")  # the fields a caller could change after a commit
 
 
-class MemoryStore:
+class MemoryStore(MemoryRetention):
     """The Store protocol in memory; the default for unit tests and dry runs."""
 
     url = "memory://"

@@ -49,6 +49,7 @@ from flowmonkey.stores._columns import (
     dumps_optional,
 )
 from flowmonkey.stores._errors import classify_pg
+from flowmonkey.stores._pg_retention import PostgresRetention
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._urls import check_postgres_url
@@ -68,7 +69,7 @@ async def _keep_session(conn: Any) -> None:
     transaction left open."""
 
 
-class PostgresStore:
+class PostgresStore(PostgresRetention):
     """The Store protocol on PostgreSQL.
 
     Args:

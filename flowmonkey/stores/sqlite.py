@@ -62,6 +62,7 @@ from flowmonkey.stores._columns import (
 )
 from flowmonkey.stores._errors import classify_sqlite
 from flowmonkey.stores._sql import check_version
+from flowmonkey.stores._sqlite_retention import SQLiteRetention
 from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION, apply_schema, schema_version
 from flowmonkey.stores._urls import sqlite_url
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Page
@@ -143,7 +144,7 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
         future.set_exception(value)
 
 
-class SQLiteStore:
+class SQLiteStore(SQLiteRetention):
     """The Store protocol on one SQLite file.
 
     Args:
@@ -194,7 +195,9 @@ class SQLiteStore:
                 await asyncio.to_thread(_ensure_directory, self.path)
             writer = _Connection("writer")
             self._writer = writer
-            await writer.open(self.path, ["PRAGMA journal_mode = WAL", *pragmas])
+            # auto_vacuum before the first table: a new database gives freed pages back.
+            vacuum = "PRAGMA auto_vacuum = INCREMENTAL"
+            await writer.open(self.path, [vacuum, "PRAGMA journal_mode = WAL", *pragmas])
             await writer.run(apply_schema)
             if self.path != _MEMORY:
                 self._reader = _Connection("reader")

@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stores",   ("stores", "inputs", "events")),
     ("registry", ("registry", "state", "params")),
     ("engine",   ("engine",)),
-    ("services", ("handlers", "runtime", "runtime_stats", "leases", "outage", "jobs", "triggers", "flowfiles", "flowdirectory",
+    ("services", ("handlers", "retention", "runtime", "runtime_stats", "leases", "outage", "jobs", "triggers", "flowfiles", "flowdirectory",
                   "coordination")),
     ("edges",    ("cli", "cliopts", "worker", "defaults", "testing", "bench", "bench_scaleout", "emit",
                   "shutdown", "__init__", "__main__")),
