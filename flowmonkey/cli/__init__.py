@@ -6,6 +6,7 @@
     flowmonkey show ID
     flowmonkey resume ID [--data JSON|@file] [--wait]
     flowmonkey cancel ID [--reason R]
+    flowmonkey prune [--older-than 30d] [--status S,...] [--flow F] [--dry-run] [--vacuum]
     flowmonkey worker | bench | emit ...
 
 Each takes ``--store URL`` (env ``FLOWMONKEY_STORE``), ``--flows DIR`` (env

@@ -26,7 +26,7 @@ from flowmonkey.model import (
     TriggerType,
     WebhookSignature,
 )
-from flowmonkey.retention import PruneReport, Pruner, RetentionPolicy
+from flowmonkey.retention import Pruner, PruneReport, RetentionPolicy
 from flowmonkey.stores import ExecutionQuery, Store
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
