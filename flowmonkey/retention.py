@@ -231,7 +231,8 @@ class Pruner:
 
 class RetentionLoop:
     """Prunes every ``every`` (the first time at start) until stopped; a failed prune is
-    one log line, and the next is tried at its time."""
+    one log line, and the next is tried at its time. ``async with`` starts and stops it.
+    Several processes may prune one store at once: each row goes once."""
 
     def __init__(self, pruner: Pruner, every: timedelta) -> None:
         if every <= timedelta(0):
@@ -240,6 +241,13 @@ class RetentionLoop:
         self.every = every
         self.last: PruneReport | None = None
         self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> RetentionLoop:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
 
     def start(self) -> None:
         log.info("retention: %s, pruned every %s", self.pruner.policy.describe(), format_duration(self.every))

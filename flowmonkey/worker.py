@@ -18,6 +18,9 @@ signed with ``FLOWMONKEY_SECRET`` (older secrets still accepted: the comma-separ
 ``FLOWMONKEY_SECRET_FALLBACKS``); workers and consoles that accept each other's tokens
 need the same ones. Tokens of the old forms are refused from
 ``FLOWMONKEY_LEGACY_TOKENS_UNTIL`` (an ISO 8601 date or time) on.
+
+With ``--prune-every 1h`` the worker also deletes finished executions older than
+``--retain`` (default 30d) every hour (see :mod:`flowmonkey.retention`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from flowmonkey.errors import FlowMonkeyError, InvalidArgumentError, SchemaVersi
 from flowmonkey.events import Event
 from flowmonkey.handlers.job import job_handler
 from flowmonkey.jobs import JobRunner
+from flowmonkey.retention import DEFAULT_RETENTION, Pruner, RetentionLoop, RetentionPolicy
 from flowmonkey.runtime import Runtime
 from flowmonkey.shutdown import STOP_SIGNALS, hold_stop_signals, stop_requested
 from flowmonkey.stores import Store, open_store
@@ -124,6 +128,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "a proxy in front needs more)",
     )
     parser.add_argument("--no-schedule", action="store_true", help="do not fire schedule triggers here")
+    parser.add_argument(
+        "--prune-every",
+        type=_duration,
+        default=None,
+        help="delete finished executions past --retain this often, e.g. 1h (off by default)",
+    )
+    parser.add_argument(
+        "--retain",
+        type=_duration,
+        default=DEFAULT_RETENTION,
+        help="with --prune-every: how long (default 30d)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -188,6 +204,9 @@ async def serve(
         await runtime.start()
         stack.push_async_callback(_stop_runtime, runtime, args.grace)
         await stack.enter_async_context(host_triggers(args, store, engine))
+        if args.prune_every is not None:
+            pruner = Pruner(store, RetentionPolicy(older_than=args.retain))
+            await stack.enter_async_context(RetentionLoop(pruner, args.prune_every))
         log.info("worker %s ready: store %s, concurrency %d", owner, store.url, args.concurrency)
         await stop.wait()
         log.info("worker %s stopping", owner)
