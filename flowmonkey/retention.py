@@ -249,8 +249,12 @@ class RetentionLoop:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
+    def describe(self) -> str:
+        """What is kept, and how often it is pruned (for logs, help and tooltips)."""
+        return f"{self.pruner.policy.describe()}; pruned every {format_duration(self.every)}"
+
     def start(self) -> None:
-        log.info("retention: %s, pruned every %s", self.pruner.policy.describe(), format_duration(self.every))
+        log.info("retention: %s", self.describe())
         self._task = asyncio.create_task(self._run(), name="flowmonkey-retention")
 
     async def stop(self) -> None:

@@ -6,10 +6,10 @@ import argparse
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from flowmonkey import DEFAULT_STORE_URL, InvalidArgumentError, token_cutoff, token_secrets
+from flowmonkey import DEFAULT_STORE_URL, InvalidArgumentError, parse_duration, token_cutoff, token_secrets
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +29,10 @@ class ConsoleOptions:
     ``FLOWMONKEY_SECRET_FALLBACKS``, still accepted); shared with the workers."""
     legacy_tokens_until: datetime | None = None
     """Resume tokens of the old forms are refused from then on (``FLOWMONKEY_LEGACY_TOKENS_UNTIL``)."""
+    prune_every: timedelta | None = None
+    """The embedded runtime prunes finished executions this often (off by default)."""
+    retain: timedelta = timedelta(days=30)
+    """With ``prune_every``: how long finished executions are kept."""
 
 
 def _host_port(text: str) -> tuple[str, int]:
@@ -65,7 +69,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="only observe and act on the store; do not run executions, flows or triggers here",
     )
     parser.add_argument("--http", metavar="HOST:PORT", type=_host_port, help="serve HTTP triggers here")
+    parser.add_argument(
+        "--prune-every",
+        metavar="DURATION",
+        type=_duration,
+        help="with the worker: delete finished executions past --retain this often, e.g. 1h (off by default)",
+    )
+    parser.add_argument(
+        "--retain", metavar="DURATION", type=_duration, default="30d", help="with --prune-every (default 30d)"
+    )
     return parser
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_options(argv: Sequence[str] | None = None) -> ConsoleOptions:
@@ -78,6 +98,8 @@ def parse_options(argv: Sequence[str] | None = None) -> ConsoleOptions:
         create=args.create,
         worker=not args.no_worker and not args.readonly,
         http=args.http,
+        prune_every=args.prune_every,
+        retain=args.retain,
         secret=_secret(os.environ.get("FLOWMONKEY_SECRET"), os.environ.get("FLOWMONKEY_SECRET_FALLBACKS")),
         legacy_tokens_until=_cutoff(os.environ.get("FLOWMONKEY_LEGACY_TOKENS_UNTIL")),
     )

@@ -51,5 +51,8 @@ async def test_a_worker_prunes_finished_executions_past_its_retention(
         await asyncio.sleep(0.01)
     stop.set()
     assert await asyncio.wait_for(worker, 10) == 0
-    assert "retention: completed, failed, cancelled executions kept 0ms after they finish" in caplog.text
+    assert (
+        "retention: completed, failed, cancelled executions kept 0ms after they finish; trigger fires 0ms; pruned every 1h"
+        in caplog.text
+    )
     assert "retention: deleted 1 execution(s)" in caplog.text
