@@ -24,6 +24,7 @@ T = TypeVar("T")
 
 VACUUM_STEP = 2000
 """Pages given back per incremental vacuum step (one short write each)."""
+MAX_VACUUM_STEPS = 1000
 
 # The tables whose old rows go by a selection of their keys (queries old_*).
 _KEYS = {
@@ -143,8 +144,9 @@ class SQLiteRetention:
         if full:
             await self._call(self._writer, "vacuum", vacuum)  # outside any transaction
         else:
-            while await self._write("reclaim_space", vacuum_step):
-                pass
+            for _ in range(MAX_VACUUM_STEPS):  # writers may free pages meanwhile: do not chase them
+                if not await self._write("reclaim_space", vacuum_step):
+                    break
         after, free = await self._read("reclaim_space", file_size)
         given = max(size - after, 0)
         how = "VACUUM" if full else "incremental vacuum"
