@@ -33,6 +33,7 @@ log = logging.getLogger("flowmonkey.retention")
 DEFAULT_RETENTION = timedelta(days=30)
 FINISHED = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
 BATCH_SIZE = 1000
+DRY_RUN_LIMIT = 2**62
 DEFAULT_PAUSE = 1.0
 """After each batch the pruner rests this many times as long as the batch took."""
 
@@ -197,15 +198,16 @@ class Pruner:
 
     async def _prune_trigger_state(self, now: datetime, dry_run: bool) -> dict[str, int]:
         before = now - self.policy.fires_retention
+        limit = DRY_RUN_LIMIT if dry_run else self.policy.batch_size  # a dry run counts all at once
         prunes = {
             "trigger_fires": lambda: self.store.prune_trigger_fires(
-                fired_before=before, limit=self.policy.batch_size, dry_run=dry_run
+                fired_before=before, limit=limit, dry_run=dry_run
             ),
             "trigger_slots": lambda: self.store.prune_trigger_slots(
-                before=before, limit=self.policy.batch_size, dry_run=dry_run
+                before=before, limit=limit, dry_run=dry_run
             ),
             "signatures": lambda: self.store.prune_signatures(
-                expired_before=now, limit=self.policy.batch_size, dry_run=dry_run
+                expired_before=now, limit=limit, dry_run=dry_run
             ),
         }
         counts = {}
@@ -214,7 +216,7 @@ class Pruner:
         return counts
 
     async def _prune_rows(self, prune_batch: Callable[[], Awaitable[int]], dry_run: bool) -> int:
-        """Batches until one is not full (a dry run counts only the first: it deletes nothing)."""
+        """Batches until one is not full (a dry run is one count: it deletes nothing)."""
         total = 0
         while True:
             began = time.perf_counter()
@@ -275,4 +277,6 @@ class RetentionLoop:
                     exc.message,
                     format_duration(self.every),
                 )
+            except Exception:  # a bug must not end pruning for good: say so, try again later
+                log.exception("retention: the prune failed; next try in %s", format_duration(self.every))
             await asyncio.sleep(self.every.total_seconds())

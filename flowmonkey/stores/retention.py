@@ -27,9 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from flowmonkey.ids import first_id
 from flowmonkey.model import ExecutionStatus
-
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,13 +48,7 @@ class PruneCut:
     def id_below(self) -> str:
         """Ids sort by creation time (ULIDs), and nothing finishes before it was created:
         every execution that may go has an id below this one, so a scan stops there."""
-        millis = int(self.finished_before.timestamp() * 1000) + 1
-        value = max(millis, 0) << 80
-        chars = []
-        for _ in range(26):
-            chars.append(_ALPHABET[value & 31])
-            value >>= 5
-        return "".join(reversed(chars))
+        return first_id(int(self.finished_before.timestamp() * 1000) + 1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -291,3 +291,15 @@ async def test_definitions_stay(any_store: Store) -> None:
     await prune(any_store)
     assert await ids_left(any_store) == set()
     assert await any_store.get_definition(flow.hash) == flow
+
+
+async def test_a_dry_run_counts_every_old_fire_and_deletes_none(any_store: Store) -> None:
+    for i in range(5):
+        await any_store.record_fire(
+            TriggerFire(id=f"f{i}", trigger_id="nightly", fired_at=LONG_AGO, status="ok")
+        )
+    policy = RetentionPolicy(batch_size=2, pause=0)
+    dry = await Pruner(any_store, policy, clock=lambda: NOW).prune(dry_run=True)
+    assert dry.trigger_fires == 5 and len(await any_store.trigger_history("nightly")) == 5
+    assert (await Pruner(any_store, policy, clock=lambda: NOW).prune()).trigger_fires == 5
+    assert await any_store.trigger_history("nightly") == []
