@@ -62,7 +62,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--pause",
         type=float,
         default=DEFAULT_PAUSE,
-        help="rest after each batch, in multiples of its time (default 1: workers keep their pace)",
+        help="rest after each batch, in multiples of its time (default 4: workers keep their pace)",
     )
     parser.add_argument("--store", default=None, help="store URL (default: $FLOWMONKEY_STORE or SQLite)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -80,10 +80,14 @@ def prune_old(conn: sqlite3.Connection, name: str, before: int, limit: int, dry_
 
 
 def vacuum_step(conn: sqlite3.Connection) -> int:
-    """Give back up to :data:`VACUUM_STEP` free pages; how many are left free."""
+    """Give back up to :data:`VACUUM_STEP` free pages; how many are left free.
+
+    ``executescript``: a plain ``execute`` steps the pragma once, which frees one page.
+    It runs outside any transaction (the writer's own call, not a queued write).
+    """
     if conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # 2: incremental
         return 0
-    conn.execute(f"PRAGMA incremental_vacuum({VACUUM_STEP})").fetchall()
+    conn.executescript(f"PRAGMA incremental_vacuum({VACUUM_STEP});")
     left: int = conn.execute("PRAGMA freelist_count").fetchone()[0]
     return left
 
@@ -140,14 +144,15 @@ class SQLiteRetention:
         return await self._write("prune", prune_old, name, before, limit, False)
 
     async def reclaim_space(self, *, full: bool = False) -> str:
-        size, _ = await self._read("reclaim_space", file_size)
+        # On the writer's connection, between its batches of writes: outside any transaction.
+        size, _ = await self._call(self._writer, "reclaim_space", file_size)
         if full:
-            await self._call(self._writer, "vacuum", vacuum)  # outside any transaction
+            await self._call(self._writer, "vacuum", vacuum)
         else:
             for _ in range(MAX_VACUUM_STEPS):  # writers may free pages meanwhile: do not chase them
-                if not await self._write("reclaim_space", vacuum_step):
+                if not await self._call(self._writer, "reclaim_space", vacuum_step):
                     break
-        after, free = await self._read("reclaim_space", file_size)
+        after, free = await self._call(self._writer, "reclaim_space", file_size)
         given = max(size - after, 0)
         how = "VACUUM" if full else "incremental vacuum"
         note = f"; {_mb(free)} stay free for new rows (--vacuum gives them back)" if free else ""

@@ -8,7 +8,9 @@ ago, with history, takeover records, jobs and idempotency keys), then pruned wit
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -303,3 +305,17 @@ async def test_a_dry_run_counts_every_old_fire_and_deletes_none(any_store: Store
     assert dry.trigger_fires == 5 and len(await any_store.trigger_history("nightly")) == 5
     assert (await Pruner(any_store, policy, clock=lambda: NOW).prune()).trigger_fires == 5
     assert await any_store.trigger_history("nightly") == []
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+async def test_sqlite_gives_the_space_back(any_store: Store, store_url: str) -> None:
+    path = Path(store_url.removeprefix("sqlite:///"))
+    await stored(any_store, *(execution(S.COMPLETED, context={"blob": "x" * 20_000}) for _ in range(200)))
+    report = await prune(any_store)
+    assert report.execution_count == 200
+    assert report.space is not None and "given back (incremental vacuum)" in report.space
+    with sqlite3.connect(path) as conn:
+        free, pages = (
+            conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("freelist_count", "page_count")
+        )
+    assert free == 0 and pages * 4096 < 1_000_000, (free, pages)
