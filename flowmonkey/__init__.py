@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from flowmonkey.coordination.postgres import PostgresWakeSignaler
     from flowmonkey.coordination.redis import RedisLockManager, RedisWakeSignaler
     from flowmonkey.defaults import Engine, default_handlers
+    from flowmonkey.durations import parse_duration
     from flowmonkey.engine import CancelResult, StepOutcome
     from flowmonkey.errors import (
         ConflictError,
@@ -91,6 +92,7 @@ if TYPE_CHECKING:
     from flowmonkey.params import ExecutionView, HandlerParams
     from flowmonkey.registry import FlowRegistry, FunctionHandler, Handler, HandlerRegistry, handler
     from flowmonkey.result import Result, StepResult
+    from flowmonkey.retention import Pruner, PruneReport, RetentionLoop, RetentionPolicy
     from flowmonkey.runtime import Runtime
     from flowmonkey.runtime_stats import RuntimeStats
     from flowmonkey.stores import (
@@ -196,6 +198,10 @@ _EXPORTS = {
     "Result": "flowmonkey.result",
     "RetryPolicy": "flowmonkey.model",
     "Runtime": "flowmonkey.runtime",
+    "PruneReport": "flowmonkey.retention",
+    "Pruner": "flowmonkey.retention",
+    "RetentionLoop": "flowmonkey.retention",
+    "RetentionPolicy": "flowmonkey.retention",
     "RuntimeStats": "flowmonkey.runtime_stats",
     "SQLiteStore": "flowmonkey.stores.sqlite",
     "ScheduleConfig": "flowmonkey.triggers",
@@ -230,6 +236,7 @@ _EXPORTS = {
     "llm_handler": "flowmonkey.handlers.llm",
     "load_flow_file": "flowmonkey.flowfiles",
     "open_store": "flowmonkey.stores",
+    "parse_duration": "flowmonkey.durations",
     "run_job": "flowmonkey.handlers.job",
     "missing_store": "flowmonkey.cliopts",
     "serve_http": "flowmonkey.triggers",
@@ -320,10 +327,14 @@ __all__ = [
     "PostgresStore",
     "PostgresWakeSignaler",
     "Problem",
+    "PruneReport",
+    "Pruner",
     "RedisLockManager",
     "RedisWakeSignaler",
     "Result",
     "ResumeDataError",
+    "RetentionLoop",
+    "RetentionPolicy",
     "RetryPolicy",
     "Runtime",
     "RuntimeStats",
@@ -368,6 +379,7 @@ __all__ = [
     "preview",
     "resume_action",
     "retry_action",
+    "parse_duration",
     "run_job",
     "serve_http",
     "signaler_for",

@@ -19,7 +19,7 @@ from flowmonkey.stores.sqlite import parse_sqlite_url
 # The commands that work on an existing store: a missing SQLite file there is a typo, not
 # a wish for an empty store (``run`` and ``worker`` make one; ``--create`` asks for one).
 USES_EXISTING_STORE = frozenset(
-    {"list", "show", "resume", "cancel", "emit", "retry", "skip", "fail", "fork", "migrate", "flows"}
+    {"list", "show", "resume", "cancel", "emit", "retry", "skip", "fail", "fork", "migrate", "flows", "prune"}
 )
 
 

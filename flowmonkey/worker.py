@@ -23,6 +23,9 @@ With ``--http`` the worker also serves ``GET /metrics`` (Prometheus, with the
 ``metrics`` extra; ``--no-metrics`` turns them off). It traces with OpenTelemetry when a
 tracer provider is set (``--tracing`` / ``--no-tracing``), and ``--log-format json``
 writes one JSON object per line (:mod:`flowmonkey.jsonlogs`).
+
+With ``--prune-every 1h`` the worker also deletes finished executions older than
+``--retain`` (default 30d) every hour (see :mod:`flowmonkey.retention`).
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from flowmonkey.handlers.job import job_handler
 from flowmonkey.jobs import JobRunner
 from flowmonkey.jsonlogs import JsonFormatter, text_formatter
 from flowmonkey.observability import Observability
+from flowmonkey.retention import DEFAULT_RETENTION, Pruner, RetentionLoop, RetentionPolicy
 from flowmonkey.runtime import Runtime
 from flowmonkey.shutdown import STOP_SIGNALS, hold_stop_signals, stop_requested
 from flowmonkey.stores import Store, open_store
@@ -149,6 +153,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "or opentelemetry-instrument set a tracer provider)",
     )
     tracing.add_argument("--no-tracing", dest="tracing", action="store_false", help="no spans")
+    parser.add_argument(
+        "--prune-every",
+        type=_duration,
+        default=None,
+        help="delete finished executions past --retain this often, e.g. 1h (off by default)",
+    )
+    parser.add_argument(
+        "--retain",
+        type=_duration,
+        default=DEFAULT_RETENTION,
+        help="with --prune-every: how long (default 30d)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -219,6 +235,9 @@ async def serve(
         await runtime.start()
         stack.push_async_callback(_stop_runtime, runtime, args.grace)
         await stack.enter_async_context(host_triggers(args, store, engine, observability))
+        if args.prune_every is not None:
+            pruner = Pruner(store, RetentionPolicy(older_than=args.retain))
+            await stack.enter_async_context(RetentionLoop(pruner, args.prune_every))
         log.info("worker %s ready: store %s, concurrency %d", owner, store.url, args.concurrency)
         await stop.wait()
         log.info("worker %s stopping", owner)

@@ -38,6 +38,9 @@ from flowmonkey import (
     Observability,
     Page,
     ResumeDataError,
+    Pruner,
+    RetentionLoop,
+    RetentionPolicy,
     Runtime,
     Step,
     StepHealth,
@@ -175,6 +178,7 @@ class Backend:
         await self._start_signals()
         if self.options.worker:
             await self._start_runtime()
+        self._start_retention()
         await self._start_triggers()
 
     async def stop(self) -> None:
@@ -238,6 +242,30 @@ class Backend:
         await self._runtime.start()
         self._services.append(("runtime", self._runtime.stop))
         self._features["runtime"] = "on"
+
+    def _start_retention(self) -> None:
+        """With a worker and ``--prune-every``, prune finished executions (off by default)."""
+        loop = self._retention_loop()
+        if loop is not None:
+            loop.start()
+            self._services.append(("retention", loop.stop))
+        self._features["retention"] = self.retention
+
+    def _retention_loop(self) -> RetentionLoop | None:
+        every = self.options.prune_every
+        if every is None or not self.options.worker or self.readonly:
+            return None
+        return RetentionLoop(Pruner(self._store, RetentionPolicy(older_than=self.options.retain)), every)
+
+    @property
+    def retention(self) -> str:
+        """The retention in effect (for the header's tooltip and the help)."""
+        loop = self._retention_loop()
+        return (
+            loop.describe()
+            if loop is not None
+            else "off: finished executions are kept (--prune-every turns it on)"
+        )
 
     async def _start_triggers(self) -> None:
         if not self.options.worker:

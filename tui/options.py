@@ -6,10 +6,10 @@ import argparse
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from flowmonkey import DEFAULT_STORE_URL, InvalidArgumentError, token_cutoff, token_secrets
+from flowmonkey import DEFAULT_STORE_URL, InvalidArgumentError, parse_duration, token_cutoff, token_secrets
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +36,11 @@ class ConsoleOptions:
     """Serve the console in a browser here (``--web``) instead of on this terminal."""
     web_allow_actions: bool = False
     """The browser consoles may act (start, resume, cancel ...); read-only otherwise."""
+
+    prune_every: timedelta | None = None
+    """The embedded runtime prunes finished executions this often (off by default)."""
+    retain: timedelta = timedelta(days=30)
+    """With ``prune_every``: how long finished executions are kept."""
 
 
 STORE_ENV = "FLOWMONKEY_CONSOLE_STORE"
@@ -96,7 +101,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --web: the browser consoles may start, resume, cancel ... (default: read-only)",
     )
+    parser.add_argument(
+        "--prune-every",
+        metavar="DURATION",
+        type=_duration,
+        help="with the worker: delete finished executions past --retain this often, e.g. 1h (off by default)",
+    )
+    parser.add_argument(
+        "--retain", metavar="DURATION", type=_duration, default="30d", help="with --prune-every (default 30d)"
+    )
     return parser
+
+
+def _duration(text: str) -> timedelta:
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_options(argv: Sequence[str] | None = None) -> ConsoleOptions:
@@ -112,6 +133,8 @@ def parse_options(argv: Sequence[str] | None = None) -> ConsoleOptions:
         web=args.web,
         web_allow_actions=args.web_allow_actions,
         http=args.http,
+        prune_every=args.prune_every,
+        retain=args.retain,
         secret=_secret(os.environ.get("FLOWMONKEY_SECRET"), os.environ.get("FLOWMONKEY_SECRET_FALLBACKS")),
         legacy_tokens_until=_cutoff(os.environ.get("FLOWMONKEY_LEGACY_TOKENS_UNTIL")),
     )

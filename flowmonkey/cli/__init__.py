@@ -11,6 +11,7 @@
     flowmonkey migrate --flow ID --to live|VERSION|HASH [--filter F] [--dry-run]
     flowmonkey cancel|retry|resume --filter 'status:failed flow:order since:1h' [--dry-run]
     flowmonkey flows
+    flowmonkey prune [--older-than 30d] [--status S,...] [--flow F] [--dry-run] [--vacuum]
     flowmonkey worker | bench | emit ...
 
 Each takes ``--store URL`` (env ``FLOWMONKEY_STORE``), ``--flows DIR`` (env

@@ -25,6 +25,7 @@ DELEGATED = {
     "worker": ("flowmonkey.worker", "run executions headless (claims work, wakes timers, fires triggers)"),
     "bench": ("flowmonkey.bench", "measure steps per second on a store"),
     "emit": ("flowmonkey.emit", "emit an event that starts the flows listening for it"),
+    "prune": ("flowmonkey.cli.prune", "delete finished executions older than a retention (default 30d)"),
 }
 
 MAX_WAIT_HELP = "with --wait: the longest timer to sleep over in-process (default 5m)"

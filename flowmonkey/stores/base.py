@@ -34,6 +34,7 @@ from flowmonkey.model import (
 )
 from flowmonkey.model.fanout import FanIn
 from flowmonkey.stores.health import FlowHealth, StepHealth
+from flowmonkey.stores.retention import RetentionStore
 
 T = TypeVar("T")
 
@@ -337,8 +338,9 @@ class FanInStore(Protocol):
 
 
 @runtime_checkable
-class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, FeedStore, FanInStore, Protocol):
-    """Durable storage of executions, their history, definitions, triggers and jobs."""
+class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, FeedStore, FanInStore, RetentionStore, Protocol):
+    """Durable storage of executions, their history, definitions, triggers and jobs
+    (and their retention: :mod:`flowmonkey.stores.retention`)."""
 
     url: str  # for display: the password is masked
 

@@ -30,6 +30,7 @@ from flowmonkey.model import (
 )
 from flowmonkey.stores import health
 from flowmonkey.stores._fan_memory import MemoryFanIns
+from flowmonkey.stores._memory_retention import MemoryRetention
 from flowmonkey.stores._feed import cursor, position
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedEntry, FeedPage, Page
 
@@ -56,7 +57,7 @@ def matches(execution: Execution, query: ExecutionQuery) -> bool:
 _MUTABLE = ("context", "metadata")  # the fields a caller could change after a commit
 
 
-class MemoryStore(MemoryFanIns):
+class MemoryStore(MemoryFanIns, MemoryRetention):
     """The Store protocol in memory; the default for unit tests and dry runs."""
 
     url = "memory://"

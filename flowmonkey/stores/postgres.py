@@ -41,6 +41,7 @@ from flowmonkey.stores._errors import classify_pg
 from flowmonkey.stores._fan_pg import Ended, PostgresFanIns, children_ended, ended_of
 from flowmonkey.stores._pg_counts import estimated_counts
 from flowmonkey.stores._pg_health import PostgresHealth
+from flowmonkey.stores._pg_retention import PostgresRetention
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores._pg_side import PostgresSideTables
 from flowmonkey.stores._sql import check_version
@@ -61,7 +62,7 @@ async def _keep_session(conn: Any) -> None:
     transaction left open."""
 
 
-class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns):
+class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, PostgresRetention):
     """The Store protocol on PostgreSQL.
 
     Args:

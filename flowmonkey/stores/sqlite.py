@@ -64,6 +64,7 @@ from flowmonkey.stores._errors import classify_sqlite
 from flowmonkey.stores._fan_sqlite_store import SQLiteFanIns
 from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._sqlite_health import SQLiteHealth
+from flowmonkey.stores._sqlite_retention import SQLiteRetention
 from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION, apply_schema, schema_version
 from flowmonkey.stores._urls import sqlite_url
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage, Page
@@ -153,7 +154,7 @@ def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
         future.set_exception(value)
 
 
-class SQLiteStore(SQLiteHealth, SQLiteFanIns):
+class SQLiteStore(SQLiteHealth, SQLiteFanIns, SQLiteRetention):
     """The Store protocol on one SQLite file.
 
     Args:
@@ -209,7 +210,9 @@ class SQLiteStore(SQLiteHealth, SQLiteFanIns):
                 await asyncio.to_thread(_ensure_directory, self.path)
             writer = _Connection("writer")
             self._writer = writer
-            await writer.open(self.path, ["PRAGMA journal_mode = WAL", *pragmas])
+            # auto_vacuum before the first table: a new database gives freed pages back.
+            vacuum = "PRAGMA auto_vacuum = INCREMENTAL"
+            await writer.open(self.path, [vacuum, "PRAGMA journal_mode = WAL", *pragmas])
             await writer.run(apply_schema)
             if self.path != _MEMORY:
                 self._reader = _Connection("reader")

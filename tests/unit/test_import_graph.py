@@ -27,7 +27,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("stores",   ("stores", "stores.health", "inputs", "events", "observers")),
     ("registry", ("registry", "state", "params")),
     ("engine",   ("engine",)),
-    ("services", ("handlers", "runtime", "runtime_stats", "leases", "outage", "jobs", "triggers", "flowfiles", "flowdirectory",
+    ("services", ("handlers", "retention", "runtime", "runtime_stats", "leases", "outage", "jobs", "triggers", "flowfiles", "flowdirectory",
                   "coordination", "filters", "bulk", "metrics", "tracing", "jsonlogs")),
     ("edges",    ("cli", "cliopts", "worker", "defaults", "testing", "bench", "bench_map", "bench_observe", "bench_flows", "bench_limits", "bench_probe", "bench_workers", "emit",
                   "shutdown", "observability", "__init__", "__main__")),

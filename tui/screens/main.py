@@ -96,6 +96,7 @@ class MainScreen(Screen[None]):
         header.worker = self.backend.worker_label
         header.readonly = self.backend.readonly
         header.now = self.backend.now()
+        header.tooltip = f"retention: {self.backend.retention}"
         yield header
         yield self._tabs
         with ContentSwitcher(initial=self.current):

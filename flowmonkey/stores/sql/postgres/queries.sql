@@ -246,3 +246,55 @@ FROM step_records r
 WHERE r.step_id IS NOT NULL AND r.execution_id IN (
     SELECT id FROM executions WHERE flow_id = $1 AND created_at >= $2 AND created_at < $3
     ORDER BY created_at DESC LIMIT $4)
+
+-- Retention (flowmonkey/stores/_pg_retention.py): a batch examines the next executions of
+-- one finished status in id order (the status index) up to a bound, and deletes those no
+-- rule keeps, in one transaction. A prune of old rows composes
+-- "DELETE FROM <table> WHERE <key> IN (...)" from the selections named old_*.
+
+-- name: prune_examined
+SELECT max(id), count(*) FROM (
+    SELECT id FROM executions WHERE status = $1 AND id > $2 AND id < $3 ORDER BY id LIMIT $4
+) AS examined
+
+-- name: prunable
+-- Finished before $4, of flow $5 if given; no live idempotency key (NULL: never expires);
+-- no parent that is still active.
+SELECT e.id, e.flow_id FROM executions AS e
+WHERE e.status = $1 AND e.id > $2 AND e.id <= $3
+  AND e.completed_at < $4 AND ($5::text IS NULL OR e.flow_id = $5)
+  AND (e.idempotency_key IS NULL OR e.idempotency_expires_at <= $6)
+  AND NOT EXISTS (
+      SELECT 1 FROM executions AS p WHERE p.id = e.parent_execution_id
+      AND p.status IN ('pending', 'running', 'waiting', 'held')
+  )
+
+-- name: prune_executions
+-- The executions (still of the status examined), their history, jobs and idempotency
+-- entries (only an entry that still names the execution: a newer one that took an expired
+-- key over stays). Arrays with = ANY keep every delete on its index.
+WITH gone AS (
+    DELETE FROM executions WHERE id = ANY($1::text[]) AND status = $2
+    RETURNING id, coalesce(tenant_id, '') AS tenant_id, flow_id, idempotency_key
+), history AS (
+    DELETE FROM step_records WHERE execution_id = ANY(ARRAY(SELECT id FROM gone))
+), jobs_gone AS (
+    DELETE FROM jobs WHERE execution_id = ANY(ARRAY(SELECT id FROM gone))
+), keys_gone AS (
+    DELETE FROM idempotency_keys AS k USING gone AS g
+    WHERE k.tenant_id = g.tenant_id AND k.flow_id = g.flow_id AND k.key = g.idempotency_key
+      AND k.execution_id = g.id
+)
+SELECT flow_id, count(*) FROM gone GROUP BY flow_id
+
+-- name: old_trigger_fires
+SELECT seq FROM trigger_fires WHERE fired_at < $1 ORDER BY seq LIMIT $2
+
+-- name: old_trigger_slots
+-- A slot before its trigger's next_run_at is never planned again (nor one of a trigger gone).
+SELECT s.trigger_id, s.slot_at FROM trigger_slots AS s LEFT JOIN triggers AS t ON t.id = s.trigger_id
+WHERE s.slot_at < $1 AND (t.next_run_at IS NULL OR s.slot_at < t.next_run_at)
+ORDER BY s.trigger_id, s.slot_at LIMIT $2
+
+-- name: old_signatures
+SELECT trigger_id, signature FROM webhook_signatures WHERE expires_at < $1 ORDER BY expires_at LIMIT $2

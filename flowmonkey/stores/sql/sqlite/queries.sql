@@ -187,3 +187,50 @@ WHERE step_id IS NOT NULL AND execution_id IN (
     SELECT id FROM executions INDEXED BY executions_flow_created
     WHERE flow_id = :flow AND created_at >= :since AND created_at < :until
     ORDER BY created_at DESC LIMIT :limit)
+
+-- Retention (flowmonkey/stores/_sqlite_retention.py): a batch examines the next executions
+-- of one finished status in id order (the status index) up to a bound, and deletes those
+-- no rule keeps. A prune of old rows composes "DELETE FROM <table> WHERE <key> IN (...)"
+-- from the selections named old_*.
+
+-- name: prune_examined
+SELECT max(id), count(*) FROM (
+    SELECT id FROM executions WHERE status = ? AND id > ? AND id < ? ORDER BY id LIMIT ?
+)
+
+-- name: prunable
+-- Finished before :before, of :flow if given; no live idempotency key (NULL: never
+-- expires); no parent that is still active.
+SELECT e.id, e.flow_id, e.tenant_id, e.idempotency_key FROM executions AS e
+WHERE e.status = :status AND e.id > :after AND e.id <= :last
+  AND e.completed_at < :before AND (:flow IS NULL OR e.flow_id = :flow)
+  AND (e.idempotency_key IS NULL OR e.idempotency_expires_at <= :now)
+  AND NOT EXISTS (
+      SELECT 1 FROM executions AS p WHERE p.id = e.parent_execution_id
+      AND p.status IN ('pending', 'running', 'waiting', 'held')
+  )
+
+-- name: forget_execution
+DELETE FROM executions WHERE id = ?
+
+-- name: forget_history
+DELETE FROM step_records WHERE execution_id = ?
+
+-- name: forget_jobs
+DELETE FROM jobs WHERE execution_id = ?
+
+-- name: forget_idempotency_key
+-- Only the entry that still names this execution: a newer one that took an expired key over stays.
+DELETE FROM idempotency_keys WHERE tenant_id = ? AND flow_id = ? AND key = ? AND execution_id = ?
+
+-- name: old_trigger_fires
+SELECT seq FROM trigger_fires WHERE fired_at < ? ORDER BY seq LIMIT ?
+
+-- name: old_trigger_slots
+-- A slot before its trigger's next_run_at is never planned again (nor one of a trigger gone).
+SELECT s.trigger_id, s.slot_at FROM trigger_slots AS s LEFT JOIN triggers AS t ON t.id = s.trigger_id
+WHERE s.slot_at < ? AND (t.next_run_at IS NULL OR s.slot_at < t.next_run_at)
+ORDER BY s.trigger_id, s.slot_at LIMIT ?
+
+-- name: old_signatures
+SELECT trigger_id, signature FROM webhook_signatures WHERE expires_at < ? ORDER BY expires_at LIMIT ?
