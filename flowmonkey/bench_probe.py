@@ -67,13 +67,13 @@ def count_round_trips() -> Iterator[RoundTrips]:
     import asyncpg.connection
     import asyncpg.transaction
 
-    from flowmonkey.stores import sqlite
+    from flowmonkey.stores._sqlite_thread import Connection as SQLiteConnection
 
     trips = RoundTrips()
     patched: list[tuple[type, str, Any]] = [
         *((asyncpg.connection.Connection, name, None) for name in ASYNCPG_CALLS),
         *((asyncpg.transaction.Transaction, name, None) for name in TRANSACTION_CALLS),
-        (sqlite._Connection, "_submit", None),
+        (SQLiteConnection, "_submit", None),
     ]
     originals = [(owner, name, owner.__dict__[name]) for owner, name, _ in patched]
     for owner, name, original in originals:

@@ -338,7 +338,9 @@ class FanInStore(Protocol):
 
 
 @runtime_checkable
-class Store(ExecutionStore, ClaimStore, TriggerStore, JobStore, FeedStore, FanInStore, RetentionStore, Protocol):
+class Store(
+    ExecutionStore, ClaimStore, TriggerStore, JobStore, FeedStore, FanInStore, RetentionStore, Protocol
+):
     """Durable storage of executions, their history, definitions, triggers and jobs
     (and their retention: :mod:`flowmonkey.stores.retention`)."""
 

@@ -30,8 +30,8 @@ from flowmonkey.model import (
 )
 from flowmonkey.stores import health
 from flowmonkey.stores._fan_memory import MemoryFanIns
-from flowmonkey.stores._memory_retention import MemoryRetention
 from flowmonkey.stores._feed import cursor, position
+from flowmonkey.stores._memory_retention import MemoryRetention
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedEntry, FeedPage, Page
 
 _MS = timedelta(milliseconds=1)

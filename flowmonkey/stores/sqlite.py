@@ -19,13 +19,9 @@ commits of concurrent executions share transactions through a :class:`GroupCommi
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import json
 import os
-import queue
 import sqlite3
-import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -66,6 +62,7 @@ from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._sqlite_health import SQLiteHealth
 from flowmonkey.stores._sqlite_retention import SQLiteRetention
 from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION, apply_schema, schema_version
+from flowmonkey.stores._sqlite_thread import Connection
 from flowmonkey.stores._urls import sqlite_url
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage, Page
 
@@ -85,73 +82,6 @@ def _ended(change: Change) -> _commit.Wake | None:
 def parse_sqlite_url(url: str) -> tuple[str, dict[str, str]]:
     """The database path and query options of a ``sqlite:///...`` URL."""
     return sqlite_url(url)
-
-
-class _Connection:
-    """A sqlite3 connection owned by one thread; ``run`` executes a function there.
-
-    A bare thread fed by a queue and answering through ``call_soon_threadsafe`` costs
-    about half of what ``run_in_executor`` does per call, and every store operation is
-    one call.
-    """
-
-    def __init__(self, name: str) -> None:
-        self._calls: queue.SimpleQueue[_Call | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name=f"flowmonkey-sqlite-{name}", daemon=True)
-        self._conn: sqlite3.Connection | None = None
-
-    async def open(self, path: str, pragmas: list[str], *, uri: bool = False) -> None:
-        def connect() -> sqlite3.Connection:
-            conn = sqlite3.connect(path, isolation_level=None, cached_statements=256, uri=uri)
-            for pragma in pragmas:
-                conn.execute(pragma)
-            return conn
-
-        self._thread.start()
-        self._conn = await self._submit(connect)
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        conn = self._conn
-        if conn is None:
-            raise StoreError("the SQLite store is not open (use `async with store:` or `await store.open()`)")
-        return await self._submit(functools.partial(fn, conn, *args))
-
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            await self._submit(conn.close)
-        if self._thread.is_alive():
-            self._calls.put(None)
-
-    async def _submit(self, fn: Callable[[], T]) -> T:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._calls.put((fn, future, loop))
-        return await future
-
-    def _serve(self) -> None:
-        while (call := self._calls.get()) is not None:
-            fn, future, loop = call
-            try:
-                outcome: tuple[bool, Any] = (True, fn())
-            except BaseException as exc:  # handed to the caller, whatever it is
-                outcome = (False, exc)
-            # RuntimeError: the loop closed without closing the store, so nobody waits.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, future, outcome)
-
-
-_Call = tuple[Callable[[], Any], "asyncio.Future[Any]", asyncio.AbstractEventLoop]
-
-
-def _settle(future: asyncio.Future[Any], outcome: tuple[bool, Any]) -> None:
-    if future.cancelled():
-        return
-    ok, value = outcome
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
 
 
 class SQLiteStore(SQLiteHealth, SQLiteFanIns, SQLiteRetention):
@@ -182,8 +112,8 @@ class SQLiteStore(SQLiteHealth, SQLiteFanIns, SQLiteRetention):
             )
         self.synchronous = level
         self.busy_timeout = busy_timeout
-        self._writer: _Connection | None = None
-        self._reader: _Connection | None = None
+        self._writer: Connection | None = None
+        self._reader: Connection | None = None
         self._writes: GroupCommitter[ops.Write, Any] = GroupCommitter(self._flush)
 
     def watch_commits(self, listener: BatchListener | None) -> None:
@@ -208,14 +138,14 @@ class SQLiteStore(SQLiteHealth, SQLiteFanIns, SQLiteRetention):
         try:
             if self.path != _MEMORY:
                 await asyncio.to_thread(_ensure_directory, self.path)
-            writer = _Connection("writer")
+            writer = Connection("writer")
             self._writer = writer
             # auto_vacuum before the first table: a new database gives freed pages back.
             vacuum = "PRAGMA auto_vacuum = INCREMENTAL"
             await writer.open(self.path, [vacuum, "PRAGMA journal_mode = WAL", *pragmas])
             await writer.run(apply_schema)
             if self.path != _MEMORY:
-                self._reader = _Connection("reader")
+                self._reader = Connection("reader")
                 await self._reader.open(self.path, ["PRAGMA query_only = ON", *pragmas])
         except (OSError, sqlite3.Error) as exc:
             await self.close()
@@ -231,7 +161,7 @@ class SQLiteStore(SQLiteHealth, SQLiteFanIns, SQLiteRetention):
         uri = None if self.path == _MEMORY else await asyncio.to_thread(_readonly_uri, self.path)
         if uri is None:
             raise StoreError(f"no SQLite database at {self.path} (a read-only store creates nothing)")
-        connection = _Connection("readonly")
+        connection = Connection("readonly")
         self._writer = connection
         try:
             await connection.open(uri, pragmas, uri=True)
@@ -281,7 +211,7 @@ class SQLiteStore(SQLiteHealth, SQLiteFanIns, SQLiteRetention):
     async def _read(self, what: str, fn: Callable[..., T], *args: Any) -> T:
         return await self._call(self._reader or self._writer, what, fn, *args)
 
-    async def _call(self, conn: _Connection | None, what: str, fn: Callable[..., T], *args: Any) -> T:
+    async def _call(self, conn: Connection | None, what: str, fn: Callable[..., T], *args: Any) -> T:
         if conn is None:
             raise StoreError(f"the SQLite store {self.url} is not open (use `async with store:`)")
         try:
