@@ -23,6 +23,16 @@ class MemoryFanIns:
         self._fan_members: dict[str, dict[int, str]] = {}  # fan id -> index -> child id
         self._ended: set[str] = set()
 
+    def _forget_fans(self, execution_id: str) -> None:
+        """A pruned execution's fans (as a parent) and its own join row (as a child)."""
+        for fan_id in [f.fan_id for f in self._fans.values() if f.parent_id == execution_id]:
+            del self._fans[fan_id]
+            for child_id in self._fan_members.pop(fan_id, {}).values():
+                self._joins.pop(child_id, None)
+                self._ended.discard(child_id)
+        self._joins.pop(execution_id, None)
+        self._ended.discard(execution_id)
+
     def _wake_parent(self, parent_id: str, at: datetime) -> None:  # pragma: no cover - the store's
         raise NotImplementedError
 

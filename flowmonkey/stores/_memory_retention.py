@@ -32,6 +32,8 @@ class MemoryRetention:
     _jobs: dict[str, Job]
     _job_keys: dict[tuple[str, str, int], str]
 
+    def _forget_fans(self, execution_id: str) -> None: ...
+
     async def prune_executions(
         self, cut: PruneCut, *, after: str, limit: int, dry_run: bool = False
     ) -> PrunedBatch:
@@ -61,6 +63,7 @@ class MemoryRetention:
     def _forget(self, execution: Execution) -> None:
         del self._executions[execution.id]
         self._history.pop(execution.id, None)
+        self._forget_fans(execution.id)
         for job in [j for j in self._jobs.values() if j.execution_id == execution.id]:
             del self._jobs[job.id]
             self._job_keys.pop((job.execution_id, job.step_id, job.attempt), None)

@@ -63,6 +63,8 @@ def prune_batch(
         ids = [(row[0],) for row in rows]
         conn.executemany(SQL["forget_history"], ids)
         conn.executemany(SQL["forget_jobs"], ids)
+        conn.executemany(SQL["forget_fan_children"], [(i, i) for (i,) in ids])
+        conn.executemany(SQL["forget_fans"], ids)
         keys = [(tenant or "", flow, key, i) for i, flow, tenant, key in rows if key is not None]
         conn.executemany(SQL["forget_idempotency_key"], keys)
         conn.executemany(SQL["forget_execution"], ids)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from flowmonkey import Engine, Flow, HandlerParams, Result, StepResult, handler
 from flowmonkey.change import Change
 from flowmonkey.errors import InvalidArgumentError
 from flowmonkey.ids import new_id
@@ -319,3 +320,33 @@ async def test_sqlite_gives_the_space_back(any_store: Store, store_url: str) -> 
             conn.execute(f"PRAGMA {name}").fetchone()[0] for name in ("freelist_count", "page_count")
         )
     assert free == 0 and pages * 4096 < 1_000_000, (free, pages)
+
+
+async def test_a_pruned_map_parent_takes_its_fans_and_join_rows_along(any_store: Store) -> None:
+    @handler("double")
+    async def double(params: HandlerParams) -> StepResult:
+        return Result.success(params.input * 2)
+
+    step = {"type": "double", "input": {"type": "key", "key": "item"}, "outputKey": "r"}
+    child = {"id": "double-it", "initialStepId": "d", "steps": {"d": step}}
+    mapper = {
+        "id": "mapper",
+        "initialStepId": "m",
+        "steps": {"m": {"type": "map", "flow": "double-it", "input": {"type": "key", "key": "xs"}}},
+    }
+    engine = Engine(
+        any_store, [double], [Flow.from_dict(child), Flow.from_dict(mapper)], clock=lambda: LONG_AGO
+    )
+    parent, _ = await engine.create("mapper", {"xs": [1, 2, 3]})
+    done = await engine.run(parent.id)
+    assert done.status is S.COMPLETED
+    (fan,) = await any_store.fans_of(parent.id)
+    children = [c.id for _, c in await any_store.fan_children(fan.fan_id)]
+    assert len(children) == 3
+
+    await prune(any_store)
+
+    assert await any_store.get_execution(parent.id) is None
+    assert await any_store.fans_of(parent.id) == []
+    assert await any_store.get_fan(fan.fan_id) is None
+    assert await any_store.fan_children(fan.fan_id) == []

@@ -280,6 +280,12 @@ WITH gone AS (
     DELETE FROM step_records WHERE execution_id = ANY(ARRAY(SELECT id FROM gone))
 ), jobs_gone AS (
     DELETE FROM jobs WHERE execution_id = ANY(ARRAY(SELECT id FROM gone))
+), fans_gone AS (
+    DELETE FROM fan_ins WHERE parent_id = ANY(ARRAY(SELECT id FROM gone)) RETURNING fan_id
+), members_gone AS (
+    -- the join rows of its fans (as a parent) and its own (as a child)
+    DELETE FROM fan_children
+    WHERE fan_id = ANY(ARRAY(SELECT fan_id FROM fans_gone)) OR child_id = ANY(ARRAY(SELECT id FROM gone))
 ), keys_gone AS (
     DELETE FROM idempotency_keys AS k USING gone AS g
     WHERE k.tenant_id = g.tenant_id AND k.flow_id = g.flow_id AND k.key = g.idempotency_key

@@ -219,6 +219,13 @@ DELETE FROM step_records WHERE execution_id = ?
 -- name: forget_jobs
 DELETE FROM jobs WHERE execution_id = ?
 
+-- name: forget_fan_children
+-- The join rows of a pruned execution's fans (as a parent) and its own (as a child).
+DELETE FROM fan_children WHERE fan_id IN (SELECT fan_id FROM fan_ins WHERE parent_id = ?) OR child_id = ?
+
+-- name: forget_fans
+DELETE FROM fan_ins WHERE parent_id = ?
+
 -- name: forget_idempotency_key
 -- Only the entry that still names this execution: a newer one that took an expired key over stays.
 DELETE FROM idempotency_keys WHERE tenant_id = ? AND flow_id = ? AND key = ? AND execution_id = ?
