@@ -169,12 +169,14 @@ StepRefs = Callable[[Mapping[str, Any]], Iterable[StepRef]]
 class Handler(Protocol):
     """Anything with a ``type`` and ``async execute(params) -> StepResult``.
 
-    Two optional members, read when present (a handler without them has neither):
+    Three optional members, read when present (a handler without them has none):
 
     - ``config_schema``: a JSON Schema a step's ``config`` must match; flow files are
       checked against it;
     - ``step_refs(config)``: the step ids the config names (see :data:`StepRefs`), so that
-      flow checks know those steps exist and are reachable (``switch`` names its cases).
+      flow checks know those steps exist and are reachable (``switch`` names its cases);
+    - ``error_codes``: every code its failures carry, so that ``flowmonkey validate`` can
+      warn about an ``onError`` entry no failure of the step can reach (undeclared: unknown).
     """
 
     @property
@@ -192,6 +194,12 @@ def config_schema_of(item: Handler) -> Mapping[str, Any] | None:
     return schema if isinstance(schema, Mapping) else None
 
 
+def error_codes_of(item: Handler) -> frozenset[str] | None:
+    """The codes the handler's failures carry, or None when it does not say."""
+    codes = getattr(item, "error_codes", None)
+    return frozenset(codes) if codes is not None else None
+
+
 def step_refs_of(item: Handler, config: Mapping[str, Any]) -> list[StepRef]:
     """The step ids ``config`` names, by the handler's ``step_refs``; none without it."""
     step_refs = getattr(item, "step_refs", None)
@@ -207,6 +215,7 @@ class FunctionHandler:
     config_schema: Mapping[str, Any] | None = None
     description: str | None = None
     step_refs: StepRefs | None = None
+    error_codes: frozenset[str] | None = None
 
     def execute(self, params: HandlerParams) -> Awaitable[StepResult]:
         return self.fn(params)
@@ -220,6 +229,7 @@ def handler(
     *,
     config_schema: Mapping[str, Any] | None = None,
     step_refs: StepRefs | None = None,
+    error_codes: Iterable[str] | None = None,
 ) -> Callable[[HandlerFunction], FunctionHandler]:
     """Decorate ``async def fn(params) -> StepResult`` as the handler for ``handler_type``.
 
@@ -228,12 +238,15 @@ def handler(
         config_schema: a JSON Schema each step's ``config`` must match.
         step_refs: ``fn(config)`` listing the step ids a config names, as
             ``(path in the config, step id)`` pairs: for handlers that route to steps.
+        error_codes: the codes this handler's failures carry (beyond those the engine
+            gives any step: input errors, timeouts, an exception, an output not JSON).
     """
 
     def wrap(fn: HandlerFunction) -> FunctionHandler:
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"handler {handler_type!r}: {fn.__qualname__} must be 'async def'")
-        return FunctionHandler(handler_type, fn, config_schema, inspect.getdoc(fn), step_refs)
+        codes = frozenset(error_codes) if error_codes is not None else None
+        return FunctionHandler(handler_type, fn, config_schema, inspect.getdoc(fn), step_refs, codes)
 
     return wrap
 

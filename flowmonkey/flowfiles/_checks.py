@@ -7,10 +7,11 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from flowmonkey.errors import ErrorCode
 from flowmonkey.flowfiles._problems import JsonPath, Report, Severity
 from flowmonkey.model import Flow, Step
 from flowmonkey.model.schema import did_you_mean, schema_problems
-from flowmonkey.registry import HandlerRegistry, step_config_problems, unreachable_steps
+from flowmonkey.registry import HandlerRegistry, error_codes_of, step_config_problems, unreachable_steps
 
 # ---------------------------------------------------------------------------
 # Pass 1: the JSON Schema (worded by the model, which owns it)
@@ -38,6 +39,42 @@ def _check_target(flow: Flow, target: str, path: JsonPath, report: Report) -> No
         report.add(path, f'no step "{target}"' + did_you_mean(target, flow.steps))
 
 
+ANY_STEP_CODES = frozenset(
+    code.value
+    for code in (
+        ErrorCode.INPUT_ERROR,
+        ErrorCode.HANDLER_ERROR,
+        ErrorCode.STEP_TIMEOUT,
+        ErrorCode.OUTPUT_NOT_JSON,
+        ErrorCode.CONTEXT_LIMIT,
+        ErrorCode.WAIT_EXPIRED,
+    )
+)
+"""The codes the engine itself gives a failing step, whatever its handler."""
+FAN_CODES = frozenset({ErrorCode.BRANCH_FAILED.value, ErrorCode.ITEM_FAILED.value})
+
+
+def _check_error_codes(step: Step, handlers: HandlerRegistry, at: JsonPath, report: Report) -> None:
+    """Warn about an ``onError`` code no failure of the step carries, where that is known
+    (a handler that declares its ``error_codes``; parallel and map)."""
+    if step.fan is not None:
+        known: frozenset[str] | None = FAN_CODES
+    else:
+        known = error_codes_of(handlers.get(step.type)) if step.type in handlers else None
+    if known is None:
+        return
+    possible = known | ANY_STEP_CODES
+    for code in step.transitions.on_error:
+        if code != "*" and code not in possible:
+            report.add(
+                (*at, "transitions", "onError", code),
+                f'no failure of a "{step.type}" step carries {code} (it may fail with '
+                + ", ".join(sorted(possible))
+                + ")",
+                Severity.WARNING,
+            )
+
+
 def check_steps(
     flow: Flow, data: Mapping[str, Any], handlers: HandlerRegistry | None, report: Report
 ) -> None:
@@ -49,6 +86,7 @@ def check_steps(
             _check_target(flow, target, (*at, "transitions", *name.split(".", 1)), report)
         if handlers is not None:
             _check_handler(flow, step, handlers, at, report)
+            _check_error_codes(step, handlers, at, report)
     if handlers is None:
         return  # what a step's config names is its handler's to say: reachability is unknown
     for step_id in unreachable_steps(flow, handlers):

@@ -57,7 +57,7 @@ def _deadline(params: HandlerParams) -> datetime | None:
     return params.now + parse_duration(params.config["deadline"], where="approval.deadline")
 
 
-@handler("approval", config_schema=CONFIG_SCHEMA)
+@handler("approval", config_schema=CONFIG_SCHEMA, error_codes=[ErrorCode.WAIT_EXPIRED])
 async def approval(params: HandlerParams) -> StepResult:
     """Wait for a resume; fail with WAIT_EXPIRED once the deadline has passed."""
     deadline = _deadline(params)

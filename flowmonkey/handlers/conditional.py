@@ -97,7 +97,12 @@ def rule_matches(rule: dict[str, Any], context: Any) -> bool:
     return check(left, rule.get("value"))
 
 
-@handler("conditional", config_schema=CONFIG_SCHEMA, step_refs=step_refs)
+@handler(
+    "conditional",
+    config_schema=CONFIG_SCHEMA,
+    step_refs=step_refs,
+    error_codes=["INVALID_CONFIG", "NO_MATCH"],
+)
 async def conditional(params: HandlerParams) -> StepResult:
     """Route to the ``next`` of the first matching rule."""
     rules = params.config.get("rules") or []

@@ -58,7 +58,7 @@ def _target(params: HandlerParams) -> datetime:
     return params.now + parse_duration(duration, where="delay.duration")
 
 
-@handler("delay", config_schema=CONFIG_SCHEMA)
+@handler("delay", config_schema=CONFIG_SCHEMA, error_codes=["INVALID_CONFIG"])
 async def delay(params: HandlerParams) -> StepResult:
     """Wait until the target time, durably."""
     try:

@@ -219,7 +219,7 @@ def _query_value(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-@handler("http", config_schema=CONFIG_SCHEMA)
+@handler("http", config_schema=CONFIG_SCHEMA, error_codes=[ErrorCode.HTTP_ERROR])
 async def http_request(params: HandlerParams) -> StepResult:
     """Send the configured request (or the input's); fail with HTTP_ERROR unless the
     answer is 2xx."""

@@ -24,7 +24,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 
-@handler("log", config_schema=CONFIG_SCHEMA)
+@handler("log", config_schema=CONFIG_SCHEMA, error_codes=[])
 async def log_message(params: HandlerParams) -> StepResult:
     """Log a message rendered from the context."""
     template = params.config.get("message", "${}")

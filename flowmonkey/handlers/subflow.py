@@ -26,7 +26,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 
-@handler("subflow", config_schema=CONFIG_SCHEMA)
+@handler("subflow", config_schema=CONFIG_SCHEMA, error_codes=[ErrorCode.CHILD_FAILED])
 async def subflow(params: HandlerParams) -> StepResult:
     """Start (or look at) the child execution and wait for it."""
     child_input = params.input if params.input is not None else {}

@@ -45,7 +45,7 @@ def case_key(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
-@handler("switch", config_schema=CONFIG_SCHEMA, step_refs=step_refs)
+@handler("switch", config_schema=CONFIG_SCHEMA, step_refs=step_refs, error_codes=["NO_MATCH"])
 async def switch(params: HandlerParams) -> StepResult:
     """Pick the next step by the value at ``path``."""
     path = params.config.get("path")

@@ -27,7 +27,7 @@ CONFIG_SCHEMA: dict[str, Any] = {
 }
 
 
-@handler("transform", config_schema=CONFIG_SCHEMA)
+@handler("transform", config_schema=CONFIG_SCHEMA, error_codes=[])
 async def transform(params: HandlerParams) -> StepResult:
     """Pick, omit, rename and merge keys of the input."""
     data = params.input

@@ -56,7 +56,7 @@ def _payload(params: HandlerParams) -> dict[str, Any]:
     }
 
 
-@handler("webhook", config_schema=CONFIG_SCHEMA)
+@handler("webhook", config_schema=CONFIG_SCHEMA, error_codes=[])
 async def webhook(params: HandlerParams) -> StepResult:
     """POST the event; fail with HTTP_ERROR unless the receiver answers 2xx."""
     context = params.execution.context

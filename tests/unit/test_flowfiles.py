@@ -348,3 +348,35 @@ async def test_duplicate_flow_ids_across_files_name_the_other_file(tmp_path: Pat
     expected = f'{tmp_path}/b.yaml:2:1: id: flow id "order" is already defined in {tmp_path}/a.yaml'
     assert [str(p) for p in states[1].problems] == [expected]
     assert invalid == [{"path": f"{tmp_path}/b.yaml", "errors": [expected]}]
+
+
+def test_an_on_error_code_no_failure_of_the_step_carries_is_a_warning_where_that_is_known(
+    tmp_path: Path,
+) -> None:
+    text = """\
+id: order
+version: 1.0.0
+initialStepId: call
+steps:
+  call:
+    type: http
+    config: {url: "http://127.0.0.1:9/x"}
+    transitions:
+      onSuccess: ship
+      onError: {HTTP_ERROR: ship, STEP_TIMEOUT: ship, HTTP_EROR: ship, "*": ship}
+  ship:
+    type: echo
+    transitions:
+      onError: {ANYTHING: call}
+"""
+    path = tmp_path / "order.yaml"
+    path.write_text(text)
+
+    loaded = load_flow_file(path, handlers=HANDLERS, display="flows/order.yaml")
+
+    # http declares its codes; echo (a user handler) does not, so its codes are not judged.
+    (warning,) = loaded.warnings
+    assert str(warning).startswith(
+        'flows/order.yaml:10:55: warning: steps.call.transitions.onError.HTTP_EROR: no failure of a "http" '
+        "step carries HTTP_EROR (it may fail with CONTEXT_LIMIT, HANDLER_ERROR, HTTP_ERROR, INPUT_ERROR,"
+    ), str(warning)
