@@ -5,7 +5,9 @@ docstring for their rules) and ``sql/<store>/queries.sql`` the store's fixed que
 under a ``-- name: ...`` line. In a query, ``{executions}`` (and ``{step_records}``,
 ``{triggers}``, ``{trigger_fires}``, ``{jobs}``) stands for that table's column list and
 ``{executions_params}`` for as many parameters, both taken from the column table
-(:mod:`flowmonkey.stores._columns`), where the columns are defined once.
+(:mod:`flowmonkey.stores._columns`), where the columns are defined once. A query named
+with a leading ``_`` is a fragment: not a query of its own, it stands in the others as
+``{name}`` (without the ``_``), so that two queries share one piece of SQL.
 """
 
 from __future__ import annotations
@@ -69,7 +71,10 @@ def queries(store: str, parameter: str) -> dict[str, str]:
         numbered = (f"${i}" for i in range(1, count + 1))
         lists[f"{table.name}_params"] = ", ".join(["?"] * count if parameter == "?" else numbered)
     parts = _NAME.split(text)
-    return {name: _query(body).format_map(lists) for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    named = dict(zip(parts[1::2], parts[2::2], strict=True))
+    for fragment in [name for name in named if name.startswith("_")]:
+        lists[fragment[1:]] = _query(named.pop(fragment)).format_map(lists)
+    return {name: _query(body).format_map(lists) for name, body in named.items()}
 
 
 def _query(body: str) -> str:

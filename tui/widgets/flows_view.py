@@ -35,41 +35,26 @@ class FlowsView(ConsoleView):
     Opening a flow and starting an execution are asked of the screen, by message.
     """
 
-    class OpenRequested(Message):
+    class FlowMessage(Message):
+        """Something the operator asked of ``flow`` in ``view``."""
+
+        def __init__(self, view: FlowsView, flow: Flow) -> None:
+            super().__init__()
+            self.view = view
+            self.flow = flow
+
+        @property
+        def control(self) -> FlowsView:
+            return self.view
+
+    class OpenRequested(FlowMessage):
         """The operator asked to see ``flow``'s steps (``enter``)."""
 
-        def __init__(self, view: FlowsView, flow: Flow) -> None:
-            super().__init__()
-            self.view = view
-            self.flow = flow
-
-        @property
-        def control(self) -> FlowsView:
-            return self.view
-
-    class MigrateRequested(Message):
+    class MigrateRequested(FlowMessage):
         """Move the flow's executions on older definitions to its live one (``m``)."""
 
-        def __init__(self, view: FlowsView, flow: Flow) -> None:
-            super().__init__()
-            self.view = view
-            self.flow = flow
-
-        @property
-        def control(self) -> FlowsView:
-            return self.view
-
-    class StartRequested(Message):
+    class StartRequested(FlowMessage):
         """The operator asked to start an execution of ``flow`` (``n``)."""
-
-        def __init__(self, view: FlowsView, flow: Flow) -> None:
-            super().__init__()
-            self.view = view
-            self.flow = flow
-
-        @property
-        def control(self) -> FlowsView:
-            return self.view
 
     DEFAULT_CSS = """
     FlowsView #flow-problem { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }

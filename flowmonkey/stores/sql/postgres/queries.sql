@@ -41,6 +41,19 @@ SELECT status, count(*) FROM executions WHERE status IN ('pending', 'running', '
 -- name: history
 SELECT {step_records} FROM step_records WHERE execution_id = $1 ORDER BY sequence
 
+-- name: _feed_line
+-- The line the change feed reads below (see feed): the oldest transaction open when the
+-- statement's snapshot was taken, or the snapshot's xmax when none is.
+snapshot AS (SELECT pg_current_snapshot() AS s),
+line AS (
+    SELECT coalesce(
+        (SELECT min(x) FROM snapshot, pg_snapshot_xip(s) AS x WHERE NOT EXISTS (
+            SELECT 1 FROM pg_stat_activity AS a WHERE a.backend_xid = x::xid AND a.datname <> current_database()
+        )),
+        (SELECT pg_snapshot_xmax(s) FROM snapshot)
+    ) AS below
+)
+
 -- name: feed_after
 -- The change feed (migration 7) after the position ($1 transaction id, $2 number), oldest
 -- first, up to $3 records, and only below the line of the oldest transaction that was open
@@ -50,15 +63,7 @@ SELECT {step_records} FROM step_records WHERE execution_id = $1 ORDER BY sequenc
 -- an open transaction is passed over only once pg_stat_activity shows it in another
 -- database (it cannot write here); one it does not show (ended since, prepared, or not
 -- ours to see) holds the line, which can only make the feed later, never skip.
-WITH snapshot AS (SELECT pg_current_snapshot() AS s),
-line AS (
-    SELECT coalesce(
-        (SELECT min(x) FROM snapshot, pg_snapshot_xip(s) AS x WHERE NOT EXISTS (
-            SELECT 1 FROM pg_stat_activity AS a WHERE a.backend_xid = x::xid AND a.datname <> current_database()
-        )),
-        (SELECT pg_snapshot_xmax(s) FROM snapshot)
-    ) AS below
-)
+WITH {feed_line}
 SELECT feed_xid::text::bigint, feed_seq, (SELECT flow_id FROM executions WHERE id = r.execution_id),
     {step_records}
 FROM step_records AS r, line
@@ -67,15 +72,7 @@ ORDER BY feed_xid, feed_seq LIMIT $3
 
 -- name: feed_tail
 -- The newest $1 records of the change feed (below the same line), newest first.
-WITH snapshot AS (SELECT pg_current_snapshot() AS s),
-line AS (
-    SELECT coalesce(
-        (SELECT min(x) FROM snapshot, pg_snapshot_xip(s) AS x WHERE NOT EXISTS (
-            SELECT 1 FROM pg_stat_activity AS a WHERE a.backend_xid = x::xid AND a.datname <> current_database()
-        )),
-        (SELECT pg_snapshot_xmax(s) FROM snapshot)
-    ) AS below
-)
+WITH {feed_line}
 SELECT feed_xid::text::bigint, feed_seq, (SELECT flow_id FROM executions WHERE id = r.execution_id),
     {step_records}
 FROM step_records AS r, line
