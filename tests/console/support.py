@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
 
 from flowmonkey import Change, Engine, Flow, HandlerParams, MemoryStore, Result, StepResult, Store, handler
 from flowmonkey_console.app import ConsoleApp
@@ -124,7 +126,10 @@ async def settle(pilot: Pilot[Any]) -> MainScreen:
     screen = pilot.app.screen
     assert isinstance(screen, MainScreen)
     await wait_for(pilot, lambda: not screen.active_view.stale, what="the load")
-    await pilot.app.workers.wait_for_complete()
+    for worker in list(pilot.app.workers):
+        # An exclusive worker a newer one replaced was cancelled: that is not a failure.
+        with contextlib.suppress(WorkerCancelled):
+            await worker.wait()
     await pilot.pause(0.05)
     return screen
 

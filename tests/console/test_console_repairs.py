@@ -75,7 +75,7 @@ async def test_a_held_execution_waits_in_the_waits_view_and_r_continues_it(clock
     app = make_app(engine, worker=True)
     async with app.run_test(size=(100, 24), notifications=True) as pilot:
         screen = await main_screen(pilot)
-        assert "⏸ 1 held" in screen_text(app)  # the status bar counts it
+        await wait_for(pilot, lambda: "⏸ 1 held" in screen_text(app), what="the status bar's count")
         await pilot.press("3")
         view = screen.active_view
         assert isinstance(view, ExecutionListView)
