@@ -14,8 +14,10 @@ several. Nothing here imports either library: without an observer the engine mak
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
 
 from flowmonkey.model import Execution, StepRecord
 
@@ -115,6 +117,39 @@ class Observers(Observer):
             observer.schedule_lateness(trigger_id, seconds)
 
 
+@dataclass(frozen=True, slots=True)
+class Hooks:
+    """The hooks of one observer that do something, each None when it would do nothing:
+    the step's path checks ``is None`` instead of calling a hook that only returns."""
+
+    committed: Callable[[Execution, StepRecord, float], None] | None = None
+    segment: Callable[[Execution], AbstractContextManager[None]] | None = None
+    step: Callable[[Execution, str], AbstractContextManager[None]] | None = None
+    trace_context: Callable[[Execution], TraceContext | None] | None = None
+    origin: Callable[[], TraceContext | None] | None = None
+
+    @classmethod
+    def of(cls, observer: Observer | None) -> Hooks:
+        if observer is None:
+            return _NO_HOOKS
+        return cls(**{name: _hook(observer, name) for name in _HOOK_NAMES})
+
+
+_HOOK_NAMES = ("committed", "segment", "step", "trace_context", "origin")
+_NO_HOOKS = Hooks()
+
+
+def _hook(observer: Observer, name: str) -> Any:
+    """``observer``'s ``name`` hook; through :class:`Observers`, straight to the one member
+    that has it; None when no one overrides it."""
+    if isinstance(observer, Observers):
+        having = _having(observer.observers, name)
+        if len(having) == 1:
+            return _hook(having[0], name)
+        return getattr(observer, name) if having else None
+    return getattr(observer, name) if _having((observer,), name) else None
+
+
 def _having(observers: tuple[Observer, ...], hook: str) -> tuple[Observer, ...]:
     """The observers whose class overrides ``hook`` (the others' does nothing)."""
     return tuple(o for o in observers if getattr(type(o), hook) is not getattr(Observer, hook))
@@ -140,4 +175,4 @@ def _first(values: Iterator[TraceContext | None]) -> TraceContext | None:
     return next((value for value in values if value is not None), None)
 
 
-__all__ = ["TRACE_METADATA_KEY", "Observer", "Observers", "TraceContext", "combine"]
+__all__ = ["TRACE_METADATA_KEY", "Hooks", "Observer", "Observers", "TraceContext", "combine"]

@@ -357,11 +357,11 @@ class Runtime:
 
     async def _run_segment(self, claim: Claim, lock: Lock | None, current: Execution | None) -> None:
         """One run segment: what the observer (a trace) sees as one piece of work."""
-        observer = self.engine.observer
-        if observer is None:
+        segment = self.engine.hooks.segment
+        if segment is None:
             await self._step_while_runnable(claim.execution.id, lock, current)
             return
-        with observer.segment(current or claim.execution):
+        with segment(current or claim.execution):
             await self._step_while_runnable(claim.execution.id, lock, current)
 
     async def _take_over(self, claim: Claim) -> Execution | None:

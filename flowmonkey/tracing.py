@@ -65,6 +65,7 @@ class _Segment:
     execution_id: str
     span: Span
     stored: TraceContext
+    recording: bool
     written: bool = False
     status: str | None = None
 
@@ -89,31 +90,12 @@ class OpenTelemetryObserver(Observer):
 
     # -- the engine's hooks -------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def segment(self, execution: Execution) -> Iterator[None]:
-        from opentelemetry.context import Context
-        from opentelemetry.trace import Link
-
-        stored: TraceContext = execution.metadata.get(TRACE_METADATA_KEY) or {}
-        links = [Link(found, {"flowmonkey.link": role}) for role, found in self._links(stored)]
-        with self.tracer.start_as_current_span(
-            f"run {execution.flow_id}",
-            context=Context(),  # a new trace: a segment never extends another's
-            links=links,
-            attributes=_attributes(execution),
-        ) as span:
-            segment = _Segment(execution.id, span, stored)
-            token = self._segment.set(segment)
-            try:
-                yield
-            finally:
-                self._segment.reset(token)
-                if segment.status is not None:
-                    span.set_attribute("flowmonkey.status", segment.status)
+    def segment(self, execution: Execution) -> AbstractContextManager[None]:
+        return _SegmentSpan(self, execution)
 
     def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None]:
         segment = self._segment.get()
-        if segment is not None and not segment.span.is_recording():
+        if segment is not None and not segment.recording:
             return _NOTHING  # a segment sampled out: its steps are too (and cost nothing)
         attributes = {
             "flowmonkey.flow": execution.flow_id,
@@ -128,6 +110,8 @@ class OpenTelemetryObserver(Observer):
     def committed(self, execution: Execution, record: StepRecord, seconds: float) -> None:
         segment = self._segment.get()
         if segment is not None and segment.execution_id == execution.id:
+            if not segment.recording:
+                return
             segment.status = execution.status.value
         step = self._step.get()
         if step is None or step[0] != execution.id:  # (e.g. a child the step cancelled)
@@ -143,6 +127,8 @@ class OpenTelemetryObserver(Observer):
     def trace_context(self, execution: Execution) -> TraceContext | None:
         segment = self._segment.get()
         if segment is None or segment.written or segment.execution_id != execution.id:
+            return None
+        if not segment.recording:  # a segment sampled out leaves nothing to link to
             return None
         segment.written = True
         current = self._traceparent(segment.span)
@@ -175,6 +161,51 @@ class OpenTelemetryObserver(Observer):
             context = found.get_span_context()
             if context.is_valid:
                 yield ("previous" if role == "segment" else role), context
+
+
+class _SegmentSpan:
+    """A run segment's span, the root of a new trace, current while the segment runs."""
+
+    __slots__ = ("_execution", "_observer", "_segment", "_tokens")
+
+    def __init__(self, observer: OpenTelemetryObserver, execution: Execution) -> None:
+        self._observer = observer
+        self._execution = execution
+
+    def __enter__(self) -> None:
+        from opentelemetry.context import Context
+        from opentelemetry.trace import Link
+
+        observer, execution = self._observer, self._execution
+        stored: TraceContext = execution.metadata.get(TRACE_METADATA_KEY) or {}
+        links = [Link(found, {"flowmonkey.link": role}) for role, found in observer._links(stored)]
+        span = observer.tracer.start_span(
+            f"run {execution.flow_id}",
+            context=Context(),  # a new trace: a segment never extends another's
+            links=links,
+            attributes=_attributes(execution),
+        )
+        segment = self._segment = _Segment(execution.id, span, stored, span.is_recording())
+        self._tokens = (
+            observer.context.attach(observer._trace.set_span_in_context(span)),
+            observer._segment.set(segment),
+        )
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        attached, token = self._tokens
+        observer, segment = self._observer, self._segment
+        observer._segment.reset(token)
+        observer.context.detach(attached)
+        span = segment.span
+        if segment.recording:
+            if exc is not None:
+                from opentelemetry.trace import Status, StatusCode
+
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            if segment.status is not None:
+                span.set_attribute("flowmonkey.status", segment.status)
+        span.end()
 
 
 class _StepSpan:

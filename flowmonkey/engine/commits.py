@@ -8,6 +8,7 @@ describe it published, sleeping runtimes signalled, and a finished child's paren
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from flowmonkey import faults
 from flowmonkey.change import Change
@@ -15,7 +16,6 @@ from flowmonkey.engine.clock import Clock
 from flowmonkey.engine.notify import Emitter, WakeListeners
 from flowmonkey.events import EventType
 from flowmonkey.model import Execution, ExecutionStatus, StepRecord, StepStatus, WaitKind
-from flowmonkey.observers import Observer
 from flowmonkey.state import seal, woken
 from flowmonkey.stores.base import ExecutionStore
 
@@ -28,7 +28,7 @@ _STEP_EVENTS = {StepStatus.COMPLETED: EventType.STEP_COMPLETED, StepStatus.FAILE
 class Committer:
     """Commits changes and carries out their consequences."""
 
-    __slots__ = ("_bus", "_clock", "_emitter", "_store", "_wakes", "observer")
+    __slots__ = ("_bus", "_clock", "_emitter", "_store", "_wakes", "on_committed")
 
     def __init__(self, store: ExecutionStore, clock: Clock, emitter: Emitter, wakes: WakeListeners) -> None:
         self._store = store
@@ -36,14 +36,14 @@ class Committer:
         self._emitter = emitter
         self._bus = emitter.bus
         self._wakes = wakes
-        self.observer: Observer | None = None
+        self.on_committed: Callable[[Execution, StepRecord, float], None] | None = None
 
     async def commit(self, change: Change) -> bool:
         """Write ``change`` if its base revision is still the stored one; then apply it
         to ``change.base`` and announce it. False (nothing changed anywhere) if another
         writer was first."""
-        observer = self.observer
-        started = time.perf_counter() if observer is not None else 0.0
+        on_committed = self.on_committed
+        started = time.perf_counter() if on_committed is not None else 0.0
         if not await self._store.commit(change):
             return False
         execution = change.apply()
@@ -53,8 +53,8 @@ class Committer:
         record = change.record
         if record is None:
             return True
-        if observer is not None:
-            observer.committed(execution, record, time.perf_counter() - started)
+        if on_committed is not None:
+            on_committed(execution, record, time.perf_counter() - started)
         if self._bus.active:
             self._announce_record(execution, record)
             self._announce_status(execution, record)

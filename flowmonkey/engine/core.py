@@ -45,7 +45,7 @@ from flowmonkey.model import (
     WaitKind,
     utcnow,
 )
-from flowmonkey.observers import Observer
+from flowmonkey.observers import Hooks, Observer
 from flowmonkey.registry import FlowRegistry, Handler, HandlerRegistry, check_step_configs
 from flowmonkey.state import timeout_reason
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Store
@@ -114,14 +114,16 @@ class Engine:
         )
         self._migrations = Migrations(store, self._definitions, self._committer, self._clock)
         self.observer: Observer | None = None
+        self.hooks = Hooks()
         self.observe(observer)
 
     def observe(self, observer: Observer | None) -> None:
         """Hand every step, commit and create to ``observer`` from now on (None: to nobody)."""
         self.observer = observer
-        self._committer.observer = observer
-        self._pipeline.observer = observer
-        self._creator.observer = observer
+        self.hooks = hooks = Hooks.of(observer)
+        self._committer.on_committed = hooks.committed
+        self._pipeline.hooks = hooks
+        self._creator.origin = hooks.origin
 
     @property
     def max_steps(self) -> int:
@@ -211,9 +213,10 @@ class Engine:
         With ``simulate_time`` the engine's clock jumps over timer waits and backoffs.
         """
         execution = await self._load(execution_id)
-        if self.observer is None:
+        segment = self.hooks.segment
+        if segment is None:
             return await self._run_loaded(execution, simulate_time)
-        with self.observer.segment(execution):  # a run segment, as a runtime's claim is
+        with segment(execution):  # a run segment, as a runtime's claim is
             return await self._run_loaded(execution, simulate_time)
 
     async def _run_loaded(self, execution: Execution, simulate_time: bool) -> Execution:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -15,7 +15,7 @@ from flowmonkey.engine.notify import Emitter, WakeListeners
 from flowmonkey.events import EventType
 from flowmonkey.ids import new_id
 from flowmonkey.model import Execution, ExecutionStatus, Flow, TimeoutConfig
-from flowmonkey.observers import TRACE_METADATA_KEY, Observer
+from flowmonkey.observers import TRACE_METADATA_KEY, TraceContext
 from flowmonkey.registry import FlowRegistry
 from flowmonkey.state import initial_timeout_at
 from flowmonkey.stores.base import CreateResult, ExecutionStore
@@ -46,7 +46,7 @@ class Start:
 class Creator:
     """Creates executions, honouring idempotency keys (the store decides under races)."""
 
-    __slots__ = ("_clock", "_definitions", "_emitter", "_flows", "_limits", "_store", "_wakes", "observer")
+    __slots__ = ("_clock", "_definitions", "_emitter", "_flows", "_limits", "_store", "_wakes", "origin")
 
     def __init__(
         self,
@@ -61,7 +61,8 @@ class Creator:
         self._definitions = definitions
         self._limits = limits
         self._clock, self._emitter, self._wakes = notify
-        self.observer: Observer | None = None
+        self.origin: Callable[[], TraceContext | None] | None = None
+        """What the trace context of whatever creates an execution now is (the observer's)."""
 
     async def create(self, start: Start) -> CreateResult:
         """Start an execution of the flow's latest (or given) version, pinned by hash.
@@ -112,7 +113,7 @@ class Creator:
     def _metadata(self, start: Start) -> dict[str, Any]:
         """The given metadata, with the trace context of the request that creates it."""
         metadata = dict(start.metadata)
-        origin = self.observer.origin() if self.observer is not None else None
+        origin = self.origin() if self.origin is not None else None
         if origin is not None:
             metadata[TRACE_METADATA_KEY] = dict(origin)
         return metadata

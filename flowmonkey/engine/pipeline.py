@@ -28,7 +28,7 @@ from flowmonkey.errors import ErrorCode, FlowMonkeyError, StoreError
 from flowmonkey.events import EventType
 from flowmonkey.inputs import resolve_input
 from flowmonkey.model import Execution, ExecutionStatus, Step, StepRecord, WaitKind
-from flowmonkey.observers import TRACE_METADATA_KEY, Observer, TraceContext
+from flowmonkey.observers import TRACE_METADATA_KEY, Hooks, TraceContext
 from flowmonkey.params import WokenBy
 from flowmonkey.registry import HandlerRegistry
 from flowmonkey.result import Result
@@ -61,7 +61,7 @@ class StepPipeline:
         "_limits",
         "_services",
         "_time_out",
-        "observer",
+        "hooks",
     )
 
     def __init__(
@@ -81,7 +81,7 @@ class StepPipeline:
         self._services = EngineServices(create, store, self._emitter)
         self._bus = self._emitter.bus
         self._fans = fans
-        self.observer: Observer | None = None
+        self.hooks = Hooks()
 
     async def advance(self, execution: Execution) -> StepOutcome:
         """Run the execution's current step if one is due, and commit what it did."""
@@ -98,17 +98,18 @@ class StepPipeline:
                 return StepOutcome(execution, None, False)
             if execution.wait_kind is WaitKind.HANDLER:
                 woken_by = "timer"
-        observer = self.observer
-        if observer is None:
+        on_step = self.hooks.step
+        if on_step is None:
             return await self._run_and_commit(execution, now, woken_by)
         assert execution.current_step_id is not None
-        with observer.step(execution, execution.current_step_id):
+        with on_step(execution, execution.current_step_id):
             return await self._run_and_commit(execution, now, woken_by)
 
     async def _run_and_commit(self, execution: Execution, now: datetime, woken_by: WokenBy) -> StepOutcome:
         run, change = await self._run(execution, now, woken_by)
-        if self.observer is not None:
-            change = _with_trace(change, self.observer.trace_context(execution))
+        trace_context = self.hooks.trace_context
+        if trace_context is not None:
+            change = _with_trace(change, trace_context(execution))
         try:
             won = await self._committer.commit(change)
         except StoreError as exc:
