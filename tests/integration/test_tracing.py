@@ -220,3 +220,39 @@ def step_of(span: ReadableSpan) -> tuple[Any, Any, Any, int | None]:
         attributes["flowmonkey.outcome"],
         parent,
     )
+
+
+async def test_a_segment_sampled_out_records_nothing_and_stores_no_trace_context(
+    tmp_path: Path, exporter: InMemorySpanExporter
+) -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    flow = Flow.from_dict(
+        {
+            "id": "quiet",
+            "version": "1.0.0",
+            "initialStepId": "a",
+            "steps": {
+                "a": {
+                    "type": "log",
+                    "config": {"message": "one"},
+                    "outputKey": "x",
+                    "transitions": {"onSuccess": "b"},
+                },
+                "b": {"type": "log", "config": {"message": "two"}, "outputKey": "y"},
+            },
+        }
+    )
+    async with open_store(f"sqlite:///{tmp_path / 'fm.db'}") as store:
+        engine = await worker_engine(store, flow, provider)
+        execution, _ = await engine.create("quiet")
+        done = await engine.run(execution.id)
+        assert done.status is ExecutionStatus.COMPLETED and done.context == {
+            "x": {"message": "one"},
+            "y": {"message": "two"},
+        }
+        stored = await store.get_execution(execution.id)
+    assert exporter.get_finished_spans() == ()
+    assert stored is not None and "trace_context" not in stored.metadata  # nothing to link to
