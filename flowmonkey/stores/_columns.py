@@ -265,22 +265,32 @@ class Table(Generic[R]):
 
 
 def _compile_encoder(columns: Sequence[Column], enc: EncodeTime) -> Callable[[Any], tuple[Any, ...]]:
+    values_of: Callable[[Any], tuple[Any, ...]] = compile_values(
+        columns, enc, "r", lambda field: f"r.{field}"
+    )
+    return values_of
+
+
+def compile_values(
+    columns: Sequence[Column], enc: EncodeTime, arguments: str, source: Callable[[str], str]
+) -> Any:
+    """A function of ``arguments`` returning the ``columns``' values, each encoded from the
+    field value the expression ``source(field)`` reads; the encoders written inline."""
     scope: dict[str, Any] = {"enc": enc}
     values: list[str] = []
     for i, column in enumerate(columns):
-        encode = SHAPES[column.spec.shape].encode
+        encode, value = SHAPES[column.spec.shape].encode, source(column.field)
         if column.part is None and encode is _same:
-            values.append(f"r.{column.field}")
+            values.append(value)
         elif column.part is None and encode is _time:
-            values.append(f"enc(r.{column.field})" if enc is not as_is else f"r.{column.field}")
+            values.append(f"enc({value})" if enc is not as_is else value)
         elif column.part is None and column.spec.nullable:  # inline, not a call of a wrapper
             scope[f"s{i}"] = encode
-            values.append(f"(None if r.{column.field} is None else s{i}(r.{column.field}, enc))")
+            values.append(f"(None if (v{i} := {value}) is None else s{i}(v{i}, enc))")
         else:
             scope[f"e{i}"] = column.encode
-            values.append(f"e{i}(r.{column.field}, enc)")
-    values_of: Callable[[Any], tuple[Any, ...]] = _compiled("values", "r", f"({', '.join(values)},)", scope)
-    return values_of
+            values.append(f"e{i}({value}, enc)")
+    return _compiled("values", arguments, f"({', '.join(values)},)", scope)
 
 
 def _compiled(name: str, argument: str, body: str, scope: dict[str, Any], unpack: str = "") -> Any:
