@@ -90,6 +90,27 @@ async def test_the_sequence_that_once_cancelled_an_execution_switches_the_view(c
     assert await stored(engine, waiting) == before
 
 
+async def test_a_command_that_finishes_after_the_next_prompt_opened_leaves_the_keys_there(
+    clock: FrozenClock,
+) -> None:
+    # ``:exec⏎:wa⇥⏎`` in one burst: the view switch of the first command can run after the
+    # second ``:`` opened the prompt again. It once focused the table there, the prompt
+    # closed and ``wa`` went to the table (CI, under load).
+    engine = make_engine(clock)
+    waiting = await start(engine, "process-order")
+    app = make_app(engine)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen = await main_screen(pilot)
+        await pilot.press("colon", "w")
+        screen.action_show("executions")  # the first command's switch, arriving late
+        await pilot.pause()
+        assert screen.prompt.is_open and app.focused is screen.prompt.input
+        await pilot.press("a", "tab", "enter")
+        await wait_for(pilot, lambda: screen.active_view.id == "waits", what="the Waits view")
+        assert app.screen is screen
+    assert (await stored(engine, waiting)).status is ExecutionStatus.WAITING
+
+
 async def test_keys_typed_in_a_dialog_stay_in_the_dialog(clock: FrozenClock) -> None:
     engine = make_engine(clock)
     waiting = await start(engine, "process-order")

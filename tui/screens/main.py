@@ -198,7 +198,7 @@ class MainScreen(Screen[None]):
         view = self.active_view
         view.request_reload()
         view.flush()
-        view.focus_body()
+        self._back_to_the_view()
         # Now, not after the next refresh as Textual would: the new view's keys are then
         # drawn in the same screen refresh as the view itself.
         self.refresh_bindings()
@@ -239,7 +239,8 @@ class MainScreen(Screen[None]):
         self._back_to_the_view()
 
     def _back_to_the_view(self) -> None:
-        # Unless a prompt typed ahead (``:exec⏎:wa``) is open again already.
+        # Unless a prompt typed ahead (``:exec⏎:wa``) is open again already: the keys
+        # after the second ``:`` are that prompt's, even while the first command runs.
         if not self.prompt.is_open:
             self.active_view.focus_body()
 
