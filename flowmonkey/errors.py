@@ -243,6 +243,9 @@ class StoreError(FlowMonkeyError):
     connection, a server shutting down, a serialization failure or deadlock, a locked
     database; False for what fails the same way every time (a value the store cannot
     encode, a constraint, a value too large). Only transient errors are worth retrying."""
+    contended: bool = False
+    """Transient because another transaction was in the way (a deadlock, a serialization
+    failure): the store answered, so this says nothing about an outage."""
 
     def __init__(
         self,
@@ -251,10 +254,13 @@ class StoreError(FlowMonkeyError):
         code: ErrorCode | None = None,
         details: Any = None,
         transient: bool | None = None,
+        contended: bool = False,
     ) -> None:
         super().__init__(message, code=code, details=details)
         if transient is not None:
             self.transient = transient
+        if contended:
+            self.transient = self.contended = True
 
 
 class ConflictError(StoreError):

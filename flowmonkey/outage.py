@@ -104,13 +104,14 @@ class StoreWatch:
     @asynccontextmanager
     async def call(self) -> AsyncIterator[None]:
         """Run a store call: a transient :class:`StoreError` escaping it means the store is
-        lost (it is re-raised); returning means the store answers, if the call began after
-        the store was lost (one that was on its way before says nothing about now)."""
+        lost (it is re-raised), unless another transaction caused it (``contended``);
+        returning means the store answers, if the call began after the store was lost
+        (one that was on its way before says nothing about now)."""
         epoch = self._epoch
         try:
             yield
         except StoreError as exc:
-            if exc.transient:
+            if exc.transient and not exc.contended:  # a deadlock: the store did answer
                 self.lost(exc)
             raise
         if epoch == self._epoch:

@@ -31,6 +31,9 @@ _PG_TRANSIENT_STATES = frozenset(
 )
 _PG_TRANSIENT_CLASSES = ("08",)  # connection_exception and all of its kind
 
+# Of those, the ones another transaction caused: the server is there and answered.
+_PG_CONTENDED_STATES = frozenset({"40001", "40P01", "55P03"})
+
 # asyncpg's own InterfaceError says so in words when the connection went away under it.
 _PG_CLOSED_WORDS = ("connection is closed", "connection was closed", "underlying connection is closed")
 
@@ -66,6 +69,12 @@ def classify_pg(exc: BaseException) -> bool:
         text = str(exc).lower()
         return any(words in text for words in _PG_CLOSED_WORDS)
     return False
+
+
+def contended_pg(exc: BaseException) -> bool:
+    """Whether a PostgreSQL error is transient because another transaction was in the
+    way (a serialization failure, a deadlock, a lock not available), not an outage."""
+    return str(getattr(exc, "sqlstate", "") or "") in _PG_CONTENDED_STATES
 
 
 def classify_sqlite(exc: BaseException) -> bool:

@@ -11,11 +11,13 @@ so the server refuses every write, and applies no schema.
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import asyncpg
 
@@ -37,7 +39,7 @@ from flowmonkey.stores._columns import (
     as_is,
     dumps,
 )
-from flowmonkey.stores._errors import classify_pg
+from flowmonkey.stores._errors import classify_pg, contended_pg
 from flowmonkey.stores._fan_pg import Ended, PostgresFanIns, children_ended, ended_of
 from flowmonkey.stores._pg_counts import estimated_counts
 from flowmonkey.stores._pg_health import PostgresHealth
@@ -52,7 +54,27 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
 _Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None, Ended | None]
 """One queued commit: (id, expected revision, *COMMIT_COLUMNS values) and its history row."""
+_CONTENDED_TRIES = 4
+"""Writes of a batch that deadlocked (or failed to serialize) before its callers hear of it."""
 Q = sql.SQL
+T = TypeVar("T")
+
+
+def _commit_id(commit: _Commit) -> str:
+    return str(commit[0][0])
+
+
+async def _again_if_contended(write: Callable[[], Awaitable[T]]) -> T:
+    """``write()``, again after a moment (up to :data:`_CONTENDED_TRIES` in all) while
+    another transaction is in its way (a deadlock, a serialization failure)."""
+    for attempt in range(1, _CONTENDED_TRIES):
+        try:
+            return await write()
+        except StoreError as exc:
+            if not exc.contended:
+                raise
+        await asyncio.sleep(random.uniform(0.0, 0.002 * 2**attempt))
+    return await write()
 
 
 async def _keep_session(conn: Any) -> None:
@@ -178,7 +200,8 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
         except asyncpg.UniqueViolationError as exc:
             raise ConflictError(f"{what} on {self.url} conflicted: {exc}") from exc
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreError(f"{what} failed on {self.url}: {exc}", transient=classify_pg(exc)) from exc
+            message = f"{what} failed on {self.url}: {exc}"
+            raise StoreError(message, transient=classify_pg(exc), contended=contended_pg(exc)) from exc
 
     async def _fetch(self, what: str, query: str, *args: Any) -> list[Any]:
         async with self._translate(what):
@@ -258,9 +281,16 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
         return outcomes
 
     async def _flush_together(self, batch: list[_Commit]) -> list[bool]:
-        # Column-major arrays for unnest(): one round trip for the whole batch.
-        updates = [list(column) for column in zip(*(update for update, _, _ in batch), strict=True)]
-        records = [row for _, row, _ in batch if row is not None]
+        # Nothing of a batch another transaction was in the way of was written: it is
+        # written again, so a deadlock never re-runs a handler.
+        return await _again_if_contended(lambda: self._write_together(batch))
+
+    async def _write_together(self, batch: list[_Commit]) -> list[bool]:
+        # Column-major arrays for unnest(): one round trip for the whole batch. In id order,
+        # as renewals and releases lock rows: two statements never wait on each other.
+        ordered = sorted(batch, key=_commit_id)
+        updates = [list(column) for column in zip(*(update for update, _, _ in ordered), strict=True)]
+        records = [row for _, row, _ in ordered if row is not None]
         record_arrays = [list(column) for column in zip(*records, strict=True)] if records else []
         if not record_arrays:
             record_arrays = [[] for _ in STEP_RECORDS.names]
@@ -335,12 +365,16 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
         return sorted(claims, key=lambda claim: claim.execution.id)
 
     async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:
-        rows = await self._fetch("renew_leases", Q["renew_leases"], owner, list(execution_ids), until)
+        ids = sorted(execution_ids)
+        rows = await _again_if_contended(
+            lambda: self._fetch("renew_leases", Q["renew_leases"], owner, ids, until)
+        )
         held = {row[0] for row in rows}
         return [i for i in execution_ids if i in held]
 
     async def release(self, *, owner: str, execution_ids: list[str]) -> None:
-        await self._execute("release", Q["release"], owner, list(execution_ids))
+        ids = sorted(execution_ids)
+        await _again_if_contended(lambda: self._execute("release", Q["release"], owner, ids))
 
     async def next_wake_at(self, *, exclude_owner: str | None = None) -> datetime | None:
         rows = await self._fetch("next_wake_at", Q["next_wake"], exclude_owner)

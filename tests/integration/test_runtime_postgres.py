@@ -217,6 +217,33 @@ async def test_execution_and_wait_timeouts_cancel_with_source_timeout(store: Sto
     assert "execution timeout" in (run_cancelled.cancellation.reason or "")
 
 
+async def test_a_renewal_that_deadlocks_is_made_again(store: Store, db: str) -> None:
+    # A transaction holds the second row and then wants the first, which the renewal (waiting
+    # for the second) holds: PostgreSQL breaks the cycle by failing the renewal, which is
+    # made again once the other is done, and finds both leases still held.
+    engine = engine_for(store, ten_steps())
+    first, second = sorted([(await engine.create("ten")).execution.id for _ in range(2)])
+    now = datetime.now(UTC)
+    claimed = await store.claim(owner="w", now=now, lease=timedelta(seconds=30), limit=2)
+    assert sorted(c.execution.id for c in claimed) == [first, second]
+    other = await asyncpg.connect(db)
+    try:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("UPDATE executions SET updated_at = updated_at WHERE id = $1", second)
+        renewal = asyncio.ensure_future(
+            store.renew_leases(owner="w", execution_ids=[first, second], until=now + timedelta(minutes=1))
+        )
+        await asyncio.sleep(0.2)  # the renewal holds the first row and waits for the second
+        await other.execute("UPDATE executions SET updated_at = updated_at WHERE id = $1", first)
+        await transaction.commit()  # (the renewal was the one failed: it waited first)
+        assert await renewal == [first, second]
+    finally:
+        await other.close()
+    renewed = await store.get_execution(first)
+    assert renewed is not None and renewed.lease_expires_at == now + timedelta(minutes=1)
+
+
 async def test_graceful_shutdown_leaves_no_execution_claimed(store: Store) -> None:
     engine = engine_for(store, ten_steps())
     for _ in range(150):

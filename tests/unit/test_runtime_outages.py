@@ -122,6 +122,16 @@ async def test_errors_that_are_not_transient_are_no_outage() -> None:
     assert not watch.down
 
 
+async def test_a_deadlock_is_no_outage() -> None:
+    # Another transaction was in the way: the store answered. Once, two workers' deadlocks
+    # were told as "store unavailable", and the releases skipped meanwhile left leases behind.
+    watch = StoreWatch("s", log)
+    with pytest.raises(StoreError):
+        async with watch.call():
+            raise StoreError("deadlock detected", contended=True)
+    assert not watch.down
+
+
 # -- the runtime ----------------------------------------------------------------------------
 
 

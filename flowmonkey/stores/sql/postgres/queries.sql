@@ -23,7 +23,8 @@ WHERE id = (SELECT execution_id FROM idempotency_keys WHERE tenant_id = $1 AND f
 -- parent is about to make loses and re-reads) and a step waiting on a child is due.
 UPDATE executions AS p SET revision = p.revision + 1, updated_at = w.at,
     wake_at = CASE WHEN p.status = 'waiting' AND p.wait_kind = 'handler' THEN w.at ELSE p.wake_at END
-FROM (SELECT parent, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(parent, at) GROUP BY parent) AS w
+FROM (SELECT parent, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u(parent, at)
+    GROUP BY parent ORDER BY parent) AS w  -- in id order, as commits lock rows
 WHERE p.id = w.parent AND p.status IN ('pending', 'running', 'waiting')
 
 -- name: execution_estimate
@@ -114,15 +115,21 @@ WHERE e.id = c.claimed_id
 RETURNING {executions}, c.lapsed_owner, c.lapsed_at
 
 -- name: renew_leases
--- The rows by id (the primary key); "IS NOT DISTINCT FROM", which no index serves, keeps
--- the planner off executions_lease, whose entries for this owner include every row it
--- ever leased until VACUUM removes them (measured: ~60 index entries read per step).
-UPDATE executions SET lease_expires_at = $3
-WHERE id = ANY($2::text[]) AND lease_owner IS NOT DISTINCT FROM $1::text RETURNING id
+-- The rows locked first, in id order, whatever plan the UPDATE gets (an "id = ANY" bitmap
+-- scan locks in the table's order): a batch of commits locks them in id order too, so the
+-- two wait on each other at most, never in a cycle (a deadlock costs a second). "IS NOT
+-- DISTINCT FROM", which no index serves, keeps the planner off executions_lease, whose
+-- entries for this owner include every row it ever leased until VACUUM removes them
+-- (measured: ~60 index entries read per step).
+UPDATE executions AS e SET lease_expires_at = $3
+FROM (SELECT id FROM executions WHERE id = ANY($2::text[]) ORDER BY id FOR UPDATE) AS l
+WHERE e.id = l.id AND e.lease_owner IS NOT DISTINCT FROM $1::text RETURNING e.id
 
 -- name: release
-UPDATE executions SET lease_owner = NULL, lease_expires_at = NULL
-WHERE id = ANY($2::text[]) AND lease_owner IS NOT DISTINCT FROM $1::text
+-- Locked in id order, as renew_leases.
+UPDATE executions AS e SET lease_owner = NULL, lease_expires_at = NULL
+FROM (SELECT id FROM executions WHERE id = ANY($2::text[]) ORDER BY id FOR UPDATE) AS l
+WHERE e.id = l.id AND e.lease_owner IS NOT DISTINCT FROM $1::text
 
 -- name: next_wake
 -- The earliest timeout, unleased wake, and lapse of a lease held by anyone but $1 (each
