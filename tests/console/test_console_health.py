@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 from rich.text import Text
 from textual.widgets import Sparkline, Tree
 
-from flowmonkey import ExecutionStatus, MemoryStore, StepStatus
+from flowmonkey import ExecutionStatus, FlowHealth, MemoryStore, StepStatus
 from flowmonkey_console.screens.flow_detail import FlowDetailScreen
 from flowmonkey_console.widgets.flows_view import FlowsView
 from flowmonkey_console.widgets.health import spark_text
@@ -75,3 +76,38 @@ def test_a_sparkline_cell_sums_minutes_into_its_width() -> None:
     text: Any = spark_text([0, 1, 0, 0, 4, 4, 2, 0], 4)
     assert isinstance(text, Text) and str(text) == "▂▁█▃"  # sums 1, 0, 8, 2: a share of 7 steps, rounded up
     assert str(spark_text([0] * 60, 10)) == "▁" * 10
+
+
+class SlowHealthStore(MemoryStore):
+    """Health takes until ``answer`` is set, as a big store's can: the rest is quick."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answer = asyncio.Event()
+
+    async def flow_health(self, flow_id: str, *, since: datetime, until: datetime) -> FlowHealth:
+        await self.answer.wait()
+        return await super().flow_health(flow_id, since=since, until=until)
+
+
+async def test_the_rows_and_their_counts_are_drawn_before_the_health_is_counted() -> None:
+    store = SlowHealthStore()
+    clock = FrozenClock(NOW)
+    engine = make_engine(clock, store)
+    await engine.create("process-order", {"order": {"id": "o-1", "total": 3}})
+    app = make_app(engine)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await main_screen(pilot)
+        await pilot.press("1")
+        view = screen.query_one(FlowsView)
+        await wait_for(pilot, lambda: view.table.row_count > 0, what="the rows, health or not")
+        shown = dict(
+            zip(
+                [str(c.label).strip() for c in view.table.columns.values()],
+                cells(view, "process-order"),
+                strict=True,
+            )
+        )
+        assert shown["OK 1H"] == shown["P95 1H"] == "…" and shown["EXECUTIONS"] != "…"
+        store.answer.set()
+        await wait_for(pilot, lambda: cells(view, "process-order")[6] != "…", what="the health")

@@ -109,21 +109,34 @@ class FlowsView(ConsoleView):
 
     async def reload(self) -> None:
         self._last_reload = time.monotonic()
-        rows: list[tuple[str, list[str | Text], str]] = []
         needle = self.filter_text.lower()
         states = self.backend.file_states()
-        by_flow = {state.flow_id: state for state in states if state.flow_id is not None}
         flows = [flow for flow in self.backend.flows() if needle in flow.id.lower()]
+        # Drawn as soon as the counts are in; the last hour's health (a query per flow) and
+        # the older definitions (a scan) follow: on a big store the rows come first.
         # All at once: the store's reader (or pool) takes them back to back, not one per turn.
         counts = await asyncio.gather(*(self.backend.count(ExecutionQuery(flow_id=f.id)) for f in flows))
+        self._draw(flows, counts, states)
         health = await asyncio.gather(*(self.backend.flow_health(flow.id) for flow in flows))
-        for flow, flow_counts, flow_health in zip(flows, counts, health, strict=True):
+        self._health = {flow.id: flow_health for flow, flow_health in zip(flows, health, strict=True)}
+        self._draw(flows, counts, states)
+        older = {}
+        for flow, flow_counts in zip(flows, counts, strict=True):
             active = sum(flow_counts.get(status, 0) for status in ACTIVE)
-            self._older[flow.id] = await self._on_older_definitions(flow) if active else 0
+            older[flow.id] = await self._on_older_definitions(flow) if active else 0
+        self._older = older
+        self.screen.refresh_bindings()  # m (migrate) is there only for older definitions
+
+    def _draw(
+        self, flows: list[Flow], counts: list[dict[ExecutionStatus, int]], states: list[FlowFileState]
+    ) -> None:
+        needle = self.filter_text.lower()
+        by_flow = {state.flow_id: state for state in states if state.flow_id is not None}
+        rows: list[tuple[str, list[str | Text], str]] = []
+        for flow, flow_counts in zip(flows, counts, strict=True):
             state = by_flow.get(flow.id)
             cells = self._flow_cells(flow, count_text(flow_counts, compact=True), state)
-            rows.append((flow.id, [*cells, *self._health_cells(flow_health)], _problem(state)))
-        self._health = {flow.id: flow_health for flow, flow_health in zip(flows, health, strict=True)}
+            rows.append((flow.id, [*cells, *self._health_cells(self._health.get(flow.id))], _problem(state)))
         for state in states:
             if state.flow_id is None and needle in state.name.lower():
                 rows.append((_BROKEN + state.file, self._broken_cells(state), state.problem))
@@ -146,7 +159,9 @@ class FlowsView(ConsoleView):
         reload = self._reload_text(state)
         return [flow.id, flow.version, str(len(flow.steps)), counts, _file(state), reload]
 
-    def _health_cells(self, health: FlowHealth) -> list[str | Text]:
+    def _health_cells(self, health: FlowHealth | None) -> list[str | Text]:
+        if health is None:  # not counted yet
+            return [Text("…", style="dim"), Text("…", style="dim"), ""]
         starts = spark_text(health.started_per_minute, self.widths.get("starts", 10))
         return [rate_text(health), p95_text(health), starts]
 
