@@ -339,9 +339,12 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
         where = _query.execution_filter(query, params, as_is, "ILIKE")
         if not where and (estimate := await estimated_counts(self._fetch)) is not None:
             return estimate
-        clause = f"WHERE {' AND '.join(where)}" if where else ""
-        query_sql = f"SELECT status, count(*) FROM executions {clause} GROUP BY status"
-        rows = await self._fetch("count_executions", query_sql, *params.values)
+        if query.flow_id is not None and query == ExecutionQuery(flow_id=query.flow_id):
+            rows = await self._fetch("count_executions", Q["count_flow"], query.flow_id)
+        else:
+            clause = f"WHERE {' AND '.join(where)}" if where else ""
+            query_sql = f"SELECT status, count(*) FROM executions {clause} GROUP BY status"
+            rows = await self._fetch("count_executions", query_sql, *params.values)
         counts = ExecutionCounts(dict.fromkeys(ExecutionStatus, 0))
         for status, n in rows:
             counts[ExecutionStatus(status)] = n

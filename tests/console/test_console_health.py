@@ -90,7 +90,7 @@ class SlowHealthStore(MemoryStore):
         return await super().flow_health(flow_id, since=since, until=until)
 
 
-async def test_the_rows_and_their_counts_are_drawn_before_the_health_is_counted() -> None:
+async def test_the_rows_and_their_counts_are_drawn_before_the_health_is_in() -> None:
     store = SlowHealthStore()
     clock = FrozenClock(NOW)
     engine = make_engine(clock, store)
@@ -100,7 +100,8 @@ async def test_the_rows_and_their_counts_are_drawn_before_the_health_is_counted(
         screen = await main_screen(pilot)
         await pilot.press("1")
         view = screen.query_one(FlowsView)
-        await wait_for(pilot, lambda: view.table.row_count > 0, what="the rows, health or not")
+        await wait_for(pilot, lambda: view.table.row_count > 0, what="the rows, counted or not")
+        await wait_for(pilot, lambda: cells(view, "process-order")[3] != "…", what="the counts")
         shown = dict(
             zip(
                 [str(c.label).strip() for c in view.table.columns.values()],

@@ -140,6 +140,12 @@ async def store_timings(url: str) -> None:
         )
 
 
+async def settled(app: ConsoleApp) -> None:
+    """Until no worker runs (a reload a newer one replaced counts as done)."""
+    while any(not worker.is_finished for worker in app.workers):
+        await asyncio.sleep(0.01)
+
+
 async def flows_first_paint(url: str, flows: Path) -> tuple[float, float]:
     """Seconds from the key ``1`` to the Flows view's ten rows drawn (with their counts),
     and to their health drawn as well; the view is emptied first, as on a first visit."""
@@ -152,18 +158,20 @@ async def flows_first_paint(url: str, flows: Path) -> tuple[float, float]:
         return screen is not None and not screen.active_view.stale
 
     await wait_until(app, drawn, 120)
-    await app.workers.wait_for_complete()
+    await settled(app)
     await asyncio.sleep(0.5)
     screen = main_screen(app)
     assert screen is not None
     view = screen.query_one(FlowsView)
     await keystroke(app, "2", "2", lambda: screen.active_view is not view)
-    await app.workers.wait_for_complete()
+    await settled(app)
     view.table.clear()
     view._shown, view._health = [], {}
 
     def rows() -> bool:
-        return screen.active_view is view and view.table.row_count == FLOWS
+        if screen.active_view is not view or view.table.row_count != FLOWS:
+            return False
+        return all(str(view.table.get_row(f"f{n}")[3]) != "…" for n in range(FLOWS))
 
     def health() -> bool:
         return rows() and all(str(view.table.get_row(f"f{n}")[6]) != "…" for n in range(FLOWS))

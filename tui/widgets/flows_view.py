@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -27,6 +28,7 @@ _BROKEN = "file:"  # row keys of files that never loaded
 _OLDER_SCAN = 10_000  # active executions looked at for older definitions, per flow
 ACTIVE = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING, ExecutionStatus.HELD)
 _COUNT_INTERVAL = 2.0  # seconds between recounts caused by execution events
+_NOT_YET = Text("…", style="dim")  # a cell the store has not answered for yet
 
 
 class FlowsView(ConsoleView):
@@ -88,6 +90,7 @@ class FlowsView(ConsoleView):
         self._shown: list[tuple[str, list[str], str]] = []
         self._last_reload = 0.0
         self._health: dict[str, FlowHealth] = {}
+        self._counts: dict[str, dict[ExecutionStatus, int]] = {}
         self._older: dict[str, int] = {}  # flow id -> active executions on older definitions
 
     def compose_body(self) -> ComposeResult:
@@ -112,10 +115,13 @@ class FlowsView(ConsoleView):
         needle = self.filter_text.lower()
         states = self.backend.file_states()
         flows = [flow for flow in self.backend.flows() if needle in flow.id.lower()]
-        # Drawn as soon as the counts are in; the last hour's health (a query per flow) and
-        # the older definitions (a scan) follow: on a big store the rows come first.
+        # The rows first (the flows are in memory), with the counts of the last reload; then
+        # the counts, the last hour's health (a query per flow) and the older definitions (a
+        # scan) as they come in: on a store of a million executions the rows do not wait.
+        self._draw(flows, [self._counts.get(flow.id) for flow in flows], states)
         # All at once: the store's reader (or pool) takes them back to back, not one per turn.
         counts = await asyncio.gather(*(self.backend.count(ExecutionQuery(flow_id=f.id)) for f in flows))
+        self._counts = {flow.id: flow_counts for flow, flow_counts in zip(flows, counts, strict=True)}
         self._draw(flows, counts, states)
         health = await asyncio.gather(*(self.backend.flow_health(flow.id) for flow in flows))
         self._health = {flow.id: flow_health for flow, flow_health in zip(flows, health, strict=True)}
@@ -128,14 +134,18 @@ class FlowsView(ConsoleView):
         self.screen.refresh_bindings()  # m (migrate) is there only for older definitions
 
     def _draw(
-        self, flows: list[Flow], counts: list[dict[ExecutionStatus, int]], states: list[FlowFileState]
+        self,
+        flows: list[Flow],
+        counts: Sequence[dict[ExecutionStatus, int] | None],
+        states: list[FlowFileState],
     ) -> None:
         needle = self.filter_text.lower()
         by_flow = {state.flow_id: state for state in states if state.flow_id is not None}
         rows: list[tuple[str, list[str | Text], str]] = []
         for flow, flow_counts in zip(flows, counts, strict=True):
             state = by_flow.get(flow.id)
-            cells = self._flow_cells(flow, count_text(flow_counts, compact=True), state)
+            counted = _NOT_YET if flow_counts is None else count_text(flow_counts, compact=True)
+            cells = self._flow_cells(flow, counted, state)
             rows.append((flow.id, [*cells, *self._health_cells(self._health.get(flow.id))], _problem(state)))
         for state in states:
             if state.flow_id is None and needle in state.name.lower():
@@ -161,7 +171,7 @@ class FlowsView(ConsoleView):
 
     def _health_cells(self, health: FlowHealth | None) -> list[str | Text]:
         if health is None:  # not counted yet
-            return [Text("…", style="dim"), Text("…", style="dim"), ""]
+            return [_NOT_YET, _NOT_YET, ""]
         starts = spark_text(health.started_per_minute, self.widths.get("starts", 10))
         return [rate_text(health), p95_text(health), starts]
 

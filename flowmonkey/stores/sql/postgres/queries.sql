@@ -114,6 +114,17 @@ FROM chosen AS c
 WHERE e.id = c.claimed_id
 RETURNING {executions}, c.lapsed_owner, c.lapsed_at
 
+-- name: count_flow
+-- A flow's executions by status, from two indexes and no row (migrations 10 and 11): the
+-- finished by (flow_id, completed_at, status, ...), the rest by (flow_id, status).
+SELECT status, sum(n)::bigint FROM (
+    SELECT status, count(*) AS n FROM executions
+    WHERE flow_id = $1 AND completed_at IS NOT NULL GROUP BY status
+    UNION ALL
+    SELECT status, count(*) AS n FROM executions
+    WHERE flow_id = $1 AND completed_at IS NULL GROUP BY status
+) AS both_kinds GROUP BY status
+
 -- name: renew_leases
 -- The rows locked first, in id order, whatever plan the UPDATE gets (an "id = ANY" bitmap
 -- scan locks in the table's order): a batch of commits locks them in id order too, so the

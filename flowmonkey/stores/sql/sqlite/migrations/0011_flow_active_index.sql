@@ -1,0 +1,2 @@
+-- Migration 11 is PostgreSQL's (an index to count a flow's executions by status): SQLite
+-- counts from the per (flow, status) counters of migration 2.
