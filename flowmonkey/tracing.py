@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 INSTALL_HINT = "tracing needs opentelemetry-api: pip install 'flowmonkey[tracing]'"
 _FAILED = frozenset({StepStatus.FAILED, StepStatus.RETRY, StepStatus.HELD})
 _NOTHING: AbstractContextManager[None] = contextlib.nullcontext()
+_NONE_STORED: TraceContext = {}
 
 
 def tracing_available() -> bool:
@@ -83,6 +84,8 @@ class OpenTelemetryObserver(Observer):
 
         self._trace = trace
         self.context = context
+        self._new_trace = context.Context()  # a segment's parent: none (immutable, so shared)
+        self._link = trace.Link
         self._w3c = TraceContextTextMapPropagator()
         self.tracer: Tracer = trace.get_tracer("flowmonkey", tracer_provider=tracer_provider)
         self._segment: ContextVar[_Segment | None] = ContextVar("flowmonkey_segment", default=None)
@@ -173,15 +176,17 @@ class _SegmentSpan:
         self._execution = execution
 
     def __enter__(self) -> None:
-        from opentelemetry.context import Context
-        from opentelemetry.trace import Link
-
         observer, execution = self._observer, self._execution
-        stored: TraceContext = execution.metadata.get(TRACE_METADATA_KEY) or {}
-        links = [Link(found, {"flowmonkey.link": role}) for role, found in observer._links(stored)]
+        stored: TraceContext = execution.metadata.get(TRACE_METADATA_KEY) or _NONE_STORED
+        link = observer._link
+        links = (
+            [link(found, {"flowmonkey.link": role}) for role, found in observer._links(stored)]
+            if stored
+            else None
+        )
         span = observer.tracer.start_span(
             f"run {execution.flow_id}",
-            context=Context(),  # a new trace: a segment never extends another's
+            context=observer._new_trace,  # a new trace: a segment never extends another's
             links=links,
             attributes=_attributes(execution),
         )
