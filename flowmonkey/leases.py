@@ -56,8 +56,7 @@ class Leases:
         interval = self.lease.total_seconds() / 3
         while True:
             await asyncio.sleep(interval)
-            stepped = set(stepping())
-            ids = sorted(stepped | self.parked)
+            ids = sorted(set(stepping()) | self.parked)
             if not ids or self._watch.down:
                 continue  # idle: no query; the store lost: steps renew their own when it is back
             try:
@@ -68,10 +67,13 @@ class Leases:
                         "runtime %s: could not renew %d lease(s): %s", self.owner, len(ids), exc.message
                     )
                 continue
-            lost = set(ids) - set(held)
+            # A claim given back while the renewal was on its way is done, not lost (a batch
+            # of 50 that finished meanwhile was once logged as 50 leases lost).
+            still = set(stepping())
+            lost = (set(ids) - set(held)) & (still | self.parked)
             if lost:
                 log.warning("runtime %s lost the lease of %d execution(s)", self.owner, len(lost))
-            self.lost |= lost & stepped
+            self.lost |= lost & still
             self.parked -= lost
 
     async def held_after_outage(self, execution_id: str, stopped: asyncio.Event) -> bool:

@@ -431,6 +431,7 @@ class Runtime:
             log.warning("runtime %s: could not release %s", self.owner, execution_id, exc_info=True)
         finally:  # in flight until released, so "idle" never precedes the release
             self._tasks.pop(execution_id, None)
+            self._leases.lost.discard(execution_id)  # (a renewal may have ended meanwhile)
         if wake_after:
             # A resume may have arrived while we held the claim (others could not
             # claim it then), and a slot is free: look again.

@@ -178,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
     # asyncpg's pool logs a traceback each time it fails to reconnect its floor of
     # connections; the runtime says when the store is lost and when it is back.
     logging.getLogger("asyncpg.pool").setLevel(logging.ERROR)
+    # watchfiles logs "1 change detected" for every wake signal through a SQLite store's
+    # signal file (hundreds a minute) and every save in flows/: noise, not news.
+    logging.getLogger("watchfiles").setLevel(logging.WARNING)
     try:
         return asyncio.run(serve(args))
     except (SchemaVersionError, StoreURLError) as exc:  # a newer database, a malformed URL: do not start

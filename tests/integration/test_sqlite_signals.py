@@ -107,6 +107,8 @@ async def test_a_worker_on_the_file_runs_what_another_process_creates_at_once(
         await worker.close()
     assert max(latencies) < 1.0, latencies
     assert statistics.median(latencies) < 0.5, latencies
+    # Each wake went through the file: none of them is a line in the worker's log.
+    assert not [line for line in worker.lines if "change detected" in line], worker.lines
 
 
 # -- the flowmonkey command -----------------------------------------------------------
