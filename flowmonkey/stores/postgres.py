@@ -368,7 +368,7 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
         return sorted(claims, key=lambda claim: claim.execution.id)
 
     async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:
-        ids = sorted(execution_ids)
+        ids = list(execution_ids)  # (the statement locks them in id order itself)
         rows = await _again_if_contended(
             lambda: self._fetch("renew_leases", Q["renew_leases"], owner, ids, until)
         )
@@ -376,7 +376,7 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
         return [i for i in execution_ids if i in held]
 
     async def release(self, *, owner: str, execution_ids: list[str]) -> None:
-        ids = sorted(execution_ids)
+        ids = list(execution_ids)  # (the statement locks them in id order itself)
         await _again_if_contended(lambda: self._execute("release", Q["release"], owner, ids))
 
     async def next_wake_at(self, *, exclude_owner: str | None = None) -> datetime | None:
