@@ -109,6 +109,16 @@ def postgres_database(postgres_dsn: str, postgres_template: str) -> Iterator[str
     asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture
+def empty_postgres_database(postgres_dsn: str) -> Iterator[str]:
+    """The URL of a database of this test's own without the FlowMonkey schema (an upgrade
+    test builds an older schema in it); dropped after."""
+    name = f"flowmonkey_e_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(postgres_dsn, f'CREATE DATABASE "{name}"'))
+    yield _with_database(postgres_dsn, name)
+    asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(params=STORE_KINDS)
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A URL of each store kind (memory, a temp SQLite file, a fresh PostgreSQL database).

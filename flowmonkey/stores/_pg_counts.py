@@ -1,40 +1,61 @@
-"""Counting a large PostgreSQL table of executions without reading it.
+"""Counting PostgreSQL's executions from counters, not rows (migration 12).
 
-``count(*)`` over a million executions reads a million index entries (about 110 ms); a
-console asks for the counts on every refresh. From :data:`ESTIMATE_FROM_ROWS` rows on, an
-unfiltered count counts the unfinished executions (few, each status a short range of
-the status index) and estimates the finished ones from the planner's statistics (the
-table's row count times each status's share, kept by ANALYZE and autovacuum); the
-result names the estimated statuses, which a reader shows as "about".
+Triggers note every change of a (flow, status) count as a row of
+``execution_count_changes``; a count sums those and the folded ``execution_counts``: a
+few rows, however many executions there are. :class:`CountFolder` moves the changes into
+the counts every :data:`FOLD_EVERY` seconds while the store writes, so the changes stay
+a short table. A read-only store writes nothing, and folds nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from flowmonkey.model import ExecutionStatus
+from flowmonkey.errors import StoreError
 from flowmonkey.stores._pg_sql import SQL
-from flowmonkey.stores.base import ExecutionCounts
 
-ESTIMATE_FROM_ROWS = 200_000
-"""From this many executions on, an unfiltered count estimates the finished ones."""
+log = logging.getLogger("flowmonkey.store")
 
-Fetch = Callable[..., Awaitable[list[Any]]]
+FOLD_EVERY = 2.0
+"""Seconds between two folds of the count changes into the counts, while writing."""
+FOLD_LOCK_KEY = 0x466C6F77436E  # "FlowCn": one folding process at a time
+
+Execute = Callable[..., Awaitable[str]]
 
 
-async def estimated_counts(fetch: Fetch) -> ExecutionCounts | None:
-    """The counts with the finished estimated; None on a table small enough to count."""
-    rows = await fetch("count_executions", SQL["execution_estimate"])
-    if not rows or rows[0][0] < ESTIMATE_FROM_ROWS or rows[0][1] is None:
-        return None
-    total, statuses, shares = rows[0]
-    counts = ExecutionCounts(dict.fromkeys(ExecutionStatus, 0))
-    for status, n in await fetch("count_executions", SQL["count_unfinished"]):
-        counts[ExecutionStatus(status)] = n
-    finished = frozenset(s for s in ExecutionStatus if s.is_terminal)
-    for status, share in zip(statuses, shares, strict=True):
-        if ExecutionStatus(status) in finished:
-            counts[ExecutionStatus(status)] = round(total * share)
-    counts.estimated = finished
-    return counts
+class CountFolder:
+    """Folds the count changes in the background, at most every :data:`FOLD_EVERY` s.
+
+    Args:
+        execute: the store's ``_execute(what, query, *args)``.
+    """
+
+    def __init__(self, execute: Execute) -> None:
+        self._execute = execute
+        self._due = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    def wrote(self) -> None:
+        """Told after a write that may have changed counts: folds if one is due."""
+        now = time.monotonic()
+        if now >= self._due and self._task is None:
+            self._due = now + FOLD_EVERY
+            self._task = asyncio.create_task(self._fold(), name="flowmonkey-fold-counts")
+
+    async def _fold(self) -> None:
+        try:
+            await self._execute("fold_counts", SQL["fold_counts"], FOLD_LOCK_KEY)
+        except StoreError as exc:  # the changes stay; the next fold takes them
+            log.debug("folding the execution counts failed: %s", exc.message)
+        finally:
+            self._task = None
+
+    async def close(self) -> None:
+        """Wait for a fold under way (the pool is about to close)."""
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task

@@ -4,10 +4,7 @@ index, and leaves the finished, the held and the waits not yet due alone."""
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +17,6 @@ from flowmonkey.stores._pg_schema import MIGRATIONS as PG_MIGRATIONS
 from flowmonkey.stores._pg_schema import apply_schema as apply_pg_schema
 from flowmonkey.stores._sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
 from flowmonkey.stores._sqlite_schema import apply_schema as apply_sqlite_schema
-from tests.conftest import _admin, _with_database
 
 pytestmark = pytest.mark.asyncio
 
@@ -110,8 +106,8 @@ async def test_a_sqlite_file_of_version_6_upgrades(tmp_path: Path) -> None:
 
 
 @pytest.mark.postgres
-async def test_a_postgres_database_of_version_6_upgrades(empty_claim_database: str) -> None:
-    await check_upgraded(await postgres_database_of_version_6(empty_claim_database))
+async def test_a_postgres_database_of_version_6_upgrades(empty_postgres_database: str) -> None:
+    await check_upgraded(await postgres_database_of_version_6(empty_postgres_database))
 
 
 async def check_upgraded(url: str) -> None:
@@ -131,11 +127,3 @@ async def check_upgraded(url: str) -> None:
             stored = await store.get_execution(i)
             assert stored is not None and stored.status is ExecutionStatus(status)
             assert (stored.lease_owner is not None) == (i in CLAIMABLE)
-
-
-@pytest.fixture
-def empty_claim_database(postgres_dsn: str) -> Iterator[str]:
-    name = f"flowmonkey_c_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(postgres_dsn, f'CREATE DATABASE "{name}"'))
-    yield _with_database(postgres_dsn, name)
-    asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -20,7 +20,6 @@ from flowmonkey.stores._sqlite_ops import SQL, enc
 from flowmonkey.stores._sqlite_schema import MIGRATIONS as SQLITE_MIGRATIONS
 from flowmonkey.stores._sqlite_schema import apply_schema
 from tests.integration.test_schema_upgrades import KINDS, recorded_versions, until_finished
-from tests.integration.test_schema_upgrades import empty_database as empty_database  # the fixture
 from tests.integration.test_store_health import HOUR, T0
 from tests.unit.helpers import echo, wait
 
@@ -100,7 +99,7 @@ def previous_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     rows = executions(Flow.from_dict(FLOW).hash)
     if request.param == "sqlite":
         return build_sqlite(tmp_path / "previous.db", rows)
-    return asyncio.run(build_postgres(request.getfixturevalue("empty_database"), rows))
+    return asyncio.run(build_postgres(request.getfixturevalue("empty_postgres_database"), rows))
 
 
 async def indexes(url: str) -> set[str]:

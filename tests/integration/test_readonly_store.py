@@ -6,9 +6,7 @@ refuses them is SQLite (``mode=ro``) or PostgreSQL (``default_transaction_read_o
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +15,6 @@ import pytest_asyncio
 
 from flowmonkey import Change, Engine, ExecutionStatus, Flow, StoreError, open_store
 from flowmonkey.model import TriggerDefinition, TriggerType
-from tests.conftest import _admin, _with_database
 
 NOW = datetime(2026, 1, 2, 12, 0, tzinfo=UTC)
 WAIT = Flow.from_dict(
@@ -108,19 +105,10 @@ async def test_a_sqlite_file_without_the_schema_is_not_migrated(tmp_path: Path) 
     assert path.read_bytes() == b""
 
 
-@pytest.fixture
-def empty_postgres(postgres_dsn: str) -> Iterator[str]:
-    """A database of this test's own without the FlowMonkey schema."""
-    name = f"flowmonkey_ro_empty_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_admin(postgres_dsn, f'CREATE DATABASE "{name}"'))
-    yield _with_database(postgres_dsn, name)
-    asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 @pytest.mark.postgres
-async def test_a_postgres_database_without_the_schema_says_so(empty_postgres: str) -> None:
+async def test_a_postgres_database_without_the_schema_says_so(empty_postgres_database: str) -> None:
     with pytest.raises(StoreError, match="has no FlowMonkey schema"):
-        await open_store(empty_postgres, readonly=True).open()
+        await open_store(empty_postgres_database, readonly=True).open()
 
 
 async def test_memory_cannot_be_readonly() -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +23,6 @@ from flowmonkey.stores._pg_schema import apply_schema as apply_postgres
 from flowmonkey.stores._sqlite_ops import enc
 from flowmonkey.stores._sqlite_schema import MIGRATIONS as SQLITE
 from flowmonkey.stores._sqlite_schema import apply_schema as apply_sqlite
-from tests.conftest import _admin, _with_database
 from tests.unit.helpers import echo
 
 PREVIOUS = 6  # the schema of the release before fan-in
@@ -117,19 +114,11 @@ async def build_postgres(url: str) -> str:
     return url
 
 
-@pytest.fixture
-def empty_database(postgres_dsn: str) -> Iterator[str]:
-    name = f"flowmonkey_f_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(postgres_dsn, f'CREATE DATABASE "{name}"'))
-    yield _with_database(postgres_dsn, name)
-    asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def previous_release(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return build_sqlite(tmp_path / "previous.db")
-    return asyncio.run(build_postgres(request.getfixturevalue("empty_database")))
+    return asyncio.run(build_postgres(request.getfixturevalue("empty_postgres_database")))
 
 
 async def _finished(store: Store, execution_id: str, timeout: float = 20.0) -> Execution:

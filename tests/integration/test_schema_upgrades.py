@@ -14,8 +14,6 @@ import asyncio
 import json
 import sqlite3
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,7 +44,6 @@ from flowmonkey.result import Result, StepResult
 from flowmonkey.stores import Store, open_store
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION as POSTGRES_VERSION
 from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION as SQLITE_VERSION
-from tests.conftest import _admin, _with_database
 from tests.integration import release_0_1 as old
 from tests.integration.test_change_feed import read_until
 from tests.unit.helpers import echo, wait
@@ -319,14 +316,6 @@ async def build_postgres_0_1(url: str, data: Release01) -> str:
     return url
 
 
-@pytest.fixture
-def empty_database(postgres_dsn: str) -> Iterator[str]:
-    name = f"flowmonkey_u_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(postgres_dsn, f'CREATE DATABASE "{name}"'))
-    yield _with_database(postgres_dsn, name)
-    asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 KINDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
@@ -335,7 +324,7 @@ def database_0_1(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of a database of FlowMonkey 0.1 holding :func:`release_0_1`."""
     if request.param == "sqlite":
         return build_sqlite_0_1(tmp_path / "release-0.1.db", release_0_1())
-    return asyncio.run(build_postgres_0_1(request.getfixturevalue("empty_database"), release_0_1()))
+    return asyncio.run(build_postgres_0_1(request.getfixturevalue("empty_postgres_database"), release_0_1()))
 
 
 async def recorded_versions(url: str) -> list[int]:

@@ -10,8 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +20,6 @@ from flowmonkey.ids import new_id
 from flowmonkey.model import Execution, ExecutionStatus
 from flowmonkey.stores import open_store
 from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION
-from tests.conftest import _admin, _with_database
 
 ROOT = Path(__file__).resolve().parents[2]
 NEWER = SCHEMA_VERSION + 1
@@ -161,20 +158,12 @@ else:
 """
 
 
-@pytest.fixture
-def empty_database(postgres_dsn: str) -> Iterator[str]:
-    name = f"flowmonkey_v_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(postgres_dsn, f'CREATE DATABASE "{name}"'))
-    yield _with_database(postgres_dsn, name)
-    asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 @pytest.fixture(params=KINDS)
 def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str]:
     """(kind, target) of a database nobody opened yet."""
     if request.param == "sqlite":
         return "sqlite", str(tmp_path / "new.db")
-    return "postgres", str(request.getfixturevalue("empty_database"))
+    return "postgres", str(request.getfixturevalue("empty_postgres_database"))
 
 
 def test_processes_opening_a_new_database_together_apply_each_migration_once(

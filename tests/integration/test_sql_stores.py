@@ -8,8 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +20,6 @@ from flowmonkey.ids import new_id
 from flowmonkey.model import Execution, StepRecord, StepStatus
 from flowmonkey.stores import DEFAULT_STORE_URL, Store, open_store
 from flowmonkey.stores.sqlite import SQLiteStore
-from tests.conftest import _admin, _with_database
 from tests.unit.helpers import BASIC, chain
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -163,22 +160,14 @@ def test_the_bench_runs_on_a_temporary_sqlite_file() -> None:
 # -- PostgreSQL ---------------------------------------------------------------------------
 
 
-@pytest.fixture
-def empty_database(postgres_dsn: str) -> Iterator[str]:
-    name = f"flowmonkey_e_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(postgres_dsn, f'CREATE DATABASE "{name}"'))
-    yield _with_database(postgres_dsn, name)
-    asyncio.run(_admin(postgres_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 @pytest.mark.postgres
-async def test_apply_schema_is_idempotent_and_safe_concurrently(empty_database: str) -> None:
+async def test_apply_schema_is_idempotent_and_safe_concurrently(empty_postgres_database: str) -> None:
     import asyncpg
 
     from flowmonkey.stores._pg_schema import MIGRATIONS
     from flowmonkey.stores.postgres import SCHEMA_VERSION, apply_schema
 
-    pools = [await asyncpg.create_pool(empty_database, min_size=1, max_size=1) for _ in range(4)]
+    pools = [await asyncpg.create_pool(empty_postgres_database, min_size=1, max_size=1) for _ in range(4)]
     try:
         versions = await asyncio.gather(*(apply_schema(pool) for pool in pools))
         assert versions == [SCHEMA_VERSION] * 4

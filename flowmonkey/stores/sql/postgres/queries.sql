@@ -27,18 +27,6 @@ FROM (SELECT parent, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS
     GROUP BY parent ORDER BY parent) AS w  -- in id order, as commits lock rows
 WHERE p.id = w.parent AND p.status IN ('pending', 'running', 'waiting')
 
--- name: execution_estimate
--- The planner's row count of the table and its share of each common status (ANALYZE,
--- autovacuum keep them): what a count of a large table is estimated from.
-SELECT c.reltuples::bigint, s.most_common_vals::text::text[], s.most_common_freqs
-FROM pg_class AS c
-LEFT JOIN pg_stats AS s
-    ON s.schemaname = c.relnamespace::regnamespace::text AND s.tablename = 'executions' AND s.attname = 'status'
-WHERE c.oid = 'executions'::regclass
-
--- name: count_unfinished
-SELECT status, count(*) FROM executions WHERE status IN ('pending', 'running', 'waiting', 'held') GROUP BY status
-
 -- name: history
 SELECT {step_records} FROM step_records WHERE execution_id = $1 ORDER BY sequence
 
@@ -114,16 +102,27 @@ FROM chosen AS c
 WHERE e.id = c.claimed_id
 RETURNING {executions}, c.lapsed_owner, c.lapsed_at
 
--- name: count_flow
--- A flow's executions by status, from two indexes and no row (migrations 10 and 11): the
--- finished by (flow_id, completed_at, status, ...), the rest by (flow_id, status).
+-- name: counted
+-- Executions by status, of one flow ($1) or of all (NULL), from the counters of migration
+-- 12: the folded counts and the changes not yet folded, in one snapshot.
 SELECT status, sum(n)::bigint FROM (
-    SELECT status, count(*) AS n FROM executions
-    WHERE flow_id = $1 AND completed_at IS NOT NULL GROUP BY status
+    SELECT status, n FROM execution_counts WHERE $1::text IS NULL OR flow_id = $1
     UNION ALL
-    SELECT status, count(*) AS n FROM executions
-    WHERE flow_id = $1 AND completed_at IS NULL GROUP BY status
-) AS both_kinds GROUP BY status
+    SELECT status, n FROM execution_count_changes WHERE $1::text IS NULL OR flow_id = $1
+) AS both_parts GROUP BY status
+
+-- name: fold_counts
+-- The changes noted since the last fold, moved into the counts; by one process at a time
+-- ($1: an advisory lock key; a process that does not get it leaves the fold to the other).
+-- A change written by a transaction still open is not seen, and stays for the next fold.
+WITH folding AS (
+    SELECT pg_try_advisory_xact_lock($1) AS mine
+), moved AS (
+    DELETE FROM execution_count_changes WHERE (SELECT mine FROM folding) RETURNING flow_id, status, n
+)
+INSERT INTO execution_counts AS c (flow_id, status, n)
+SELECT flow_id, status, sum(n) FROM moved GROUP BY flow_id, status ORDER BY flow_id, status
+ON CONFLICT (flow_id, status) DO UPDATE SET n = c.n + EXCLUDED.n
 
 -- name: renew_leases
 -- The rows locked first, in id order, whatever plan the UPDATE gets (an "id = ANY" bitmap

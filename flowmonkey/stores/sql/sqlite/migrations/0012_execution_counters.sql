@@ -1,0 +1,2 @@
+-- Migration 12 is PostgreSQL's (per (flow, status) counters kept by triggers): SQLite has
+-- kept its counters since migration 2.
