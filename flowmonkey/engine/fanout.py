@@ -23,7 +23,7 @@ from flowmonkey.engine.clock import Clock
 from flowmonkey.engine.creation import Creator, Start
 from flowmonkey.engine.definitions import Definitions
 from flowmonkey.engine.notify import Emitter, WakeListeners
-from flowmonkey.errors import ErrorCode, FlowMonkeyError, InputError
+from flowmonkey.errors import ErrorCode, FlowMonkeyError, InputError, StoreError
 from flowmonkey.events import EventType
 from flowmonkey.inputs import resolve_input
 from flowmonkey.model import Execution, ExecutionStatus, Flow, Step
@@ -71,6 +71,10 @@ class FanOut:
             if not fan.settled:
                 return Result.wait(reason=f"{spec.kind} {fan.progress()}")
             return await self._finish(fan, spec)
+        except StoreError as exc:
+            if exc.transient:  # the runtime waits it out and runs the step again
+                raise
+            return Result.failure(exc.code, exc.message, exc.details)
         except FlowMonkeyError as exc:
             return Result.failure(exc.code, exc.message, exc.details)
 

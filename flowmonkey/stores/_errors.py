@@ -9,7 +9,17 @@ effects. The stores ask these functions when they translate a driver error into 
 
 from __future__ import annotations
 
+import asyncio
+import random
 import sqlite3
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from flowmonkey.errors import StoreError
+
+T = TypeVar("T")
+CONTENDED_TRIES = 4
+"""Tries of a write that deadlocked (or failed to serialize) before its caller hears of it."""
 
 # SQLSTATEs (https://www.postgresql.org/docs/current/errcodes-appendix.html) after which
 # the same statement may succeed later. Class 08 (the connection) is matched by prefix.
@@ -88,3 +98,17 @@ def classify_sqlite(exc: BaseException) -> bool:
         return code & 0xFF in _SQLITE_TRANSIENT_CODES  # the primary code of an extended one
     text = str(exc).lower()
     return any(words in text for words in _SQLITE_TRANSIENT_WORDS)
+
+
+async def again_if_contended(write: Callable[[], Awaitable[T]]) -> T:
+    """``write()``, again after a moment (up to :data:`CONTENDED_TRIES` in all) while
+    another transaction is in its way (a deadlock, a serialization failure). Nothing of
+    a transaction that failed so was written, so the write is whole again."""
+    for attempt in range(1, CONTENDED_TRIES):
+        try:
+            return await write()
+        except StoreError as exc:
+            if not exc.contended:
+                raise
+        await asyncio.sleep(random.uniform(0.0, 0.002 * 2**attempt))
+    return await write()

@@ -21,6 +21,7 @@ from flowmonkey.model import Execution, ExecutionStatus
 from flowmonkey.model.fanout import FanIn, wakes_parent
 from flowmonkey.stores import _pg_sql as sql
 from flowmonkey.stores._columns import EXECUTIONS, as_is
+from flowmonkey.stores._errors import again_if_contended
 from flowmonkey.stores._fan_rows import FAN_COLUMN_LIST, FAN_COLUMNS, fan_of, fan_row
 
 Ended = tuple[str, datetime, str, int]
@@ -52,7 +53,7 @@ _OF_PARENT = (  # oldest first: by visit, then attempt (the parts of the fan's i
     "ORDER BY split_part(fan_id, '/', 2)::integer, split_part(fan_id, '/', 3)::integer"
 )
 _MARK_ENDED = "UPDATE fan_children SET ended = 1 WHERE child_id = ANY($1::text[]) AND ended = 0 RETURNING child_id, fan_id"
-_LOCK_PARENTS = "SELECT 1 FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+LOCK_ROWS = "SELECT 1 FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
 _JOINED = "SELECT child_id FROM fan_children WHERE child_id = ANY($1::text[])"
 _COUNT_ENDS = (
     "UPDATE fan_ins SET done = done + $2 + $3, failed = failed + $2, succeeded = succeeded + $3 "
@@ -80,7 +81,7 @@ async def children_ended(conn: Any, ends: list[Ended]) -> list[tuple[str, dateti
             by_fan.setdefault(marked[end[2]], []).append(end)
     if by_fan:  # parents before fans, each in id order: no deadlock with a parent's own commit
         parents = sorted({end[0] for fan_ends in by_fan.values() for end in fan_ends})
-        await conn.execute(_LOCK_PARENTS, parents)
+        await conn.execute(LOCK_ROWS, parents)  # (held already by a waking commit)
     for fan_id in sorted(by_fan):
         fan_ends = by_fan[fan_id]
         failed = sum(end[3] for end in fan_ends)
@@ -101,6 +102,9 @@ class PostgresFanIns:
         raise NotImplementedError
 
     async def open_fan(self, fan: FanIn) -> FanIn:
+        return await again_if_contended(lambda: self._open_fan(fan))
+
+    async def _open_fan(self, fan: FanIn) -> FanIn:
         async with self._translate("open_fan"), self._pool.acquire() as conn, conn.transaction():
             await conn.execute(_INSERT, *fan_row(fan))
             return fan_of(await conn.fetchrow(_GET, fan.fan_id))
@@ -111,6 +115,10 @@ class PostgresFanIns:
         return fan_of(row) if row is not None else None
 
     async def add_fan_children(self, fan_id: str, children: Sequence[tuple[int, Execution]]) -> FanIn:
+        # Whole again after a deadlock: a child already joined is not added twice.
+        return await again_if_contended(lambda: self._add_fan_children(fan_id, children))
+
+    async def _add_fan_children(self, fan_id: str, children: Sequence[tuple[int, Execution]]) -> FanIn:
         by_id = {child.id: child for _, child in children}
         async with self._translate("add_fan_children"), self._pool.acquire() as conn, conn.transaction():
             # The parent's row first, then the fan's: the order a child's end locks them in.

@@ -11,13 +11,11 @@ so the server refuses every write, and applies no schema.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any, Self, TypeVar
+from typing import Any, Self
 
 import asyncpg
 
@@ -39,8 +37,8 @@ from flowmonkey.stores._columns import (
     as_is,
     dumps,
 )
-from flowmonkey.stores._errors import classify_pg, contended_pg
-from flowmonkey.stores._fan_pg import Ended, PostgresFanIns, children_ended, ended_of
+from flowmonkey.stores._errors import again_if_contended, classify_pg, contended_pg
+from flowmonkey.stores._fan_pg import LOCK_ROWS, Ended, PostgresFanIns, children_ended, ended_of
 from flowmonkey.stores._pg_counts import CountFolder
 from flowmonkey.stores._pg_health import PostgresHealth
 from flowmonkey.stores._pg_retention import PostgresRetention
@@ -54,27 +52,11 @@ __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
 _Commit = tuple[tuple[Any, ...], tuple[Any, ...] | None, Ended | None]
 """One queued commit: (id, expected revision, *COMMIT_COLUMNS values) and its history row."""
-_CONTENDED_TRIES = 4
-"""Writes of a batch that deadlocked (or failed to serialize) before its callers hear of it."""
 Q = sql.SQL
-T = TypeVar("T")
 
 
 def _commit_id(commit: _Commit) -> str:
     return str(commit[0][0])
-
-
-async def _again_if_contended(write: Callable[[], Awaitable[T]]) -> T:
-    """``write()``, again after a moment (up to :data:`_CONTENDED_TRIES` in all) while
-    another transaction is in its way (a deadlock, a serialization failure)."""
-    for attempt in range(1, _CONTENDED_TRIES):
-        try:
-            return await write()
-        except StoreError as exc:
-            if not exc.contended:
-                raise
-        await asyncio.sleep(random.uniform(0.0, 0.002 * 2**attempt))
-    return await write()
 
 
 async def _keep_session(conn: Any) -> None:
@@ -287,7 +269,7 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
     async def _flush_together(self, batch: list[_Commit]) -> list[bool]:
         # Nothing of a batch another transaction was in the way of was written: it is
         # written again, so a deadlock never re-runs a handler.
-        return await _again_if_contended(lambda: self._write_together(batch))
+        return await again_if_contended(lambda: self._write_together(batch))
 
     async def _write_together(self, batch: list[_Commit]) -> list[bool]:
         # Column-major arrays for unnest(): one round trip for the whole batch. In id order,
@@ -307,8 +289,16 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
         return [update[0] in won for update, _, _ in batch]
 
     async def _commit_waking(self, batch: list[_Commit], arguments: tuple[Any, ...]) -> list[Any]:
-        """The batch, and the wakes of the parents whose children it ended, in one transaction."""
+        """The batch, and the wakes of the parents whose children it ended, in one transaction.
+
+        Every row it will lock (the batch's and the parents') is locked first, in id order,
+        as renewals and releases lock theirs: locking the parents only after the batch
+        deadlocked with a renewal of a parent and its children (a child's id sorts after
+        its parent's, so the renewal held the parent and waited for the child)."""
+        locked = {end[0] for _, _, end in batch if end is not None}
+        locked.update(str(update[0]) for update, _, _ in batch)
         async with self._translate("commit"), self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(LOCK_ROWS, sorted(locked))
             rows = list(await conn.fetch(sql.COMMIT_BATCH, *arguments))
             won = {row[0] for row in rows}
             ends = [end for update, _, end in batch if end is not None and update[0] in won]
@@ -372,7 +362,7 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
 
     async def renew_leases(self, *, owner: str, execution_ids: list[str], until: datetime) -> list[str]:
         ids = list(execution_ids)  # (the statement locks them in id order itself)
-        rows = await _again_if_contended(
+        rows = await again_if_contended(
             lambda: self._fetch("renew_leases", Q["renew_leases"], owner, ids, until)
         )
         held = {row[0] for row in rows}
@@ -380,7 +370,7 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
 
     async def release(self, *, owner: str, execution_ids: list[str]) -> None:
         ids = list(execution_ids)  # (the statement locks them in id order itself)
-        await _again_if_contended(lambda: self._execute("release", Q["release"], owner, ids))
+        await again_if_contended(lambda: self._execute("release", Q["release"], owner, ids))
 
     async def next_wake_at(self, *, exclude_owner: str | None = None) -> datetime | None:
         rows = await self._fetch("next_wake_at", Q["next_wake"], exclude_owner)

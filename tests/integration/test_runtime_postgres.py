@@ -27,10 +27,12 @@ from flowmonkey import (
     handler,
     open_store,
 )
+from flowmonkey.change import Change
 from flowmonkey.coordination import attach_signaler
 from flowmonkey.coordination.postgres import PostgresWakeSignaler
 from flowmonkey.jobs import JobContext, JobRunner
 from flowmonkey.runtime import Runtime
+from flowmonkey.stores import _errors
 from tests.integration.runtime_support import (
     APPROVAL,
     WorkerProcess,
@@ -242,6 +244,42 @@ async def test_a_renewal_that_deadlocks_is_made_again(store: Store, db: str) -> 
         await other.close()
     renewed = await store.get_execution(first)
     assert renewed is not None and renewed.lease_expires_at == now + timedelta(minutes=1)
+
+
+async def test_a_child_ending_while_a_renewal_holds_its_parent_does_not_deadlock(
+    store: Store, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A renewal locks in id order: the parent, then its child (a child's id sorts after its
+    # parent's). The child's ending commit wakes the parent in its transaction: it must
+    # take the parent before the child too, or each waits for the other (as it did).
+    monkeypatch.setattr(_errors, "CONTENDED_TRIES", 1)  # a deadlock would fail the commit
+    engine = engine_for(store, ten_steps())
+    parent, child = sorted([(await engine.create("ten")).execution for _ in range(2)], key=lambda e: e.id)
+    now = datetime.now(UTC)
+    renewal = await asyncpg.connect(db)
+    try:
+        transaction = renewal.transaction()
+        await transaction.start()
+        await renewal.execute("SELECT 1 FROM executions WHERE id = $1 FOR UPDATE", parent.id)
+        ended = Change(
+            child,
+            {
+                "status": ExecutionStatus.COMPLETED,
+                "revision": child.revision + 1,
+                "updated_at": now,
+                "completed_at": now,
+            },
+            wake_parent=parent.id,
+        )
+        commit = asyncio.ensure_future(store.commit(ended))
+        await asyncio.sleep(0.2)  # the commit waits for the parent, holding nothing
+        await renewal.execute("SELECT 1 FROM executions WHERE id = $1 FOR UPDATE", child.id)
+        await transaction.commit()  # a deadlock would have failed one of the two
+        assert await commit
+    finally:
+        await renewal.close()
+    stored = await store.get_execution(child.id)
+    assert stored is not None and stored.status is ExecutionStatus.COMPLETED
 
 
 async def test_graceful_shutdown_leaves_no_execution_claimed(store: Store) -> None:

@@ -5,7 +5,10 @@ losers. Collected again on SQLite and PostgreSQL by tests/integration/test_engin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import pytest
 
 from flowmonkey import (
     Engine,
@@ -18,6 +21,10 @@ from flowmonkey import (
     Store,
     handler,
 )
+from flowmonkey.errors import StoreError
+from flowmonkey.model import Execution
+from flowmonkey.model.fanout import FanIn
+from flowmonkey.stores.memory import MemoryStore
 
 
 @handler("double")
@@ -235,3 +242,28 @@ async def test_a_retried_fan_step_starts_new_children(store: Store) -> None:
     children = await _children(store, execution.id)
     assert len(children) == 2  # one per attempt: the retry did not reuse the failed child
     assert [fan.done for fan in await store.fans_of(execution.id)] == [1, 1]
+
+
+class _OutageOnce(MemoryStore):
+    """Loses the connection once, as the fan step adds its children."""
+
+    failed = False
+
+    async def add_fan_children(self, fan_id: str, children: Sequence[tuple[int, Execution]]) -> FanIn:
+        if not self.failed:
+            self.failed = True
+            raise StoreError("add_fan_children failed: connection reset", transient=True)
+        return await super().add_fan_children(fan_id, children)
+
+
+async def test_a_store_outage_as_a_map_starts_children_is_waited_out_not_a_failure() -> None:
+    store = _OutageOnce()
+    engine = _engine(store, _map())
+    execution, _ = await engine.create("mapper", {"items": [1, 2, 3]})
+    with pytest.raises(StoreError):  # the runtime waits the outage out, then steps again
+        await engine.run(execution.id)
+    stored = await store.get_execution(execution.id)
+    assert stored is not None and stored.status is ExecutionStatus.PENDING and stored.error is None
+    done = await engine.run(execution.id)
+    assert done.status is ExecutionStatus.COMPLETED, done.error
+    assert done.context["doubled"] == [2, 4, 6]
