@@ -29,13 +29,19 @@ INSERT_EXECUTIONS = (
 )
 
 # One statement commits a whole batch: the UPDATE applies each row whose revision still
-# matches, and the history INSERT keeps only the records of the rows it updated.
+# matches, and the history INSERT keeps only the records of the rows it updated. The rows
+# are locked first, in id order, as renewals and releases lock theirs: the UPDATE alone
+# locks in the order of its plan, which on a small table is a hash join over a sequential
+# scan (the table's order), and deadlocked with renewals. Joined to the UPDATE, the
+# materialized ``locked`` is read in id order whatever the plan, and only ever ahead.
 _U = ("id", "expected", *COMMIT_COLUMNS)
 _U_TYPES = ("text", "integer", *(EXECUTIONS.column(c).postgres_type for c in COMMIT_COLUMNS))
 COMMIT_BATCH = f"""
-WITH updated AS (
+WITH locked AS MATERIALIZED (
+    SELECT id FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE
+), updated AS (
     UPDATE executions AS e SET {", ".join(f"{c} = u.{c}" for c in COMMIT_COLUMNS)}
-    FROM unnest({_arrays(_U_TYPES)}) AS u({", ".join(_U)})
+    FROM unnest({_arrays(_U_TYPES)}) AS u({", ".join(_U)}) JOIN locked AS l ON l.id = u.id
     WHERE e.id = u.id AND e.revision = u.expected
     RETURNING e.id
 ), recorded AS (

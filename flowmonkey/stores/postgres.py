@@ -59,6 +59,14 @@ def _commit_id(commit: _Commit) -> str:
     return str(commit[0][0])
 
 
+def _queued(change: Change) -> _Commit:
+    """A commit as the batch writes it: its row's new values, its history row, its end."""
+    update = (change.execution_id, change.expected_revision, *_changes.commit_values(change, as_is))
+    record = change.record
+    row = STEP_RECORDS.values(record, as_is) if record is not None else None
+    return update, row, ended_of(change)
+
+
 async def _keep_session(conn: Any) -> None:
     """Skip asyncpg's reset query when a connection returns to the pool: this store
     leaves no session state (no LISTEN, no SET, only transaction-scoped locks), and the
@@ -243,10 +251,7 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
         return EXECUTIONS.from_row(rows[0], as_is) if rows else None
 
     async def commit(self, change: Change) -> bool:
-        update = (change.execution_id, change.expected_revision, *_changes.commit_values(change, as_is))
-        record = change.record
-        row = STEP_RECORDS.values(record, as_is) if record is not None else None
-        return await self._commits.submit((update, row, ended_of(change)))
+        return await self._commits.submit(_queued(change))
 
     async def _flush(self, batch: list[_Commit]) -> list[bool | Exception]:
         """Commit the batch in one statement. If the statement fails for a reason that is

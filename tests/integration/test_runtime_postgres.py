@@ -33,6 +33,7 @@ from flowmonkey.coordination.postgres import PostgresWakeSignaler
 from flowmonkey.jobs import JobContext, JobRunner
 from flowmonkey.runtime import Runtime
 from flowmonkey.stores import _errors
+from flowmonkey.stores.postgres import PostgresStore, _queued
 from tests.integration.runtime_support import (
     APPROVAL,
     WorkerProcess,
@@ -280,6 +281,41 @@ async def test_a_child_ending_while_a_renewal_holds_its_parent_does_not_deadlock
         await renewal.close()
     stored = await store.get_execution(child.id)
     assert stored is not None and stored.status is ExecutionStatus.COMPLETED
+
+
+async def test_a_commit_batch_locks_its_rows_in_id_order_whatever_the_plan(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a small table the batch's UPDATE is a hash join over a sequential scan (forced
+    # here): it locked rows in the table's order, and deadlocked with a renewal locking
+    # the same rows in id order.
+    monkeypatch.setattr(_errors, "CONTENDED_TRIES", 1)  # a deadlock would fail the batch
+    plan = ("enable_nestloop", "enable_mergejoin", "enable_indexscan", "enable_bitmapscan")
+    renewal = await asyncpg.connect(db)
+    try:
+        for setting in plan:
+            await renewal.execute(f'ALTER DATABASE "{urlparse(db).path[1:]}" SET {setting} = off')
+        async with open_store(db) as store:
+            assert isinstance(store, PostgresStore)
+            engine = engine_for(store, ten_steps())
+            created = [(await engine.create("ten")).execution for _ in range(2)]
+            first, second = sorted(created, key=lambda e: e.id)
+            await renewal.execute("UPDATE executions SET updated_at = updated_at WHERE id = $1", first.id)
+            order = [r[0] for r in await renewal.fetch("SELECT id FROM executions ORDER BY ctid")]
+            assert order == [second.id, first.id]  # the table's order is not the ids'
+            first = await store.get_execution(first.id) or first
+            transaction = renewal.transaction()
+            await transaction.start()
+            await renewal.execute("SELECT 1 FROM executions WHERE id = $1 FOR UPDATE", first.id)
+            now = datetime.now(UTC)
+            changes = [Change(e, {"revision": e.revision + 1, "updated_at": now}) for e in (first, second)]
+            written = asyncio.ensure_future(store._flush_together([_queued(c) for c in changes]))
+            await asyncio.sleep(0.2)  # the batch waits for the first row, holding nothing
+            await renewal.execute("SELECT 1 FROM executions WHERE id = $1 FOR UPDATE", second.id)
+            await transaction.commit()
+            assert await written == [True, True]
+    finally:
+        await renewal.close()
 
 
 async def test_graceful_shutdown_leaves_no_execution_claimed(store: Store) -> None:
