@@ -89,9 +89,11 @@ class _Histogram:
         return cumulative
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Family:
-    """A metric: its name (without ``flowmonkey_``), help text and label names."""
+    """A metric: its name (without ``flowmonkey_``), help text and label names. Each is
+    one constant, hashed by identity (a dataclass's field hash is Python code, and every
+    step looks families up)."""
 
     name: str
     help: str
