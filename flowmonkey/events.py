@@ -78,11 +78,23 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[tuple[Subscriber, frozenset[EventType] | None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._wanted: frozenset[EventType] = frozenset()
 
     @property
     def active(self) -> bool:
         """Whether anyone listens; the engine skips building events when nobody does."""
         return bool(self._subscribers)
+
+    def wants(self, kind: EventType) -> bool:
+        """Whether anyone listens to ``kind``: an event no one wants is never built (a
+        worker that logs only lifecycle events builds none per step)."""
+        return kind in self._wanted
+
+    def _subscribed(self) -> None:
+        wanted: set[EventType] = set()
+        for _, types in self._subscribers:
+            wanted.update(EventType if types is None else types)
+        self._wanted = frozenset(wanted)
 
     def subscribe(
         self, subscriber: Subscriber, types: Iterable[EventType | str] | None = None
@@ -91,10 +103,12 @@ class EventBus:
         wanted = frozenset(EventType(t) for t in types) if types is not None else None
         entry = (subscriber, wanted)
         self._subscribers.append(entry)
+        self._subscribed()
 
         def unsubscribe() -> None:
             if entry in self._subscribers:
                 self._subscribers.remove(entry)
+                self._subscribed()
 
         return unsubscribe
 
@@ -104,7 +118,7 @@ class EventBus:
                 continue
             try:
                 outcome = subscriber(event)
-                if inspect.isawaitable(outcome):
+                if outcome is not None and inspect.isawaitable(outcome):
                     self._track(outcome)
             except Exception:
                 log.exception("event subscriber %r failed on %s", subscriber, event.type)

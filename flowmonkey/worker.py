@@ -47,7 +47,7 @@ from flowmonkey.coordination import LockManager, WakeSignaler, default_owner, si
 from flowmonkey.defaults import Engine
 from flowmonkey.durations import parse_duration
 from flowmonkey.errors import FlowMonkeyError, InvalidArgumentError, SchemaVersionError, StoreURLError
-from flowmonkey.events import Event
+from flowmonkey.events import Event, EventType
 from flowmonkey.handlers.job import job_handler
 from flowmonkey.jobs import JobRunner
 from flowmonkey.jsonlogs import JsonFormatter, text_formatter
@@ -69,6 +69,8 @@ from flowmonkey.triggers import (
 log = logging.getLogger("flowmonkey.worker")
 
 LIFECYCLE_PREFIXES = ("execution.", "job.", "flow.", "trigger.")
+LIFECYCLE_EVENTS = frozenset(kind for kind in EventType if kind.value.startswith(LIFECYCLE_PREFIXES))
+"""What the worker logs (at INFO): not the step events, which it then never builds."""
 
 
 def _duration(text: str) -> timedelta:
@@ -222,7 +224,7 @@ async def serve(
         for configured in environment_handlers():  # before the flows' modules: theirs win
             engine.handlers.register(configured)
         if not args.quiet:
-            engine.events.subscribe(_log_event)
+            engine.events.subscribe(_log_event, LIFECYCLE_EVENTS)
         await _load_flows(stack, args, engine)
         signaler, locks = await _coordination(stack, args, owner)
         runtime = Runtime(
@@ -345,8 +347,6 @@ def _job_runner(args: argparse.Namespace, engine: Engine, owner: str) -> JobRunn
 
 
 def _log_event(event: Event) -> None:
-    if not event.type.value.startswith(LIFECYCLE_PREFIXES):
-        return
     where = " ".join(
         f"{name}={value}"
         for name, value in (("flow", event.flow_id), ("step", event.step_id))

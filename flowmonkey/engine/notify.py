@@ -31,7 +31,7 @@ class Emitter:
         return self.bus.active
 
     def emit(self, kind: EventType, execution: Execution, step_id: str | None = None, **data: Any) -> None:
-        if self.bus.active:
+        if self.bus.wants(kind):
             self.bus.emit(
                 Event(
                     type=kind,

@@ -13,8 +13,10 @@ class FakeClock:
 
     def __init__(self, start: datetime | None = None) -> None:
         self.now = start or datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+        self.readings = 0
 
     def __call__(self) -> datetime:
+        self.readings += 1
         return self.now
 
     def advance(self, **delta: float) -> None:

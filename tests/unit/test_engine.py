@@ -545,6 +545,32 @@ async def test_a_subscriber_that_raises_does_not_break_a_run(store: Store) -> No
     assert seen.count(EventType.STEP_COMPLETED) == 2
 
 
+async def test_an_event_no_subscriber_wants_is_never_built(store: Store, clock: FakeClock) -> None:
+    # A worker logs lifecycle events only: the step events of every step are not built
+    # (no Event, no clock reading for it), and the wanted ones still arrive.
+    engine = make_engine(store, [chain("ok", ["echo", "echo"])], clock=clock)
+    lifecycle: list[EventType] = []
+    unsubscribe = engine.events.subscribe(
+        lambda e: lifecycle.append(e.type), [EventType.EXECUTION_STARTED, EventType.EXECUTION_COMPLETED]
+    )
+    assert engine.events.wants(EventType.EXECUTION_COMPLETED)
+    assert not engine.events.wants(EventType.STEP_STARTED)
+    readings = clock.readings
+    done = await run_new(engine, "ok")
+    assert done.status is ExecutionStatus.COMPLETED
+    assert lifecycle == [EventType.EXECUTION_STARTED, EventType.EXECUTION_COMPLETED]
+    quiet = clock.readings - readings
+    everything: list[EventType] = []
+    engine.events.subscribe(lambda e: everything.append(e.type))
+    assert engine.events.wants(EventType.STEP_STARTED)
+    readings = clock.readings
+    await run_new(engine, "ok")
+    assert everything.count(EventType.STEP_COMPLETED) == 2
+    assert clock.readings - readings > quiet  # each event built read the clock
+    unsubscribe()
+    assert engine.events.wants(EventType.STEP_STARTED)  # (the other subscriber wants all)
+
+
 async def test_executions_stay_on_the_definition_they_started_with(store: Store) -> None:
     v1 = chain("evolve", ["wait", "echo"])
     v1["steps"]["s1"]["input"] = {"type": "static", "value": "v1"}
