@@ -68,9 +68,6 @@ def status_text(status: str) -> Text:
 def count_text(counts: dict[ExecutionStatus, int], *, compact: bool = False) -> Text:
     """``✔ 1,102 completed  ◷ 87 waiting ...`` (compact: ``✔1102 ◷87``)."""
     text = Text()
-    estimated: frozenset[ExecutionStatus] = getattr(
-        counts, "estimated", frozenset()
-    )  # a large store's finished
     for status in COUNT_ORDER:
         number = counts.get(status, 0)
         if status in (ExecutionStatus.PENDING, ExecutionStatus.HELD) and not number:
@@ -79,8 +76,7 @@ def count_text(counts: dict[ExecutionStatus, int], *, compact: bool = False) -> 
             if number:
                 text.append(f"{STATUS_SYMBOLS[status]}{number} ", style=STATUS_STYLES[status])
             continue
-        about = "about " if status in estimated else ""
-        text.append(f"{STATUS_SYMBOLS[status]} {about}{number:,} {status.value}", style=STATUS_STYLES[status])
+        text.append(f"{STATUS_SYMBOLS[status]} {number:,} {status.value}", style=STATUS_STYLES[status])
         text.append("  ")
     text.rstrip()
     return text if text.plain else Text(DASH)

@@ -4,8 +4,7 @@ store, and the count of children's ends inside the transaction of their terminal
 Ends are counted per fan with one ``UPDATE ... RETURNING`` of its counters; the row lock
 serializes the children of one fan, and each sees the counters before and after its own
 ends, so exactly one transaction crosses each threshold the parent waits for. Locks are
-taken in one order everywhere (the parent's execution row, then the fan's row, each kind
-in id order), so a child's end, the parent starting children and the parent's own commit
+taken in one order everywhere (execution rows in id order, then the fan's row), so a child's end, the parent starting children and the parent's own commit
 in the same batch as a child's end never deadlock.
 """
 
@@ -71,7 +70,8 @@ def ended_of(change: Change) -> Ended | None:
 
 
 async def children_ended(conn: Any, ends: list[Ended]) -> list[tuple[str, datetime]]:
-    """Count the children's ends (in the caller's transaction); the parents to wake."""
+    """Count the children's ends in the caller's transaction, which has locked the
+    parents' rows first (with its own, in id order: :data:`LOCK_ROWS`); the parents to wake."""
     marked = {row[0]: row[1] for row in await conn.fetch(_MARK_ENDED, [end[2] for end in ends])}
     joined = {row[0] for row in await conn.fetch(_JOINED, [end[2] for end in ends])}
     wakes = [(parent, at) for parent, at, child, _ in ends if child not in joined]
@@ -79,10 +79,7 @@ async def children_ended(conn: Any, ends: list[Ended]) -> list[tuple[str, dateti
     for end in ends:
         if end[2] in marked:
             by_fan.setdefault(marked[end[2]], []).append(end)
-    if by_fan:  # parents before fans, each in id order: no deadlock with a parent's own commit
-        parents = sorted({end[0] for fan_ends in by_fan.values() for end in fan_ends})
-        await conn.execute(LOCK_ROWS, parents)  # (held already by a waking commit)
-    for fan_id in sorted(by_fan):
+    for fan_id in sorted(by_fan):  # (the caller holds the parents' rows already)
         fan_ends = by_fan[fan_id]
         failed = sum(end[3] for end in fan_ends)
         succeeded = len(fan_ends) - failed

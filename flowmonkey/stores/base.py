@@ -69,15 +69,6 @@ class ExecutionQuery:
     id_contains: str | None = None
 
 
-class ExecutionCounts(dict[ExecutionStatus, int]):
-    """Executions by status, as :meth:`ExecutionStore.count_executions` returns them.
-    ``estimated`` names the statuses whose number is the database's estimate, not a count
-    (PostgreSQL, for the finished executions of a large table: counting a million rows
-    takes longer than a console may wait); a reader shows those as "about"."""
-
-    estimated: frozenset[ExecutionStatus] = frozenset()
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Page(Generic[T]):
     """One page of a listing; pass ``next_cursor`` back to get the next (older) page."""

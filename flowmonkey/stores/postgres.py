@@ -46,7 +46,7 @@ from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores._pg_side import PostgresSideTables
 from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._urls import check_postgres_url
-from flowmonkey.stores.base import Claim, CreateResult, ExecutionCounts, ExecutionQuery, FeedPage, Page
+from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
 
@@ -334,7 +334,7 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
         return Page(items=items, next_cursor=items[-1].id if len(rows) > limit and items else None)
 
     async def count_executions(self, query: ExecutionQuery = ExecutionQuery()) -> dict[ExecutionStatus, int]:
-        counts = ExecutionCounts(dict.fromkeys(ExecutionStatus, 0))
+        counts = dict.fromkeys(ExecutionStatus, 0)
         if query == ExecutionQuery(statuses=query.statuses, flow_id=query.flow_id):
             # From the counters (migration 12): a few rows, however many executions.
             for status, n in await self._fetch("count_executions", Q["counted"], query.flow_id):
