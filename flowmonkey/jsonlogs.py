@@ -14,10 +14,9 @@ JSON line needs, without a second logging API or another dependency.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -35,9 +34,8 @@ _current: ContextVar[dict[str, Any] | None] = ContextVar("flowmonkey_log_step", 
 class StepLogContext(Observer):
     """Remembers the step running in the current task, so its log lines name it."""
 
-    @contextlib.contextmanager
-    def step(self, execution: Execution, step_id: str) -> Iterator[None]:
-        token = _current.set(
+    def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None]:
+        return _Naming(
             {
                 "execution_id": execution.id,
                 "flow": execution.flow_id,
@@ -45,10 +43,22 @@ class StepLogContext(Observer):
                 "attempt": execution.attempt,
             }
         )
-        try:
-            yield
-        finally:
-            _current.reset(token)
+
+
+class _Naming:
+    """Names ``fields``' step in the log lines of the current task while it runs (a class:
+    every step enters one, and a generator-based manager costs several times more)."""
+
+    __slots__ = ("_fields", "_token")
+
+    def __init__(self, fields: dict[str, Any]) -> None:
+        self._fields = fields
+
+    def __enter__(self) -> None:
+        self._token = _current.set(self._fields)
+
+    def __exit__(self, *exc: object) -> None:
+        _current.reset(self._token)
 
 
 class JsonFormatter(logging.Formatter):

@@ -43,6 +43,8 @@ _RAN_HANDLER = frozenset(
     {StepStatus.COMPLETED, StepStatus.FAILED, StepStatus.WAITING, StepStatus.RETRY, StepStatus.HELD}
 )
 _FAILED = frozenset({StepStatus.FAILED, StepStatus.RETRY, StepStatus.HELD})
+_ENDED = {status: status.value for status in ExecutionStatus if status.is_terminal}
+"""The final statuses, each with its label (an enum's ``.value`` is a slow property)."""
 _STEP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
 _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 _LATE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 3600)
@@ -179,25 +181,31 @@ class PrometheusObserver(Observer):
     # -- the engine's hooks -------------------------------------------------------------
 
     def committed(self, execution: Execution, record: StepRecord, seconds: float) -> None:
-        # Every step passes here: the two histograms every step feeds are looked up directly.
-        flow, outcome = execution.flow_id, record.outcome
-        self._commit_seconds.observe(seconds)
+        # Every step passes here, so this is written for speed: the two histograms every
+        # step feeds are looked up directly and filled inline (as _Histogram.observe does).
+        commits = self._commit_seconds
+        commits.counts[bisect_left(_SECONDS, seconds)] += 1
+        commits.sum += seconds
+        outcome = record.outcome
         if outcome in _RAN_HANDLER:
-            step = record.step_id or ""
-            histogram = self._step_seconds.get((flow, step))
+            key = (execution.flow_id, record.step_id or "")
+            histogram = self._step_seconds.get(key)
             if histogram is None:
-                histogram = self._step_seconds[flow, step] = _Histogram(_STEP_BUCKETS)
-            histogram.observe((record.finished_at - record.started_at).total_seconds())
+                histogram = self._step_seconds[key] = _Histogram(_STEP_BUCKETS)
+            ran = (record.finished_at - record.started_at).total_seconds()
+            histogram.counts[bisect_left(_STEP_BUCKETS, ran)] += 1
+            histogram.sum += ran
             if execution.step_count == 1:
-                self._inc(STARTED, flow)
-            if outcome in _FAILED:
-                self._inc(FAILURES, flow, error_code_label(record.error.code if record.error else None))
+                self._inc(STARTED, key[0])
+            if outcome is not StepStatus.COMPLETED and outcome in _FAILED:
+                self._inc(FAILURES, key[0], error_code_label(record.error.code if record.error else None))
                 if outcome is StepStatus.RETRY:
-                    self._inc(RETRIES, flow, step)
+                    self._inc(RETRIES, *key)
         elif outcome is StepStatus.TAKEOVER:
-            self._inc(TAKEOVERS, flow)
-        if execution.status.is_terminal:
-            self._inc(FINISHED, flow, execution.status.value)
+            self._inc(TAKEOVERS, execution.flow_id)
+        ended = _ENDED.get(execution.status)
+        if ended is not None:
+            self._inc(FINISHED, execution.flow_id, ended)
 
     def commit_batch(self, size: int, seconds: float) -> None:
         self._observe(BATCH_SIZE, size)

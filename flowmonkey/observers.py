@@ -45,9 +45,10 @@ class Observer:
         """Around one run segment: a runtime steps ``execution`` while it stays runnable."""
         return _NOTHING
 
-    def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None]:
-        """Around one handler run of ``step_id`` (``execution`` as it was before it)."""
-        return _NOTHING
+    def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None] | None:
+        """Around one handler run of ``step_id`` (``execution`` as it was before it); None
+        when there is nothing to do around this one (cheaper than an empty manager)."""
+        return None
 
     def trace_context(self, execution: Execution) -> TraceContext | None:
         """The trace context to store with ``execution`` at its next commit, or None
@@ -93,10 +94,13 @@ class Observers(Observer):
             return self._segment[0].segment(execution)
         return _all([observer.segment(execution) for observer in self._segment])
 
-    def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None]:
+    def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None] | None:
         if len(self._step) == 1:
             return self._step[0].step(execution, step_id)
-        return _all([observer.step(execution, step_id) for observer in self._step])
+        managers = [m for observer in self._step if (m := observer.step(execution, step_id)) is not None]
+        if len(managers) < 2:
+            return managers[0] if managers else None
+        return _all(managers)
 
     def trace_context(self, execution: Execution) -> TraceContext | None:
         return _first(observer.trace_context(execution) for observer in self._trace)
@@ -124,7 +128,7 @@ class Hooks:
 
     committed: Callable[[Execution, StepRecord, float], None] | None = None
     segment: Callable[[Execution], AbstractContextManager[None]] | None = None
-    step: Callable[[Execution, str], AbstractContextManager[None]] | None = None
+    step: Callable[[Execution, str], AbstractContextManager[None] | None] | None = None
     trace_context: Callable[[Execution], TraceContext | None] | None = None
     origin: Callable[[], TraceContext | None] | None = None
 
@@ -141,13 +145,34 @@ _NO_HOOKS = Hooks()
 
 def _hook(observer: Observer, name: str) -> Any:
     """``observer``'s ``name`` hook; through :class:`Observers`, straight to the one member
-    that has it; None when no one overrides it."""
+    that has it (or, for ``committed``, to each in turn); None when no one overrides it."""
     if isinstance(observer, Observers):
         having = _having(observer.observers, name)
         if len(having) == 1:
             return _hook(having[0], name)
+        if name == "committed" and having:
+            return _each([_hook(member, name) for member in having])
         return getattr(observer, name) if having else None
     return getattr(observer, name) if _having((observer,), name) else None
+
+
+def _each(hooks: list[Callable[[Execution, StepRecord, float], None]]) -> Callable[..., None]:
+    """One ``committed`` hook calling ``hooks`` in order: every step passes here, so two
+    (metrics and traces, the usual pair) are called directly, without a loop."""
+    if len(hooks) == 2:
+        first, second = hooks
+
+        def both(execution: Execution, record: StepRecord, seconds: float) -> None:
+            first(execution, record, seconds)
+            second(execution, record, seconds)
+
+        return both
+
+    def each(execution: Execution, record: StepRecord, seconds: float) -> None:
+        for hook in hooks:
+            hook(execution, record, seconds)
+
+    return each
 
 
 def _having(observers: tuple[Observer, ...], hook: str) -> tuple[Observer, ...]:

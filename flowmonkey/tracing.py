@@ -17,7 +17,6 @@ configured by the application (or ``opentelemetry-instrument``). Without the API
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, MutableMapping
 from contextlib import AbstractContextManager
 from contextvars import ContextVar
@@ -33,7 +32,6 @@ if TYPE_CHECKING:
 
 INSTALL_HINT = "tracing needs opentelemetry-api: pip install 'flowmonkey[tracing]'"
 _FAILED = frozenset({StepStatus.FAILED, StepStatus.RETRY, StepStatus.HELD})
-_NOTHING: AbstractContextManager[None] = contextlib.nullcontext()
 _NONE_STORED: TraceContext = {}
 
 
@@ -96,10 +94,10 @@ class OpenTelemetryObserver(Observer):
     def segment(self, execution: Execution) -> AbstractContextManager[None]:
         return _SegmentSpan(self, execution)
 
-    def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None]:
+    def step(self, execution: Execution, step_id: str) -> AbstractContextManager[None] | None:
         segment = self._segment.get()
         if segment is not None and not segment.recording:
-            return _NOTHING  # a segment sampled out: its steps are too (and cost nothing)
+            return None  # a segment sampled out: its steps are too (and cost nothing)
         attributes = {
             "flowmonkey.flow": execution.flow_id,
             "flowmonkey.version": execution.flow_version,

@@ -99,17 +99,21 @@ class StepPipeline:
             if execution.wait_kind is WaitKind.HANDLER:
                 woken_by = "timer"
         on_step = self.hooks.step
-        if on_step is None:
-            return await self._run_and_commit(execution, now, woken_by)
-        assert execution.current_step_id is not None
-        with on_step(execution, execution.current_step_id):
-            return await self._run_and_commit(execution, now, woken_by)
+        if on_step is not None:
+            assert execution.current_step_id is not None
+            around = on_step(execution, execution.current_step_id)
+            if around is not None:
+                with around:
+                    return await self._run_and_commit(execution, now, woken_by)
+        return await self._run_and_commit(execution, now, woken_by)
 
     async def _run_and_commit(self, execution: Execution, now: datetime, woken_by: WokenBy) -> StepOutcome:
         run, change = await self._run(execution, now, woken_by)
         trace_context = self.hooks.trace_context
         if trace_context is not None:
-            change = _with_trace(change, trace_context(execution))
+            trace = trace_context(execution)
+            if trace is not None:
+                change = _with_trace(change, trace)
         try:
             won = await self._committer.commit(change)
         except StoreError as exc:
@@ -154,10 +158,8 @@ class StepPipeline:
         emitter.emit(EventType.STEP_STARTED, execution, step.id, attempt=execution.attempt)
 
 
-def _with_trace(change: Change, trace: TraceContext | None) -> Change:
+def _with_trace(change: Change, trace: TraceContext) -> Change:
     """``change`` that also stores ``trace`` in the metadata (once per run segment)."""
-    if trace is None:
-        return change
     metadata = {**change.value("metadata"), TRACE_METADATA_KEY: dict(trace)}
     return Change(change.base, {**change.fields, "metadata": metadata}, change.record, change.wake_parent)
 

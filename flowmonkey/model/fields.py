@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum, StrEnum
+from functools import cache
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -129,7 +130,7 @@ def _seconds(value: timedelta, kind: Any) -> float:
 
 
 def _to_value(value: Enum, kind: Any) -> Any:
-    return value.value
+    return value._value_  # what ``.value`` returns, without its descriptor (5x slower)
 
 
 def _to_dict(value: Any, kind: Any) -> Any:
@@ -182,6 +183,18 @@ def _cast(value: Any, kind: Any) -> Any:
     return kind(value)
 
 
+def _member(value: Any, kind: Any) -> Any:
+    """``kind(value)`` for an enum, by a look-up (its call costs about 0.75 us); a value
+    that is no member still raises the enum's own error."""
+    member = _members(kind).get(value)
+    return member if member is not None else kind(value)
+
+
+@cache
+def _members(kind: type[Enum]) -> dict[Any, Enum]:
+    return {member._value_: member for member in kind}
+
+
 def _from_dict(value: Any, kind: Any) -> Any:
     return kind.from_dict(value)
 
@@ -197,7 +210,7 @@ _FROM_JSON: dict[Shape, Callable[[Any, Any], Any]] = {
     Shape.BOOLEAN: _cast,
     Shape.TIME: _time,
     Shape.DURATION: _duration,
-    Shape.ENUM: _cast,
+    Shape.ENUM: _member,
     Shape.JSON: _same,
     Shape.OBJECT: _from_dict,
     Shape.NESTED: _nested_from_json,

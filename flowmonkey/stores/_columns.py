@@ -70,7 +70,7 @@ def _seconds(value: timedelta, enc: EncodeTime) -> float:
 
 
 def _enum_value(value: Any, enc: EncodeTime) -> Any:
-    return value.value
+    return value._value_  # what ``.value`` returns, without its descriptor (5x slower)
 
 
 def _json(value: Any, enc: EncodeTime) -> str:
@@ -95,6 +95,18 @@ def _delta(value: Any) -> timedelta:
 
 def _constructor(cls: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return cls
+
+
+def _enum_member(cls: Any) -> Callable[[Any], Any]:
+    """``cls(value)`` by a dictionary look-up (an enum's call is about 0.75 us a value);
+    a value that is no member still raises ``cls``'s own error."""
+    members = {member._value_: member for member in cls}
+
+    def decode(value: Any) -> Any:
+        member = members.get(value)
+        return member if member is not None else cls(value)
+
+    return decode
 
 
 def _from_object(cls: Any) -> Callable[[Any], Any]:
@@ -129,7 +141,7 @@ SHAPES: dict[Shape, ShapeCodec] = {
     Shape.BOOLEAN: ShapeCodec("INTEGER", "boolean", _same, _constructor),
     Shape.TIME: ShapeCodec("INTEGER", "timestamptz", _time),  # decoded by the store's codec
     Shape.DURATION: ShapeCodec("REAL", "double precision", _seconds, _from_seconds),
-    Shape.ENUM: ShapeCodec("TEXT", "text", _enum_value, _constructor),
+    Shape.ENUM: ShapeCodec("TEXT", "text", _enum_value, _enum_member),
     Shape.JSON: ShapeCodec("TEXT", "jsonb", _json, _from_json),
     Shape.OBJECT: ShapeCodec("TEXT", "jsonb", _object, _from_object),
 }

@@ -146,3 +146,21 @@ def test_a_field_of_a_type_without_a_shape_is_named() -> None:
 
     with pytest.raises(TypeError, match=r"Odd\.when: no shape"):
         record_fields(Odd)
+
+
+def test_an_enum_field_decodes_to_its_member_and_refuses_a_value_that_is_none() -> None:
+    from flowmonkey.stores._sqlite_ops import dec, enc
+
+    e = full_execution()
+    row = EXECUTIONS.values(e, enc)
+    assert row[EXECUTIONS.names.index("status")] == "cancelled"
+    assert type(row[EXECUTIONS.names.index("status")]) is str  # the value, not the member
+    back = EXECUTIONS.from_row(row, dec)
+    assert back.status is ExecutionStatus.CANCELLED and back.wait_kind is WaitKind.RETRY
+    assert Execution.from_dict(e.to_dict()).status is ExecutionStatus.CANCELLED
+    bad = list(row)
+    bad[EXECUTIONS.names.index("status")] = "asleep"
+    with pytest.raises(ValueError, match="'asleep' is not a valid ExecutionStatus"):
+        EXECUTIONS.from_row(bad, dec)
+    with pytest.raises(ValueError, match="'asleep' is not a valid ExecutionStatus"):
+        Execution.from_dict({**e.to_dict(), "status": "asleep"})

@@ -57,6 +57,36 @@ async def test_the_engine_calls_each_observer_around_the_step_and_after_its_comm
     ]
 
 
+class Skipper(Recorder):
+    """Has nothing to do around a step (its ``step`` returns None), only after commits."""
+
+    def step(self, execution: Execution, step_id: str) -> None:  # type: ignore[override]
+        self.calls.append(f"{self.name}.step skipped")
+
+
+async def test_an_observer_with_nothing_around_a_step_is_passed_over_and_the_others_still_run() -> None:
+    calls: list[str] = []
+    engine = Engine(MemoryStore(), BASIC, [Flow.from_dict(chain("orders", ["echo", "echo", "echo"]))])
+    engine.observe(Observers([Skipper("a", calls), Recorder("b", calls), Skipper("c", calls)]))
+    execution, _ = await engine.create("orders", {"x": 1})
+    await engine.run(execution.id)
+    first = calls[: calls.index("c.committed s0 completed") + 1]
+    assert first == [  # each is asked in order; then what b returned is entered
+        "a.step skipped",
+        "c.step skipped",
+        "b.step s0",
+        "a.committed s0 completed",
+        "b.committed s0 completed",
+        "c.committed s0 completed",
+    ]
+    assert calls.count("b.step done") == 3 and calls.count("c.committed s2 completed") == 1
+    calls.clear()
+    engine.observe(Observers([Skipper("a", calls), Skipper("b", calls)]))  # none has a manager
+    execution, _ = await engine.create("orders", {"x": 2})
+    assert (await engine.run(execution.id)).status.value == "completed"
+    assert calls[:3] == ["a.step skipped", "b.step skipped", "a.committed s0 completed"]
+
+
 def test_combine_gives_one_observer_or_none() -> None:
     only = Observer()
     assert combine([None, None]) is None
