@@ -97,11 +97,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     variants = {"A": HERE} | ({"B": Path(args.code)} if args.code else {})
     common = ["--executions", str(args.executions), "--concurrency", str(args.concurrency), "--steps", "10"]
     results: dict[str, list[dict[str, Any]]] = {}
-    for _ in range(args.rounds):
+    for round_ in range(args.rounds):
         for store in args.stores:
             for config in args.config:
                 scenario, workers = config.split(":")
-                for variant, code in variants.items():
+                order = list(variants.items())
+                for variant, code in order if round_ % 2 == 0 else reversed(order):  # no side always first
                     key = f"{variant} {store} {scenario} workers={workers}"
                     result = await one(code, store, args.dsn, scenario, int(workers), common)
                     results.setdefault(key, []).append(result)
