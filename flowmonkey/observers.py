@@ -145,34 +145,13 @@ _NO_HOOKS = Hooks()
 
 def _hook(observer: Observer, name: str) -> Any:
     """``observer``'s ``name`` hook; through :class:`Observers`, straight to the one member
-    that has it (or, for ``committed``, to each in turn); None when no one overrides it."""
+    that has it; None when no one overrides it."""
     if isinstance(observer, Observers):
         having = _having(observer.observers, name)
         if len(having) == 1:
             return _hook(having[0], name)
-        if name == "committed" and having:
-            return _each([_hook(member, name) for member in having])
         return getattr(observer, name) if having else None
     return getattr(observer, name) if _having((observer,), name) else None
-
-
-def _each(hooks: list[Callable[[Execution, StepRecord, float], None]]) -> Callable[..., None]:
-    """One ``committed`` hook calling ``hooks`` in order: every step passes here, so two
-    (metrics and traces, the usual pair) are called directly, without a loop."""
-    if len(hooks) == 2:
-        first, second = hooks
-
-        def both(execution: Execution, record: StepRecord, seconds: float) -> None:
-            first(execution, record, seconds)
-            second(execution, record, seconds)
-
-        return both
-
-    def each(execution: Execution, record: StepRecord, seconds: float) -> None:
-        for hook in hooks:
-            hook(execution, record, seconds)
-
-    return each
 
 
 def _having(observers: tuple[Observer, ...], hook: str) -> tuple[Observer, ...]:

@@ -184,15 +184,21 @@ def _cast(value: Any, kind: Any) -> Any:
 
 
 def _member(value: Any, kind: Any) -> Any:
-    """``kind(value)`` for an enum, by a look-up (its call costs about 0.75 us); a value
-    that is no member still raises the enum's own error."""
-    member = _members(kind).get(value)
-    return member if member is not None else kind(value)
+    return enum_decoder(kind)(value)
 
 
 @cache
-def _members(kind: type[Enum]) -> dict[Any, Enum]:
-    return {member._value_: member for member in kind}
+def enum_decoder(kind: type[Enum]) -> Callable[[Any], Any]:
+    """``kind(value)`` by a dictionary look-up (an enum's call costs about 0.75 us a
+    value, and every stored status passes here); a value that is no member still raises
+    the enum's own error."""
+    members = {member._value_: member for member in kind}
+
+    def decode(value: Any) -> Any:
+        member = members.get(value)
+        return member if member is not None else kind(value)
+
+    return decode
 
 
 def _from_dict(value: Any, kind: Any) -> Any:

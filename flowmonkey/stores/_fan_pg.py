@@ -4,8 +4,9 @@ store, and the count of children's ends inside the transaction of their terminal
 Ends are counted per fan with one ``UPDATE ... RETURNING`` of its counters; the row lock
 serializes the children of one fan, and each sees the counters before and after its own
 ends, so exactly one transaction crosses each threshold the parent waits for. Locks are
-taken in one order everywhere (execution rows in id order, then the fan's row), so a child's end, the parent starting children and the parent's own commit
-in the same batch as a child's end never deadlock.
+taken in one order everywhere (execution rows in id order, then the fan's row), so a
+child's end, the parent starting children and the parent's own commit in the same batch
+as a child's end never deadlock.
 """
 
 from __future__ import annotations
@@ -52,7 +53,6 @@ _OF_PARENT = (  # oldest first: by visit, then attempt (the parts of the fan's i
     "ORDER BY split_part(fan_id, '/', 2)::integer, split_part(fan_id, '/', 3)::integer"
 )
 _MARK_ENDED = "UPDATE fan_children SET ended = 1 WHERE child_id = ANY($1::text[]) AND ended = 0 RETURNING child_id, fan_id"
-LOCK_ROWS = "SELECT 1 FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
 _JOINED = "SELECT child_id FROM fan_children WHERE child_id = ANY($1::text[])"
 _COUNT_ENDS = (
     "UPDATE fan_ins SET done = done + $2 + $3, failed = failed + $2, succeeded = succeeded + $3 "
@@ -71,7 +71,7 @@ def ended_of(change: Change) -> Ended | None:
 
 async def children_ended(conn: Any, ends: list[Ended]) -> list[tuple[str, datetime]]:
     """Count the children's ends in the caller's transaction, which has locked the
-    parents' rows first (with its own, in id order: :data:`LOCK_ROWS`); the parents to wake."""
+    parents' rows first, with its own, in id order (``LOCK_ROWS``); the parents to wake."""
     marked = {row[0]: row[1] for row in await conn.fetch(_MARK_ENDED, [end[2] for end in ends])}
     joined = {row[0] for row in await conn.fetch(_JOINED, [end[2] for end in ends])}
     wakes = [(parent, at) for parent, at, child, _ in ends if child not in joined]

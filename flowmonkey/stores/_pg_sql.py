@@ -28,6 +28,9 @@ INSERT_EXECUTIONS = (
     f"INSERT INTO executions ({EXECUTIONS.column_list}) SELECT * FROM unnest({_arrays(_EXECUTION_TYPES)})"
 )
 
+LOCK_ROWS = "SELECT 1 FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+"""Locks executions in id order, the order every statement that locks several takes."""
+
 # One statement commits a whole batch: the UPDATE applies each row whose revision still
 # matches, and the history INSERT keeps only the records of the rows it updated. The rows
 # are locked first, in id order, as renewals and releases lock theirs: the UPDATE alone

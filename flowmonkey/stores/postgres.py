@@ -38,7 +38,7 @@ from flowmonkey.stores._columns import (
     dumps,
 )
 from flowmonkey.stores._errors import again_if_contended, classify_pg, contended_pg
-from flowmonkey.stores._fan_pg import LOCK_ROWS, Ended, PostgresFanIns, children_ended, ended_of
+from flowmonkey.stores._fan_pg import Ended, PostgresFanIns, children_ended, ended_of
 from flowmonkey.stores._pg_counts import CountFolder
 from flowmonkey.stores._pg_health import PostgresHealth
 from flowmonkey.stores._pg_retention import PostgresRetention
@@ -303,7 +303,7 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
         locked = {end[0] for _, _, end in batch if end is not None}
         locked.update(str(update[0]) for update, _, _ in batch)
         async with self._translate("commit"), self._pool.acquire() as conn, conn.transaction():
-            await conn.execute(LOCK_ROWS, sorted(locked))
+            await conn.execute(sql.LOCK_ROWS, sorted(locked))
             rows = list(await conn.fetch(sql.COMMIT_BATCH, *arguments))
             won = {row[0] for row in rows}
             ends = [end for update, _, end in batch if end is not None and update[0] in won]
