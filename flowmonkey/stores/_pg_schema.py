@@ -32,6 +32,8 @@ async def apply_schema(pool: Any, migrations: Sequence[Migration] = MIGRATIONS) 
     """
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", SCHEMA_LOCK_KEY)
+        # A migration may read a whole table (a backfill, a count): let it scan.
+        await conn.execute("SET LOCAL enable_seqscan = on")
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS flowmonkey_schema_version "
             "(version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
