@@ -74,14 +74,16 @@ async def _keep_session(conn: Any) -> None:
     transaction left open."""
 
 
-SESSION_SETTINGS = {"enable_seqscan": "off"}
+SESSION_SETTINGS = {"enable_seqscan": "off", "jit": "off"}
 """Settings of the sessions a store opens. Every statement of the store is written for an
 index, but PostgreSQL plans by the table's size: a connection that first ran the commit
 batch while ``executions`` was a few pages kept a sequential-scan plan (a generic plan is
 cached until the table is next analyzed), and every batch then read the whole table (about
 200 rows read per step at 2,000 executions, growing with the table). Off, the planner takes
 a sequential scan only where no index serves; migrations turn it back on for their own
-transaction. A store given a pool leaves its sessions as they are."""
+transaction. JIT is off: no statement here is big enough to gain from it, and a scan that
+has no index to take (the fold of the counters) is costed past ``jit_above_cost`` and
+compiled itself for 300 ms a time. A store given a pool leaves its sessions as they are."""
 
 
 class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, PostgresRetention):

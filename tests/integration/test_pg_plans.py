@@ -17,6 +17,10 @@ import sys
 import asyncpg
 import pytest
 
+from flowmonkey.stores._pg_counts import FOLD_LOCK_KEY
+from flowmonkey.stores._pg_sql import SQL
+from flowmonkey.stores.postgres import PostgresStore
+
 pytestmark = [pytest.mark.asyncio, pytest.mark.postgres]
 
 EXECUTIONS, STEPS = 400, 10
@@ -51,3 +55,12 @@ async def test_a_benchmark_on_a_new_database_reads_executions_through_the_index(
     assert updated >= EXECUTIONS * STEPS  # every step was committed
     # Before: about 40 rows read per step at this size (2 scans of the table per batch).
     assert scanned / updated < 1.0, f"{scanned} rows read by sequential scans for {updated} updates"
+
+
+async def test_a_statement_that_must_scan_is_not_compiled(postgres_database: str) -> None:
+    # The fold of the counters has no index to use, so with sequential scans discouraged its
+    # estimated cost passes jit_above_cost: each fold compiled itself with LLVM (6% of the
+    # server's CPU in a bench). The store's sessions run without JIT.
+    async with PostgresStore(postgres_database) as store, store._pool.acquire() as conn:
+        plan = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {SQL['fold_counts']}", FOLD_LOCK_KEY)
+    assert "Seq Scan" in plan and "JIT" not in plan
