@@ -21,11 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flowmonkey.model import Execution, ExecutionStatus
-from flowmonkey.stores import Store
+from flowmonkey.model import ACTIVE_STATUSES, Execution, ExecutionStatus
+from flowmonkey.stores import ExecutionQuery, Store
 
 READY_TIMEOUT_S = 60.0
 RUN_TIMEOUT_S = 1800.0
+POLL_S = 0.02
 
 
 class BenchmarkError(Exception):
@@ -152,18 +153,23 @@ async def run_with_workers(
 
 
 async def _wait_until_finished(store: Store, ids: Sequence[str]) -> list[Execution]:
-    """Each execution once it is terminal, read in creation order (one read per poll)."""
+    """Each execution, read once none of the store's is still active.
+
+    One cheap look per poll (is any execution active?), and the reads after the run: this
+    process shares the machine with the workers, and reading each execution until it ended
+    cost about 200 us of CPU an execution, mid-run (6% of a 2-core machine)."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
+    active = ExecutionQuery(statuses=ACTIVE_STATUSES)
+    while (await store.list_executions(active, limit=1)).items:
+        if time.monotonic() > deadline:
+            raise BenchmarkError("the benchmark executions did not finish in time")
+        await asyncio.sleep(POLL_S)
     finished: list[Execution] = []
     for execution_id in ids:
-        while True:
-            execution = await store.get_execution(execution_id)
-            if execution is not None and execution.is_terminal:
-                finished.append(execution)
-                break
-            if time.monotonic() > deadline:
-                raise BenchmarkError(f"benchmark execution {execution_id} did not finish in time")
-            await asyncio.sleep(0.02)
+        execution = await store.get_execution(execution_id)
+        if execution is None or not execution.is_terminal:
+            raise BenchmarkError(f"benchmark execution {execution_id} did not finish")
+        finished.append(execution)
     return finished
 
 
