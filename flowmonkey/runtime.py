@@ -333,7 +333,7 @@ class Runtime:
         """Step a claimed execution while it stays runnable, then give the claim back."""
         execution_id = claim.execution.id
         lock: Lock | None = None
-        busy = failed = False
+        busy = failed = ended = False
         try:
             # Recorded even when the lock is busy (the lost owner's lock may outlive its
             # lease by a moment): whoever runs the step next runs it again.
@@ -341,7 +341,7 @@ class Runtime:
             busy, lock = await lock_execution(self._locks, execution_id, self.lease.total_seconds())
             self._counts["lock_skips"] += busy
             if not busy:
-                await self._run_segment(claim, lock, current)
+                ended = await self._run_segment(claim, lock, current)
         except StoreError as exc:  # not transient (those are waited out): never run it again
             failed = True
             self._leases.park(execution_id, exc)  # (a lost race, ConflictError, backs off)
@@ -353,16 +353,16 @@ class Runtime:
         finally:
             # When another runtime holds the lock, it signals once it is done. After a
             # failure the claim is kept until it lapses: a back-off, not a hot loop.
-            await self._finish(execution_id, lock, wake_after=not busy, release=not failed)
+            await self._finish(execution_id, lock, wake_after=not busy, failed=failed, ended=ended)
 
-    async def _run_segment(self, claim: Claim, lock: Lock | None, current: Execution | None) -> None:
-        """One run segment: what the observer (a trace) sees as one piece of work."""
+    async def _run_segment(self, claim: Claim, lock: Lock | None, current: Execution | None) -> bool:
+        """One run segment: what the observer (a trace) sees as one piece of work. True if
+        the execution ended in it."""
         segment = self.engine.hooks.segment
         if segment is None:
-            await self._step_while_runnable(claim.execution.id, lock, current)
-            return
+            return await self._step_while_runnable(claim.execution.id, lock, current)
         with segment(current or claim.execution):
-            await self._step_while_runnable(claim.execution.id, lock, current)
+            return await self._step_while_runnable(claim.execution.id, lock, current)
 
     async def _take_over(self, claim: Claim) -> Execution | None:
         """Record a takeover from another (lost) owner; our own lapsed back-off is none.
@@ -382,31 +382,33 @@ class Runtime:
 
     async def _step_while_runnable(
         self, execution_id: str, lock: Lock | None, current: Execution | None
-    ) -> None:
+    ) -> bool:
+        """Step while the execution stays runnable; True if a commit of ours ended it."""
         conflicts = 0
         # ``current``: the execution as we last committed it, which saves a read per step.
         while not self._stopping and execution_id not in self._leases.lost:
             if lock is not None and lock.lost:
-                return
+                return False
             outcome = await self._watch.attempt(self.engine.step(execution_id, current=current))
             if outcome is None:  # the store was lost: wait for it, then go on if still ours
                 if not await self._leases.held_after_outage(execution_id, self._stopped):
-                    return
+                    return False
                 current = None
                 continue
             current = outcome.execution if outcome.committed else None
             if outcome.committed:
                 self._counts["steps"] += outcome.record is not None
             elif outcome.record is None:
-                return  # nothing due: finished, or waiting for later
+                return False  # nothing due: finished (by another), or waiting for later
             else:
                 self._counts["conflicts"] += 1
                 conflicts += 1
                 if conflicts >= _MAX_CONFLICTS:
-                    return
+                    return False
                 continue
             if not self._still_runnable(outcome.execution):
-                return
+                return outcome.execution.is_terminal
+        return False
 
     def _still_runnable(self, execution: Execution) -> bool:
         if execution.is_terminal:
@@ -416,13 +418,13 @@ class Runtime:
         return True
 
     async def _finish(
-        self, execution_id: str, lock: Lock | None, *, wake_after: bool, release: bool = True
+        self, execution_id: str, lock: Lock | None, *, wake_after: bool, failed: bool, ended: bool
     ) -> None:
         try:
-            if release:
-                await self._leases.release(execution_id)
-            else:
+            if failed:
                 self._leases.keep(execution_id)
+            elif not ended:  # an execution that ended gave its lease back in its last commit
+                await self._leases.release(execution_id)
             if lock is not None:
                 await lock.release()
         except StoreError as exc:  # the lease (and lock) expire on their own: only time is lost

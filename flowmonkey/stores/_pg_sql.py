@@ -38,12 +38,18 @@ LOCK_ROWS = "SELECT 1 FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR
 # scan (the table's order), and deadlocked with renewals. Joined to the UPDATE, the
 # materialized ``locked`` is read in id order whatever the plan, and only ever ahead.
 _U = ("id", "expected", *COMMIT_COLUMNS)
+_ENDED = "u.status IN ('completed', 'failed', 'cancelled')"
+# A commit that ends its execution gives the lease back (see Store.commit); any other keeps
+# it unchanged, which leaves the update heap-only when no indexed column changes.
+_LEASE = ", ".join(
+    f"{c} = CASE WHEN {_ENDED} THEN NULL ELSE e.{c} END" for c in ("lease_owner", "lease_expires_at")
+)
 _U_TYPES = ("text", "integer", *(EXECUTIONS.column(c).postgres_type for c in COMMIT_COLUMNS))
 COMMIT_BATCH = f"""
 WITH locked AS MATERIALIZED (
     SELECT id FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE
 ), updated AS (
-    UPDATE executions AS e SET {", ".join(f"{c} = u.{c}" for c in COMMIT_COLUMNS)}
+    UPDATE executions AS e SET {", ".join(f"{c} = u.{c}" for c in COMMIT_COLUMNS)}, {_LEASE}
     FROM unnest({_arrays(_U_TYPES)}) AS u({", ".join(_U)}) JOIN locked AS l ON l.id = u.id
     WHERE e.id = u.id AND e.revision = u.expected
     RETURNING e.id

@@ -120,10 +120,26 @@ def _values(rows: int, columns: int) -> str:
     return ", ".join([row] * rows)
 
 
+_STATUS = COMMIT_COLUMNS.index("status")
+
+
+def _lease(columns: tuple[int, ...], status: str | None) -> str:
+    """The assignments that give the lease back when the commit ends its execution (see
+    Store.commit): only a commit that writes the status can; ``status`` is its new value."""
+    if status is None:
+        return ""
+    ended = f"{status} IN ('completed', 'failed', 'cancelled')"
+    return "".join(
+        f", {c} = CASE WHEN {ended} THEN NULL ELSE {c} END" for c in ("lease_owner", "lease_expires_at")
+    )
+
+
 @functools.lru_cache(maxsize=256)
 def _update_sql(columns: tuple[int, ...]) -> str:
     assignments = ", ".join(f"{COMMIT_COLUMNS[i]} = ?" for i in columns)
-    return f"UPDATE executions SET {assignments} WHERE id = ? AND revision = ?"
+    # ?N: the status parameter again (numbered after every plain ? before it)
+    status = f"?{columns.index(_STATUS) + 1}" if _STATUS in columns else None
+    return f"UPDATE executions SET {assignments}{_lease(columns, status)} WHERE id = ? AND revision = ?"
 
 
 @functools.cache
@@ -138,6 +154,7 @@ def _winners_sql(rows: int) -> str:
 def _update_many_sql(columns: tuple[int, ...], rows: int) -> str:
     names = [*(COMMIT_COLUMNS[i] for i in columns), "id", "expected"]
     assignments = ", ".join(f"{COMMIT_COLUMNS[i]} = v.{COMMIT_COLUMNS[i]}" for i in columns)
+    assignments += _lease(columns, "v.status" if _STATUS in columns else None)
     return (
         f"WITH v({', '.join(names)}) AS (VALUES {_values(rows, len(names))}) "
         f"UPDATE executions SET {assignments} FROM v "

@@ -127,7 +127,8 @@ class ExecutionStore(DefinitionStore, Protocol):
         revision of ``change.base``, which the store must not modify). Returns False (and
         writes nothing) when another writer won. A change never names the lease fields or
         the fields fixed at create (flow id, version and hash, tenant, parent, idempotency
-        key, ``created_at``).
+        key, ``created_at``). A commit that ends the execution (completed, failed,
+        cancelled) clears its lease: nothing is left for the runtime to release.
         """
         ...
 

@@ -116,6 +116,8 @@ class MemoryStore(MemoryFanIns, MemoryRetention):
         for name in _MUTABLE:
             if name in fields:
                 setattr(stored, name, copy_json(fields[name]))
+        if stored.is_terminal:  # ended: the lease is given back with it
+            stored.lease_owner = stored.lease_expires_at = None
         if change.record is not None:
             self._history[stored.id].append(change.record)
             self._feed.append(change.record)

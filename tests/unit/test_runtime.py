@@ -88,6 +88,47 @@ async def test_runs_pending_executions_to_completion_and_counts_steps() -> None:
         assert [r.sequence for r in await store.history(execution_id)] == list(range(1, 11))
 
 
+class ReleaseCountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.released: list[str] = []
+
+    async def release(self, *, owner: str, execution_ids: list[str]) -> None:
+        self.released.extend(execution_ids)
+        await super().release(owner=owner, execution_ids=execution_ids)
+
+
+async def test_an_execution_that_ended_is_not_released_and_one_that_waits_is() -> None:
+    # The ending commit gave the lease back: a release after it was one more statement
+    # (and, on PostgreSQL, one more row version) per execution, with the slot held meanwhile.
+    @handler("ask")
+    async def ask(params: HandlerParams) -> StepResult:
+        return Result.wait(reason="a person decides")
+
+    @handler("broken")
+    async def broken(params: HandlerParams) -> StepResult:
+        return Result.failure("BROKEN", "it breaks")
+
+    store = ReleaseCountingStore()
+    flows = [chain("ten", 10), one_step("asks", "ask"), one_step("fails", "broken")]
+    engine = Engine(store, [ask, broken], flows)
+    done = [(await engine.create("ten")).execution.id for _ in range(3)]
+    failed = (await engine.create("fails")).execution.id
+    waiting = (await engine.create("asks")).execution.id
+    async with Runtime(engine, concurrency=5) as runtime:
+        stats = await runtime.run_until_idle(timeout=5)
+    assert stats.steps == 32 and stats.in_flight == 0
+    assert store.released == [waiting]
+    for execution_id, status in [
+        *((i, ExecutionStatus.COMPLETED) for i in done),
+        (failed, ExecutionStatus.FAILED),
+    ]:
+        execution = await store.get_execution(execution_id)
+        assert execution is not None and execution.status is status and execution.lease_owner is None
+    parked = await store.get_execution(waiting)
+    assert parked is not None and parked.status is ExecutionStatus.WAITING and parked.lease_owner is None
+
+
 async def test_never_steps_more_executions_at_once_than_its_concurrency() -> None:
     gate = asyncio.Event()
     running = 0
