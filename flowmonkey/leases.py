@@ -72,7 +72,12 @@ class Leases:
             still = set(stepping())
             lost = (set(ids) - set(held)) & (still | self.parked)
             if lost:
-                log.warning("runtime %s lost the lease of %d execution(s)", self.owner, len(lost))
+                # (An execution cancelled meanwhile lost its lease with the cancel's commit.)
+                log.warning(
+                    "runtime %s lost the lease of %d execution(s): taken over, or ended elsewhere",
+                    self.owner,
+                    len(lost),
+                )
             self.lost |= lost & still
             self.parked -= lost
 
