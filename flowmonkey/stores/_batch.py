@@ -34,9 +34,9 @@ class GroupCommitter(Generic[T, R]):
         key: requests with the same key never share a batch (a later one waits for the
             next batch), so a batch's outcome per request is never ambiguous.
         max_batch: the most requests in one transaction.
-        in_flight: how many batches may be written at once. More than one suits a
-            server database, where row locks order competing transactions and one
-            batch's round trip would otherwise leave the rest waiting.
+        in_flight: how many batches may be written at once. With more than one, a
+            request that finds a slot free is written alone: more statements, each
+            smaller (see PostgresStore for what that cost).
     """
 
     def __init__(

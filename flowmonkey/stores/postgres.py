@@ -132,8 +132,12 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
         self._folder = CountFolder(self._execute)
 
     def _batchers(self) -> tuple[GroupCommitter[_Commit, bool], GroupCommitter[tuple[Any, ...], bool]]:
-        # Several batches in flight: row locks order competing commits of one execution.
-        commits = GroupCommitter(self._flush, key=lambda c: str(c[0][0]), in_flight=4)
+        # One batch of commits in flight per process. A free slot wrote the next commit
+        # alone, so more slots meant more, smaller statements. Against 4 (bench, 5
+        # alternating rounds): round trips per step 0.16 -> 0.04 with workers, in process
+        # the same, one worker 11% and two workers 64% more steps/s. Against 2: in process
+        # 15% slower, two workers 18% faster; workers are what this store is for.
+        commits = GroupCommitter(self._flush, key=lambda c: str(c[0][0]), in_flight=1)
         commits.listener = self._batch_listener
         creates = GroupCommitter(self._insert, in_flight=2)
         return commits, creates
