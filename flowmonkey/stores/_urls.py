@@ -137,6 +137,21 @@ def check_postgres_url(url: str) -> None:
         _check_postgres_option(url, name, value)
 
 
+def postgres_settings_named(url: str) -> set[str]:
+    """The server settings a ``postgresql://`` URL sets itself: as query names, or as
+    ``-c name=value`` (``--name=value``) in its ``options``."""
+    named: set[str] = set()
+    for name, value in _options(url, urlsplit(url).query):
+        if name == "options":
+            named.update(m.lower().replace("-", "_") for m in _OPTIONS_SETTING.findall(value))
+        elif name not in POSTGRES_OPTIONS:
+            named.add(name.lower())
+    return named
+
+
+_OPTIONS_SETTING = re.compile(r"(?:-c\s*|--)([A-Za-z_][A-Za-z0-9_.-]*)=")
+
+
 def _check_postgres_option(url: str, name: str, value: str) -> None:
     if name == "port":
         for port in value.split(","):

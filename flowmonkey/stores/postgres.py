@@ -45,7 +45,7 @@ from flowmonkey.stores._pg_retention import PostgresRetention
 from flowmonkey.stores._pg_schema import SCHEMA_VERSION, apply_schema
 from flowmonkey.stores._pg_side import PostgresSideTables
 from flowmonkey.stores._sql import check_version
-from flowmonkey.stores._urls import check_postgres_url
+from flowmonkey.stores._urls import check_postgres_url, postgres_settings_named
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage, Page
 
 __all__ = ["SCHEMA_VERSION", "PostgresStore", "apply_schema"]
@@ -83,7 +83,8 @@ cached until the table is next analyzed), and every batch then read the whole ta
 a sequential scan only where no index serves; migrations turn it back on for their own
 transaction. JIT is off: no statement here is big enough to gain from it, and a scan that
 has no index to take (the fold of the counters) is costed past ``jit_above_cost`` and
-compiled itself for 300 ms a time. A store given a pool leaves its sessions as they are."""
+compiled itself for 300 ms a time. A setting the URL names itself is the URL's; a store
+given a pool leaves its sessions as they are."""
 
 
 class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, PostgresRetention):
@@ -123,7 +124,8 @@ class PostgresStore(PostgresSideTables, PostgresHealth, PostgresFanIns, Postgres
             "max_size": max_size,
             "timeout": connect_timeout,
         }
-        settings = dict(SESSION_SETTINGS)
+        named = postgres_settings_named(url_or_pool) if self._dsn is not None else set()
+        settings = {name: value for name, value in SESSION_SETTINGS.items() if name not in named}
         if readonly:
             settings["default_transaction_read_only"] = "on"
         self._pool_options["server_settings"] = settings

@@ -64,3 +64,11 @@ async def test_a_statement_that_must_scan_is_not_compiled(postgres_database: str
     async with PostgresStore(postgres_database) as store, store._pool.acquire() as conn:
         plan = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) {SQL['fold_counts']}", FOLD_LOCK_KEY)
     assert "Seq Scan" in plan and "JIT" not in plan
+
+
+async def test_a_setting_the_url_names_is_the_urls(postgres_database: str) -> None:
+    url = f"{postgres_database}?jit=on&options=-c%20enable_seqscan%3Don"
+    async with PostgresStore(url) as store, store._pool.acquire() as conn:
+        assert (await conn.fetchval("SHOW jit"), await conn.fetchval("SHOW enable_seqscan")) == ("on", "on")
+    async with PostgresStore(postgres_database) as store, store._pool.acquire() as conn:
+        assert (await conn.fetchval("SHOW jit"), await conn.fetchval("SHOW enable_seqscan")) == ("off", "off")
