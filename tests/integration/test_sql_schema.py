@@ -76,7 +76,8 @@ async def test_the_postgres_tables_have_exactly_the_derived_columns(postgres_dat
 
 def _null_parameters(sql: str) -> dict[str, None] | list[None]:
     named = re.findall(r":(\w+)", sql)
-    return dict.fromkeys(named) if named else [None] * sql.count("?")
+    # ?N names an earlier parameter again (the commit's status, in its lease assignments)
+    return dict.fromkeys(named) if named else [None] * len(re.findall(r"\?(?!\d)", sql))
 
 
 async def test_every_sqlite_query_compiles_on_a_migrated_file(tmp_path: Path) -> None:

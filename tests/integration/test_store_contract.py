@@ -362,24 +362,26 @@ async def test_claim_leases_runnable_executions(any_store: Store) -> None:
 async def test_a_commit_that_ends_an_execution_gives_its_lease_back(any_store: Store) -> None:
     # The runtime releases nothing after a last step: the ending commit cleared the lease
     # (one row update and one statement less per execution). Any other commit keeps it.
-    ending, going_on = execution(), execution()
-    for e in (ending, going_on):
+    ending, also_ending, going_on = execution(), execution(), execution()
+    for e in (ending, also_ending, going_on):
         await any_store.create_execution(e, now=T0)
     lease = timedelta(seconds=30)
     claims = await any_store.claim(owner="w1", now=T0, lease=lease, limit=10)
-    assert sorted(c.execution.id for c in claims) == sorted([ending.id, going_on.id])
+    assert sorted(c.execution.id for c in claims) == sorted([ending.id, also_ending.id, going_on.id])
     running = {"status": ExecutionStatus.RUNNING, "revision": 1, "current_step_id": "s1"}
     ended = {"status": ExecutionStatus.COMPLETED, "revision": 1, "completed_at": T0}
-    outcomes = await asyncio.gather(  # in one batch where the store batches
+    outcomes = await asyncio.gather(  # in one batch where the store batches (two of one shape)
         any_store.commit(Change(going_on, running, record(going_on, 1))),
         any_store.commit(Change(ending, ended, record(ending, 1))),
+        any_store.commit(Change(also_ending, ended, record(also_ending, 1))),
     )
-    assert list(outcomes) == [True, True]
+    assert list(outcomes) == [True, True, True]
     kept = await any_store.get_execution(going_on.id)
     assert kept is not None and (kept.lease_owner, kept.lease_expires_at) == ("w1", T0 + lease)
-    gone = await any_store.get_execution(ending.id)
-    assert gone is not None and gone.status is ExecutionStatus.COMPLETED
-    assert (gone.lease_owner, gone.lease_expires_at) == (None, None)
+    for e in (ending, also_ending):
+        gone = await any_store.get_execution(e.id)
+        assert gone is not None and gone.status is ExecutionStatus.COMPLETED
+        assert (gone.lease_owner, gone.lease_expires_at) == (None, None)
     # A commit that does not write the status (SQLite writes only what changed) keeps it.
     kept_on = await any_store.commit(Change(kept, {"revision": 2, "context": {"n": 1}}, record(kept, 2)))
     again = await any_store.get_execution(going_on.id)
