@@ -15,7 +15,7 @@ from typing import Any
 
 from flowmonkey.change import Change
 from flowmonkey.errors import StoreError
-from flowmonkey.model import Execution
+from flowmonkey.model import Execution, ExecutionStatus
 from flowmonkey.model.fields import Role
 from flowmonkey.stores._columns import EXECUTIONS, Encoder, EncodeTime, compile_values
 
@@ -24,6 +24,9 @@ COMMIT_ENCODING: tuple[tuple[str, str, Encoder], ...] = tuple(
     (c.name, c.field, c.encode) for c in EXECUTIONS.columns if c.role is Role.STATE
 )
 COMMIT_COLUMNS = tuple(column for column, _, _ in COMMIT_ENCODING)
+ENDED_SQL = "(" + ", ".join(f"'{status.value}'" for status in ExecutionStatus if status.is_terminal) + ")"
+"""The statuses that end an execution, as an SQL list: a commit to one of them also clears
+the lease (see Store.commit)."""
 COMMIT_INDEXES: dict[str, tuple[int, ...]] = {}
 """Execution field -> the indexes into COMMIT_COLUMNS of its columns."""
 for _index, (_column, _field, _) in enumerate(COMMIT_ENCODING):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flowmonkey.stores._changes import COMMIT_COLUMNS
+from flowmonkey.stores._changes import COMMIT_COLUMNS, ENDED_SQL
 from flowmonkey.stores._columns import EXECUTIONS, STEP_RECORDS, TRIGGERS
 from flowmonkey.stores._sql import queries
 
@@ -38,7 +38,7 @@ LOCK_ROWS = "SELECT 1 FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR
 # scan (the table's order), and deadlocked with renewals. Joined to the UPDATE, the
 # materialized ``locked`` is read in id order whatever the plan, and only ever ahead.
 _U = ("id", "expected", *COMMIT_COLUMNS)
-_ENDED = "u.status IN ('completed', 'failed', 'cancelled')"
+_ENDED = f"u.status IN {ENDED_SQL}"
 # A commit that ends its execution gives the lease back (see Store.commit); any other keeps
 # it unchanged, which leaves the update heap-only when no indexed column changes.
 _LEASE = ", ".join(

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from flowmonkey.stores._changes import COMMIT_COLUMNS
+from flowmonkey.stores._changes import COMMIT_COLUMNS, ENDED_SQL
 from flowmonkey.stores._columns import STEP_RECORDS
 from flowmonkey.stores._fan_sqlite import Ended, children_ended
 from flowmonkey.stores._sql import queries
@@ -128,7 +128,7 @@ def _lease(columns: tuple[int, ...], status: str | None) -> str:
     Store.commit): only a commit that writes the status can; ``status`` is its new value."""
     if status is None:
         return ""
-    ended = f"{status} IN ('completed', 'failed', 'cancelled')"
+    ended = f"{status} IN {ENDED_SQL}"
     return "".join(
         f", {c} = CASE WHEN {ended} THEN NULL ELSE {c} END" for c in ("lease_owner", "lease_expires_at")
     )
