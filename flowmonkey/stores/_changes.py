@@ -24,9 +24,19 @@ COMMIT_ENCODING: tuple[tuple[str, str, Encoder], ...] = tuple(
     (c.name, c.field, c.encode) for c in EXECUTIONS.columns if c.role is Role.STATE
 )
 COMMIT_COLUMNS = tuple(column for column, _, _ in COMMIT_ENCODING)
-ENDED_SQL = "(" + ", ".join(f"'{status.value}'" for status in ExecutionStatus if status.is_terminal) + ")"
-"""The statuses that end an execution, as an SQL list: a commit to one of them also clears
-the lease (see Store.commit)."""
+_ENDED = "(" + ", ".join(f"'{status.value}'" for status in ExecutionStatus if status.is_terminal) + ")"
+_LEASE_COLUMNS = tuple(c.name for c in EXECUTIONS.columns if c.role is Role.LEASE)
+
+
+def lease_given_back(status: str, row: str = "") -> str:
+    """SQL assignments (each after a comma) that clear the lease when a commit ends its
+    execution (see Store.commit) and keep it otherwise, which leaves the update heap-only
+    on PostgreSQL when no indexed column changes. ``status`` is the commit's new status,
+    ``row`` the prefix (``e.``) naming the row's current values."""
+    ended = f"{status} IN {_ENDED}"
+    return "".join(f", {c} = CASE WHEN {ended} THEN NULL ELSE {row}{c} END" for c in _LEASE_COLUMNS)
+
+
 COMMIT_INDEXES: dict[str, tuple[int, ...]] = {}
 """Execution field -> the indexes into COMMIT_COLUMNS of its columns."""
 for _index, (_column, _field, _) in enumerate(COMMIT_ENCODING):

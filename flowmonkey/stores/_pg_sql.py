@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from flowmonkey.stores._changes import COMMIT_COLUMNS, ENDED_SQL
+from flowmonkey.stores._changes import COMMIT_COLUMNS, lease_given_back
 from flowmonkey.stores._columns import EXECUTIONS, STEP_RECORDS, TRIGGERS
 from flowmonkey.stores._sql import queries
 
@@ -36,20 +36,15 @@ LOCK_ROWS = "SELECT 1 FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR
 # are locked first, in id order, as renewals and releases lock theirs: the UPDATE alone
 # locks in the order of its plan, which on a small table is a hash join over a sequential
 # scan (the table's order), and deadlocked with renewals. Joined to the UPDATE, the
-# materialized ``locked`` is read in id order whatever the plan, and only ever ahead.
+# materialized ``locked`` is read in id order whatever the plan, and only ever ahead. A
+# commit that ends its execution also gives the lease back.
 _U = ("id", "expected", *COMMIT_COLUMNS)
-_ENDED = f"u.status IN {ENDED_SQL}"
-# A commit that ends its execution gives the lease back (see Store.commit); any other keeps
-# it unchanged, which leaves the update heap-only when no indexed column changes.
-_LEASE = ", ".join(
-    f"{c} = CASE WHEN {_ENDED} THEN NULL ELSE e.{c} END" for c in ("lease_owner", "lease_expires_at")
-)
 _U_TYPES = ("text", "integer", *(EXECUTIONS.column(c).postgres_type for c in COMMIT_COLUMNS))
 COMMIT_BATCH = f"""
 WITH locked AS MATERIALIZED (
     SELECT id FROM executions WHERE id = ANY($1::text[]) ORDER BY id FOR NO KEY UPDATE
 ), updated AS (
-    UPDATE executions AS e SET {", ".join(f"{c} = u.{c}" for c in COMMIT_COLUMNS)}, {_LEASE}
+    UPDATE executions AS e SET {", ".join(f"{c} = u.{c}" for c in COMMIT_COLUMNS)}{lease_given_back("u.status", "e.")}
     FROM unnest({_arrays(_U_TYPES)}) AS u({", ".join(_U)}) JOIN locked AS l ON l.id = u.id
     WHERE e.id = u.id AND e.revision = u.expected
     RETURNING e.id

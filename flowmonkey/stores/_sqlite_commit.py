@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from flowmonkey.stores._changes import COMMIT_COLUMNS, ENDED_SQL
+from flowmonkey.stores._changes import COMMIT_COLUMNS, lease_given_back
 from flowmonkey.stores._columns import STEP_RECORDS
 from flowmonkey.stores._fan_sqlite import Ended, children_ended
 from flowmonkey.stores._sql import queries
@@ -120,26 +120,15 @@ def _values(rows: int, columns: int) -> str:
     return ", ".join([row] * rows)
 
 
-_STATUS = COMMIT_COLUMNS.index("status")
-
-
-def _lease(columns: tuple[int, ...], status: str | None) -> str:
-    """The assignments that give the lease back when the commit ends its execution (see
-    Store.commit): only a commit that writes the status can; ``status`` is its new value."""
-    if status is None:
-        return ""
-    ended = f"{status} IN {ENDED_SQL}"
-    return "".join(
-        f", {c} = CASE WHEN {ended} THEN NULL ELSE {c} END" for c in ("lease_owner", "lease_expires_at")
-    )
+_STATUS = COMMIT_COLUMNS.index("status")  # only a commit that writes it can end its execution
 
 
 @functools.lru_cache(maxsize=256)
 def _update_sql(columns: tuple[int, ...]) -> str:
     assignments = ", ".join(f"{COMMIT_COLUMNS[i]} = ?" for i in columns)
-    # ?N: the status parameter again (numbered after every plain ? before it)
-    status = f"?{columns.index(_STATUS) + 1}" if _STATUS in columns else None
-    return f"UPDATE executions SET {assignments}{_lease(columns, status)} WHERE id = ? AND revision = ?"
+    if _STATUS in columns:  # ?N: the status parameter again (numbered after the plain ? before it)
+        assignments += lease_given_back(f"?{columns.index(_STATUS) + 1}")
+    return f"UPDATE executions SET {assignments} WHERE id = ? AND revision = ?"
 
 
 @functools.cache
@@ -154,7 +143,8 @@ def _winners_sql(rows: int) -> str:
 def _update_many_sql(columns: tuple[int, ...], rows: int) -> str:
     names = [*(COMMIT_COLUMNS[i] for i in columns), "id", "expected"]
     assignments = ", ".join(f"{COMMIT_COLUMNS[i]} = v.{COMMIT_COLUMNS[i]}" for i in columns)
-    assignments += _lease(columns, "v.status" if _STATUS in columns else None)
+    if _STATUS in columns:
+        assignments += lease_given_back("v.status")
     return (
         f"WITH v({', '.join(names)}) AS (VALUES {_values(rows, len(names))}) "
         f"UPDATE executions SET {assignments} FROM v "

@@ -101,17 +101,13 @@ class ReleaseCountingStore(MemoryStore):
 async def test_an_execution_that_ended_is_not_released_and_one_that_waits_is() -> None:
     # The ending commit gave the lease back: a release after it was one more statement
     # (and, on PostgreSQL, one more row version) per execution, with the slot held meanwhile.
-    @handler("ask")
-    async def ask(params: HandlerParams) -> StepResult:
-        return Result.wait(reason="a person decides")
-
     @handler("broken")
     async def broken(params: HandlerParams) -> StepResult:
         return Result.failure("BROKEN", "it breaks")
 
     store = ReleaseCountingStore()
-    flows = [chain("ten", 10), one_step("asks", "ask"), one_step("fails", "broken")]
-    engine = Engine(store, [ask, broken], flows)
+    flows = [chain("ten", 10), one_step("asks", "approval"), one_step("fails", "broken")]
+    engine = Engine(store, [broken], flows)
     done = [(await engine.create("ten")).execution.id for _ in range(3)]
     failed = (await engine.create("fails")).execution.id
     waiting = (await engine.create("asks")).execution.id
