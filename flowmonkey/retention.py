@@ -1,4 +1,5 @@
-"""Retention: finished executions, trigger fires and webhook signatures do not stay for ever.
+"""Retention: finished executions, trigger fires, webhook signatures and the change feed's
+old positions do not stay for ever.
 
 A :class:`RetentionPolicy` says what is old (by default: finished 30 days ago); a
 :class:`Pruner` deletes it from a store in bounded batches (1,000 executions per
@@ -47,7 +48,8 @@ class RetentionPolicy:
     Attributes:
         older_than: executions that finished longer ago than this go.
         statuses: which finished statuses go (never an active one).
-        flow_id: only executions of this flow (and then no trigger fires or signatures).
+        flow_id: only executions of this flow (and then no trigger fires, signatures or
+            feed positions).
         fires_older_than: trigger fires recorded longer ago go (default: ``older_than``).
         batch_size: executions examined per transaction.
         pause: rest after each batch, as a multiple of the time it took.
@@ -93,6 +95,7 @@ class PruneReport:
     trigger_fires: int = 0
     trigger_slots: int = 0
     signatures: int = 0
+    feed_positions: int = 0
     batches: int = 0
     seconds: float = 0.0
     space: str | None = None
@@ -109,6 +112,7 @@ class PruneReport:
             f"{self.trigger_fires} trigger fire(s)",
             f"{self.trigger_slots} schedule slot(s)",
             f"{self.signatures} webhook signature(s)",
+            f"{self.feed_positions} change feed position(s)",
         )
         return f"{verb} {', '.join(parts)} in {self.seconds:.1f}s"
 
@@ -123,6 +127,7 @@ class PruneReport:
             "triggerFires": self.trigger_fires,
             "triggerSlots": self.trigger_slots,
             "webhookSignatures": self.signatures,
+            "feedPositions": self.feed_positions,
             "batches": self.batches,
             "seconds": round(self.seconds, 3),
             "space": self.space,
@@ -161,9 +166,9 @@ class Pruner:
         batches = 0
         for status in self.policy.statuses:
             batches += await self._prune_status(status, now, gone, dry_run)
-        others = {"trigger_fires": 0, "trigger_slots": 0, "signatures": 0}
+        others = {"trigger_fires": 0, "trigger_slots": 0, "signatures": 0, "feed_positions": 0}
         if self.policy.flow_id is None:
-            others = await self._prune_trigger_state(now, dry_run)
+            others = await self._prune_by_age(now, dry_run)
         space = None if dry_run else await self.store.reclaim_space(full=vacuum)
         return PruneReport(
             dry_run=dry_run,
@@ -198,7 +203,7 @@ class Pruner:
                 await self._rest(began)
         return batches
 
-    async def _prune_trigger_state(self, now: datetime, dry_run: bool) -> dict[str, int]:
+    async def _prune_by_age(self, now: datetime, dry_run: bool) -> dict[str, int]:
         before = now - self.policy.fires_retention
         limit = DRY_RUN_LIMIT if dry_run else self.policy.batch_size  # a dry run counts all at once
         prunes = {
@@ -210,6 +215,9 @@ class Pruner:
             ),
             "signatures": lambda: self.store.prune_signatures(
                 expired_before=now, limit=limit, dry_run=dry_run
+            ),
+            "feed_positions": lambda: self.store.prune_feed(
+                before=now - self.policy.older_than, limit=limit, dry_run=dry_run
             ),
         }
         counts = {}

@@ -4,6 +4,7 @@ is one atomic step on the loop, like every other operation of the memory store."
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from datetime import datetime
 
@@ -24,6 +25,8 @@ class MemoryRetention:
 
     _executions: dict[str, Execution]
     _history: dict[str, list[StepRecord]]
+    _feed: list[StepRecord]
+    _feed_base: int
     _idempotency: dict[tuple[str, str, str], tuple[str, datetime | None]]
     _triggers: dict[str, TriggerDefinition]
     _slots: set[tuple[str, datetime]]
@@ -101,6 +104,17 @@ class MemoryRetention:
             for key in old:
                 del self._signatures[key]
         return len(old)
+
+    async def prune_feed(self, *, before: datetime, limit: int, dry_run: bool = False) -> int:
+        old = 0
+        for record in itertools.islice(self._feed, limit):
+            if record.execution_id in self._history and record.finished_at >= before:
+                break  # the first position that stays: the feed is in commit order
+            old += 1
+        if not dry_run:
+            del self._feed[:old]
+            self._feed_base += old
+        return old
 
     async def reclaim_space(self, *, full: bool = False) -> str:
         return "memory store: deleted rows are freed at once"

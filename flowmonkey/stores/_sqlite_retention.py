@@ -31,6 +31,7 @@ _KEYS = {
     "old_trigger_fires": ("trigger_fires", "seq"),
     "old_trigger_slots": ("trigger_slots", "(trigger_id, slot_at)"),
     "old_signatures": ("webhook_signatures", "(trigger_id, signature)"),
+    "old_feed": ("change_feed", "seq"),
 }
 
 
@@ -139,6 +140,9 @@ class SQLiteRetention:
 
     async def prune_signatures(self, *, expired_before: datetime, limit: int, dry_run: bool = False) -> int:
         return await self._old("old_signatures", enc(expired_before), limit, dry_run)
+
+    async def prune_feed(self, *, before: datetime, limit: int, dry_run: bool = False) -> int:
+        return await self._old("old_feed", enc(before), limit, dry_run)
 
     async def _old(self, name: str, before: int | None, limit: int, dry_run: bool) -> int:
         if dry_run:

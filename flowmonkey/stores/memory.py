@@ -66,7 +66,8 @@ class MemoryStore(MemoryFanIns, MemoryRetention):
         super().__init__()
         self._executions: dict[str, Execution] = {}
         self._history: dict[str, list[StepRecord]] = defaultdict(list)
-        self._feed: list[StepRecord] = []  # every record in commit order
+        self._feed: list[StepRecord] = []  # every record in commit order, since a prune
+        self._feed_base = 0  # the position of _feed[0] (a prune takes the oldest)
         self._idempotency: dict[tuple[str, str, str], tuple[str, datetime | None]] = {}
         self._definitions: dict[str, Flow] = {}
         self._triggers: dict[str, TriggerDefinition] = {}
@@ -140,8 +141,9 @@ class MemoryStore(MemoryFanIns, MemoryRetention):
 
     async def feed(self, *, after: str | None = None, limit: int = 200) -> FeedPage:
         start = position(after, "m", 1)
-        first = max(0, len(self._feed) - limit) if start is None else start[0]
-        records = self._feed[first : first + limit]
+        base = self._feed_base
+        first = max(base, base + len(self._feed) - limit) if start is None else max(base, start[0])
+        records = self._feed[first - base : first - base + limit]
         entries = [FeedEntry(record=r, flow_id=self._flow_of(r.execution_id)) for r in records]
         return FeedPage(entries=entries, cursor=cursor("m", first + len(records)))
 

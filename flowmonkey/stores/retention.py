@@ -17,6 +17,11 @@ batch, and never deletes what must stay:
 What goes with an execution, in the same transaction: its history (takeover records
 included), its jobs, and its idempotency entry (expired, or it would not go). On SQLite
 the per (flow, status) counts move in that transaction too (a trigger of migration 2).
+The change feed keeps the retention's span: on SQLite and in memory, where it is a list
+of positions of its own, a prune takes the oldest positions up to the first whose record
+is still stored and finished within the retention (the records of live executions stay
+in their history; only their place in the feed goes). On PostgreSQL the feed is the
+history rows' own columns, so it went with the history already.
 Stored flow definitions are kept: a process that saved one may pin new executions to it
 at any time without saving it again.
 """
@@ -89,6 +94,11 @@ class RetentionStore(Protocol):
     async def prune_signatures(self, *, expired_before: datetime, limit: int, dry_run: bool = False) -> int:
         """Delete up to ``limit`` webhook signatures seen that expired before
         ``expired_before`` (a redelivery of them is refused by its timestamp anyway)."""
+        ...
+
+    async def prune_feed(self, *, before: datetime, limit: int, dry_run: bool = False) -> int:
+        """Delete up to ``limit`` of the change feed's oldest positions, stopping at the
+        first whose record is still stored and finished at or after ``before``."""
         ...
 
     async def reclaim_space(self, *, full: bool = False) -> str:

@@ -76,8 +76,9 @@ async def test_the_postgres_tables_have_exactly_the_derived_columns(postgres_dat
 
 def _null_parameters(sql: str) -> dict[str, None] | list[None]:
     named = re.findall(r":(\w+)", sql)
-    # ?N names an earlier parameter again (the commit's status, in its lease assignments)
-    return dict.fromkeys(named) if named else [None] * len(re.findall(r"\?(?!\d)", sql))
+    # ?N names the Nth parameter (again, in the commit's lease assignments; or only, in old_feed)
+    numbered = max((int(n) for n in re.findall(r"\?(\d+)", sql)), default=0)
+    return dict.fromkeys(named) if named else [None] * max(len(re.findall(r"\?(?!\d)", sql)), numbered)
 
 
 async def test_every_sqlite_query_compiles_on_a_migrated_file(tmp_path: Path) -> None:

@@ -308,6 +308,52 @@ async def test_a_dry_run_counts_every_old_fire_and_deletes_none(any_store: Store
     assert await any_store.trigger_history("nightly") == []
 
 
+async def test_the_change_feed_forgets_what_went_and_what_is_older_than_the_retention(
+    any_store: Store, store_url: str
+) -> None:
+    origin = (await any_store.feed()).cursor  # the empty feed's start
+    gone, waiting, fresh = await stored(
+        any_store,
+        execution(S.COMPLETED),
+        execution(S.WAITING),
+        execution(S.RUNNING, at=NOW - timedelta(days=1)),
+    )
+    for e in (gone, waiting, fresh):
+        await with_history(any_store, e)
+    policy = RetentionPolicy(batch_size=3, pause=0)  # two batches: the head goes in bounded steps
+
+    dry = await Pruner(any_store, policy, clock=lambda: NOW).prune(dry_run=True)
+    assert len((await any_store.feed(after=origin)).entries) == 6
+    report = await Pruner(any_store, policy, clock=lambda: NOW).prune()
+
+    left = [
+        (entry.record.execution_id, entry.record.sequence)
+        for entry in (await any_store.feed(after=origin)).entries
+    ]
+    kept = [(waiting.id, 1), (waiting.id, 2)] if store_url.startswith("postgresql") else []
+    assert left == [*kept, (fresh.id, 1), (fresh.id, 2)]  # a reader's old cursor reads on
+    # The waiting execution's history stays whole; on PostgreSQL the feed is that history.
+    assert [r.sequence for r in await any_store.history(waiting.id)] == [1, 2]
+    assert report.feed_positions == dry.feed_positions == (0 if kept else 4)
+    if store_url.startswith("sqlite"):
+        with sqlite3.connect(store_url.removeprefix("sqlite:///")) as conn:
+            assert conn.execute("SELECT count(*) FROM change_feed").fetchone() == (2,)
+
+
+@pytest.mark.parametrize("store_url", ["sqlite", "memory"], indirect=True)
+async def test_the_feed_of_many_pruned_executions_goes_in_batches_up_to_the_first_kept_record(
+    any_store: Store,
+) -> None:
+    old = await stored(any_store, *(execution(S.COMPLETED) for _ in range(7)))
+    for e in old:
+        await with_history(any_store, e)
+    recent = (await stored(any_store, execution(S.COMPLETED, at=NOW - timedelta(days=1))))[0]
+    await with_history(any_store, recent)
+    report = await Pruner(any_store, RetentionPolicy(batch_size=4, pause=0), clock=lambda: NOW).prune()
+    assert report.execution_count == 7 and report.feed_positions == 14
+    assert [entry.record.execution_id for entry in (await any_store.feed()).entries] == [recent.id] * 2
+
+
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 async def test_sqlite_gives_the_space_back(any_store: Store, store_url: str) -> None:
     path = Path(store_url.removeprefix("sqlite:///"))

@@ -241,3 +241,19 @@ ORDER BY s.trigger_id, s.slot_at LIMIT ?
 
 -- name: old_signatures
 SELECT trigger_id, signature FROM webhook_signatures WHERE expires_at < ? ORDER BY expires_at LIMIT ?
+
+-- name: old_feed
+-- The change feed's oldest positions (at most ?2) before the first whose record is still
+-- stored and finished at or after ?1: those of records that went with their executions,
+-- and of records older than the retention. The position order is the order of commits,
+-- so the scan reads the feed's head, ?2 positions at most, never the whole feed.
+SELECT seq FROM change_feed
+WHERE seq < coalesce(
+    (SELECT f.seq FROM change_feed AS f
+     JOIN step_records AS r ON r.execution_id = f.execution_id AND r.sequence = f.sequence
+     WHERE r.finished_at >= ?1
+       AND f.seq <= coalesce(
+           (SELECT seq FROM change_feed ORDER BY seq LIMIT 1 OFFSET ?2 - 1), 9223372036854775807)
+     ORDER BY f.seq LIMIT 1),
+    9223372036854775807)
+ORDER BY seq LIMIT ?2
