@@ -86,10 +86,14 @@ async def run_here(engine: Engine, execution_id: str, max_wait: float) -> Execut
             await asyncio.sleep(delay)
 
 
+_NOT_OK = (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.HELD)
+"""Exit 1: it ended without success, or a step failed and waits for an operator (held)."""
+
+
 def report(
     args: argparse.Namespace, execution: Execution, *, verb: str = "started", created: bool = True
 ) -> int:
-    code = FAILED if execution.status in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED) else OK
+    code = FAILED if execution.status in _NOT_OK else OK
     if args.json:
         print_json({**execution.to_dict(), "created": created})
         return code

@@ -75,14 +75,14 @@ def charges(fm: Cli) -> list[str]:
 
 
 def held(fm: Cli) -> str:
-    execution = fm.json("run", "shipping", "--create", "--wait")
+    execution = fm.json("run", "shipping", "--create", "--wait", code=1)  # a failure an operator sees to
     assert execution["status"] == "held" and execution["error"]["code"] == "HTTP_ERROR"
     return str(execution["id"])
 
 
 def test_a_held_execution_is_retried_after_the_fix_and_continues_from_its_step(fm: Cli) -> None:
     execution_id = held(fm)
-    again = fm.json("retry", execution_id, "--wait")  # too early: the API is still down
+    again = fm.json("retry", execution_id, "--wait", code=1)  # too early: the API is still down
     assert again["status"] == "held"
 
     (fm.root / "flows" / "api_down").unlink()
