@@ -16,10 +16,16 @@ import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from flowmonkey.errors import ConflictError, StoreError
 from flowmonkey.outage import StoreWatch
-from flowmonkey.stores.base import ClaimStore
+from flowmonkey.stores.base import ClaimStore, ExecutionStore
+
+
+class LeaseStore(ClaimStore, ExecutionStore, Protocol):
+    """Claims, and the executions they are of (to tell a lost lease from one that ended)."""
+
 
 __all__ = ["Leases"]
 
@@ -31,7 +37,7 @@ class Leases:
 
     def __init__(
         self,
-        store: ClaimStore,
+        store: LeaseStore,
         *,
         owner: str,
         lease: timedelta,
@@ -70,16 +76,28 @@ class Leases:
             # A claim given back while the renewal was on its way is done, not lost (a batch
             # of 50 that finished meanwhile was once logged as 50 leases lost).
             still = set(stepping())
-            lost = (set(ids) - set(held)) & (still | self.parked)
+            missing = (set(ids) - set(held)) & (still | self.parked)
+            lost = await self._not_ended(missing) if missing else missing
             if lost:
-                # (An execution cancelled meanwhile lost its lease with the cancel's commit.)
                 log.warning(
-                    "runtime %s lost the lease of %d execution(s): taken over, or ended elsewhere",
+                    "runtime %s lost the lease of %d execution(s): taken over by another runtime",
                     self.owner,
                     len(lost),
                 )
-            self.lost |= lost & still
-            self.parked -= lost
+            self.lost |= lost & set(stepping())  # (one that finished meanwhile is done with)
+            self.parked -= missing  # lost, or ended: nothing of ours to renew
+
+    async def _not_ended(self, missing: set[str]) -> set[str]:
+        """Of the executions whose lease was missing, those still active: the others ended
+        (a commit that ends an execution gives its lease back, and it may land while the
+        renewal is on its way, before its stepping task has heard it; a cancel from
+        elsewhere ends it too). Rare, so one read each."""
+        try:
+            async with self._watch.call():
+                found = [await self.store.get_execution(i) for i in sorted(missing)]
+        except StoreError:
+            return missing  # cannot tell: the conservative answer
+        return {e.id for e in found if e is not None and not e.is_terminal}
 
     async def held_after_outage(self, execution_id: str, stopped: asyncio.Event) -> bool:
         """Wait until the store answers again (False if ``stopped`` first), then renew the
