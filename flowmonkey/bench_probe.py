@@ -3,7 +3,8 @@
 :func:`count_round_trips` wraps the driver calls a store makes: on PostgreSQL each asyncpg
 ``Connection`` statement call and each transaction's BEGIN/COMMIT/ROLLBACK (one round trip
 to the server each), on SQLite each call handed to the store's database thread (the
-same hop a network round trip is to PostgreSQL: a statement, a batch or a commit). A
+same hop a network round trip is to PostgreSQL: a statement, a batch or a commit) and
+each one made on the loop's own thread instead (a batch of writes, or a read). A
 process counts its own; the bench sums the counts of its client and worker processes.
 
 The bench runs its worker and client processes through this module, so that they count::
@@ -60,6 +61,17 @@ class RoundTrips:
 
         return counted
 
+    def wrap_inline(self, call: Callable[..., Any]) -> Callable[..., Any]:
+        """Count a SQLite call made on the loop's thread (not one handed on to a thread)."""
+
+        @functools.wraps(call)
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            result = call(*args, **kwargs)
+            self.count += result is not None and result != (False, None)
+            return result
+
+        return counted
+
 
 @contextmanager
 def count_round_trips() -> Iterator[RoundTrips]:
@@ -67,6 +79,7 @@ def count_round_trips() -> Iterator[RoundTrips]:
     import asyncpg.connection
     import asyncpg.transaction
 
+    from flowmonkey.stores._sqlite_inline import Inline
     from flowmonkey.stores._sqlite_thread import Connection as SQLiteConnection
 
     trips = RoundTrips()
@@ -78,6 +91,9 @@ def count_round_trips() -> Iterator[RoundTrips]:
     originals = [(owner, name, owner.__dict__[name]) for owner, name, _ in patched]
     for owner, name, original in originals:
         setattr(owner, name, trips.wrap(original))
+    for name in ("write", "read"):
+        originals.append((Inline, name, Inline.__dict__[name]))
+        setattr(Inline, name, trips.wrap_inline(Inline.__dict__[name]))
     try:
         yield trips
     finally:

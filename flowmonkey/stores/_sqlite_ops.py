@@ -67,7 +67,7 @@ def write_batch(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
     write's result.
     """
     try:
-        return transaction(conn, _run_all, batch)
+        return transaction(conn, run_all, batch)
     except Exception as exc:
         if isinstance(exc, sqlite3.Error) and classify_sqlite(exc):
             return [exc] * len(batch)
@@ -77,7 +77,8 @@ def write_batch(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
     return [_run_alone(conn, write) for write in batch]
 
 
-def _run_all(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
+def run_all(conn: sqlite3.Connection, batch: list[Write]) -> list[Any]:
+    """Every write of ``batch`` in the open transaction; their results, in order."""
     # Step commits run last and together (see _sqlite_commit). Moving them after the other
     # writes is safe: a commit follows its execution's create, which its caller awaited,
     # and no other write touches the columns a commit writes.
@@ -262,3 +263,8 @@ def claim_signature(conn: sqlite3.Connection, row: Sequence[Any], abandoned_befo
     if conn.execute(SQL["claim_signature"], (*row, abandoned_before)).rowcount == 1:
         return None
     return conn.execute(SQL["signature"], (trigger_id, signature)).fetchone()
+
+
+def checkpoint(conn: sqlite3.Connection) -> None:
+    """Copy what the WAL holds into the database file, without waiting for anyone."""
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()

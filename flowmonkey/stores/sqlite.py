@@ -14,14 +14,18 @@ write, and nothing is created or migrated.
 
 Each operation runs whole on its connection's thread (see :mod:`._sqlite_ops`), and step
 commits of concurrent executions share transactions through a :class:`GroupCommitter`.
+The step path's short writes and reads run on the event loop's thread instead, unless
+something would make them wait there (see :mod:`._sqlite_inline`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -60,6 +64,7 @@ from flowmonkey.stores._errors import classify_sqlite
 from flowmonkey.stores._fan_sqlite_store import SQLiteFanIns
 from flowmonkey.stores._sql import check_version
 from flowmonkey.stores._sqlite_health import SQLiteHealth
+from flowmonkey.stores._sqlite_inline import CHECKPOINT_EVERY, Inline
 from flowmonkey.stores._sqlite_retention import SQLiteRetention
 from flowmonkey.stores._sqlite_schema import SCHEMA_VERSION, apply_schema, schema_version
 from flowmonkey.stores._sqlite_thread import Connection
@@ -67,6 +72,7 @@ from flowmonkey.stores._urls import sqlite_url
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, FeedPage, Page
 
 T = TypeVar("T")
+log = logging.getLogger("flowmonkey.stores")
 SYNCHRONOUS_LEVELS = ("normal", "full")
 _MEMORY = ":memory:"
 
@@ -114,6 +120,9 @@ class SQLiteStore(SQLiteHealth, SQLiteFanIns, SQLiteRetention):
         self.busy_timeout = busy_timeout
         self._writer: Connection | None = None
         self._reader: Connection | None = None
+        self._inline: Inline | None = None  # the loop thread's own (see _sqlite_inline)
+        self._checkpointing: asyncio.Task[None] | None = None
+        self._checkpointed_at = 0.0
         self._writes: GroupCommitter[ops.Write, Any] = GroupCommitter(self._flush)
 
     def watch_commits(self, listener: BatchListener | None) -> None:
@@ -147,6 +156,7 @@ class SQLiteStore(SQLiteHealth, SQLiteFanIns, SQLiteRetention):
             if self.path != _MEMORY:
                 self._reader = Connection("reader")
                 await self._reader.open(self.path, ["PRAGMA query_only = ON", *pragmas])
+                self._inline = Inline(self.path, pragmas)
         except (OSError, sqlite3.Error) as exc:
             await self.close()
             message = f"cannot open the SQLite database {self.url}: {exc}"
@@ -180,6 +190,11 @@ class SQLiteStore(SQLiteHealth, SQLiteFanIns, SQLiteRetention):
 
     async def close(self) -> None:
         await self._writes.close()
+        inline, self._inline = self._inline, None
+        if inline is not None:
+            inline.close()
+        if self._checkpoint_running():
+            await self._checkpointing  # type: ignore[misc]
         listener, self._writes = self._writes.listener, GroupCommitter(self._flush)
         self._writes.listener = listener
         for connection in (self._reader, self._writer):
@@ -206,9 +221,43 @@ class SQLiteStore(SQLiteHealth, SQLiteFanIns, SQLiteRetention):
         return result
 
     async def _flush(self, batch: list[ops.Write]) -> list[Any]:
+        inline = self._inline
+        # While the writer thread checkpoints, writes queue behind it there: a WAL is only
+        # started over by a write that finds it wholly copied, so writes here during every
+        # checkpoint would keep it growing for ever.
+        if inline is not None and not self._checkpoint_running() and inline.here():
+            if len(batch) == 1:
+                await asyncio.sleep(0)  # the writes made in this turn of the loop queue meanwhile
+            results = inline.write(batch)
+            if results is not None:
+                self._checkpoint_soon()
+                return results
         return await self._call(self._writer, "write", ops.write_batch, batch)
 
+    def _checkpoint_soon(self) -> None:
+        """Have the writer thread checkpoint the WAL the inline writes grow (see _sqlite_inline)."""
+        now = time.monotonic()
+        if not self._checkpoint_running() and now - self._checkpointed_at >= CHECKPOINT_EVERY:
+            self._checkpointed_at = now
+            self._checkpointing = asyncio.create_task(self._checkpoint(), name="flowmonkey-sqlite-checkpoint")
+
+    def _checkpoint_running(self) -> bool:
+        """A checkpoint is under way in this loop (one of a loop since closed is not)."""
+        task = self._checkpointing
+        return task is not None and not task.done() and task.get_loop() is asyncio.get_running_loop()
+
+    async def _checkpoint(self) -> None:
+        try:
+            await self._call(self._writer, "checkpoint", ops.checkpoint)
+        except StoreError as exc:  # the next one copies what this one did not
+            log.debug("SQLite checkpoint of %s: %s", self.path, exc.message)
+
     async def _read(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        inline = self._inline
+        if inline is not None and inline.here():
+            done, value = inline.read(fn, *args)
+            if done:
+                return value  # type: ignore[no-any-return]
         return await self._call(self._reader or self._writer, what, fn, *args)
 
     async def _call(self, conn: Connection | None, what: str, fn: Callable[..., T], *args: Any) -> T:

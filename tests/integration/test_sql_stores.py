@@ -247,6 +247,53 @@ async def test_a_locked_sqlite_database_fails_every_waiting_write_once(tmp_path:
         assert await store.get_execution(e.id) == e
 
 
+async def test_a_write_that_meets_another_writers_lock_waits_off_the_loop(tmp_path: Path) -> None:
+    # The step path's writes run on the loop's thread while nothing makes them wait; one
+    # that meets another connection's lock waits on the writer thread, and the loop runs on.
+    url = f"sqlite:///{tmp_path}/shared.db"
+    async with SQLiteStore(url, busy_timeout=5.0) as store:
+        await store.create_execution(execution(), now=NOW)  # (the inline connection is warm)
+        holder = sqlite3.connect(tmp_path / "shared.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # another process's writer, as far as SQLite knows
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        ticker = asyncio.create_task(tick())
+        try:
+            waiting = asyncio.create_task(store.create_execution(e := execution(), now=NOW))
+            await asyncio.sleep(0.3)
+            assert not waiting.done() and ticks >= 10, ticks  # the loop ran on meanwhile
+            holder.execute("ROLLBACK")
+            assert (await asyncio.wait_for(waiting, 5)).created
+        finally:
+            ticker.cancel()
+            holder.close()
+        assert await store.get_execution(e.id) == e
+
+
+async def test_the_writer_thread_checkpoints_what_the_loops_writes_add_to_the_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The loop's own connection never checkpoints (that syncs the database file): without
+    # the writer thread's checkpoints the WAL would hold every write made.
+    monkeypatch.setattr("flowmonkey.stores.sqlite.CHECKPOINT_EVERY", 0.0)
+    path = tmp_path / "wal.db"
+    blob = "x" * 20_000
+    async with SQLiteStore(f"sqlite:///{path}") as store:
+        for _ in range(1000):  # about 20 MB, one write at a time
+            big = execution()
+            big.context = {"blob": blob}
+            await store.create_execution(big, now=NOW)
+        wal = Path(f"{path}-wal").stat().st_size
+        assert (await store.count_executions())[ExecutionStatus.PENDING] == 1000
+    assert wal < 5_000_000, wal
+
+
 @pytest.mark.parametrize(
     "store_url", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
 )
