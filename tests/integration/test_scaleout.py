@@ -44,7 +44,15 @@ async def test_three_workers_complete_every_execution_exactly_once_despite_a_kil
         workers = [WorkerProcess(*args, *options, "--owner", f"w{i}") for i in range(3)]
         try:
             await asyncio.gather(*(w.start() for w in workers))
-            ids = [(await engine.create("ten", {"i": i})).execution.id for i in range(EXECUTIONS)]
+            # Created 100 at a time, faster than three workers finish them: the backlog keeps
+            # every worker's hands full, so the kill below always finds claims to orphan
+            # (created one by one, a fast worker could be idle between two creates).
+            ids: list[str] = []
+            for start in range(0, EXECUTIONS, 100):
+                made = await asyncio.gather(
+                    *(engine.create("ten", {"i": i}) for i in range(start, start + 100))
+                )
+                ids.extend(m.execution.id for m in made)
 
             async def done() -> int:
                 return (await store.count_executions())[ExecutionStatus.COMPLETED]
