@@ -14,6 +14,9 @@ class ResultKind(StrEnum):
     WAIT = "wait"
 
 
+_SUCCESS = ResultKind.SUCCESS  # a module constant on the step path (see engine.pipeline)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepResult:
     """The outcome of one handler call. Build it with :class:`Result`."""
@@ -29,7 +32,7 @@ class StepResult:
 
     @property
     def ok(self) -> bool:
-        return self.kind is ResultKind.SUCCESS
+        return self.kind is _SUCCESS
 
 
 class Result:
@@ -38,7 +41,7 @@ class Result:
     @staticmethod
     def success(output: Any = None, *, next_step: str | None = None) -> StepResult:
         """The step succeeded; ``next_step`` overrides the flow's onSuccess transition."""
-        return StepResult(kind=ResultKind.SUCCESS, output=output, next_step=next_step)
+        return StepResult(kind=_SUCCESS, output=output, next_step=next_step)
 
     @staticmethod
     def failure(code: str, message: str, details: Any = None) -> StepResult:

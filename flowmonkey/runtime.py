@@ -63,6 +63,7 @@ DEFAULT_LEASE = timedelta(seconds=30)
 DEFAULT_RECHECK = timedelta(seconds=60)
 _MAX_CONFLICTS = 3
 _SWEEP_BATCH = 100
+_WAITING = ExecutionStatus.WAITING  # a module constant on the step path (see engine.pipeline)
 
 
 class Runtime:
@@ -413,7 +414,7 @@ class Runtime:
     def _still_runnable(self, execution: Execution) -> bool:
         if execution.is_terminal:
             return False
-        if execution.status is ExecutionStatus.WAITING:
+        if execution.status is _WAITING:
             return execution.wake_at is not None and execution.wake_at <= self.engine.now()
         return True
 

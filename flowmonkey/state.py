@@ -26,6 +26,7 @@ from flowmonkey.model import (
 Fields = dict[str, Any]
 _WAIT_FIELDS = ("wake_at", "wait_kind", "wait_reason", "waiting_since")
 _TERMINAL = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
+_COMPLETED, _RUNNING = ExecutionStatus.COMPLETED, ExecutionStatus.RUNNING  # (see engine.pipeline)
 
 
 def next_revision(execution: Execution) -> int:
@@ -123,11 +124,11 @@ def moved(execution: Execution, target: str | None, now: datetime, fields: Field
     if execution.delivery != 1:
         fields["delivery"] = 1
     if target is None:
-        fields["status"] = ExecutionStatus.COMPLETED
+        fields["status"] = _COMPLETED
         fields["completed_at"] = now
         return fields
-    if execution.status is not ExecutionStatus.RUNNING:
-        fields["status"] = ExecutionStatus.RUNNING
+    if execution.status is not _RUNNING:
+        fields["status"] = _RUNNING
     fields["current_step_id"] = target
     fields["visit"] = execution.revision + 1  # next_revision(): a new visit, even of the same step
     return fields

@@ -23,6 +23,8 @@ COMMIT_RETRIES = 20
 """How often an operation re-reads and retries after losing a compare-and-set."""
 
 _STEP_EVENTS = {StepStatus.COMPLETED: EventType.STEP_COMPLETED, StepStatus.FAILED: EventType.STEP_FAILED}
+# (Module constants on the step path: see flowmonkey.engine.pipeline.)
+_WAITING, _CANCELLED = ExecutionStatus.WAITING, ExecutionStatus.CANCELLED
 
 
 class Committer:
@@ -58,9 +60,9 @@ class Committer:
         if self._bus.active:
             self._announce_record(execution, record)
             self._announce_status(execution, record)
-        elif execution.status is ExecutionStatus.WAITING:  # runtimes sleep until its wake
+        elif execution.status is _WAITING:  # runtimes sleep until its wake
             self._wakes.signal(execution.id, execution.wake_at or execution.timeout_at)
-        elif execution.status is ExecutionStatus.CANCELLED:
+        elif execution.status is _CANCELLED:
             self._wakes.signal(execution.id)
         return True
 

@@ -51,6 +51,8 @@ from flowmonkey.state import timeout_reason
 from flowmonkey.stores.base import Claim, CreateResult, ExecutionQuery, Store
 
 _CHILDREN_PAGE = 100
+# (Module constants on the step path: see flowmonkey.engine.pipeline.)
+_WAITING = ExecutionStatus.WAITING
 
 
 class Engine:
@@ -226,7 +228,7 @@ class Engine:
             outcome = await self._pipeline.advance(execution)
             if outcome.committed:
                 execution = outcome.execution
-                if execution.status is not ExecutionStatus.WAITING:
+                if execution.status is not _WAITING:
                     continue
             elif outcome.record is not None:
                 conflicts += 1

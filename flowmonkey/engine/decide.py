@@ -20,6 +20,9 @@ from flowmonkey.model import Execution, ExecutionError, Flow, Step, StepRecord, 
 from flowmonkey.result import Result, ResultKind, StepResult
 from flowmonkey.state import Fields, failed, held, moved, retrying, seal, waiting
 
+# (Module constants on the step path: see flowmonkey.engine.pipeline.)
+_FAILURE, _WAIT, _COMPLETED = ResultKind.FAILURE, ResultKind.WAIT, StepStatus.COMPLETED
+
 
 @dataclass(frozen=True, slots=True)
 class StepRun:
@@ -63,9 +66,10 @@ class StepRun:
 
 def decide(run: StepRun, result: StepResult, finished: datetime, limits: Limits) -> Change:
     """The change a handler's result makes."""
-    if result.kind is ResultKind.FAILURE:
+    kind = result.kind
+    if kind is _FAILURE:
         return failure(run, result, finished)
-    if result.kind is ResultKind.WAIT:
+    if kind is _WAIT:
         return wait(run, result, finished)
     return success(run, result, finished, limits)
 
@@ -89,7 +93,7 @@ def success(run: StepRun, result: StepResult, finished: datetime, limits: Limits
             )
             return failure(run, Result.failure(ErrorCode.CONTEXT_LIMIT, message), finished, final=True)
     moved(execution, target, finished, fields)
-    record = run.record(StepStatus.COMPLETED, finished, output=result.output, next_step=target, undo=undo)
+    record = run.record(_COMPLETED, finished, output=result.output, next_step=target, undo=undo)
     return seal(execution, fields, finished, record)
 
 
