@@ -122,7 +122,10 @@ class ExecutionDetailScreen(Screen[None]):
     def _flush(self) -> None:
         if self._stale:
             self._stale = False
-            self.run_worker(self.reload(), exclusive=True, group="reload")
+            # The method, not a coroutine: a newer run cancels this one, maybe before it starts,
+            # and a coroutine made for it would then never be awaited. (Textual's WorkType
+            # union cannot infer a result type from an async method.)
+            self.run_worker(self.reload, exclusive=True, group="reload")  # type: ignore[arg-type]
 
     async def reload(self) -> None:
         execution = await self.backend.execution(self.execution_id)

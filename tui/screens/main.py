@@ -161,7 +161,10 @@ class MainScreen(Screen[None]):
         if self._counts_stale and time.monotonic() - self._counts_at >= self._counts_every:
             self._counts_stale = False
             self._counts_at = time.monotonic()
-            self.run_worker(self._count(), exclusive=True, group="counts")
+            # The method, not a coroutine: a newer run cancels this one, maybe before it starts,
+            # and a coroutine made for it would then never be awaited. (Textual's WorkType
+            # union cannot infer a result type from an async method.)
+            self.run_worker(self._count, exclusive=True, group="counts")  # type: ignore[arg-type]
 
     async def _count(self) -> None:
         started = time.monotonic()

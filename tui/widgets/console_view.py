@@ -115,7 +115,10 @@ class ConsoleView(Vertical):
         """Reload if stale; a newer reload replaces one still running."""
         if self.stale:
             self.stale = False
-            self.run_worker(self.reload(), exclusive=True, group="reload")
+            # The method, not a coroutine: a newer run cancels this one, maybe before it starts,
+            # and a coroutine made for it would then never be awaited. (Textual's WorkType
+            # union cannot infer a result type from an async method.)
+            self.run_worker(self.reload, exclusive=True, group="reload")  # type: ignore[arg-type]
 
     async def reload(self) -> None:
         """Fetch and show fresh data (override)."""

@@ -167,7 +167,10 @@ class ExecutionListView(ConsoleView):
         self._show(page.items, now)
         if self._total is None or time.monotonic() - self._counted_at > _RECOUNT_AFTER:
             # Counting is slower than a page on a big store: it must not delay the page.
-            self.run_worker(self.recount(), exclusive=True, group="count")
+            # The method, not a coroutine: a newer run cancels this one, maybe before it starts,
+            # and a coroutine made for it would then never be awaited. (Textual's WorkType
+            # union cannot infer a result type from an async method.)
+            self.run_worker(self.recount, exclusive=True, group="count")  # type: ignore[arg-type]
 
     async def recount(self) -> None:
         """Refresh the total shown as ``1-18 of 1,284``."""
