@@ -76,21 +76,13 @@ class Inline:
         nothing of it is then written)."""
         if not all(fn in SHORT_WRITES for fn, _ in batch):
             return None
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error:  # locked by another connection: the thread waits for it
+        try:  # BEGIN IMMEDIATE fails at once when the lock is taken (busy_timeout 0)
+            return ops.transaction(self._conn, ops.run_all, batch)
+        except Exception:
+            if self._conn.in_transaction:  # a failed COMMIT may leave it open
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             return None
-        try:
-            results = ops.run_all(conn, batch)
-            conn.execute("COMMIT")
-        except BaseException as exc:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            if not isinstance(exc, Exception):
-                raise
-            return None
-        return results
 
     def read(self, fn: Callable[..., Any], *args: Any) -> tuple[bool, Any]:
         """(True, what ``fn`` read), or (False, None) when it must go to the reader thread."""
