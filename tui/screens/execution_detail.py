@@ -26,6 +26,7 @@ from ..backend import Backend
 from ..format import DASH, STATUS_STYLES, STATUS_SYMBOLS, ago, cell, duration_ms, short_id, status_text
 from ..outcomes import ActionReport
 from ..widgets.columns import Column, column_widths
+from ..widgets.console_view import run_latest
 from ..widgets.key_bar import KeyBar
 from .raw_json import json_syntax
 from .times import TimesScreen
@@ -122,10 +123,7 @@ class ExecutionDetailScreen(Screen[None]):
     def _flush(self) -> None:
         if self._stale:
             self._stale = False
-            # The method, not a coroutine: a newer run cancels this one, maybe before it starts,
-            # and a coroutine made for it would then never be awaited. (Textual's WorkType
-            # union cannot infer a result type from an async method.)
-            self.run_worker(self.reload, exclusive=True, group="reload")  # type: ignore[arg-type]
+            run_latest(self, self.reload, "reload")
 
     async def reload(self) -> None:
         execution = await self.backend.execution(self.execution_id)

@@ -22,7 +22,7 @@ from ..prompt_commands import QUIT, SHOWN, resolve
 from ..widgets.command_prompt import CommandPrompt
 from ..widgets.console_header import ConsoleHeader
 from ..widgets.console_table import ConsoleTable
-from ..widgets.console_view import ConsoleView
+from ..widgets.console_view import ConsoleView, run_latest
 from ..widgets.events_view import EventsView
 from ..widgets.execution_list import ExecutionListView
 from ..widgets.executions_view import ExecutionsView
@@ -161,10 +161,7 @@ class MainScreen(Screen[None]):
         if self._counts_stale and time.monotonic() - self._counts_at >= self._counts_every:
             self._counts_stale = False
             self._counts_at = time.monotonic()
-            # The method, not a coroutine: a newer run cancels this one, maybe before it starts,
-            # and a coroutine made for it would then never be awaited. (Textual's WorkType
-            # union cannot infer a result type from an async method.)
-            self.run_worker(self._count, exclusive=True, group="counts")  # type: ignore[arg-type]
+            run_latest(self, self._count, "counts")
 
     async def _count(self) -> None:
         started = time.monotonic()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import ClassVar
 
@@ -11,6 +11,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.widgets.data_table import CellDoesNotExist
 
@@ -24,6 +25,15 @@ from .view_title import ViewTitle
 
 RowTimes = tuple[str, list[tuple[str, datetime | None]]]
 """What a row is and its moments: ``("execution 01KC…", [("created", …), …])``."""
+
+
+def run_latest(node: DOMNode, work: Callable[[], Awaitable[None]], group: str) -> None:
+    """Run ``work`` in a worker that replaces the group's previous one, queued or running.
+
+    The method, not a coroutine: a replaced worker may be cancelled before it starts, and a
+    coroutine made for it would then never be awaited.
+    """
+    node.run_worker(work, exclusive=True, group=group)
 
 
 class ConsoleView(Vertical):
@@ -115,10 +125,7 @@ class ConsoleView(Vertical):
         """Reload if stale; a newer reload replaces one still running."""
         if self.stale:
             self.stale = False
-            # The method, not a coroutine: a newer run cancels this one, maybe before it starts,
-            # and a coroutine made for it would then never be awaited. (Textual's WorkType
-            # union cannot infer a result type from an async method.)
-            self.run_worker(self.reload, exclusive=True, group="reload")  # type: ignore[arg-type]
+            run_latest(self, self.reload, "reload")
 
     async def reload(self) -> None:
         """Fetch and show fresh data (override)."""

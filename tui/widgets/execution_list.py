@@ -27,7 +27,7 @@ from ..filters import ExecutionFilter, FilterError, parse_filter, typing_a_key
 from ..format import cell, short_id
 from ..outcomes import ActionReport
 from .columns import Cell, Column
-from .console_view import ConsoleView, RowTimes
+from .console_view import ConsoleView, RowTimes, run_latest
 from .selection import applicability, targets
 
 _SORTS: tuple[tuple[str, str | None], ...] = (
@@ -167,10 +167,7 @@ class ExecutionListView(ConsoleView):
         self._show(page.items, now)
         if self._total is None or time.monotonic() - self._counted_at > _RECOUNT_AFTER:
             # Counting is slower than a page on a big store: it must not delay the page.
-            # The method, not a coroutine: a newer run cancels this one, maybe before it starts,
-            # and a coroutine made for it would then never be awaited. (Textual's WorkType
-            # union cannot infer a result type from an async method.)
-            self.run_worker(self.recount, exclusive=True, group="count")  # type: ignore[arg-type]
+            run_latest(self, self.recount, "count")
 
     async def recount(self) -> None:
         """Refresh the total shown as ``1-18 of 1,284``."""
