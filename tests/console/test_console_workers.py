@@ -2,7 +2,7 @@
 
 Clean-clone CI once failed on "coroutine 'ExecutionListView.reload' was never awaited":
 a flush made the coroutine, a newer flush cancelled its worker before it ran. The views
-start such workers with :func:`~tui.widgets.console_view.run_latest`, from the method.
+start such workers with :func:`~flowmonkey_console.widgets.console_view.run_latest`, from the method.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import warnings
 
 from textual.app import App
 
-from tui.widgets.console_view import run_latest
+from flowmonkey_console.widgets.console_view import run_latest
 
 
 class Reloading(App[None]):
