@@ -58,6 +58,8 @@ async def test_three_workers_complete_every_execution_exactly_once_despite_a_kil
                 return (await store.count_executions())[ExecutionStatus.COMPLETED]
 
             await eventually(lambda: _at_least(done, EXECUTIONS // 4), timeout=30, every=0.05)
+            # Killed with claims in hand (a worker may be between claims at any one moment).
+            await eventually(lambda: _holds_claims(store, "w0"), timeout=30, every=0.01)
             workers[0].kill()
             orphans = await _claimed_by(store, "w0")  # in its hands when it died
             await eventually(lambda: _at_least(done, EXECUTIONS), timeout=40, every=0.2)
@@ -96,6 +98,10 @@ async def test_three_workers_complete_every_execution_exactly_once_despite_a_kil
 
 async def _at_least(count: Callable[[], Awaitable[int]], target: int) -> bool:
     return await count() >= target
+
+
+async def _holds_claims(store: Store, owner: str) -> bool:
+    return bool(await _claimed_by(store, owner))
 
 
 async def _claimed_by(store: Store, owner: str) -> list[str]:
