@@ -76,7 +76,8 @@ class Observers(Observer):
 
     def __init__(self, observers: Sequence[Observer]) -> None:
         self.observers = tuple(observers)
-        self._committed = _having(self.observers, "committed")
+        # Called on every step: kept bound, so a call looks nothing up.
+        self._committed = tuple(o.committed for o in _having(self.observers, "committed"))
         self._segment = _having(self.observers, "segment")
         self._step = _having(self.observers, "step")
         self._trace = _having(self.observers, "trace_context")
@@ -86,8 +87,8 @@ class Observers(Observer):
         self._late = _having(self.observers, "schedule_lateness")
 
     def committed(self, execution: Execution, record: StepRecord, seconds: float) -> None:
-        for observer in self._committed:
-            observer.committed(execution, record, seconds)
+        for committed in self._committed:
+            committed(execution, record, seconds)
 
     def segment(self, execution: Execution) -> AbstractContextManager[None]:
         if len(self._segment) == 1:
