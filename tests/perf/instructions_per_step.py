@@ -23,6 +23,7 @@ import concurrent.futures
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,9 @@ def main() -> int:
         help='bench flags, as --config="--metrics" (--config= for none)',
     )
     args = parser.parse_args()
+    if shutil.which("valgrind") is None:
+        print("instructions_per_step: needs valgrind (apt-get install valgrind)", file=sys.stderr)
+        return 2
     configs = [shlex.split(c) for c in (args.config or ["", "--metrics --tracing --tracing-ratio 0.01"])]
     runs = [(i, n) for i in range(len(configs)) for n in (args.executions, 2 * args.executions)]
     with (
