@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parents[2]
 STATS = "SELECT tup_returned, tup_fetched, tup_inserted, tup_updated, blks_read, blks_hit FROM pg_stat_database WHERE datname = $1"
 
 
-async def _admin(dsn: str, statement: str) -> None:
+async def admin(dsn: str, statement: str) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(statement)
@@ -74,7 +74,7 @@ async def one(
     if store == "sqlite":
         return await asyncio.to_thread(run_bench, code, args)
     name = f"fm_matrix_{secrets.token_hex(4)}"
-    await _admin(dsn, f'CREATE DATABASE "{name}"')
+    await admin(dsn, f'CREATE DATABASE "{name}"')
     url = urlunparse(urlparse(dsn)._replace(path=f"/{name}"))
     try:
         await asyncio.to_thread(run_bench, code, ["--store", url, "--warmup", "0", "--executions", "1"])
@@ -84,7 +84,7 @@ async def one(
         time.sleep(1.5)
         after = await _stats(dsn, name)
     finally:
-        await _admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin(dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     steps = (
         result["executions"] * result["steps_per_execution"]
         + result["warmup"] * result["steps_per_execution"]

@@ -9,7 +9,7 @@ costs (start-up, imports and warm-up cancel out). The figure counts this process
 instructions only (not a database server's), and not what they cost in cache misses or
 stalls: it ranks changes, it does not predict steps/s::
 
-    python tests/perf/instructions_per_step.py --executions 200 \\
+    PYTHONPATH=. python tests/perf/instructions_per_step.py --executions 200 \\
         --config= --config="--metrics --tracing --tracing-ratio 0.01" [--store URL]
 
 Needs valgrind (``apt-get install valgrind``). About 3 minutes for two configurations on
@@ -19,21 +19,43 @@ two cores (valgrind runs a program some 50 times slower).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import concurrent.futures
+import contextlib
 import os
 import re
+import secrets
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+from tests.perf.bench_matrix import admin
 
 HERE = Path(__file__).resolve().parents[2]
 COLLECTED = re.compile(rb"Collected : (\d+)")
 
 
-def instructions(flags: list[str], executions: int, store: str | None, directory: str) -> int:
+@contextlib.contextmanager
+def fresh(store: str | None) -> Iterator[str | None]:
+    """``store``; for PostgreSQL a new database on its server, dropped afterwards, so that
+    every run starts empty (a SQLite run makes its own file when ``store`` is None)."""
+    if store is None or not store.startswith("postgres"):
+        yield store
+        return
+    name = f"fm_instructions_{secrets.token_hex(4)}"
+    asyncio.run(admin(store, f'CREATE DATABASE "{name}"'))
+    try:
+        yield urlunparse(urlparse(store)._replace(path=f"/{name}"))
+    finally:
+        asyncio.run(admin(store, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def instructions(flags: list[str], executions: int, steps: int, store: str | None, directory: str) -> int:
     """Instructions of one ``flowmonkey bench`` run under callgrind."""
     out = Path(tempfile.mkstemp(dir=directory, suffix=".callgrind")[1])
     command = [
@@ -48,11 +70,15 @@ def instructions(flags: list[str], executions: int, store: str | None, directory
         "20",
         "--executions",
         str(executions),
-        *(["--store", store] if store else []),
+        "--steps",
+        str(steps),
         *flags,
     ]
     env = {**os.environ, "PYTHONPATH": str(HERE), "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, capture_output=True, env=env, cwd=HERE, check=False)
+    with fresh(store) as url:
+        if url is not None:
+            command += ["--store", url]
+        done = subprocess.run(command, capture_output=True, env=env, cwd=HERE, check=False)
     found = COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
         raise RuntimeError(done.stderr[-2000:].decode(errors="replace"))
@@ -62,8 +88,12 @@ def instructions(flags: list[str], executions: int, store: str | None, directory
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=200, help="N (the runs take N and 2N)")
-    parser.add_argument("--steps", type=int, default=10, help="steps per execution (the bench's default)")
-    parser.add_argument("--store", default=None, help="store URL (default: a fresh SQLite file per run)")
+    parser.add_argument("--steps", type=int, default=10, help="steps per execution (default 10)")
+    parser.add_argument(
+        "--store",
+        default=None,
+        help="store URL (default: a fresh SQLite file per run; PostgreSQL: a fresh database)",
+    )
     parser.add_argument(
         "--config",
         action="append",
@@ -80,7 +110,9 @@ def main() -> int:
         tempfile.TemporaryDirectory(prefix="flowmonkey-instructions-") as directory,
         concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool,
     ):
-        counts = pool.map(lambda run: instructions(configs[run[0]], run[1], args.store, directory), runs)
+        counts = pool.map(
+            lambda run: instructions(configs[run[0]], run[1], args.steps, args.store, directory), runs
+        )
         counted = dict(zip(runs, counts, strict=True))
     steps = args.executions * args.steps
     per_step = [
