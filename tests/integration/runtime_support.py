@@ -16,6 +16,9 @@ from urllib.parse import urlparse, urlunparse
 import asyncpg
 import yaml
 
+from flowmonkey import ExecutionQuery, Store
+from flowmonkey.model import ACTIVE_STATUSES
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -104,6 +107,12 @@ async def last_query_at(dsn: str, database: str) -> list[tuple[int, float]]:
     finally:
         await observer.close()
     return [(row[0], row[1]) for row in rows]
+
+
+async def claimed_by(store: Store, owner: str, limit: int = 10_000) -> list[str]:
+    """The active executions whose lease ``owner`` holds (in a worker's hands)."""
+    page = await store.list_executions(ExecutionQuery(statuses=ACTIVE_STATUSES), limit=limit)
+    return [e.id for e in page.items if e.lease_owner == owner]
 
 
 async def eventually(check: Callable[[], object], *, timeout: float, every: float = 0.1) -> None:

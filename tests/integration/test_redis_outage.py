@@ -19,6 +19,7 @@ import pytest
 from flowmonkey import Engine, ExecutionStatus, Flow, StepStatus, open_store
 from tests.integration.runtime_support import (
     WorkerProcess,
+    claimed_by,
     eventually,
     fresh_database,
     ten_steps,
@@ -98,14 +99,21 @@ async def test_workers_keep_running_and_complete_everything_when_redis_dies(
         )
         workers = [WorkerProcess(*options, "--owner", f"w{i}") for i in range(2)]
         try:
-            await asyncio.gather(*(w.start() for w in workers))
+            # The backlog first: this engine sends no wake, so executions created after the
+            # start reached a worker only at its next recheck, and one fast worker could
+            # run them all before the other's (CI: w0 ran nothing and never met the outage).
             ids = [(await engine.create("ten", {"i": i})).execution.id for i in range(EXECUTIONS)]
+            await asyncio.gather(*(w.start() for w in workers))
 
             async def completed() -> int:
                 return (await store.count_executions())[ExecutionStatus.COMPLETED]
 
+            async def both_busy() -> bool:
+                return all([await claimed_by(store, owner) for owner in ("w0", "w1")])
+
             await eventually(lambda: _at_least(completed, EXECUTIONS // 5), timeout=30, every=0.05)
-            redis.send_signal(signal.SIGKILL)  # Redis is gone, mid-run
+            await eventually(both_busy, timeout=30, every=0.01)
+            redis.send_signal(signal.SIGKILL)  # Redis is gone, mid-run, while both hold work
             redis.wait()
             await eventually(lambda: _at_least(completed, EXECUTIONS), timeout=60, every=0.2)
             codes = [await w.terminate() for w in workers]

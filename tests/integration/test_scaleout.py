@@ -12,9 +12,9 @@ import pytest
 from flowmonkey import Engine, ExecutionQuery, ExecutionStatus, Flow, StepStatus, Store, open_store
 from flowmonkey.coordination import attach_signaler
 from flowmonkey.coordination.postgres import PostgresWakeSignaler
-from flowmonkey.model import ACTIVE_STATUSES
 from tests.integration.runtime_support import (
     WorkerProcess,
+    claimed_by,
     eventually,
     fresh_database,
     ten_steps,
@@ -61,7 +61,7 @@ async def test_three_workers_complete_every_execution_exactly_once_despite_a_kil
             # Killed with claims in hand (a worker may be between claims at any one moment).
             await eventually(lambda: _holds_claims(store, "w0"), timeout=30, every=0.01)
             workers[0].kill()
-            orphans = await _claimed_by(store, "w0")  # in its hands when it died
+            orphans = await claimed_by(store, "w0")  # in its hands when it died
             await eventually(lambda: _at_least(done, EXECUTIONS), timeout=40, every=0.2)
             codes = [await w.terminate() for w in workers[1:]]
         finally:
@@ -101,12 +101,7 @@ async def _at_least(count: Callable[[], Awaitable[int]], target: int) -> bool:
 
 
 async def _holds_claims(store: Store, owner: str) -> bool:
-    return bool(await _claimed_by(store, owner))
-
-
-async def _claimed_by(store: Store, owner: str) -> list[str]:
-    page = await store.list_executions(ExecutionQuery(statuses=ACTIVE_STATUSES), limit=EXECUTIONS)
-    return [e.id for e in page.items if e.lease_owner == owner]
+    return bool(await claimed_by(store, owner))
 
 
 def _steps_logged(lines: list[str]) -> int:
