@@ -3,7 +3,7 @@
 Wall-clock and CPU time on a shared VM drift by 10-30% from one process to the next, so
 a change of a few percent needs dozens of alternating rounds to show, and still may not.
 An instruction count does not drift: two runs of one configuration agree within about
-0.2%. Each configuration runs under ``valgrind --tool=callgrind`` twice, with N and 2N
+0.3%. Each configuration runs under ``valgrind --tool=callgrind`` twice, with N and 2N
 executions; the difference, divided by the N executions' steps, is what one more step
 costs (start-up, imports and warm-up cancel out). The figure counts this process's
 instructions only (not a database server's), and not what they cost in cache misses or
