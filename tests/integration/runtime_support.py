@@ -109,10 +109,35 @@ async def last_query_at(dsn: str, database: str) -> list[tuple[int, float]]:
     return [(row[0], row[1]) for row in rows]
 
 
+SETTLE_S = 0.2
+"""How long a frozen worker's last statements get to finish in the database."""
+
+
 async def claimed_by(store: Store, owner: str, limit: int = 10_000) -> list[str]:
     """The active executions whose lease ``owner`` holds (in a worker's hands)."""
     page = await store.list_executions(ExecutionQuery(statuses=ACTIVE_STATUSES), limit=limit)
     return [e.id for e in page.items if e.lease_owner == owner]
+
+
+async def kill_holding_claims(
+    store: Store, worker: WorkerProcess, owner: str, timeout: float = 30.0
+) -> list[str]:
+    """SIGKILL ``worker`` (leases of ``owner``) while it holds claims; the executions it
+    held. Between a read and a kill, a fast worker can finish what it held, so it is
+    frozen (SIGSTOP) first, and its claims are read once the database has finished what
+    it had already sent (a COMMIT on the wire still ends executions and frees leases)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        worker.send(signal.SIGSTOP)
+        await asyncio.sleep(SETTLE_S)
+        held = await claimed_by(store, owner)
+        if held:
+            worker.kill()
+            return held
+        worker.send(signal.SIGCONT)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{owner} held no claims within {timeout}s")
+        await asyncio.sleep(0.01)
 
 
 async def eventually(check: Callable[[], object], *, timeout: float, every: float = 0.1) -> None:
@@ -169,8 +194,11 @@ class WorkerProcess:
                 self._ready.set()
 
     def kill(self) -> None:
+        self.send(signal.SIGKILL)
+
+    def send(self, signum: int) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        self.process.send_signal(signum)
 
     async def terminate(self, timeout: float = 20.0) -> int:
         """SIGTERM, then the exit code."""
